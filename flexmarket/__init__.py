@@ -1,0 +1,1 @@
+"""flexmarket package."""
