@@ -1,0 +1,685 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IEscrow} from "./IEscrow.sol";
+import {
+    Award,
+    BidReveal,
+    BidStatus,
+    BuyerRole,
+    Direction,
+    NeedParams,
+    ResultStatus,
+    SessionParams
+} from "../types/FlexTypes.sol";
+
+/// @title IFlexMarket
+/// @notice Local flexibility market: sessions, needs with escrowed budgets, sealed bids
+/// (commit, reveal), clearing results committed by the oracle and checked on chain, metered
+/// delivery and paginated settlement with pull payments (see IEscrow).
+///
+/// Lifecycle of a session `s` (all times are the session's deadlines, Unix seconds):
+/// 1. `openSession` (DSO or oracle role).
+/// 2. Until gate closure (`biddingEnd`): buyers `postNeed` (budget locked); aggregators
+///    `joinSession` (locks `maxBids * bidBondUeur`) and `commitBid` / `commitBids`.
+/// 3. `[biddingEnd, revealDeadline)`: `revealBid` checks the bid and locks its collateral.
+/// 4. `[revealDeadline, clearingDeadline)`: anyone may `forfeitBond` of an unrevealed bid
+///    (the bond goes to the session operator); the oracle commits the awards with
+///    `commitResult` (one or more pages). With `attestationQuorum > 0` the result waits for
+///    validators' `attestResult`; a validator's `disputeResult` freezes every payment until
+///    the admin's `resolveDispute`.
+/// 5. The metering operator `recordDelivery` per award; anyone `settleAward(s)`.
+/// 6. `releaseCollateral`, `releaseBudget`, `releaseBond` return what stays locked;
+///    participants `withdraw`.
+///
+/// Money moves are carried by the events below; balances change exactly as their
+/// documentation says, so a replay of the events rebuilds every balance.
+interface IFlexMarket is IEscrow {
+    /// @notice A session as stored (see {session}).
+    struct SessionView {
+        address operator;
+        ResultStatus resultStatus;
+        SessionParams params;
+        uint16 needCount;
+        uint32 awardCount;
+        uint32 settledCount;
+        uint8 attestations;
+        bytes32 inputHash;
+        bytes32 resultHash;
+    }
+
+    /// @notice A bid as stored (see {bid}). Fields other than seller, session and status
+    /// are zero until the bid is revealed.
+    struct BidView {
+        address seller;
+        uint64 sessionId;
+        BidStatus status;
+        Direction direction;
+        bool divisible;
+        uint16 zoneIndex;
+        uint40 quantityW;
+        uint40 minQuantityW;
+        uint64 priceEurPerMw;
+        uint40 awardedW;
+        uint256 collateralUeur;
+    }
+
+    /// @notice A need as stored (see {need}).
+    struct NeedView {
+        address buyer;
+        uint16 zoneIndex;
+        Direction direction;
+        BuyerRole buyerRole;
+        uint64 maxPriceEurPerMw;
+        uint256 budgetUeur;
+        uint256 committedUeur;
+        bool released;
+    }
+
+    /// @notice An award as stored (see {award}).
+    struct AwardView {
+        bytes32 bidId;
+        address seller;
+        address buyer;
+        uint16 needIndex;
+        uint40 quantityW;
+        uint256 paymentUeur;
+        bool delivered;
+        uint40 deliveredW;
+        bool settled;
+    }
+
+    /// @notice A seller's registration for a session (see {participation}).
+    struct ParticipationView {
+        uint40 biddingEnd;
+        uint16 maxBids;
+        uint16 revealed;
+        uint16 forfeited;
+        uint256 bondLockedUeur;
+        bool bondReleased;
+    }
+
+    // ---------------------------------------------------------------- events
+
+    /// @notice A session was opened.
+    /// @param sessionId Its id (1, 2, ...).
+    /// @param operator The caller; receives forfeited bonds.
+    /// @param params All its parameters.
+    event SessionOpened(uint64 indexed sessionId, address indexed operator, SessionParams params);
+
+    /// @notice A buyer posted a need; `budgetUeur` moved from its free to its locked balance.
+    /// @param sessionId The session.
+    /// @param needIndex Index of the need in the session (0, 1, ...).
+    /// @param buyer The buyer.
+    /// @param buyerRole Role it buys in.
+    /// @param zone Zone of the need, bytes32(0) = system-wide.
+    /// @param direction Up or down.
+    /// @param maxPriceEurPerMw Highest price it pays (type(uint64).max = no limit).
+    /// @param budgetUeur Escrowed budget.
+    /// @param quantityW Needed power, one value (every slot) or one per slot.
+    event NeedPosted(
+        uint64 indexed sessionId,
+        uint16 indexed needIndex,
+        address indexed buyer,
+        BuyerRole buyerRole,
+        bytes32 zone,
+        Direction direction,
+        uint64 maxPriceEurPerMw,
+        uint256 budgetUeur,
+        uint40[] quantityW
+    );
+
+    /// @notice A seller joined a session (or raised its bid allowance); `bondUeur` moved from
+    /// its free to its locked balance.
+    /// @param sessionId The session.
+    /// @param seller The aggregator.
+    /// @param addedBids Bids added to its allowance.
+    /// @param maxBids Its allowance now.
+    /// @param bondUeur Bond locked by this call (`addedBids * bidBondUeur`).
+    event SessionJoined(
+        uint64 indexed sessionId, address indexed seller, uint16 addedBids, uint16 maxBids, uint256 bondUeur
+    );
+
+    /// @notice A sealed bid was committed.
+    /// @param sessionId The session.
+    /// @param bidId `keccak256(abi.encode(seller, commitment))`.
+    /// @param seller The aggregator.
+    /// @param commitment `keccak256(abi.encode(sessionId, seller, zone, direction, divisible,
+    /// quantityW, minQuantityW, priceEurPerMw, slotMask, assetIds, salt))`.
+    event BidCommitted(uint64 indexed sessionId, bytes32 indexed bidId, address indexed seller, bytes32 commitment);
+
+    /// @notice A bid was revealed and passed every check; `collateralUeur` moved from the
+    /// seller's free to its locked balance.
+    /// @param sessionId The session.
+    /// @param bidId The bid.
+    /// @param seller The aggregator.
+    /// @param zone Zone of the bid.
+    /// @param direction Up or down.
+    /// @param divisible Whether a part of it may be accepted.
+    /// @param quantityW Offered power in every slot of `slotMask`.
+    /// @param minQuantityW Smallest acceptable part (= quantityW when indivisible).
+    /// @param priceEurPerMw Asked price.
+    /// @param slotMask Delivery slots (bit i = slot i).
+    /// @param assetIds Assets backing the bid.
+    /// @param collateralUeur Collateral locked.
+    event BidRevealed(
+        uint64 indexed sessionId,
+        bytes32 indexed bidId,
+        address indexed seller,
+        bytes32 zone,
+        Direction direction,
+        bool divisible,
+        uint40 quantityW,
+        uint40 minQuantityW,
+        uint64 priceEurPerMw,
+        uint256 slotMask,
+        bytes32[] assetIds,
+        uint256 collateralUeur
+    );
+
+    /// @notice An unrevealed bid lost its bond: `amountUeur` moved from the seller's locked
+    /// balance to the operator's free balance.
+    /// @param sessionId The session.
+    /// @param bidId The bid.
+    /// @param seller The aggregator.
+    /// @param operator The session operator, who received the bond.
+    /// @param amountUeur Amount forfeited.
+    event BondForfeited(
+        uint64 indexed sessionId, bytes32 indexed bidId, address indexed seller, address operator, uint256 amountUeur
+    );
+
+    /// @notice One award row of a clearing result; `paymentUeur` is now committed from the
+    /// need's budget (still locked with the buyer until settlement).
+    /// @param sessionId The session.
+    /// @param awardIndex Index of the award in the session (0, 1, ...).
+    /// @param bidId The awarded bid.
+    /// @param needIndex The need it serves.
+    /// @param seller The bid's seller.
+    /// @param buyer The need's buyer.
+    /// @param quantityW Awarded power.
+    /// @param priceEurPerMw Price paid.
+    /// @param paymentUeur `quantityW * priceEurPerMw`.
+    event AwardCommitted(
+        uint64 indexed sessionId,
+        uint32 indexed awardIndex,
+        bytes32 indexed bidId,
+        uint16 needIndex,
+        address seller,
+        address buyer,
+        uint40 quantityW,
+        uint64 priceEurPerMw,
+        uint256 paymentUeur
+    );
+
+    /// @notice The last page of a clearing result was committed.
+    /// @param sessionId The session.
+    /// @param oracle The caller.
+    /// @param inputHash keccak256 of the canonical scenario the oracle cleared.
+    /// @param resultHash keccak256 of the canonical result.
+    /// @param awardCount Number of award rows.
+    /// @param status `Final`, or `Pending` when validator attestations are required.
+    event ResultCommitted(
+        uint64 indexed sessionId,
+        address indexed oracle,
+        bytes32 inputHash,
+        bytes32 resultHash,
+        uint32 awardCount,
+        ResultStatus status
+    );
+
+    /// @notice A validator attested the result.
+    /// @param sessionId The session.
+    /// @param validator The validator.
+    /// @param attestations Attestations so far.
+    /// @param status Result status after this attestation.
+    event ResultAttested(uint64 indexed sessionId, address indexed validator, uint8 attestations, ResultStatus status);
+
+    /// @notice A validator disputed the result: payments are frozen.
+    /// @param sessionId The session.
+    /// @param validator The validator.
+    /// @param reasonHash Hash of the validator's report (kept off chain).
+    event ResultDisputed(uint64 indexed sessionId, address indexed validator, bytes32 reasonHash);
+
+    /// @notice The admin resolved a dispute.
+    /// @param sessionId The session.
+    /// @param admin The admin.
+    /// @param status `Final` (the result stands) or `Voided` (nothing is paid).
+    event DisputeResolved(uint64 indexed sessionId, address indexed admin, ResultStatus status);
+
+    /// @notice The metering operator recorded the delivery of an award.
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    /// @param operator The metering operator.
+    /// @param deliveredW Delivered power (baseline minus metered), in W.
+    /// @param evidenceHash Hash of the metering report kept off chain (no raw readings).
+    event DeliveryRecorded(
+        uint64 indexed sessionId, uint32 indexed awardIndex, address indexed operator, uint40 deliveredW, bytes32 evidenceHash
+    );
+
+    /// @notice An award was settled: the buyer's locked balance lost `paymentUeur + refundUeur`,
+    /// the seller's free balance gained `paymentUeur`, the buyer's free balance gained
+    /// `refundUeur + penaltyUeur`, the seller's locked balance lost `penaltyUeur`.
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    /// @param seller The seller.
+    /// @param buyer The buyer.
+    /// @param deliveredW Recorded delivery.
+    /// @param paymentUeur Paid to the seller.
+    /// @param refundUeur Part of the committed payment returned to the buyer (shortfall).
+    /// @param penaltyUeur Taken from the seller's collateral for a shortfall beyond tolerance.
+    /// @param failures The seller's failures so far.
+    event AwardSettled(
+        uint64 indexed sessionId,
+        uint32 indexed awardIndex,
+        address indexed seller,
+        address buyer,
+        uint40 deliveredW,
+        uint256 paymentUeur,
+        uint256 refundUeur,
+        uint256 penaltyUeur,
+        uint8 failures
+    );
+
+    /// @notice A seller reached its fourth failure and can no longer join sessions.
+    /// @param seller The seller.
+    /// @param failures Its failures.
+    event SellerSuspended(address indexed seller, uint8 failures);
+
+    /// @notice The admin lifted a seller's suspension and reset its failures.
+    /// @param seller The seller.
+    /// @param admin The admin.
+    event SellerReinstated(address indexed seller, address indexed admin);
+
+    /// @notice A bid's remaining collateral moved from the seller's locked to free balance.
+    /// @param sessionId The session.
+    /// @param bidId The bid.
+    /// @param seller The seller.
+    /// @param amountUeur Amount released.
+    event CollateralReleased(uint64 indexed sessionId, bytes32 indexed bidId, address indexed seller, uint256 amountUeur);
+
+    /// @notice The uncommitted part of a need's budget moved from the buyer's locked to free balance.
+    /// @param sessionId The session.
+    /// @param needIndex The need.
+    /// @param buyer The buyer.
+    /// @param amountUeur Amount released.
+    event BudgetReleased(uint64 indexed sessionId, uint16 indexed needIndex, address indexed buyer, uint256 amountUeur);
+
+    /// @notice What remains of a seller's session bond moved from its locked to free balance.
+    /// @param sessionId The session.
+    /// @param seller The seller.
+    /// @param amountUeur Amount released.
+    event BondReleased(uint64 indexed sessionId, address indexed seller, uint256 amountUeur);
+
+    // ---------------------------------------------------------------- errors
+
+    /// @notice The caller lacks the role this function needs.
+    /// @param account The caller.
+    /// @param role The role needed (for "DSO or oracle", the DSO role).
+    error FlexMarketUnauthorized(address account, bytes32 role);
+    /// @notice A session parameter is out of range.
+    /// @param param Name of the parameter.
+    error FlexMarketSessionParamInvalid(bytes32 param);
+    /// @notice No session with this id.
+    /// @param sessionId The id.
+    error FlexMarketSessionUnknown(uint64 sessionId);
+    /// @notice Gate closure has passed.
+    /// @param sessionId The session.
+    /// @param biddingEnd Gate closure.
+    error FlexMarketBiddingClosed(uint64 sessionId, uint40 biddingEnd);
+    /// @notice A need's quantities must be one value or one per slot.
+    /// @param sessionId The session.
+    /// @param length Number of values given.
+    error FlexMarketNeedQuantitiesInvalid(uint64 sessionId, uint256 length);
+    /// @notice A need's budget must be positive.
+    /// @param sessionId The session.
+    error FlexMarketNeedBudgetInvalid(uint64 sessionId);
+    /// @notice The session has 65,535 needs already.
+    /// @param sessionId The session.
+    error FlexMarketTooManyNeeds(uint64 sessionId);
+    /// @notice A seller must join with at least one bid, and at most 65,535 in all.
+    /// @param sessionId The session.
+    /// @param maxBids The resulting allowance.
+    error FlexMarketMaxBidsInvalid(uint64 sessionId, uint256 maxBids);
+    /// @notice A suspended seller cannot join sessions.
+    /// @param seller The seller.
+    error FlexMarketSellerSuspended(address seller);
+    /// @notice The seller has not joined the session.
+    /// @param sessionId The session.
+    /// @param seller The seller.
+    error FlexMarketNotJoined(uint64 sessionId, address seller);
+    /// @notice This seller committed this commitment already.
+    /// @param bidId The bid.
+    error FlexMarketBidExists(bytes32 bidId);
+    /// @notice No committed bid matches the revealed fields and the caller.
+    /// @param bidId The bid id the fields give.
+    error FlexMarketBidNotCommitted(bytes32 bidId);
+    /// @notice The bid is not in the state this call needs.
+    /// @param bidId The bid.
+    /// @param status Its status.
+    error FlexMarketBidStatusInvalid(bytes32 bidId, BidStatus status);
+    /// @notice Reveals open at gate closure.
+    /// @param sessionId The session.
+    /// @param biddingEnd Gate closure.
+    error FlexMarketRevealNotOpen(uint64 sessionId, uint40 biddingEnd);
+    /// @notice The reveal deadline has passed.
+    /// @param sessionId The session.
+    /// @param revealDeadline The deadline.
+    error FlexMarketRevealClosed(uint64 sessionId, uint40 revealDeadline);
+    /// @notice The seller revealed as many bids as its allowance.
+    /// @param sessionId The session.
+    /// @param seller The seller.
+    /// @param maxBids Its allowance.
+    error FlexMarketTooManyBids(uint64 sessionId, address seller, uint16 maxBids);
+    /// @notice The quantity is zero or below the session's minimum bid.
+    /// @param bidId The bid.
+    /// @param quantityW Its quantity.
+    /// @param minBidW The session's minimum.
+    error FlexMarketBidBelowMinimum(bytes32 bidId, uint40 quantityW, uint40 minBidW);
+    /// @notice The quantity is not a multiple of the session's granularity.
+    /// @param bidId The bid.
+    /// @param quantityW Its quantity.
+    /// @param granularityW The granularity.
+    error FlexMarketBidNotGranular(bytes32 bidId, uint40 quantityW, uint32 granularityW);
+    /// @notice The price is outside the session's floor and cap.
+    /// @param bidId The bid.
+    /// @param priceEurPerMw Its price.
+    /// @param floorEurPerMw The floor.
+    /// @param capEurPerMw The cap.
+    error FlexMarketBidPriceOutOfRange(bytes32 bidId, uint64 priceEurPerMw, uint64 floorEurPerMw, uint64 capEurPerMw);
+    /// @notice The slot mask is empty or names slots the session does not have.
+    /// @param bidId The bid.
+    /// @param slotMask Its mask.
+    /// @param slotCount The session's slots.
+    error FlexMarketBidSlotsInvalid(bytes32 bidId, uint256 slotMask, uint16 slotCount);
+    /// @notice A bid must name at least one asset.
+    /// @param bidId The bid.
+    error FlexMarketBidWithoutAssets(bytes32 bidId);
+    /// @notice The assets' summed p_max_w is below the quantity.
+    /// @param bidId The bid.
+    /// @param quantityW Its quantity.
+    /// @param sumPMaxW Sum of its assets' p_max_w.
+    error FlexMarketBidExceedsAssets(bytes32 bidId, uint40 quantityW, uint64 sumPMaxW);
+    /// @notice A divisible bid's minimum quantity exceeds its quantity.
+    /// @param bidId The bid.
+    /// @param minQuantityW Effective minimum.
+    /// @param quantityW Its quantity.
+    error FlexMarketBidMinQuantityInvalid(bytes32 bidId, uint40 minQuantityW, uint40 quantityW);
+    /// @notice The bond cannot be forfeited: the bid was revealed, or reveals are still open.
+    /// @param bidId The bid.
+    error FlexMarketBondNotForfeitable(bytes32 bidId);
+    /// @notice Results are accepted from the reveal deadline on.
+    /// @param sessionId The session.
+    /// @param revealDeadline The reveal deadline.
+    error FlexMarketClearingNotOpen(uint64 sessionId, uint40 revealDeadline);
+    /// @notice The clearing deadline has passed.
+    /// @param sessionId The session.
+    /// @param clearingDeadline The deadline.
+    error FlexMarketClearingClosed(uint64 sessionId, uint40 clearingDeadline);
+    /// @notice The result is not in the state this call needs.
+    /// @param sessionId The session.
+    /// @param status Its status.
+    error FlexMarketResultStatusInvalid(uint64 sessionId, ResultStatus status);
+    /// @notice Hashes must be non-zero and equal on every page.
+    /// @param sessionId The session.
+    error FlexMarketResultHashMismatch(uint64 sessionId);
+    /// @notice An award names a bid that is not a revealed bid of this session.
+    /// @param sessionId The session.
+    /// @param position Position of the award in the call.
+    /// @param bidId The bid.
+    error FlexMarketAwardBidInvalid(uint64 sessionId, uint256 position, bytes32 bidId);
+    /// @notice An award names a need the session does not have, or one it cannot serve
+    /// (other direction, other zone, price above the need's maximum).
+    /// @param sessionId The session.
+    /// @param position Position of the award in the call.
+    /// @param needIndex The need.
+    error FlexMarketAwardNeedInvalid(uint64 sessionId, uint256 position, uint16 needIndex);
+    /// @notice Award rows must be sorted by (bidId, needIndex) without repeats, across pages.
+    /// @param sessionId The session.
+    /// @param position Position of the award in the call.
+    error FlexMarketAwardsNotSorted(uint64 sessionId, uint256 position);
+    /// @notice The award's price breaks the pricing rule (pay-as-bid: the bid's price;
+    /// uniform: at least the bid's price, at most the cap).
+    /// @param sessionId The session.
+    /// @param position Position of the award in the call.
+    /// @param priceEurPerMw Award price.
+    /// @param bidPriceEurPerMw Bid price.
+    error FlexMarketAwardPriceInvalid(uint64 sessionId, uint256 position, uint64 priceEurPerMw, uint64 bidPriceEurPerMw);
+    /// @notice The payment is not quantity times price.
+    /// @param sessionId The session.
+    /// @param position Position of the award in the call.
+    /// @param paymentUeur Given payment.
+    /// @param expectedUeur quantityW * priceEurPerMw.
+    error FlexMarketAwardPaymentMismatch(uint64 sessionId, uint256 position, uint256 paymentUeur, uint256 expectedUeur);
+    /// @notice A bid's awarded quantity is zero or above its quantity.
+    /// @param bidId The bid.
+    /// @param awardedW Awarded so far.
+    /// @param quantityW Its quantity.
+    error FlexMarketAwardExceedsBid(bytes32 bidId, uint256 awardedW, uint40 quantityW);
+    /// @notice An indivisible bid must be awarded all or nothing.
+    /// @param bidId The bid.
+    /// @param awardedW Awarded.
+    /// @param quantityW Its quantity.
+    error FlexMarketAwardNotAllOrNothing(bytes32 bidId, uint40 awardedW, uint40 quantityW);
+    /// @notice A divisible bid's award is below its minimum or not a multiple of granularity.
+    /// @param bidId The bid.
+    /// @param awardedW Awarded.
+    /// @param minQuantityW Its minimum.
+    /// @param granularityW The granularity.
+    error FlexMarketAwardQuantityInvalid(bytes32 bidId, uint40 awardedW, uint40 minQuantityW, uint32 granularityW);
+    /// @notice The payments committed from a need exceed its escrowed budget.
+    /// @param sessionId The session.
+    /// @param needIndex The need.
+    /// @param committedUeur Payments committed.
+    /// @param budgetUeur Its budget.
+    error FlexMarketAwardExceedsBudget(uint64 sessionId, uint16 needIndex, uint256 committedUeur, uint256 budgetUeur);
+    /// @notice The session has 2^32 - 1 awards already.
+    /// @param sessionId The session.
+    error FlexMarketTooManyAwards(uint64 sessionId);
+    /// @notice The validator attested this result already.
+    /// @param sessionId The session.
+    /// @param validator The validator.
+    error FlexMarketAlreadyAttested(uint64 sessionId, address validator);
+    /// @notice No award with this index.
+    /// @param sessionId The session.
+    /// @param awardIndex The index.
+    error FlexMarketAwardUnknown(uint64 sessionId, uint32 awardIndex);
+    /// @notice Delivery vectors must have the same length.
+    /// @param awards Number of award indices.
+    /// @param deliveries Number of delivered values.
+    error FlexMarketDeliveryLengthMismatch(uint256 awards, uint256 deliveries);
+    /// @notice The award's delivery is recorded already.
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    error FlexMarketDeliveryAlreadyRecorded(uint64 sessionId, uint32 awardIndex);
+    /// @notice The award's delivery is not recorded yet.
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    error FlexMarketDeliveryMissing(uint64 sessionId, uint32 awardIndex);
+    /// @notice The award is settled already.
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    error FlexMarketAwardAlreadySettled(uint64 sessionId, uint32 awardIndex);
+    /// @notice Locked money cannot be released yet (awards unsettled, result pending or disputed).
+    /// @param sessionId The session.
+    error FlexMarketReleaseNotAllowed(uint64 sessionId);
+    /// @notice No need with this index.
+    /// @param sessionId The session.
+    /// @param needIndex The index.
+    error FlexMarketNeedUnknown(uint64 sessionId, uint16 needIndex);
+    /// @notice The budget or bond was released already.
+    /// @param sessionId The session.
+    error FlexMarketAlreadyReleased(uint64 sessionId);
+
+    // ---------------------------------------------------------------- functions
+
+    /// @notice Opens a session. Only a DSO or the oracle (market operator).
+    /// @param params Its parameters; deadlines strictly increasing, bidding end in the future.
+    /// @return sessionId The new session's id.
+    function openSession(SessionParams calldata params) external returns (uint64 sessionId);
+
+    /// @notice Posts a need and locks its budget. Only a DSO, TSO or BRP (as `buyerRole`),
+    /// before gate closure.
+    /// @param need The need.
+    /// @return needIndex Its index in the session.
+    function postNeed(NeedParams calldata need) external returns (uint16 needIndex);
+
+    /// @notice Registers the caller (an aggregator, not suspended) for a session with an
+    /// allowance of `addedBids` more bids, locking `addedBids * bidBondUeur`. Before gate closure.
+    /// @param sessionId The session.
+    /// @param addedBids Bids to add to the allowance.
+    function joinSession(uint64 sessionId, uint16 addedBids) external;
+
+    /// @notice Commits a sealed bid before gate closure. The caller must have joined.
+    /// @param sessionId The session.
+    /// @param commitment See {BidCommitted}; compute it with {computeCommitment}.
+    /// @return bidId The bid's id.
+    function commitBid(uint64 sessionId, bytes32 commitment) external returns (bytes32 bidId);
+
+    /// @notice Commits many sealed bids in one transaction.
+    /// @param sessionId The session.
+    /// @param commitments The commitments.
+    function commitBids(uint64 sessionId, bytes32[] calldata commitments) external;
+
+    /// @notice Reveals the caller's bid between gate closure and the reveal deadline, checks
+    /// it (registry: the caller manages every asset, pre-qualified, in the zone; session
+    /// rules) and locks its collateral.
+    /// @param bid The bid's fields and salt.
+    /// @return bidId The bid's id.
+    function revealBid(BidReveal calldata bid) external returns (bytes32 bidId);
+
+    /// @notice Forfeits the bond of a bid never revealed, once reveals are closed. Anyone.
+    /// @param bidId The bid.
+    function forfeitBond(bytes32 bidId) external;
+
+    /// @notice Commits (a page of) the clearing result. Only the oracle, between the reveal
+    /// and clearing deadlines. Every award is checked: revealed bid of the session, need it
+    /// can serve, pricing rule, payment = quantity * price, all-or-nothing for indivisible
+    /// bids, minimum and granularity for divisible ones, payments within each need's budget.
+    /// @param sessionId The session.
+    /// @param inputHash keccak256 of the canonical scenario (same on every page).
+    /// @param resultHash keccak256 of the canonical result (same on every page).
+    /// @param awards Award rows, sorted by (bidId, needIndex) across pages.
+    /// @param lastPage Whether this page completes the result.
+    function commitResult(
+        uint64 sessionId,
+        bytes32 inputHash,
+        bytes32 resultHash,
+        Award[] calldata awards,
+        bool lastPage
+    ) external;
+
+    /// @notice Attests a pending result. Only a validator; the quorum makes it final.
+    /// @param sessionId The session.
+    /// @param resultHash The hash the validator recomputed.
+    function attestResult(uint64 sessionId, bytes32 resultHash) external;
+
+    /// @notice Disputes a committed result, freezing its payments. Only a validator.
+    /// @param sessionId The session.
+    /// @param reasonHash Hash of the validator's report.
+    function disputeResult(uint64 sessionId, bytes32 reasonHash) external;
+
+    /// @notice Resolves a dispute. Only the admin.
+    /// @param sessionId The session.
+    /// @param resultStands True: the result becomes final; false: it is voided.
+    function resolveDispute(uint64 sessionId, bool resultStands) external;
+
+    /// @notice Lifts a seller's suspension and resets its failures. Only the admin.
+    /// @param seller The seller.
+    function reinstateSeller(address seller) external;
+
+    /// @notice Records metered deliveries. Only the metering operator, once per award.
+    /// @param sessionId The session.
+    /// @param awardIndices Awards.
+    /// @param deliveredW Delivered power per award.
+    /// @param evidenceHash Hash of the metering report (kept off chain).
+    function recordDeliveries(
+        uint64 sessionId,
+        uint32[] calldata awardIndices,
+        uint40[] calldata deliveredW,
+        bytes32 evidenceHash
+    ) external;
+
+    /// @notice Settles one award of a final result whose delivery is recorded. Anyone.
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    function settleAward(uint64 sessionId, uint32 awardIndex) external;
+
+    /// @notice Settles awards `fromIndex .. fromIndex + count - 1` (pagination). Anyone.
+    /// @param sessionId The session.
+    /// @param fromIndex First award.
+    /// @param count Number of awards.
+    function settleAwards(uint64 sessionId, uint32 fromIndex, uint32 count) external;
+
+    /// @notice Returns a revealed bid's remaining collateral to its seller: once the result
+    /// is complete for a bid without award, once every award is settled otherwise, or when the
+    /// session ended without a result (voided, or clearing deadline passed). Anyone.
+    /// @param bidId The bid.
+    function releaseCollateral(bytes32 bidId) external;
+
+    /// @notice Returns the uncommitted part of a need's budget to its buyer, once every award
+    /// is settled or the session ended without a result. Anyone.
+    /// @param sessionId The session.
+    /// @param needIndex The need.
+    function releaseBudget(uint64 sessionId, uint16 needIndex) external;
+
+    /// @notice Returns what remains of the caller's session bond once the result is
+    /// complete or the session ended without one.
+    /// @param sessionId The session.
+    function releaseBond(uint64 sessionId) external;
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice The commitment a seller must commit for a bid.
+    /// @param seller The seller.
+    /// @param bid The bid's fields and salt.
+    /// @return The commitment.
+    function computeCommitment(address seller, BidReveal calldata bid) external pure returns (bytes32);
+
+    /// @notice The id of the bid a seller commits with `commitment`.
+    /// @param seller The seller.
+    /// @param commitment The commitment.
+    /// @return The bid id.
+    function bidIdOf(address seller, bytes32 commitment) external pure returns (bytes32);
+
+    /// @notice The registry of roles, zones and assets.
+    /// @return Its address.
+    function registry() external view returns (address);
+
+    /// @notice Number of sessions opened (the last id).
+    /// @return The count.
+    function sessionCount() external view returns (uint64);
+
+    /// @notice A session.
+    /// @param sessionId The session.
+    /// @return The session.
+    function session(uint64 sessionId) external view returns (SessionView memory);
+
+    /// @notice A bid.
+    /// @param bidId The bid.
+    /// @return The bid.
+    function bid(bytes32 bidId) external view returns (BidView memory);
+
+    /// @notice A need.
+    /// @param sessionId The session.
+    /// @param needIndex The need.
+    /// @return The need.
+    function need(uint64 sessionId, uint16 needIndex) external view returns (NeedView memory);
+
+    /// @notice An award.
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    /// @return The award.
+    function award(uint64 sessionId, uint32 awardIndex) external view returns (AwardView memory);
+
+    /// @notice A seller's registration for a session.
+    /// @param sessionId The session.
+    /// @param seller The seller.
+    /// @return The registration.
+    function participation(uint64 sessionId, address seller) external view returns (ParticipationView memory);
+
+    /// @notice A seller's standing (FLECH: the fourth failure suspends).
+    /// @param seller The seller.
+    /// @return failures Failures beyond tolerance.
+    /// @return suspended Whether it is suspended.
+    function standingOf(address seller) external view returns (uint8 failures, bool suspended);
+}
