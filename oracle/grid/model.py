@@ -126,7 +126,7 @@ def _simbench_net(code: str) -> Any:
             warnings.simplefilter("ignore")
             return simbench.get_simbench_net(code)
     except Exception as exc:  # simbench raises bare errors for unknown codes
-        raise GridError(f"grid: {code!r} is not a SimBench code ({exc})") from None
+        raise GridError(f"grid: {code!r} is neither a SimBench code nor a file") from exc
 
 
 def load_net(source: str, base_dir: Path | None = None) -> tuple[str, Any]:
