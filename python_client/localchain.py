@@ -1,0 +1,219 @@
+"""Start and stop a throw-away local chain: anvil (default) or ganache, from node_modules.
+
+Used by tests and by ``flexmarket demo``. The chain listens on a free loopback port; the
+launcher waits until JSON-RPC answers and kills the whole process group when stopped.
+
+Both chains are started from the same mnemonic, so the same funded development keys
+(:attr:`LocalChain.dev_private_keys`) exist on either. Those keys exist only for local
+chains: they let the demo hand every participant its own wallet. Only this launcher and
+tests may call node-specific RPC methods (``anvil_*``, ``evm_*``); runtime code never does.
+
+anvil comes from the npm package ``@foundry-rs/anvil`` and runs the current mainnet
+hardfork (osaka). ganache 7.9 (``npx ganache``) runs up to shanghai, which is why the
+contracts are compiled for shanghai (see docs/contracts.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_BIN = ROOT / "node_modules" / ".bin"
+
+ChainKind = Literal["anvil", "ganache"]
+
+ANVIL_HARDFORK = "osaka"  # current mainnet hardfork; `anvil --help` lists the names
+GANACHE_HARDFORK = "shanghai"  # the newest ganache 7.9 knows
+# The well-known development mnemonic: its keys are public, never use them on a real chain.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+DEFAULT_CHAIN_IDS = {"anvil": 31337, "ganache": 1337}
+BLOCK_GAS_LIMIT = 30_000_000
+
+
+class LocalChainError(Exception):
+    """The local chain could not be started or did not answer."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on `host` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout_s: float = 5.0) -> Any:
+    """One JSON-RPC call over HTTP; raises LocalChainError on an RPC error."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
+    request = urllib.request.Request(
+        url, data=body.encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        reply = json.loads(response.read())
+    if "error" in reply:
+        raise LocalChainError(f"{method}: {reply['error']}")
+    return reply["result"]
+
+
+def _command(kind: ChainKind, host: str, port: int, accounts: int, chain_id: int) -> list[str]:
+    if kind == "anvil":
+        return [
+            str(NODE_BIN / "anvil"),
+            "--host", host,
+            "--port", str(port),
+            "--hardfork", ANVIL_HARDFORK,
+            "--chain-id", str(chain_id),
+            "--accounts", str(accounts),
+            "--mnemonic", DEV_MNEMONIC,
+            "--gas-limit", str(BLOCK_GAS_LIMIT),
+            "--silent",
+        ]
+    if kind == "ganache":
+        # node_modules/.bin/ganache is what `npx ganache` runs, without npx's registry lookups.
+        return [
+            str(NODE_BIN / "ganache"),
+            "--server.host", host,
+            "--server.port", str(port),
+            "--chain.hardfork", GANACHE_HARDFORK,
+            "--chain.chainId", str(chain_id),
+            "--wallet.totalAccounts", str(accounts),
+            "--wallet.mnemonic", DEV_MNEMONIC,
+            "--miner.blockGasLimit", str(BLOCK_GAS_LIMIT),
+            "--logging.quiet",
+        ]
+    raise LocalChainError(f"unknown chain kind {kind!r}: anvil or ganache")
+
+
+@dataclass
+class LocalChain:
+    """A running local chain. Use as a context manager, or call :meth:`stop`."""
+
+    kind: ChainKind
+    url: str
+    port: int
+    chain_id: int
+    accounts: int
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    @property
+    def dev_private_keys(self) -> list[str]:
+        """Private keys of the chain's funded development accounts (0x-prefixed hex)."""
+        from eth_account import Account
+
+        Account.enable_unaudited_hdwallet_features()
+        return [
+            Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key.to_0x_hex()
+            for i in range(self.accounts)
+        ]
+
+    def rpc(self, method: str, params: list[Any] | None = None) -> Any:
+        """A raw JSON-RPC call (tests may use node-specific methods through this)."""
+        return rpc_call(self.url, method, params)
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the chain and every process it started."""
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout_s)
+
+    def __enter__(self) -> LocalChain:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_chain(
+    kind: ChainKind = "anvil",
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    accounts: int = 10,
+    chain_id: int | None = None,
+    timeout_s: float = 60.0,
+) -> LocalChain:
+    """Start anvil or ganache on a free loopback port and wait until it answers JSON-RPC."""
+    executable = NODE_BIN / kind
+    if not executable.exists():
+        raise LocalChainError(f"{executable} is missing: run `npm ci` (or `make node_modules`)")
+    chain_id = chain_id or DEFAULT_CHAIN_IDS[kind]
+    attempts = 1 if port is not None else 3
+    last_error = ""
+    for _ in range(attempts):
+        chosen = port or free_port(host)
+        errors = tempfile.TemporaryFile()  # a file, not a pipe: a chatty node never blocks
+        process = subprocess.Popen(
+            _command(kind, host, chosen, accounts, chain_id),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,  # its own process group: stop() kills node and anvil
+            cwd=ROOT,
+        )
+        chain = LocalChain(kind, f"http://{host}:{chosen}", chosen, chain_id, accounts, process)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                errors.seek(0)
+                stderr = errors.read().decode(errors="replace")
+                last_error = f"{kind} exited with {process.returncode}: {stderr.strip()[-500:]}"
+                break
+            try:
+                answered = int(rpc_call(chain.url, "eth_chainId", timeout_s=1.0), 16)
+            except (OSError, urllib.error.URLError, ValueError, LocalChainError):
+                time.sleep(0.1)
+                continue
+            if answered != chain_id:
+                chain.stop()
+                raise LocalChainError(f"{kind} answered chain id {answered}, expected {chain_id}")
+            return chain
+        else:
+            chain.stop()
+            raise LocalChainError(f"{kind} did not answer on {chain.url} within {timeout_s} s")
+    raise LocalChainError(last_error or f"{kind} could not be started")
+
+
+def main() -> int:
+    """`python -m python_client.localchain [anvil|ganache]`: run a chain until Ctrl-C."""
+    import sys
+
+    kind: ChainKind = "ganache" if sys.argv[1:2] == ["ganache"] else "anvil"
+    with start_chain(kind) as chain:
+        print(f"{kind} on {chain.url} (chain id {chain.chain_id}); Ctrl-C stops it", flush=True)
+        try:
+            while chain.running():
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
