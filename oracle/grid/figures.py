@@ -35,7 +35,9 @@ def decimal(value: float, places: int) -> str:
     return f"{round(float(value), places):.{places}f}"
 
 
-def figures(model: GridModel, ac: AcResult, slots: NDArray[np.int64] | None = None) -> dict[str, Any]:
+def figures(
+    model: GridModel, ac: AcResult, slots: NDArray[np.int64] | None = None
+) -> dict[str, Any]:
     """FIGS of the given slots (all when None): the worst loading and voltages among them."""
     loading = ac.loading_percent if slots is None else ac.loading_percent[slots]
     vm = ac.vm_pu if slots is None else ac.vm_pu[slots]

@@ -199,7 +199,8 @@ def first_step_of(net: Any, day: str | None, time_step: int | None, start: dt.da
         first = 0
     if first < 0 or first + n_steps > len(times):
         raise GridError(
-            f"grid: steps {first}..{first + n_steps - 1} are outside the profiles (0..{len(times) - 1})"
+            f"grid: steps {first}..{first + n_steps - 1} are outside the profiles "
+            f"(0..{len(times) - 1})"
         )
     return first, times[first : first + n_steps]
 
@@ -327,7 +328,12 @@ def build_model(
         element_p[table] = p * live
 
     # branches: every line, then every trafo (lightsim2grid's order); monitor in-service ones
-    label, bfrom, bto, row, kf, kt = [], [], [], [], [], []
+    label: list[str] = []
+    bfrom: list[int] = []
+    bto: list[int] = []
+    row: list[int] = []
+    kf: list[float] = []
+    kt: list[float] = []
     branch_pos: dict[tuple[str, int], int] = {}
     ratings: dict[tuple[str, int], int] = {}
     sqrt3 = math.sqrt(3.0)

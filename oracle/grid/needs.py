@@ -42,6 +42,7 @@ from oracle.grid.units import mw_to_w
 MARGIN_PERCENT = 0.5
 MARGIN_PU = 0.001
 Direction = Literal["up", "down"]
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def find_needs(
     model: GridModel,
     solver: AcSolver | None = None,
     *,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     buyer: str = "DSO1",
 ) -> Needs:
     """The needs of a grid model's operating points (see the module docstring)."""
@@ -139,7 +140,8 @@ def find_needs(
         q = per_request[(_request_zone(model, v.zone), v.direction)]
         q[v.slot] = max(q[v.slot], v.quantity_w)
     requests = []
-    for (zid, direction), q in sorted(per_request.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+    for (zid, direction), q in sorted(per_request.items(),
+                                      key=lambda kv: (kv[0][0] or "", kv[0][1])):
         requests.append({
             "id": f"{zid or 'GRID'}-{direction}",
             "buyer": buyer,
@@ -182,7 +184,8 @@ def render_text(needs: Needs) -> str:
         q = r["quantity_w"]
         active = [t for t, w in enumerate(q) if w > 0]
         peak = max(q)
-        lines.append(f"request {r['id']}: zone {r['zone'] or 'null (whole grid)'}, {r['direction']}, "
+        zone = r["zone"] or "null (whole grid)"
+        lines.append(f"request {r['id']}: zone {zone}, {r['direction']}, "
                      f"{len(active)} slots, peak {peak} W at slot {q.index(peak)}")
         for t in active:
             worst = [v for v in needs.violations if v.slot == t and v.direction == r["direction"]]
@@ -224,7 +227,8 @@ def needs_main(argv: Sequence[str] | None = None) -> int:
         try:
             dt.date.fromisoformat(args.day)
         except ValueError:
-            print(f"flexmarket needs: --day: {args.day!r} is not a date YYYY-MM-DD", file=sys.stderr)
+            print(f"flexmarket needs: --day: {args.day!r} is not a date YYYY-MM-DD",
+                  file=sys.stderr)
             return 2
     try:
         model = build_model(args.grid, day=args.day, storage=args.storage)
