@@ -1,4 +1,4 @@
-"""Network-constrained clearing: the small grid picks the safe bid; the SimBench day is made safe."""
+"""Network-constrained clearing: the small grid picks the safe bid, the SimBench day is safe."""
 
 from __future__ import annotations
 
