@@ -141,45 +141,29 @@ def injection_mw(model: GridModel, injections: Sequence[BidInjection],
     return extra
 
 
-def _coefficients(sens: Sensitivities, row: int, injections: Sequence[BidInjection],
-                  slot: int) -> tuple[list[BidInjection], NDArray[np.float64], NDArray[np.float64]]:
-    """Active bids in a slot, and their loading (% per W) and voltage (pu per W) coefficients."""
-    active = [inj for inj in injections if slot in inj.slots]
-    n_e = sens.loading.shape[1]
-    n_b = sens.vm.shape[1]
-    c_load = np.zeros((len(active), n_e))
-    c_vm = np.zeros((len(active), n_b))
-    for i, inj in enumerate(active):
-        for bus, share in zip(inj.buses, inj.mw_per_mw, strict=True):
-            j = sens.column(bus)
-            c_load[i] += share * sens.loading[row, :, j] / 1e6
-            c_vm[i] += share * sens.vm[row, :, j] / 1e6
-    return active, c_load, c_vm
+def _cuts_of(labels: Sequence[str], what: str, slot: int, bids: Sequence[BidInjection],
+             coef: NDArray[np.float64], value_now: NDArray[np.float64], bound: float,
+             quantity: NDArray[np.float64], a_now: NDArray[np.float64]) -> list[LinearCut]:
+    """For each column e: sum_b coef[b,e]*a_b <= bound - value_now[e] + sum_b coef[b,e]*a_now_b.
 
-
-def _cut(name: str, slot: int, bids: Sequence[BidInjection], coef: NDArray[np.float64],
-         value_now: float, bound: float, awards_w: dict[str, int],
-         eligible: set[str]) -> LinearCut | None:
-    """sum coef*a <= bound - value_now + sum coef*a_now, relaxed to what the bids can reach."""
-    terms = []
-    lowest = 0.0  # smallest reachable sum(coef * a)
-    highest = 0.0
-    at_now = 0.0
-    for inj, c in zip(bids, coef, strict=True):
-        if inj.bid not in eligible or abs(c) < MIN_COEF:
-            continue  # no award variable (its award stays zero), or no effect
-        at_now += c * awards_w.get(inj.bid, 0)
-        terms.append((inj.bid, float(c)))
-        lowest += min(0.0, c * inj.quantity_w)
-        highest += max(0.0, c * inj.quantity_w)
-    rhs = bound - value_now + at_now
-    if highest <= rhs:
-        return None  # no combination of awards can violate it
-    if not terms:
-        return None
-    if lowest > rhs:  # cannot be met: ask for all the relief there is
-        rhs = lowest + 1e-9 * max(1.0, abs(lowest))
-    return LinearCut(name=name, slot=slot, terms=tuple(terms), rhs=float(rhs))
+    Columns that no combination of awards can violate get no cut (screening);
+    a cut that no combination can meet asks for all the relief the bids have.
+    """
+    cq = coef * quantity[:, None]
+    highest = np.maximum(cq, 0.0).sum(axis=0)
+    lowest = np.minimum(cq, 0.0).sum(axis=0)
+    rhs = bound - value_now + a_now @ coef
+    cuts = []
+    for e in (int(x) for x in np.flatnonzero(highest > rhs)):
+        nz = [int(i) for i in np.flatnonzero(coef[:, e])]
+        if len(nz) == 0:
+            continue
+        r = float(rhs[e])
+        if lowest[e] > r:
+            r = float(lowest[e]) + 1e-9 * max(1.0, abs(float(lowest[e])))
+        cuts.append(LinearCut(name=f"{labels[e]} slot {slot} {what}", slot=slot,
+                              terms=tuple((bids[i].bid, float(coef[i, e])) for i in nz), rhs=r))
+    return cuts
 
 
 def build_cuts(case: GridCase, injections: Sequence[BidInjection], sens: Sensitivities,
@@ -188,34 +172,48 @@ def build_cuts(case: GridCase, injections: Sequence[BidInjection], sens: Sensiti
                tag: str = "") -> list[LinearCut]:
     """Cuts for `slots` (row i of `sens` is slot slots[i]) around the point `awards_w`.
 
-    `only` restricts them to (slot, element) pairs; `margin` scales the margins.
+    Only bids with an award variable in the engine (`eligible`) appear in cuts;
+    `only` restricts the cuts to (slot, element) pairs; `margin` scales the margins.
     """
     m, lim = case.model, case.limits
-    cuts: list[LinearCut] = []
     load_bound = lim.loading_percent - MARGIN_PERCENT * margin
     vmax = (lim.vm_max_pu - MARGIN_PU * margin) * VM_SCALE
     vmin = (lim.vm_min_pu + MARGIN_PU * margin) * VM_SCALE
+    bids = [inj for inj in injections if inj.bid in eligible]
+    if not bids:
+        return []
+    # shares[b, j]: MW injected at sensitivity column j per MW awarded to bid b
+    shares = np.zeros((len(bids), len(sens.buses)))
+    for i, inj in enumerate(bids):
+        for bus, share in zip(inj.buses, inj.mw_per_mw, strict=True):
+            shares[i, sens.column(bus)] += share
+    quantity = np.asarray([inj.quantity_w for inj in bids], dtype=float)
+    a_all = np.asarray([awards_w.get(inj.bid, 0) for inj in bids], dtype=float)
+    bus_labels = [f"bus {int(b)}" for b in m.bus_index]
+    cuts: list[LinearCut] = []
     for row, t in enumerate(slots):
-        bids, c_load, c_vm = _coefficients(sens, row, injections, t)
-        if not bids:
+        act = np.asarray([t in inj.slots for inj in bids])
+        if not act.any():
             continue
-        for e, label in enumerate(m.branch_label):
-            if only is not None and (t, label) not in only:
-                continue
-            cut = _cut(f"{label} slot {t} loading{tag}", t, bids, c_load[:, e],
-                       float(sens.base.loading_percent[row, e]), load_bound, awards_w, eligible)
-            if cut:
-                cuts.append(cut)
-        for b in range(m.n_bus):
-            label = f"bus {int(m.bus_index[b])}"
-            if only is not None and (t, label) not in only:
-                continue
-            vm_now = float(sens.base.vm_pu[row, b]) * VM_SCALE
-            for kind, sign, bound in (("max", 1.0, vmax), ("min", -1.0, -vmin)):
-                cut = _cut(f"{label} slot {t} vm {kind}{tag}", t, bids,
-                           sign * c_vm[:, b] * VM_SCALE, sign * vm_now, bound, awards_w, eligible)
-                if cut:
-                    cuts.append(cut)
+        idx = np.flatnonzero(act)
+        active = [bids[i] for i in idx]
+        sh, q, a_now = shares[idx], quantity[idx], a_all[idx]
+        c_load = sh @ sens.loading[row].T / 1e6  # [bids, branches] % per W
+        c_vm = sh @ sens.vm[row].T / 1e6 * VM_SCALE  # [bids, buses] thousandths of pu per W
+        c_load[np.abs(c_load) < MIN_COEF] = 0.0
+        c_vm[np.abs(c_vm) < MIN_COEF] = 0.0
+        keep_e = np.ones(len(m.branch_label), dtype=bool)
+        keep_b = np.ones(m.n_bus, dtype=bool)
+        if only is not None:
+            keep_e = np.asarray([(t, lbl) in only for lbl in m.branch_label])
+            keep_b = np.asarray([(t, lbl) in only for lbl in bus_labels])
+        vm_now = sens.base.vm_pu[row] * VM_SCALE
+        cuts += _cuts_of(m.branch_label, f"loading{tag}", t, active,
+                         c_load * keep_e, sens.base.loading_percent[row], load_bound, q, a_now)
+        cuts += _cuts_of(bus_labels, f"vm max{tag}", t, active,
+                         c_vm * keep_b, vm_now, vmax, q, a_now)
+        cuts += _cuts_of(bus_labels, f"vm min{tag}", t, active,
+                         -c_vm * keep_b, -vm_now, -vmin, q, a_now)
     return cuts
 
 

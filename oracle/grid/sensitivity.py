@@ -63,14 +63,15 @@ def sensitivities(
     loading = res.loading_percent.reshape(n_t, k + 1, -1)
     vm = res.vm_pu.reshape(n_t, k + 1, -1)
     conv = res.converged.reshape(n_t, k + 1)
-    base = AcResult(vm_pu=vm[:, 0, :], loading_percent=loading[:, 0, :], converged=np.asarray(conv.all(axis=1), dtype=bool))
+    base = AcResult(vm_pu=vm[:, 0, :], loading_percent=loading[:, 0, :],
+                    converged=np.asarray(conv.all(axis=1), dtype=bool))
     d_loading = (loading[:, 1:, :] - loading[:, :1, :]) / DELTA_MW  # [T, k, n_branch]
     d_vm = (vm[:, 1:, :] - vm[:, :1, :]) / DELTA_MW
     return Sensitivities(
         buses=buses,
         base=base,
-        loading=np.nan_to_num(d_loading.transpose(0, 2, 1)),
-        vm=np.nan_to_num(d_vm.transpose(0, 2, 1)),
+        loading=np.ascontiguousarray(np.nan_to_num(d_loading.transpose(0, 2, 1))),
+        vm=np.ascontiguousarray(np.nan_to_num(d_vm.transpose(0, 2, 1))),
     )
 
 
