@@ -64,24 +64,42 @@ abstract contract Escrow is ReentrancyGuard, IEscrow {
 
     /// @dev Moves `amountUeur` of `account` from free to locked.
     function _lock(address account, uint256 amountUeur) internal {
-        Account storage balances = _accounts[account];
-        uint256 free = balances.freeUeur;
-        if (free < amountUeur) revert EscrowInsufficientFree(account, amountUeur, free);
-        balances.freeUeur = uint112(free - amountUeur);
-        balances.lockedUeur += uint112(amountUeur); // bounded: free + locked <= token supply held
+        Account memory balances = _accounts[account];
+        if (balances.freeUeur < amountUeur) revert EscrowInsufficientFree(account, amountUeur, balances.freeUeur);
+        balances.freeUeur -= uint112(amountUeur);
+        balances.lockedUeur += uint112(amountUeur); // bounded: free + locked <= tokens held
+        _storeAccount(account, balances);
     }
 
     /// @dev Moves `amountUeur` of `account` from locked to free. Callers only release what
-    /// they locked (the market keeps the per-need and per-bid amounts).
+    /// they locked (the market keeps the per-need and per-seller amounts).
     function _unlock(address account, uint256 amountUeur) internal {
-        Account storage balances = _accounts[account];
+        Account memory balances = _accounts[account];
         balances.lockedUeur -= uint112(amountUeur);
         balances.freeUeur += uint112(amountUeur);
+        _storeAccount(account, balances);
     }
 
     /// @dev Moves `amountUeur` from the locked balance of `from` to the free balance of `to`.
     function _payLocked(address from, address to, uint256 amountUeur) internal {
-        _accounts[from].lockedUeur -= uint112(amountUeur);
-        _accounts[to].freeUeur += uint112(amountUeur);
+        Account memory payer = _accounts[from];
+        payer.lockedUeur -= uint112(amountUeur);
+        _storeAccount(from, payer);
+        Account memory payee = _accounts[to];
+        payee.freeUeur += uint112(amountUeur);
+        _storeAccount(to, payee);
+    }
+
+    /// @dev Writes an account in one SSTORE. The IR pipeline writes a struct field by field
+    /// (a warm SLOAD and SSTORE per field); this keeps settlement within its gas figure.
+    /// Layout (Solidity's packing, low bits first): freeUeur [0, 112), lockedUeur [112, 224),
+    /// failures [224, 232), suspended [232, 240).
+    function _storeAccount(address account, Account memory balances) internal {
+        Account storage slot = _accounts[account];
+        uint256 word = uint256(balances.freeUeur) | (uint256(balances.lockedUeur) << 112)
+            | (uint256(balances.failures) << 224) | (balances.suspended ? uint256(1) << 232 : 0);
+        assembly ("memory-safe") {
+            sstore(slot.slot, word)
+        }
     }
 }

@@ -28,105 +28,18 @@ import {
 contract FlexMarket is Escrow, IFlexMarket {
     // ------------------------------------------------------------- storage types
 
-    struct SessionTiming {
-        uint40 biddingEnd;
-        uint40 revealDeadline;
-        uint40 clearingDeadline;
-        uint40 deliveryStart;
-        uint16 slotCount;
-        uint16 slotMinutes;
-        Pricing pricing;
-        ResultStatus resultStatus;
-        uint8 attestationQuorum;
-        uint8 attestations;
-    }
-
-    struct SessionRules {
-        uint40 minBidW;
-        uint32 granularityW;
-        uint64 priceFloorEurPerMw;
-        uint64 priceCapEurPerMw;
-        uint56 collateralUeurPerW;
-    }
-
-    struct SessionMoney {
-        uint96 bidBondUeur;
-        uint64 shortfallPenaltyEurPerMw;
-        uint16 toleranceBps;
-        uint16 needCount;
-        uint32 awardCount;
-        uint32 settledCount;
-    }
-
     struct SessionRecord {
         SessionTiming timing; // slot 0
         SessionRules rules; // slot 1
         SessionMoney money; // slot 2
         address operator; // slot 3
-        uint64 unmetPenaltyEurPerMw;
         uint16 lastAwardNeed; // sorting key of the last award row committed
         bool hasLastAward;
         bytes32 lastAwardBid; // slot 4
-        bytes32 marketId; // slot 5
-        bytes32 product; // slot 6
-        bytes32 inputHash; // slot 7
-        bytes32 resultHash; // slot 8
-    }
-
-    /// @dev Written at commit; rewritten in place at reveal.
-    struct BidCore {
-        address seller;
-        uint48 sessionId;
-        BidStatus status;
-        Direction direction;
-        bool divisible;
-        uint16 zoneIndex;
-    }
-
-    /// @dev Written at reveal.
-    struct BidTerms {
-        uint40 quantityW;
-        uint40 minQuantityW;
-        uint64 priceEurPerMw;
-        uint40 awardedW;
-        uint72 collateralUeur; // remaining collateral
-    }
-
-    struct NeedCore {
-        address buyer;
-        uint16 zoneIndex;
-        Direction direction;
-        BuyerRole buyerRole;
-        uint64 maxPriceEurPerMw;
-    }
-
-    struct NeedMoney {
-        uint112 budgetUeur;
-        uint112 committedUeur;
-        bool released;
-    }
-
-    struct AwardCore {
-        address seller;
-        uint40 quantityW;
-        uint40 deliveredW;
-        bool delivered;
-        bool settled;
-    }
-
-    struct AwardPay {
-        address buyer;
-        uint80 paymentUeur;
-        uint16 needIndex;
-    }
-
-    struct Participation {
-        uint40 biddingEnd; // copy of the session's gate closure: commitBid reads this slot only
-        uint16 maxBids;
-        uint16 revealed;
-        uint16 forfeited;
-        uint96 bondLockedUeur;
-        bool bondReleased;
+        bytes32 inputHash; // slot 5
+        bytes32 resultHash; // slot 6
+        // marketId, product and unmetPenaltyEurPerMw are only in SessionOpened: no rule
+        // on chain reads them.
     }
 
     /// @dev FLECH: a seller that fails for the fourth time loses its standing.
@@ -171,7 +84,6 @@ contract FlexMarket is Escrow, IFlexMarket {
             slotCount: params.slotCount,
             slotMinutes: params.slotMinutes,
             pricing: params.pricing,
-            resultStatus: ResultStatus.None,
             attestationQuorum: params.attestationQuorum,
             attestations: 0
         });
@@ -183,17 +95,15 @@ contract FlexMarket is Escrow, IFlexMarket {
             collateralUeurPerW: params.collateralUeurPerW
         });
         s.money = SessionMoney({
-            bidBondUeur: params.bidBondUeur,
-            shortfallPenaltyEurPerMw: params.shortfallPenaltyEurPerMw,
+            resultStatus: ResultStatus.None,
             toleranceBps: params.toleranceBps,
+            shortfallPenaltyEurPerMw: params.shortfallPenaltyEurPerMw,
             needCount: 0,
             awardCount: 0,
-            settledCount: 0
+            settledCount: 0,
+            bidBondUeur: params.bidBondUeur
         });
         s.operator = msg.sender;
-        s.unmetPenaltyEurPerMw = params.unmetPenaltyEurPerMw;
-        s.marketId = params.marketId;
-        s.product = params.product;
         emit SessionOpened(sessionId, msg.sender, params);
     }
 
@@ -249,24 +159,23 @@ contract FlexMarket is Escrow, IFlexMarket {
         if (_accounts[msg.sender].suspended) revert FlexMarketSellerSuspended(msg.sender);
         Participation storage p = _participations[sessionId][msg.sender];
         uint256 maxBids = uint256(p.maxBids) + addedBids;
-        if (addedBids == 0 || maxBids > type(uint16).max) revert FlexMarketMaxBidsInvalid(sessionId, maxBids);
         uint256 bondUeur = uint256(addedBids) * s.money.bidBondUeur;
-        p.biddingEnd = biddingEnd;
+        if (addedBids == 0 || maxBids > type(uint16).max || p.bondLockedUeur + bondUeur > type(uint64).max) {
+            revert FlexMarketMaxBidsInvalid(sessionId, maxBids);
+        }
         p.maxBids = uint16(maxBids);
-        p.bondLockedUeur += uint96(bondUeur);
+        p.bondLockedUeur += uint64(bondUeur);
         _lock(msg.sender, bondUeur);
         emit SessionJoined(sessionId, msg.sender, addedBids, uint16(maxBids), bondUeur);
     }
 
     /// @inheritdoc IFlexMarket
     function commitBid(uint64 sessionId, bytes32 commitment) external returns (bytes32 bidId) {
-        _checkCanCommit(sessionId);
         bidId = _commit(sessionId, commitment);
     }
 
     /// @inheritdoc IFlexMarket
     function commitBids(uint64 sessionId, bytes32[] calldata commitments) external {
-        _checkCanCommit(sessionId);
         uint256 count = commitments.length;
         for (uint256 i; i < count; ++i) {
             _commit(sessionId, commitments[i]);
@@ -278,18 +187,21 @@ contract FlexMarket is Escrow, IFlexMarket {
         uint64 sessionId = b.sessionId;
         bidId = _bidId(msg.sender, _commitment(msg.sender, b));
         BidCore storage core = _bidCores[bidId];
-        BidStatus status = core.status;
-        if (status != BidStatus.Committed) {
-            if (status == BidStatus.None) revert FlexMarketBidNotCommitted(bidId);
-            revert FlexMarketBidStatusInvalid(bidId, status);
+        BidCore memory committed = core;
+        if (committed.status != BidStatus.Committed) {
+            if (committed.status == BidStatus.None) revert FlexMarketBidNotCommitted(bidId);
+            revert FlexMarketBidStatusInvalid(bidId, committed.status);
         }
         SessionRecord storage s = _sessions[sessionId];
         SessionTiming memory timing = s.timing;
+        if (committed.committedAt >= timing.biddingEnd) {
+            revert FlexMarketCommittedLate(bidId, committed.committedAt, timing.biddingEnd);
+        }
         if (block.timestamp < timing.biddingEnd) revert FlexMarketRevealNotOpen(sessionId, timing.biddingEnd);
         if (block.timestamp >= timing.revealDeadline) revert FlexMarketRevealClosed(sessionId, timing.revealDeadline);
-        Participation storage p = _participations[sessionId][msg.sender];
-        uint16 revealed = p.revealed;
-        if (revealed >= p.maxBids) revert FlexMarketTooManyBids(sessionId, msg.sender, p.maxBids);
+        Participation memory p = _participations[sessionId][msg.sender];
+        if (p.maxBids == 0) revert FlexMarketNotJoined(sessionId, msg.sender);
+        if (p.revealed >= p.maxBids) revert FlexMarketTooManyBids(sessionId, msg.sender, p.maxBids);
 
         SessionRules memory rules = s.rules;
         uint40 quantityW = b.quantityW;
@@ -318,19 +230,22 @@ contract FlexMarket is Escrow, IFlexMarket {
             if (minQuantityW > quantityW) revert FlexMarketBidMinQuantityInvalid(bidId, minQuantityW, quantityW);
         }
         uint256 collateralUeur = uint256(quantityW) * rules.collateralUeurPerW;
+        uint256 pooledUeur = p.collateralLockedUeur + collateralUeur;
+        if (pooledUeur > type(uint72).max) revert EscrowAmountTooLarge(collateralUeur);
 
         core.status = BidStatus.Revealed;
-        core.direction = b.direction;
-        core.divisible = b.divisible;
-        core.zoneIndex = zoneIndex;
         _bidTerms[bidId] = BidTerms({
             quantityW: quantityW,
             minQuantityW: minQuantityW,
             priceEurPerMw: b.priceEurPerMw,
             awardedW: 0,
-            collateralUeur: uint72(collateralUeur)
+            zoneIndex: zoneIndex,
+            direction: b.direction,
+            divisible: b.divisible
         });
-        p.revealed = revealed + 1;
+        p.revealed += 1;
+        p.collateralLockedUeur = uint72(pooledUeur);
+        _participations[sessionId][msg.sender] = p;
         _lock(msg.sender, collateralUeur);
         emit BidRevealed(
             sessionId,
@@ -359,10 +274,10 @@ contract FlexMarket is Escrow, IFlexMarket {
         address seller = core.seller;
         Participation storage p = _participations[sessionId][seller];
         uint256 bond = s.money.bidBondUeur;
-        uint256 amountUeur = p.bondLockedUeur < bond ? p.bondLockedUeur : bond;
+        uint256 amountUeur = p.bondLockedUeur < bond ? p.bondLockedUeur : bond; // 0 if never joined
         address operator = s.operator;
         core.status = BidStatus.Forfeited;
-        p.bondLockedUeur -= uint96(amountUeur);
+        p.bondLockedUeur -= uint64(amountUeur);
         p.forfeited += 1;
         _payLocked(seller, operator, amountUeur);
         emit BondForfeited(sessionId, bidId, seller, operator, amountUeur);
@@ -382,26 +297,27 @@ contract FlexMarket is Escrow, IFlexMarket {
         SessionRecord storage s = _existingSession(sessionId);
         {
             SessionTiming memory timing = s.timing;
+            ResultStatus status = s.money.resultStatus;
             if (block.timestamp < timing.revealDeadline) revert FlexMarketClearingNotOpen(sessionId, timing.revealDeadline);
             if (block.timestamp >= timing.clearingDeadline) {
                 revert FlexMarketClearingClosed(sessionId, timing.clearingDeadline);
             }
             if (inputHash == bytes32(0) || resultHash == bytes32(0)) revert FlexMarketResultHashMismatch(sessionId);
-            if (timing.resultStatus == ResultStatus.None) {
+            if (status == ResultStatus.None) {
                 s.inputHash = inputHash;
                 s.resultHash = resultHash;
-                s.timing.resultStatus = ResultStatus.Committing;
-            } else if (timing.resultStatus == ResultStatus.Committing) {
+                s.money.resultStatus = ResultStatus.Committing;
+            } else if (status == ResultStatus.Committing) {
                 if (s.inputHash != inputHash || s.resultHash != resultHash) revert FlexMarketResultHashMismatch(sessionId);
             } else {
-                revert FlexMarketResultStatusInvalid(sessionId, timing.resultStatus);
+                revert FlexMarketResultStatusInvalid(sessionId, status);
             }
         }
         _commitAwards(sessionId, s, awards);
         if (lastPage) {
             if (s.hasLastAward) _closeBidAward(s.lastAwardBid, s.rules.granularityW);
             ResultStatus status = s.timing.attestationQuorum == 0 ? ResultStatus.Final : ResultStatus.Pending;
-            s.timing.resultStatus = status;
+            s.money.resultStatus = status;
             emit ResultCommitted(sessionId, msg.sender, inputHash, resultHash, s.money.awardCount, status);
         }
     }
@@ -410,15 +326,15 @@ contract FlexMarket is Escrow, IFlexMarket {
     function attestResult(uint64 sessionId, bytes32 resultHash) external {
         _requireRole(FlexRoles.VALIDATOR);
         SessionRecord storage s = _existingSession(sessionId);
-        SessionTiming memory timing = s.timing;
-        if (timing.resultStatus != ResultStatus.Pending) revert FlexMarketResultStatusInvalid(sessionId, timing.resultStatus);
+        ResultStatus status = s.money.resultStatus;
+        if (status != ResultStatus.Pending) revert FlexMarketResultStatusInvalid(sessionId, status);
         if (resultHash != s.resultHash) revert FlexMarketResultHashMismatch(sessionId);
         if (_attested[sessionId][msg.sender]) revert FlexMarketAlreadyAttested(sessionId, msg.sender);
         _attested[sessionId][msg.sender] = true;
-        uint8 attestations = timing.attestations + 1;
-        ResultStatus status = attestations >= timing.attestationQuorum ? ResultStatus.Final : ResultStatus.Pending;
+        uint8 attestations = s.timing.attestations + 1;
+        if (attestations >= s.timing.attestationQuorum) status = ResultStatus.Final;
         s.timing.attestations = attestations;
-        s.timing.resultStatus = status;
+        s.money.resultStatus = status;
         emit ResultAttested(sessionId, msg.sender, attestations, status);
     }
 
@@ -426,12 +342,12 @@ contract FlexMarket is Escrow, IFlexMarket {
     function disputeResult(uint64 sessionId, bytes32 reasonHash) external {
         _requireRole(FlexRoles.VALIDATOR);
         SessionRecord storage s = _existingSession(sessionId);
-        ResultStatus status = s.timing.resultStatus;
+        ResultStatus status = s.money.resultStatus;
         // Once a payment went out the result can no longer be disputed on chain.
         if ((status != ResultStatus.Pending && status != ResultStatus.Final) || s.money.settledCount != 0) {
             revert FlexMarketResultStatusInvalid(sessionId, status);
         }
-        s.timing.resultStatus = ResultStatus.Disputed;
+        s.money.resultStatus = ResultStatus.Disputed;
         emit ResultDisputed(sessionId, msg.sender, reasonHash);
     }
 
@@ -439,10 +355,10 @@ contract FlexMarket is Escrow, IFlexMarket {
     function resolveDispute(uint64 sessionId, bool resultStands) external {
         _requireRole(0x00); // DEFAULT_ADMIN_ROLE
         SessionRecord storage s = _existingSession(sessionId);
-        ResultStatus status = s.timing.resultStatus;
+        ResultStatus status = s.money.resultStatus;
         if (status != ResultStatus.Disputed) revert FlexMarketResultStatusInvalid(sessionId, status);
         status = resultStands ? ResultStatus.Final : ResultStatus.Voided;
-        s.timing.resultStatus = status;
+        s.money.resultStatus = status;
         emit DisputeResolved(sessionId, msg.sender, status);
     }
 
@@ -467,14 +383,14 @@ contract FlexMarket is Escrow, IFlexMarket {
         _requireRole(FlexRoles.METERING);
         uint256 count = awardIndices.length;
         if (count != deliveredW.length) revert FlexMarketDeliveryLengthMismatch(count, deliveredW.length);
-        uint32 awardCount = _sessions[sessionId].money.awardCount;
-        ResultStatus status = _sessions[sessionId].timing.resultStatus;
+        SessionMoney memory money = _sessions[sessionId].money;
+        ResultStatus status = money.resultStatus;
         if (status == ResultStatus.None || status == ResultStatus.Committing || status == ResultStatus.Voided) {
             revert FlexMarketResultStatusInvalid(sessionId, status);
         }
         for (uint256 i; i < count; ++i) {
             uint32 awardIndex = awardIndices[i];
-            if (awardIndex >= awardCount) revert FlexMarketAwardUnknown(sessionId, awardIndex);
+            if (awardIndex >= money.awardCount) revert FlexMarketAwardUnknown(sessionId, awardIndex);
             AwardCore storage a = _awardCores[sessionId][awardIndex];
             if (a.delivered) revert FlexMarketDeliveryAlreadyRecorded(sessionId, awardIndex);
             a.delivered = true;
@@ -485,45 +401,29 @@ contract FlexMarket is Escrow, IFlexMarket {
 
     /// @inheritdoc IFlexMarket
     function settleAward(uint64 sessionId, uint32 awardIndex) external {
-        SessionRecord storage s = _settleableSession(sessionId);
-        SessionMoney memory money = s.money;
-        if (awardIndex >= money.awardCount) revert FlexMarketAwardUnknown(sessionId, awardIndex);
-        if (!_settle(sessionId, awardIndex, money)) revert FlexMarketAwardAlreadySettled(sessionId, awardIndex);
-        s.money.settledCount = money.settledCount + 1;
+        SessionMoney storage money = _sessions[sessionId].money;
+        SessionMoney memory m = money;
+        _requireSettleable(sessionId, m.resultStatus);
+        if (awardIndex >= m.awardCount) revert FlexMarketAwardUnknown(sessionId, awardIndex);
+        if (!_settle(sessionId, awardIndex, m)) revert FlexMarketAwardAlreadySettled(sessionId, awardIndex);
+        money.settledCount = m.settledCount + 1;
     }
 
     /// @inheritdoc IFlexMarket
     function settleAwards(uint64 sessionId, uint32 fromIndex, uint32 count) external {
-        SessionRecord storage s = _settleableSession(sessionId);
-        SessionMoney memory money = s.money;
+        SessionMoney storage money = _sessions[sessionId].money;
+        SessionMoney memory m = money;
+        _requireSettleable(sessionId, m.resultStatus);
         uint256 end = uint256(fromIndex) + count;
-        if (end > money.awardCount) revert FlexMarketAwardUnknown(sessionId, uint32(end > 0 ? end - 1 : 0));
-        uint32 settled = money.settledCount;
+        if (end > m.awardCount) revert FlexMarketAwardUnknown(sessionId, uint32(end > 0 ? end - 1 : 0));
+        uint32 settled = m.settledCount;
         for (uint32 i = fromIndex; i < end; ++i) {
-            if (_settle(sessionId, i, money)) ++settled; // already settled: skipped
+            if (_settle(sessionId, i, m)) ++settled; // already settled: skipped
         }
-        s.money.settledCount = settled;
+        money.settledCount = settled;
     }
 
     // ------------------------------------------------------------- releases
-
-    /// @inheritdoc IFlexMarket
-    function releaseCollateral(bytes32 bidId) external {
-        BidCore storage core = _bidCores[bidId];
-        if (core.status != BidStatus.Revealed) revert FlexMarketBidStatusInvalid(bidId, core.status);
-        uint64 sessionId = core.sessionId;
-        SessionRecord storage s = _sessions[sessionId];
-        BidTerms storage terms = _bidTerms[bidId];
-        bool allowed = _endedWithoutResult(s) || _fullySettled(s)
-            || (terms.awardedW == 0 && _resultComplete(s.timing.resultStatus));
-        if (!allowed) revert FlexMarketReleaseNotAllowed(sessionId);
-        uint256 amountUeur = terms.collateralUeur;
-        address seller = core.seller;
-        core.status = BidStatus.Released;
-        terms.collateralUeur = 0;
-        _unlock(seller, amountUeur);
-        emit CollateralReleased(sessionId, bidId, seller, amountUeur);
-    }
 
     /// @inheritdoc IFlexMarket
     function releaseBudget(uint64 sessionId, uint16 needIndex) external {
@@ -546,27 +446,22 @@ contract FlexMarket is Escrow, IFlexMarket {
     }
 
     /// @inheritdoc IFlexMarket
-    function releaseBond(uint64 sessionId) external {
+    function releaseSellerFunds(uint64 sessionId, address seller) external {
         SessionRecord storage s = _existingSession(sessionId);
-        Participation storage p = _participations[sessionId][msg.sender];
-        if (p.maxBids == 0) revert FlexMarketNotJoined(sessionId, msg.sender);
-        if (p.bondReleased) revert FlexMarketAlreadyReleased(sessionId);
-        if (!_resultComplete(s.timing.resultStatus) && !_endedWithoutResult(s)) {
-            revert FlexMarketReleaseNotAllowed(sessionId);
-        }
-        uint256 amountUeur = p.bondLockedUeur;
-        p.bondReleased = true;
+        Participation storage p = _participations[sessionId][seller];
+        if (p.maxBids == 0) revert FlexMarketNotJoined(sessionId, seller);
+        if (p.released) revert FlexMarketAlreadyReleased(sessionId);
+        if (!_fullySettled(s) && !_endedWithoutResult(s)) revert FlexMarketReleaseNotAllowed(sessionId);
+        uint256 bondUeur = p.bondLockedUeur;
+        uint256 collateralUeur = p.collateralLockedUeur;
+        p.released = true;
         p.bondLockedUeur = 0;
-        _unlock(msg.sender, amountUeur);
-        emit BondReleased(sessionId, msg.sender, amountUeur);
+        p.collateralLockedUeur = 0;
+        _unlock(seller, bondUeur + collateralUeur);
+        emit SellerFundsReleased(sessionId, seller, bondUeur, collateralUeur);
     }
 
     // ------------------------------------------------------------- views
-
-    /// @inheritdoc IFlexMarket
-    function computeCommitment(address seller, BidReveal calldata b) external pure returns (bytes32) {
-        return _commitment(seller, b);
-    }
 
     /// @inheritdoc IFlexMarket
     function bidIdOf(address seller, bytes32 commitment) external pure returns (bytes32) {
@@ -584,105 +479,48 @@ contract FlexMarket is Escrow, IFlexMarket {
     }
 
     /// @inheritdoc IFlexMarket
-    function session(uint64 sessionId) external view returns (SessionView memory v) {
+    function session(uint64 sessionId)
+        external
+        view
+        returns (
+            address operator,
+            SessionTiming memory timing,
+            SessionRules memory rules,
+            SessionMoney memory money,
+            bytes32 inputHash,
+            bytes32 resultHash
+        )
+    {
         SessionRecord storage s = _sessions[sessionId];
-        SessionTiming memory timing = s.timing;
-        SessionRules memory rules = s.rules;
-        SessionMoney memory money = s.money;
-        v.operator = s.operator;
-        v.resultStatus = timing.resultStatus;
-        v.params = SessionParams({
-            marketId: s.marketId,
-            product: s.product,
-            pricing: timing.pricing,
-            slotCount: timing.slotCount,
-            slotMinutes: timing.slotMinutes,
-            deliveryStart: timing.deliveryStart,
-            biddingEnd: timing.biddingEnd,
-            revealDeadline: timing.revealDeadline,
-            clearingDeadline: timing.clearingDeadline,
-            minBidW: rules.minBidW,
-            granularityW: rules.granularityW,
-            priceFloorEurPerMw: rules.priceFloorEurPerMw,
-            priceCapEurPerMw: rules.priceCapEurPerMw,
-            unmetPenaltyEurPerMw: s.unmetPenaltyEurPerMw,
-            bidBondUeur: money.bidBondUeur,
-            collateralUeurPerW: rules.collateralUeurPerW,
-            shortfallPenaltyEurPerMw: money.shortfallPenaltyEurPerMw,
-            toleranceBps: money.toleranceBps,
-            attestationQuorum: timing.attestationQuorum
-        });
-        v.needCount = money.needCount;
-        v.awardCount = money.awardCount;
-        v.settledCount = money.settledCount;
-        v.attestations = timing.attestations;
-        v.inputHash = s.inputHash;
-        v.resultHash = s.resultHash;
+        return (s.operator, s.timing, s.rules, s.money, s.inputHash, s.resultHash);
     }
 
     /// @inheritdoc IFlexMarket
-    function bid(bytes32 bidId) external view returns (BidView memory) {
-        BidCore memory core = _bidCores[bidId];
-        BidTerms memory terms = _bidTerms[bidId];
-        return BidView({
-            seller: core.seller,
-            sessionId: core.sessionId,
-            status: core.status,
-            direction: core.direction,
-            divisible: core.divisible,
-            zoneIndex: core.zoneIndex,
-            quantityW: terms.quantityW,
-            minQuantityW: terms.minQuantityW,
-            priceEurPerMw: terms.priceEurPerMw,
-            awardedW: terms.awardedW,
-            collateralUeur: terms.collateralUeur
-        });
+    function bid(bytes32 bidId) external view returns (BidCore memory core, BidTerms memory terms) {
+        return (_bidCores[bidId], _bidTerms[bidId]);
     }
 
     /// @inheritdoc IFlexMarket
-    function need(uint64 sessionId, uint16 needIndex) external view returns (NeedView memory) {
-        NeedCore memory core = _needCores[sessionId][needIndex];
-        NeedMoney memory money = _needMoney[sessionId][needIndex];
-        return NeedView({
-            buyer: core.buyer,
-            zoneIndex: core.zoneIndex,
-            direction: core.direction,
-            buyerRole: core.buyerRole,
-            maxPriceEurPerMw: core.maxPriceEurPerMw,
-            budgetUeur: money.budgetUeur,
-            committedUeur: money.committedUeur,
-            released: money.released
-        });
+    function need(uint64 sessionId, uint16 needIndex)
+        external
+        view
+        returns (NeedCore memory core, NeedMoney memory money)
+    {
+        return (_needCores[sessionId][needIndex], _needMoney[sessionId][needIndex]);
     }
 
     /// @inheritdoc IFlexMarket
-    function award(uint64 sessionId, uint32 awardIndex) external view returns (AwardView memory) {
-        AwardCore memory core = _awardCores[sessionId][awardIndex];
-        AwardPay memory pay = _awardPays[sessionId][awardIndex];
-        return AwardView({
-            bidId: _awardBids[sessionId][awardIndex],
-            seller: core.seller,
-            buyer: pay.buyer,
-            needIndex: pay.needIndex,
-            quantityW: core.quantityW,
-            paymentUeur: pay.paymentUeur,
-            delivered: core.delivered,
-            deliveredW: core.deliveredW,
-            settled: core.settled
-        });
+    function award(uint64 sessionId, uint32 awardIndex)
+        external
+        view
+        returns (bytes32 bidId, AwardCore memory core, AwardPay memory pay)
+    {
+        return (_awardBids[sessionId][awardIndex], _awardCores[sessionId][awardIndex], _awardPays[sessionId][awardIndex]);
     }
 
     /// @inheritdoc IFlexMarket
-    function participation(uint64 sessionId, address seller) external view returns (ParticipationView memory) {
-        Participation memory p = _participations[sessionId][seller];
-        return ParticipationView({
-            biddingEnd: p.biddingEnd,
-            maxBids: p.maxBids,
-            revealed: p.revealed,
-            forfeited: p.forfeited,
-            bondLockedUeur: p.bondLockedUeur,
-            bondReleased: p.bondReleased
-        });
+    function participation(uint64 sessionId, address seller) external view returns (Participation memory) {
+        return _participations[sessionId][seller];
     }
 
     /// @inheritdoc IFlexMarket
@@ -713,26 +551,19 @@ contract FlexMarket is Escrow, IFlexMarket {
         if (params.clearingDeadline <= params.revealDeadline) revert FlexMarketSessionParamInvalid("clearingDeadline");
     }
 
-    /// @dev One SLOAD: the registration carries gate closure, so the session is not read.
-    function _checkCanCommit(uint64 sessionId) private view {
-        uint40 biddingEnd = _participations[sessionId][msg.sender].biddingEnd;
-        if (biddingEnd == 0) revert FlexMarketNotJoined(sessionId, msg.sender);
-        if (block.timestamp >= biddingEnd) revert FlexMarketBiddingClosed(sessionId, biddingEnd);
-    }
-
+    /// @dev Reads nothing but the bid's own slot: the reveal checks session and seller.
     function _commit(uint64 sessionId, bytes32 commitment) private returns (bytes32 bidId) {
         bidId = _bidId(msg.sender, commitment);
         BidCore storage core = _bidCores[bidId];
         if (core.status != BidStatus.None) revert FlexMarketBidExists(bidId);
-        _bidCores[bidId] = BidCore({
-            seller: msg.sender,
-            sessionId: uint48(sessionId),
-            status: BidStatus.Committed,
-            direction: Direction.Up,
-            divisible: false,
-            zoneIndex: 0
-        });
-        emit BidCommitted(sessionId, bidId, msg.sender, commitment);
+        // One SSTORE. Layout of BidCore, low bits first: seller [0, 160), sessionId
+        // [160, 208), status [208, 216), committedAt [216, 256).
+        uint256 word = uint256(uint160(msg.sender)) | (uint256(uint48(sessionId)) << 160)
+            | (uint256(uint8(BidStatus.Committed)) << 208) | (uint256(uint40(block.timestamp)) << 216);
+        assembly ("memory-safe") {
+            sstore(core.slot, word)
+        }
+        emit BidCommitted(sessionId, bidId, msg.sender);
     }
 
     function _commitment(address seller, BidReveal calldata b) private pure returns (bytes32) {
@@ -780,19 +611,18 @@ contract FlexMarket is Escrow, IFlexMarket {
             if (core.status != BidStatus.Revealed || core.sessionId != sessionId) {
                 revert FlexMarketAwardBidInvalid(sessionId, i, bidId);
             }
-            BidTerms storage terms = _bidTerms[bidId];
-            uint64 bidPrice = terms.priceEurPerMw;
+            BidTerms memory terms = _bidTerms[bidId];
             if (a.needIndex >= needCount) revert FlexMarketAwardNeedInvalid(sessionId, i, a.needIndex);
             NeedCore memory needCore = _needCores[sessionId][a.needIndex];
             if (
-                needCore.direction != core.direction
-                    || (needCore.zoneIndex != 0 && needCore.zoneIndex != core.zoneIndex)
+                needCore.direction != terms.direction
+                    || (needCore.zoneIndex != 0 && needCore.zoneIndex != terms.zoneIndex)
                     || a.priceEurPerMw > needCore.maxPriceEurPerMw
             ) revert FlexMarketAwardNeedInvalid(sessionId, i, a.needIndex);
             if (
-                (pricing == Pricing.PayAsBid && a.priceEurPerMw != bidPrice)
-                    || a.priceEurPerMw < bidPrice || a.priceEurPerMw > capEurPerMw
-            ) revert FlexMarketAwardPriceInvalid(sessionId, i, a.priceEurPerMw, bidPrice);
+                (pricing == Pricing.PayAsBid && a.priceEurPerMw != terms.priceEurPerMw)
+                    || a.priceEurPerMw < terms.priceEurPerMw || a.priceEurPerMw > capEurPerMw
+            ) revert FlexMarketAwardPriceInvalid(sessionId, i, a.priceEurPerMw, terms.priceEurPerMw);
             uint256 expected = uint256(a.quantityW) * a.priceEurPerMw;
             if (a.paymentUeur != expected || expected > type(uint80).max) {
                 revert FlexMarketAwardPaymentMismatch(sessionId, i, a.paymentUeur, expected);
@@ -801,7 +631,7 @@ contract FlexMarket is Escrow, IFlexMarket {
             if (a.quantityW == 0 || awardedW > terms.quantityW) {
                 revert FlexMarketAwardExceedsBid(bidId, awardedW, terms.quantityW);
             }
-            terms.awardedW = uint40(awardedW);
+            _bidTerms[bidId].awardedW = uint40(awardedW);
             NeedMoney storage needMoney = _needMoney[sessionId][a.needIndex];
             uint256 committed = needMoney.committedUeur + expected;
             if (committed > needMoney.budgetUeur) {
@@ -839,7 +669,7 @@ contract FlexMarket is Escrow, IFlexMarket {
     /// @dev Checks a bid's total award once all its rows are in.
     function _closeBidAward(bytes32 bidId, uint32 granularityW) private view {
         BidTerms memory terms = _bidTerms[bidId];
-        if (!_bidCores[bidId].divisible) {
+        if (!terms.divisible) {
             if (terms.awardedW != terms.quantityW) {
                 revert FlexMarketAwardNotAllOrNothing(bidId, terms.awardedW, terms.quantityW);
             }
@@ -848,10 +678,9 @@ contract FlexMarket is Escrow, IFlexMarket {
         }
     }
 
-    /// @dev The attestation and dispute hook: payments need a final result.
-    function _settleableSession(uint64 sessionId) private view returns (SessionRecord storage s) {
-        s = _sessions[sessionId];
-        ResultStatus status = s.timing.resultStatus;
+    /// @dev The attestation and dispute hook: payments need a final result (a later k-of-n
+    /// attestation rule or dispute window plugs in here and in attestResult/disputeResult).
+    function _requireSettleable(uint64 sessionId, ResultStatus status) private pure {
         if (status != ResultStatus.Final) revert FlexMarketResultStatusInvalid(sessionId, status);
     }
 
@@ -868,52 +697,38 @@ contract FlexMarket is Escrow, IFlexMarket {
         uint256 paymentUeur = pay.paymentUeur;
         uint256 refundUeur;
         uint256 penaltyUeur;
-        Account storage seller = _accounts[core.seller];
-        uint8 failures = seller.failures;
         a.settled = true;
+        Account memory seller = _accounts[core.seller];
         if (shortfallW * 10_000 > quantityW * money.toleranceBps) {
-            // Beyond tolerance: pay what was delivered, penalise the shortfall from collateral.
+            // Beyond tolerance: pay what was delivered, penalise the shortfall from the
+            // seller's collateral in this session.
             uint256 fullPaymentUeur = paymentUeur;
             paymentUeur = fullPaymentUeur / quantityW * deliveredW; // exact: payment = quantity * price
             refundUeur = fullPaymentUeur - paymentUeur;
-            BidTerms storage terms = _bidTerms[_awardBids[sessionId][awardIndex]];
-            uint256 collateral = terms.collateralUeur;
+            Participation storage p = _participations[sessionId][core.seller];
+            uint256 collateral = p.collateralLockedUeur;
             penaltyUeur = shortfallW * money.shortfallPenaltyEurPerMw;
             if (penaltyUeur > collateral) penaltyUeur = collateral;
-            terms.collateralUeur = uint72(collateral - penaltyUeur);
-            if (failures < type(uint8).max) ++failures;
-            seller.failures = failures;
+            p.collateralLockedUeur = uint72(collateral - penaltyUeur);
+            if (seller.failures < type(uint8).max) ++seller.failures;
             seller.lockedUeur -= uint112(penaltyUeur);
-            if (failures >= _FAILURES_TO_SUSPEND && !seller.suspended) {
+            if (seller.failures >= _FAILURES_TO_SUSPEND && !seller.suspended) {
                 seller.suspended = true;
-                emit SellerSuspended(core.seller, failures);
+                emit SellerSuspended(core.seller, seller.failures);
             }
         }
         seller.freeUeur += uint112(paymentUeur);
-        Account storage buyer = _accounts[pay.buyer];
+        _storeAccount(core.seller, seller);
+        Account memory buyer = _accounts[pay.buyer];
         buyer.lockedUeur -= uint112(paymentUeur + refundUeur);
         buyer.freeUeur += uint112(refundUeur + penaltyUeur);
-        emit AwardSettled(
-            sessionId,
-            awardIndex,
-            core.seller,
-            pay.buyer,
-            core.deliveredW,
-            paymentUeur,
-            refundUeur,
-            penaltyUeur,
-            failures
-        );
+        _storeAccount(pay.buyer, buyer);
+        emit AwardSettled(sessionId, awardIndex, core.seller, paymentUeur, refundUeur, penaltyUeur);
         return true;
     }
 
-    function _resultComplete(ResultStatus status) private pure returns (bool) {
-        return status == ResultStatus.Pending || status == ResultStatus.Final || status == ResultStatus.Disputed
-            || status == ResultStatus.Voided;
-    }
-
     function _endedWithoutResult(SessionRecord storage s) private view returns (bool) {
-        ResultStatus status = s.timing.resultStatus;
+        ResultStatus status = s.money.resultStatus;
         return status == ResultStatus.Voided
             || (
                 (status == ResultStatus.None || status == ResultStatus.Committing)
@@ -922,6 +737,7 @@ contract FlexMarket is Escrow, IFlexMarket {
     }
 
     function _fullySettled(SessionRecord storage s) private view returns (bool) {
-        return s.timing.resultStatus == ResultStatus.Final && s.money.settledCount == s.money.awardCount;
+        SessionMoney memory money = s.money;
+        return money.resultStatus == ResultStatus.Final && money.settledCount == money.awardCount;
     }
 }

@@ -9,6 +9,7 @@ import {
     BuyerRole,
     Direction,
     NeedParams,
+    Pricing,
     ResultStatus,
     SessionParams
 } from "../types/FlexTypes.sol";
@@ -21,82 +22,118 @@ import {
 /// Lifecycle of a session `s` (all times are the session's deadlines, Unix seconds):
 /// 1. `openSession` (DSO or oracle role).
 /// 2. Until gate closure (`biddingEnd`): buyers `postNeed` (budget locked); aggregators
-///    `joinSession` (locks `maxBids * bidBondUeur`) and `commitBid` / `commitBids`.
-/// 3. `[biddingEnd, revealDeadline)`: `revealBid` checks the bid and locks its collateral.
+///    `joinSession` (locks `maxBids * bidBondUeur`) and `commitBid` / `commitBids`. A commit
+///    records its block time and reads nothing else (gas): a bid committed at or after gate
+///    closure, or by a seller that has not joined, can never be revealed.
+/// 3. `[biddingEnd, revealDeadline)`: `revealBid` checks the bid and locks its collateral
+///    in the seller's session pool (with its bond).
 /// 4. `[revealDeadline, clearingDeadline)`: anyone may `forfeitBond` of an unrevealed bid
 ///    (the bond goes to the session operator); the oracle commits the awards with
 ///    `commitResult` (one or more pages). With `attestationQuorum > 0` the result waits for
 ///    validators' `attestResult`; a validator's `disputeResult` freezes every payment until
 ///    the admin's `resolveDispute`.
 /// 5. The metering operator `recordDelivery` per award; anyone `settleAward(s)`.
-/// 6. `releaseCollateral`, `releaseBudget`, `releaseBond` return what stays locked;
-///    participants `withdraw`.
+/// 6. Once every award is settled (or the session ended without a result):
+///    `releaseBudget` per need and `releaseSellerFunds` per seller return what stays
+///    locked; participants `withdraw`.
 ///
 /// Money moves are carried by the events below; balances change exactly as their
 /// documentation says, so a replay of the events rebuilds every balance.
 interface IFlexMarket is IEscrow {
-    /// @notice A session as stored (see {session}).
-    struct SessionView {
-        address operator;
+    // Records as stored (one storage slot each) and returned by the views.
+
+    /// @notice A session's deadlines and slots.
+    struct SessionTiming {
+        uint40 biddingEnd;
+        uint40 revealDeadline;
+        uint40 clearingDeadline;
+        uint40 deliveryStart;
+        uint16 slotCount;
+        uint16 slotMinutes;
+        Pricing pricing;
+        uint8 attestationQuorum;
+        uint8 attestations;
+    }
+
+    /// @notice A session's bid rules.
+    struct SessionRules {
+        uint40 minBidW;
+        uint32 granularityW;
+        uint64 priceFloorEurPerMw;
+        uint64 priceCapEurPerMw;
+        uint56 collateralUeurPerW;
+    }
+
+    /// @notice Everything a settlement reads and writes about its session.
+    struct SessionMoney {
         ResultStatus resultStatus;
-        SessionParams params;
+        uint16 toleranceBps;
+        uint64 shortfallPenaltyEurPerMw;
         uint16 needCount;
         uint32 awardCount;
         uint32 settledCount;
-        uint8 attestations;
-        bytes32 inputHash;
-        bytes32 resultHash;
+        uint64 bidBondUeur;
     }
 
-    /// @notice A bid as stored (see {bid}). Fields other than seller, session and status
-    /// are zero until the bid is revealed.
-    struct BidView {
+    /// @notice A bid as committed (its status changes later).
+    struct BidCore {
         address seller;
-        uint64 sessionId;
+        uint48 sessionId;
         BidStatus status;
-        Direction direction;
-        bool divisible;
-        uint16 zoneIndex;
+        uint40 committedAt;
+    }
+
+    /// @notice A bid's terms, written at reveal (`awardedW` by the result).
+    struct BidTerms {
         uint40 quantityW;
         uint40 minQuantityW;
         uint64 priceEurPerMw;
         uint40 awardedW;
-        uint256 collateralUeur;
+        uint16 zoneIndex;
+        Direction direction;
+        bool divisible;
     }
 
-    /// @notice A need as stored (see {need}).
-    struct NeedView {
+    /// @notice A need.
+    struct NeedCore {
         address buyer;
         uint16 zoneIndex;
         Direction direction;
         BuyerRole buyerRole;
         uint64 maxPriceEurPerMw;
-        uint256 budgetUeur;
-        uint256 committedUeur;
+    }
+
+    /// @notice A need's escrowed budget and the payments committed from it.
+    struct NeedMoney {
+        uint112 budgetUeur;
+        uint112 committedUeur;
         bool released;
     }
 
-    /// @notice An award as stored (see {award}).
-    struct AwardView {
-        bytes32 bidId;
+    /// @notice An award's power and delivery.
+    struct AwardCore {
         address seller;
-        address buyer;
-        uint16 needIndex;
         uint40 quantityW;
-        uint256 paymentUeur;
-        bool delivered;
         uint40 deliveredW;
+        bool delivered;
         bool settled;
     }
 
-    /// @notice A seller's registration for a session (see {participation}).
-    struct ParticipationView {
-        uint40 biddingEnd;
+    /// @notice An award's payment.
+    struct AwardPay {
+        address buyer;
+        uint80 paymentUeur;
+        uint16 needIndex;
+    }
+
+    /// @notice A seller's pool in a session: bond and collateral of all its bids.
+    struct Participation {
         uint16 maxBids;
         uint16 revealed;
         uint16 forfeited;
-        uint256 bondLockedUeur;
-        bool bondReleased;
+        uint64 bondLockedUeur;
+        uint72 collateralLockedUeur;
+        bool released;
     }
 
     // ---------------------------------------------------------------- events
@@ -140,16 +177,17 @@ interface IFlexMarket is IEscrow {
         uint64 indexed sessionId, address indexed seller, uint16 addedBids, uint16 maxBids, uint256 bondUeur
     );
 
-    /// @notice A sealed bid was committed.
+    /// @notice A sealed bid was committed (at the block's time, see {bid}).
     /// @param sessionId The session.
-    /// @param bidId `keccak256(abi.encode(seller, commitment))`.
+    /// @param bidId `keccak256(abi.encode(seller, commitment))` where commitment =
+    /// `keccak256(abi.encode(sessionId, seller, zone, direction, divisible, quantityW,
+    /// minQuantityW, priceEurPerMw, slotMask, assetIds, salt))`; a replay recomputes both
+    /// from the revealed fields.
     /// @param seller The aggregator.
-    /// @param commitment `keccak256(abi.encode(sessionId, seller, zone, direction, divisible,
-    /// quantityW, minQuantityW, priceEurPerMw, slotMask, assetIds, salt))`.
-    event BidCommitted(uint64 indexed sessionId, bytes32 indexed bidId, address indexed seller, bytes32 commitment);
+    event BidCommitted(uint64 indexed sessionId, bytes32 indexed bidId, address indexed seller);
 
     /// @notice A bid was revealed and passed every check; `collateralUeur` moved from the
-    /// seller's free to its locked balance.
+    /// seller's free to its locked balance (its session pool, with the bond).
     /// @param sessionId The session.
     /// @param bidId The bid.
     /// @param seller The aggregator.
@@ -256,28 +294,24 @@ interface IFlexMarket is IEscrow {
         uint64 indexed sessionId, uint32 indexed awardIndex, address indexed operator, uint40 deliveredW, bytes32 evidenceHash
     );
 
-    /// @notice An award was settled: the buyer's locked balance lost `paymentUeur + refundUeur`,
-    /// the seller's free balance gained `paymentUeur`, the buyer's free balance gained
-    /// `refundUeur + penaltyUeur`, the seller's locked balance lost `penaltyUeur`.
+    /// @notice An award was settled (buyer and delivery: see {AwardCommitted} and
+    /// {DeliveryRecorded}): the buyer's locked balance lost `paymentUeur + refundUeur`, the
+    /// seller's free balance gained `paymentUeur`, the buyer's free balance gained
+    /// `refundUeur + penaltyUeur`, the seller's locked balance (its session collateral) lost
+    /// `penaltyUeur`. A non-zero penalty is one more failure of the seller.
     /// @param sessionId The session.
     /// @param awardIndex The award.
     /// @param seller The seller.
-    /// @param buyer The buyer.
-    /// @param deliveredW Recorded delivery.
     /// @param paymentUeur Paid to the seller.
     /// @param refundUeur Part of the committed payment returned to the buyer (shortfall).
     /// @param penaltyUeur Taken from the seller's collateral for a shortfall beyond tolerance.
-    /// @param failures The seller's failures so far.
     event AwardSettled(
         uint64 indexed sessionId,
         uint32 indexed awardIndex,
         address indexed seller,
-        address buyer,
-        uint40 deliveredW,
         uint256 paymentUeur,
         uint256 refundUeur,
-        uint256 penaltyUeur,
-        uint8 failures
+        uint256 penaltyUeur
     );
 
     /// @notice A seller reached its fourth failure and can no longer join sessions.
@@ -290,12 +324,6 @@ interface IFlexMarket is IEscrow {
     /// @param admin The admin.
     event SellerReinstated(address indexed seller, address indexed admin);
 
-    /// @notice A bid's remaining collateral moved from the seller's locked to free balance.
-    /// @param sessionId The session.
-    /// @param bidId The bid.
-    /// @param seller The seller.
-    /// @param amountUeur Amount released.
-    event CollateralReleased(uint64 indexed sessionId, bytes32 indexed bidId, address indexed seller, uint256 amountUeur);
 
     /// @notice The uncommitted part of a need's budget moved from the buyer's locked to free balance.
     /// @param sessionId The session.
@@ -304,11 +332,13 @@ interface IFlexMarket is IEscrow {
     /// @param amountUeur Amount released.
     event BudgetReleased(uint64 indexed sessionId, uint16 indexed needIndex, address indexed buyer, uint256 amountUeur);
 
-    /// @notice What remains of a seller's session bond moved from its locked to free balance.
+    /// @notice What remains of a seller's session bond and collateral moved from its locked
+    /// to its free balance.
     /// @param sessionId The session.
     /// @param seller The seller.
-    /// @param amountUeur Amount released.
-    event BondReleased(uint64 indexed sessionId, address indexed seller, uint256 amountUeur);
+    /// @param bondUeur Bond released (after forfeits).
+    /// @param collateralUeur Collateral released (after penalties).
+    event SellerFundsReleased(uint64 indexed sessionId, address indexed seller, uint256 bondUeur, uint256 collateralUeur);
 
     // ---------------------------------------------------------------- errors
 
@@ -357,6 +387,11 @@ interface IFlexMarket is IEscrow {
     /// @param bidId The bid.
     /// @param status Its status.
     error FlexMarketBidStatusInvalid(bytes32 bidId, BidStatus status);
+    /// @notice The bid was committed at or after gate closure: it cannot be revealed.
+    /// @param bidId The bid.
+    /// @param committedAt Block time of its commit.
+    /// @param biddingEnd Gate closure.
+    error FlexMarketCommittedLate(bytes32 bidId, uint40 committedAt, uint40 biddingEnd);
     /// @notice Reveals open at gate closure.
     /// @param sessionId The session.
     /// @param biddingEnd Gate closure.
@@ -506,7 +541,7 @@ interface IFlexMarket is IEscrow {
     /// @param sessionId The session.
     /// @param needIndex The index.
     error FlexMarketNeedUnknown(uint64 sessionId, uint16 needIndex);
-    /// @notice The budget or bond was released already.
+    /// @notice The budget or the seller's funds were released already.
     /// @param sessionId The session.
     error FlexMarketAlreadyReleased(uint64 sessionId);
 
@@ -529,9 +564,10 @@ interface IFlexMarket is IEscrow {
     /// @param addedBids Bids to add to the allowance.
     function joinSession(uint64 sessionId, uint16 addedBids) external;
 
-    /// @notice Commits a sealed bid before gate closure. The caller must have joined.
+    /// @notice Commits a sealed bid before gate closure. Reads no session state: the
+    /// reveal checks that it was committed before gate closure by a seller that joined.
     /// @param sessionId The session.
-    /// @param commitment See {BidCommitted}; compute it with {computeCommitment}.
+    /// @param commitment See {BidCommitted}; the SDK computes it off chain (the fields stay secret).
     /// @return bidId The bid's id.
     function commitBid(uint64 sessionId, bytes32 commitment) external returns (bytes32 bidId);
 
@@ -610,30 +646,21 @@ interface IFlexMarket is IEscrow {
     /// @param count Number of awards.
     function settleAwards(uint64 sessionId, uint32 fromIndex, uint32 count) external;
 
-    /// @notice Returns a revealed bid's remaining collateral to its seller: once the result
-    /// is complete for a bid without award, once every award is settled otherwise, or when the
-    /// session ended without a result (voided, or clearing deadline passed). Anyone.
-    /// @param bidId The bid.
-    function releaseCollateral(bytes32 bidId) external;
 
-    /// @notice Returns the uncommitted part of a need's budget to its buyer, once every award
-    /// is settled or the session ended without a result. Anyone.
+    /// @notice Returns the uncommitted part of a need's budget to its buyer (all of it when
+    /// the session ended without a result), once every award is settled. Anyone.
     /// @param sessionId The session.
     /// @param needIndex The need.
     function releaseBudget(uint64 sessionId, uint16 needIndex) external;
 
-    /// @notice Returns what remains of the caller's session bond once the result is
-    /// complete or the session ended without one.
+    /// @notice Returns what remains of a seller's session bond and collateral, once every
+    /// award is settled or the session ended without a result (voided, or clearing deadline
+    /// passed with no complete result). Anyone.
     /// @param sessionId The session.
-    function releaseBond(uint64 sessionId) external;
+    /// @param seller The seller.
+    function releaseSellerFunds(uint64 sessionId, address seller) external;
 
     // ---------------------------------------------------------------- views
-
-    /// @notice The commitment a seller must commit for a bid.
-    /// @param seller The seller.
-    /// @param bid The bid's fields and salt.
-    /// @return The commitment.
-    function computeCommitment(address seller, BidReveal calldata bid) external pure returns (bytes32);
 
     /// @notice The id of the bid a seller commits with `commitment`.
     /// @param seller The seller.
@@ -649,33 +676,58 @@ interface IFlexMarket is IEscrow {
     /// @return The count.
     function sessionCount() external view returns (uint64);
 
-    /// @notice A session.
+    /// @notice A session (its labels and unmet penalty are in {SessionOpened}).
     /// @param sessionId The session.
-    /// @return The session.
-    function session(uint64 sessionId) external view returns (SessionView memory);
+    /// @return operator Who opened it.
+    /// @return timing Deadlines and slots.
+    /// @return rules Bid rules.
+    /// @return money Result status, counters and money rules.
+    /// @return inputHash Committed input hash (zero before the result).
+    /// @return resultHash Committed result hash (zero before the result).
+    function session(uint64 sessionId)
+        external
+        view
+        returns (
+            address operator,
+            SessionTiming memory timing,
+            SessionRules memory rules,
+            SessionMoney memory money,
+            bytes32 inputHash,
+            bytes32 resultHash
+        );
 
     /// @notice A bid.
     /// @param bidId The bid.
-    /// @return The bid.
-    function bid(bytes32 bidId) external view returns (BidView memory);
+    /// @return core Seller, session, status, commit time.
+    /// @return terms Terms (zero until revealed).
+    function bid(bytes32 bidId) external view returns (BidCore memory core, BidTerms memory terms);
 
     /// @notice A need.
     /// @param sessionId The session.
     /// @param needIndex The need.
-    /// @return The need.
-    function need(uint64 sessionId, uint16 needIndex) external view returns (NeedView memory);
+    /// @return core Buyer, zone, direction, role, maximum price.
+    /// @return money Budget and committed payments.
+    function need(uint64 sessionId, uint16 needIndex)
+        external
+        view
+        returns (NeedCore memory core, NeedMoney memory money);
 
     /// @notice An award.
     /// @param sessionId The session.
     /// @param awardIndex The award.
-    /// @return The award.
-    function award(uint64 sessionId, uint32 awardIndex) external view returns (AwardView memory);
+    /// @return bidId The awarded bid.
+    /// @return core Seller, power, delivery, settled.
+    /// @return pay Buyer, payment, need.
+    function award(uint64 sessionId, uint32 awardIndex)
+        external
+        view
+        returns (bytes32 bidId, AwardCore memory core, AwardPay memory pay);
 
-    /// @notice A seller's registration for a session.
+    /// @notice A seller's pool in a session.
     /// @param sessionId The session.
     /// @param seller The seller.
-    /// @return The registration.
-    function participation(uint64 sessionId, address seller) external view returns (ParticipationView memory);
+    /// @return The pool.
+    function participation(uint64 sessionId, address seller) external view returns (Participation memory);
 
     /// @notice A seller's standing (FLECH: the fourth failure suspends).
     /// @param seller The seller.

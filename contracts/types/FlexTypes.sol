@@ -69,7 +69,7 @@ struct SessionParams {
     uint64 priceFloorEurPerMw;
     uint64 priceCapEurPerMw; // type(uint64).max = no cap
     uint64 unmetPenaltyEurPerMw; // clearing objective only; recorded for replays
-    uint96 bidBondUeur; // bond per sealed bid, forfeited if the bid is never revealed
+    uint64 bidBondUeur; // bond per sealed bid, forfeited if the bid is never revealed
     uint56 collateralUeurPerW; // collateral locked per W offered, at reveal
     uint64 shortfallPenaltyEurPerMw; // per W of shortfall beyond tolerance, from collateral
     uint16 toleranceBps; // shortfall tolerated without penalty, in 1/10000 of the award
