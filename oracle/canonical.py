@@ -1,0 +1,38 @@
+"""Canonical JSON and keccak256: the bytes that are hashed and compared.
+
+Canonical JSON: UTF-8, keys sorted, no spaces, integers only (a float anywhere
+is a bug and raises), lists in their given order.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from Crypto.Hash import keccak
+
+
+def _reject_floats(value: Any, path: str = "$") -> None:
+    if isinstance(value, float):
+        raise TypeError(f"{path}: float {value!r} in canonical JSON (integers only)")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _reject_floats(v, f"{path}.{k}")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _reject_floats(v, f"{path}[{i}]")
+
+
+def canonical_json(value: Any) -> bytes:
+    _reject_floats(value)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def keccak256(data: bytes) -> bytes:
+    return keccak.new(digest_bits=256, data=data).digest()
+
+
+def keccak_hex(data: bytes) -> str:
+    return "0x" + keccak256(data).hex()

@@ -1,0 +1,80 @@
+"""Integer maximum flow on a supply/demand bipartite graph.
+
+Used to split awarded watts among the requests they may serve, slot by slot,
+exactly in integers (the MILP's continuous split variables are only a model).
+Deterministic: nodes and edges are visited in the order given.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+
+def bipartite_max_flow(
+    supplies: Sequence[int],
+    demands: Sequence[int],
+    edges: Sequence[tuple[int, int]],
+) -> dict[tuple[int, int], int]:
+    """Largest flow from supply nodes to demand nodes along `edges` (supply, demand).
+
+    Returns the flow on every edge that carries any. Supply i sends at most
+    supplies[i]; demand j receives at most demands[j]. Edmonds-Karp with BFS
+    in index order, so the same input always gives the same flows.
+    """
+    n_s, n_d = len(supplies), len(demands)
+    source, sink = n_s + n_d, n_s + n_d + 1
+    # adjacency as edge lists: to, capacity, reverse index
+    graph: list[list[list[int]]] = [[] for _ in range(n_s + n_d + 2)]
+
+    def add(u: int, v: int, cap: int) -> None:
+        graph[u].append([v, cap, len(graph[v])])
+        graph[v].append([u, 0, len(graph[u]) - 1])
+
+    for i, s in enumerate(supplies):
+        if s > 0:
+            add(source, i, s)
+    for j, d in enumerate(demands):
+        if d > 0:
+            add(n_s + j, sink, d)
+    edge_pos: dict[tuple[int, int], tuple[int, int]] = {}
+    for i, j in edges:
+        if supplies[i] > 0 and demands[j] > 0 and (i, j) not in edge_pos:
+            edge_pos[(i, j)] = (i, len(graph[i]))
+            add(i, n_s + j, sum(supplies))  # uncapacitated in effect
+
+    while True:
+        parent: list[tuple[int, int] | None] = [None] * len(graph)
+        parent[source] = (source, -1)
+        queue = deque([source])
+        while queue and parent[sink] is None:
+            u = queue.popleft()
+            for k, (v, cap, _) in enumerate(graph[u]):
+                if cap > 0 and parent[v] is None:
+                    parent[v] = (u, k)
+                    queue.append(v)
+        if parent[sink] is None:
+            break
+        # bottleneck
+        push, v = None, sink
+        while v != source:
+            u, k = parent[v]  # type: ignore[misc]
+            cap = graph[u][k][1]
+            push = cap if push is None else min(push, cap)
+            v = u
+        assert push is not None
+        v = sink
+        while v != source:
+            u, k = parent[v]  # type: ignore[misc]
+            graph[u][k][1] -= push
+            rev = graph[u][k][2]
+            graph[v][rev][1] += push
+            v = u
+
+    flows = {}
+    for (i, j), (u, k) in edge_pos.items():
+        v, cap, rev = graph[u][k]
+        carried = graph[v][rev][1]
+        if carried:
+            flows[(i, j)] = carried
+    return flows
