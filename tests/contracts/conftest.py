@@ -142,7 +142,7 @@ class Env:
 
     # ---- sessions
     def session_params(self, **overrides: Any) -> tuple[Any, ...]:
-        now = self.chain.time()
+        now = self.now()
         p = {
             "marketId": label("T1-PowerMax-2014W"), "product": label("PowerMax"),
             "pricing": PAY_AS_BID, "slotCount": 14, "slotMinutes": 15,
@@ -207,11 +207,16 @@ class Env:
     def to_after_clearing(self, session_id: int) -> None:
         self.sleep_until(int(self.session(session_id)[1][2]))
 
+    def now(self) -> int:
+        """The chain's time: the latest block's timestamp (brownie's chain.time() follows
+        the wall clock and can lag the node's by a second)."""
+        return int(brownie.web3.eth.get_block("latest").timestamp)
+
     def sleep_until(self, timestamp: int) -> None:
-        delta = timestamp - self.chain.time()
-        if delta > 0:
-            self.chain.sleep(delta)
-        self.chain.mine()
+        """Mine a block at `timestamp` (if the chain is not past it): later blocks follow it."""
+        if timestamp > self.now():
+            brownie.web3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
+        brownie.web3.provider.make_request("evm_mine", [])
 
     # ---- result
     @staticmethod
