@@ -232,12 +232,15 @@ class Env:
             session_id, input_hash or label("input"), result_hash or label("result"), awards,
             last, {"from": self.oracle})
 
-    def revealed_session(self, bids: int = 2, **overrides: Any) -> dict[str, Any]:
-        """A session with one need, agg1 bidding `bids` indivisible 12,300 W bids (4 assets
-        each, prices 500k, 600k, ...) and agg2 one divisible 15,400 W bid, all revealed;
-        the chain is at the reveal deadline."""
+    def revealed_session(self, bids: int = 2, extra_needs: list[dict[str, Any]] | None = None,
+                         **overrides: Any) -> dict[str, Any]:
+        """A session with one need (plus `extra_needs`, post_need keyword sets), agg1 bidding
+        `bids` indivisible 12,300 W bids (4 assets each, prices 500k, 600k, ...) and agg2 one
+        divisible 15,400 W bid, all revealed; the chain is at the reveal deadline."""
         sid = self.open_session(**overrides)
         self.post_need(sid)
+        for need in extra_needs or []:
+            self.post_need(sid, **need)
         self.join(sid, self.agg1, bids)
         self.join(sid, self.agg2, 1)
         out: dict[str, Any] = {"session": sid, "bids": [], "reveals": []}
