@@ -123,7 +123,6 @@ class Milp:
 class Solution:
     awards_w: dict[str, int]  # bid id -> awarded W (zero awards omitted)
     exact: bool
-    objective: float
 
 
 # --------------------------------------------------------------------------- session
@@ -237,9 +236,18 @@ def define_need_constraints(
             coefs = [1.0] * len(split_cols) + [-float(m.award_unit_w[b.id]) for b in active[t]]
             m.add_row(cols, coefs, -np.inf, 0.0)
 
+    g = session.scenario.market.granularity_w
+    award_cols = set(m.award_col.values())
     unmet_by_slot: dict[int, list[int]] = defaultdict(list)
     for (r, t), q in sorted(session.needs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         cols, coefs = terms[(r, t)]
+        if lexicographic and unmet_floor.get(t, 0) == 0 and all(c in award_cols for c in cols):
+            # Only awards feed this row, all in multiples of g: divide by g and round the
+            # need up (a Chvatal-Gomory strengthening), and no bid counts for more than it.
+            need_units = -(-q // g)
+            coefs = [min(c / g, float(need_units)) for c in coefs]
+            m.need_row[(r, t)] = m.add_row(cols, coefs, float(need_units), np.inf)
+            continue
         if not lexicographic or unmet_floor.get(t, 0) > 0:
             # integer: optimal unmet is integral anyway, and an all-integer objective
             # lets HiGHS round its dual bound (exactness at an absolute gap below 1)
@@ -393,29 +401,80 @@ def price_awards(session: Session, awards_w: dict[str, int]) -> list[Award]:
 # --------------------------------------------------------------------------- entry point
 
 
+def components(session: Session, cuts: Sequence[LinearCut] = ()) -> list[Session]:
+    """Split a session into independent parts: bids that never serve a common request,
+    nor share a grid cut, can be optimised separately (a smaller MILP each, and exact
+    B&B on a part does not multiply with the others' trees)."""
+    parent: dict[object, object] = {}
+
+    def find(x: object) -> object:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: object, b: object) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[rb] = ra
+
+    for bid in session.bids:
+        for r in session.eligible.get(bid.id, ()):
+            union(("b", bid.id), ("r", r))
+    for cut in cuts:
+        ids = [b for b, _ in cut.terms if b in session.eligible]
+        for other in ids[1:]:
+            union(("b", ids[0]), ("b", other))
+    groups: dict[object, list[ValidBid]] = defaultdict(list)
+    for bid in session.bids:  # rank order: each group's first bid fixes the group order
+        if bid.id in session.eligible:
+            groups[find(("b", bid.id))].append(bid)
+    parts = []
+    for bids in groups.values():
+        root = find(("b", bids[0].id))
+        parts.append(Session(
+            scenario=session.scenario,
+            bids=bids,
+            needs={k: q for k, q in session.needs.items() if find(("r", k[0])) == root},
+            eligible={b.id: session.eligible[b.id] for b in bids},
+        ))
+    return parts
+
+
+def optimise_part(part: Session, cuts: Sequence[LinearCut], exact: bool) -> dict[str, int]:
+    """Cost-minimal awards of one independent part."""
+    penalty = part.scenario.unmet_penalty_eur_per_mw
+    # Raising one bid to its full quantity costs at most max(q * p) and, when any unmet
+    # is avoidable, avoids at least one watt (max-flow is submodular in the supplies):
+    # above that penalty, minimal unmet comes first (no penalty coefficient in the MILP).
+    # Grid cuts may forbid the full awards the floor assumes: then the penalty is used.
+    lexicographic = not cuts and penalty > max(
+        (max(b.price_eur_per_mw, 0) * b.quantity_w for b in part.bids), default=0
+    )
+    floor = least_unmet_per_slot(part) if lexicographic else {}
+    m = Milp()
+    define_award_variables(m, part)
+    define_need_constraints(m, part, penalty, lexicographic, floor)
+    define_cut_constraints(m, part, cuts)
+    return read_awards(m, solve(m, exact))
+
+
 def optimise(
     session: Session, cuts: Sequence[LinearCut] = (), *, exact_max_bids: int = EXACT_MAX_BIDS
 ) -> Solution:
-    """The cost-minimal awards of a session (exact up to `exact_max_bids` valid bids)."""
-    scenario = session.scenario
-    penalty = scenario.unmet_penalty_eur_per_mw
-    modelled = [b for b in session.bids if b.id in session.eligible]
-    lexicographic = penalty > max(
-        (max(b.price_eur_per_mw, 0) * b.quantity_w for b in modelled), default=0
-    )
-    floor = least_unmet_per_slot(session) if lexicographic else {}
+    """The cost-minimal awards of a session (exact up to `exact_max_bids` valid bids).
 
-    m = Milp()
-    define_award_variables(m, session)
-    define_need_constraints(m, session, penalty, lexicographic, floor)
-    define_cut_constraints(m, session, cuts)
+    Each independent part is solved on its own; above `exact_max_bids` each part is
+    within GAP_LIMIT of its optimum, hence so is their sum.
+    """
     exact = len(session.bids) <= exact_max_bids
-    if not m.cost:
-        return Solution(awards_w={}, exact=True, objective=0.0)
-    values = solve(m, exact)
-    awards = read_awards(m, values)
-    return Solution(awards_w=awards, exact=exact, objective=sum(
-        m.cost[c] * values[c] for c in range(len(m.cost))))
+    awards: dict[str, int] = {}
+    for part in components(session, cuts):
+        ids = {b.id for b in part.bids}
+        part_cuts = [c for c in cuts if any(b in ids for b, _ in c.terms)]
+        awards.update(optimise_part(part, part_cuts, exact))
+    return Solution(awards_w=awards, exact=exact)
 
 
 def clear(
