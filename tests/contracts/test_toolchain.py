@@ -116,3 +116,12 @@ def test_contracts_run_a_commit_and_reveal_on_ganache(solcx_artifacts):
         core, terms = market.functions.bid(bid_id).call()
         assert core[2] == 2 and terms[0] == 12_300
         print(f"\nganache gas: commitBid {commit['gasUsed']}, revealBid {reveal['gasUsed']}")
+
+
+def test_deploy_script_writes_the_deployment_record():
+    from scripts import deploy
+
+    record = deploy.main()
+    written = json.loads((ROOT / "deployments" / f"{record['chain_id']}.json").read_text())
+    assert written == record
+    assert set(written["contracts"]) == set(DEPLOYED)
