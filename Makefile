@@ -22,7 +22,7 @@ $(BIN)/uv:
 
 $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
 	$(BIN)/uv pip sync -q --python $(BIN)/python --require-hashes requirements.lock
-	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps --config-settings editable_mode=compat -e .
 	touch $@
 
 venv: $(VENV)/.installed

@@ -1,0 +1,3 @@
+from flexmarket.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,143 @@
+"""The `flexmarket` command.
+
+    flexmarket clear FILE [--json]        clear a scenario file (no chain)
+    flexmarket needs --grid G --day D     DSO needs found by power flow (issue 6)
+
+Exit codes: 0 done, 1 a failure of ours or of the environment, 2 unusable
+input (a malformed scenario, a bad argument): nothing is cleared then.
+Heavy packages are imported by the subcommand that needs them, so that
+`flexmarket clear` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
+
+
+def _fmt_w(w: int) -> str:
+    return f"{w:,} W"
+
+
+def _fmt_ueur(ueur: int) -> str:
+    euros, micro = divmod(ueur, 1_000_000)
+    return f"{euros:,}.{micro // 10_000:02d} EUR" if micro else f"{euros:,} EUR"
+
+
+def render_result(result: object) -> str:
+    """A readable table: awards, rejected bids, unmet needs, cost."""
+    from oracle.result import Result
+
+    assert isinstance(result, Result)
+    lines = [f"market {result.market} ({result.pricing.replace('_', '-')})", ""]
+    if result.awards:
+        rows = [("bid", "seller", "awarded", "price EUR/MW", "payment")]
+        rows += [
+            (a.bid, a.seller, _fmt_w(a.quantity_w), f"{a.price_eur_per_mw:,}", _fmt_ueur(a.payment_ueur))
+            for a in result.awards
+        ]
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        for j, r in enumerate(rows):
+            lines.append("  ".join(
+                c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(r)
+            ).rstrip())
+            if j == 0:
+                lines.append("  ".join("-" * w for w in widths))
+    else:
+        lines.append("no awards")
+    if result.rejected:
+        lines += ["", "rejected bids:"]
+        lines += [f"  {r.bid}: {r.reason}" for r in result.rejected]
+    lines.append("")
+    if result.unmet:
+        lines.append("unmet needs:")
+        lines += [f"  {u.request} slot {u.slot}: {_fmt_w(u.quantity_w)}" for u in result.unmet]
+    else:
+        lines.append("every need met")
+    lines.append(f"total cost: {_fmt_ueur(result.total_cost_ueur)} ({result.total_cost_ueur:,} µEUR)")
+    if result.mip_gap is not None:
+        lines.append(f"optimal within a relative gap of {result.mip_gap}")
+    if result.grid_check is not None:
+        gc = result.grid_check
+        lines.append(
+            f"grid check: {'ok' if gc.get('ok') else 'VIOLATIONS REMAIN'}; max loading "
+            f"{gc['before']['max_loading_percent']} % -> {gc['after']['max_loading_percent']} %"
+        )
+    lines += [f"input_hash  {result.input_hash}", f"result_hash {result.result_hash}"]
+    return "\n".join(lines)
+
+
+def clear_file(path: Path) -> object:
+    """Load, clear (with the grid when the scenario names one) and return the result."""
+    from oracle import clear, load_scenario
+
+    scenario = load_scenario(path)
+    if scenario.grid is not None:
+        from oracle.grid.clearing import clear_with_grid
+
+        return clear_with_grid(scenario, base_dir=path.parent)
+    return clear(scenario)
+
+
+def cmd_clear(args: argparse.Namespace) -> int:
+    from oracle.result import Result
+
+    result = clear_file(Path(args.file))
+    assert isinstance(result, Result)
+    print(result.to_json() if args.json else render_result(result))
+    return EXIT_OK
+
+
+def cmd_needs(rest: Sequence[str]) -> int:
+    from oracle.grid.needs import needs_main
+
+    return needs_main(list(rest))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flexmarket",
+        description="Local electricity flexibility market: clearing, chain, verification.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("clear", help="clear a scenario file (no chain)")
+    p.add_argument("file", metavar="FILE", help="a flexmarket.scenario/1 JSON file")
+    p.add_argument("--json", action="store_true", help="print the result JSON")
+    p.set_defaults(run=cmd_clear)
+    sub.add_parser("needs", help="DSO needs from a grid's forecasts (see `flexmarket needs -h`)",
+                   add_help=False)
+    return parser
+
+
+# Subcommands that parse their own arguments.
+PASSTHROUGH: dict[str, Callable[[Sequence[str]], int]] = {"needs": cmd_needs}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from oracle.errors import OracleError, ScenarioError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in PASSTHROUGH:
+            return PASSTHROUGH[argv[0]](argv[1:])
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        code: int = args.run(args)
+        return code
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except OracleError as exc:
+        # grid input errors are OracleErrors too; anything the user can fix is exit 2
+        from oracle.grid.errors import GridError
+
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT if isinstance(exc, GridError) else EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
