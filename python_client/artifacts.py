@@ -133,8 +133,11 @@ def ensure_solc(*, try_native: bool = True) -> Path:
             if found is not None:
                 return found
         except Exception as exc:  # noqa: BLE001 - any failure means "no native build here"
-            print(f"native solc {SOLC_VERSION} unavailable ({type(exc).__name__}); "
-                  "installing the solc-js stand-in", file=sys.stderr)
+            print(
+                f"native solc {SOLC_VERSION} unavailable ({type(exc).__name__}); "
+                "installing the solc-js stand-in",
+                file=sys.stderr,
+            )
     return install_solcjs_standin()
 
 
@@ -224,8 +227,9 @@ def compile_contracts(
                 "userdoc": data.get("userdoc", {}),
                 "compiler": {
                     "version": version,
-                    "settings": {k: v for k, v in input_json["settings"].items()
-                                 if k != "outputSelection"},
+                    "settings": {
+                        k: v for k, v in input_json["settings"].items() if k != "outputSelection"
+                    },
                 },
                 "inputDigest": digest,
             }

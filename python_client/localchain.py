@@ -27,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_BIN = ROOT / "node_modules" / ".bin"
@@ -70,26 +70,40 @@ def _command(kind: ChainKind, host: str, port: int, accounts: int, chain_id: int
     if kind == "anvil":
         return [
             str(NODE_BIN / "anvil"),
-            "--host", host,
-            "--port", str(port),
-            "--hardfork", ANVIL_HARDFORK,
-            "--chain-id", str(chain_id),
-            "--accounts", str(accounts),
-            "--mnemonic", DEV_MNEMONIC,
-            "--gas-limit", str(BLOCK_GAS_LIMIT),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--hardfork",
+            ANVIL_HARDFORK,
+            "--chain-id",
+            str(chain_id),
+            "--accounts",
+            str(accounts),
+            "--mnemonic",
+            DEV_MNEMONIC,
+            "--gas-limit",
+            str(BLOCK_GAS_LIMIT),
             "--silent",
         ]
     if kind == "ganache":
         # node_modules/.bin/ganache is what `npx ganache` runs, without npx's registry lookups.
         return [
             str(NODE_BIN / "ganache"),
-            "--server.host", host,
-            "--server.port", str(port),
-            "--chain.hardfork", GANACHE_HARDFORK,
-            "--chain.chainId", str(chain_id),
-            "--wallet.totalAccounts", str(accounts),
-            "--wallet.mnemonic", DEV_MNEMONIC,
-            "--miner.blockGasLimit", str(BLOCK_GAS_LIMIT),
+            "--server.host",
+            host,
+            "--server.port",
+            str(port),
+            "--chain.hardfork",
+            GANACHE_HARDFORK,
+            "--chain.chainId",
+            str(chain_id),
+            "--wallet.totalAccounts",
+            str(accounts),
+            "--wallet.mnemonic",
+            DEV_MNEMONIC,
+            "--miner.blockGasLimit",
+            str(BLOCK_GAS_LIMIT),
             "--logging.quiet",
         ]
     raise LocalChainError(f"unknown chain kind {kind!r}: anvil or ganache")
@@ -105,6 +119,7 @@ class LocalChain:
     chain_id: int
     accounts: int
     process: subprocess.Popen[bytes] = field(repr=False)
+    stderr_file: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def dev_private_keys(self) -> list[str]:
@@ -126,17 +141,19 @@ class LocalChain:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the chain and every process it started."""
-        if self.process.poll() is not None:
-            return
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=timeout_s)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process.wait(timeout=timeout_s)
         except ProcessLookupError:
-            return
-        try:
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=timeout_s)
+            pass
+        finally:
+            if self.stderr_file is not None:
+                self.stderr_file.close()
 
     def __enter__(self) -> LocalChain:
         return self
@@ -168,7 +185,8 @@ def start_chain(
     last_error = ""
     for _ in range(attempts):
         chosen = port or free_port(host)
-        errors = tempfile.TemporaryFile()  # a file, not a pipe: a chatty node never blocks
+        # A file, not a pipe: a chatty node never blocks. It lives as long as the chain.
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by LocalChain.stop()
         process = subprocess.Popen(
             _command(kind, host, chosen, accounts, chain_id),
             stdin=subprocess.DEVNULL,
@@ -177,13 +195,16 @@ def start_chain(
             start_new_session=True,  # its own process group: stop() kills node and anvil
             cwd=ROOT,
         )
-        chain = LocalChain(kind, f"http://{host}:{chosen}", chosen, chain_id, accounts, process)
+        chain = LocalChain(
+            kind, f"http://{host}:{chosen}", chosen, chain_id, accounts, process, errors
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 errors.seek(0)
                 stderr = errors.read().decode(errors="replace")
                 last_error = f"{kind} exited with {process.returncode}: {stderr.strip()[-500:]}"
+                chain.stop()
                 break
             try:
                 answered = int(rpc_call(chain.url, "eth_chainId", timeout_s=1.0), 16)

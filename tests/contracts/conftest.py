@@ -11,8 +11,9 @@ build the calldata tuples (sessions, needs, bids, awards) in the order of FlexTy
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -36,8 +37,17 @@ RES_NONE, RES_COMMITTING, RES_PENDING, RES_FINAL, RES_DISPUTED, RES_VOIDED = ran
 
 INITIAL_DEPOSIT_UEUR = 10**12  # 1,000,000 EUR each
 COMMITMENT_TYPES = [
-    "uint64", "address", "bytes32", "uint8", "bool", "uint40", "uint40", "uint64",
-    "uint256", "bytes32[]", "bytes32",
+    "uint64",
+    "address",
+    "bytes32",
+    "uint8",
+    "bool",
+    "uint40",
+    "uint40",
+    "uint64",
+    "uint256",
+    "bytes32[]",
+    "bytes32",
 ]
 
 
@@ -55,8 +65,19 @@ def asset_id(meter_code: str, key: bytes = b"flexmarket-test-key") -> str:
 
 def commitment(seller: str, bid: tuple[Any, ...]) -> str:
     session_id, zone, direction, divisible, q, min_q, price, mask, assets, salt = bid
-    values = [session_id, seller, _b32(zone), direction, divisible, q, min_q, price, mask,
-              [_b32(a) for a in assets], _b32(salt)]
+    values = [
+        session_id,
+        seller,
+        _b32(zone),
+        direction,
+        divisible,
+        q,
+        min_q,
+        price,
+        mask,
+        [_b32(a) for a in assets],
+        _b32(salt),
+    ]
     return "0x" + keccak(encode(COMMITMENT_TYPES, values)).hex()
 
 
@@ -95,8 +116,18 @@ class Env:
         self.token = token
         self.registry = registry
         self.market = market
-        (self.admin, self.dso, self.tso, self.brp, self.agg1, self.agg2, self.oracle,
-         self.validator, self.metering, self.owner) = accounts[:10]
+        (
+            self.admin,
+            self.dso,
+            self.tso,
+            self.brp,
+            self.agg1,
+            self.agg2,
+            self.oracle,
+            self.validator,
+            self.metering,
+            self.owner,
+        ) = accounts[:10]
         self.zone = label("T1")
         self.zone2 = label("T2")
         self._salts = itertools.count(1)
@@ -106,9 +137,13 @@ class Env:
     def setup(self) -> None:
         r = self.registry
         for role, account in [
-            (r.DSO_ROLE(), self.dso), (r.TSO_ROLE(), self.tso), (r.BRP_ROLE(), self.brp),
-            (r.AGGREGATOR_ROLE(), self.agg1), (r.AGGREGATOR_ROLE(), self.agg2),
-            (r.ORACLE_ROLE(), self.oracle), (r.VALIDATOR_ROLE(), self.validator),
+            (r.DSO_ROLE(), self.dso),
+            (r.TSO_ROLE(), self.tso),
+            (r.BRP_ROLE(), self.brp),
+            (r.AGGREGATOR_ROLE(), self.agg1),
+            (r.AGGREGATOR_ROLE(), self.agg2),
+            (r.ORACLE_ROLE(), self.oracle),
+            (r.VALIDATOR_ROLE(), self.validator),
             (r.METERING_ROLE(), self.metering),
         ]:
             r.grantRole(role, account, {"from": self.admin})
@@ -127,14 +162,21 @@ class Env:
         return int(free), int(locked)
 
     # ---- assets
-    def register_assets(self, manager: Any, count: int = 4, p_max_w: int = 3700,
-                        p_min_w: int = 0, zone: str | None = None,
-                        prequalify: bool = True) -> list[str]:
+    def register_assets(
+        self,
+        manager: Any,
+        count: int = 4,
+        p_max_w: int = 3700,
+        p_min_w: int = 0,
+        zone: str | None = None,
+        prequalify: bool = True,
+    ) -> list[str]:
         ids = []
         for _ in range(count):
             aid = asset_id(f"meter-{next(self._meters)}")
-            self.registry.registerAsset(aid, LOAD, p_max_w, p_min_w, zone or self.zone,
-                                        self.owner, {"from": manager})
+            self.registry.registerAsset(
+                aid, LOAD, p_max_w, p_min_w, zone or self.zone, self.owner, {"from": manager}
+            )
             if prequalify:
                 self.registry.setPrequalified(aid, True, {"from": self.dso})
             ids.append(aid)
@@ -144,14 +186,24 @@ class Env:
     def session_params(self, **overrides: Any) -> tuple[Any, ...]:
         now = self.now()
         p = {
-            "marketId": label("T1-PowerMax-2014W"), "product": label("PowerMax"),
-            "pricing": PAY_AS_BID, "slotCount": 14, "slotMinutes": 15,
-            "deliveryStart": now + 40_000, "biddingEnd": now + 10_000,
-            "revealDeadline": now + 20_000, "clearingDeadline": now + 30_000,
-            "minBidW": 1000, "granularityW": 100, "priceFloorEurPerMw": 0,
-            "priceCapEurPerMw": NO_LIMIT, "unmetPenaltyEurPerMw": 10**12,
-            "bidBondUeur": 1_000_000, "collateralUeurPerW": 50_000,
-            "shortfallPenaltyEurPerMw": 100_000, "toleranceBps": 1000,
+            "marketId": label("T1-PowerMax-2014W"),
+            "product": label("PowerMax"),
+            "pricing": PAY_AS_BID,
+            "slotCount": 14,
+            "slotMinutes": 15,
+            "deliveryStart": now + 40_000,
+            "biddingEnd": now + 10_000,
+            "revealDeadline": now + 20_000,
+            "clearingDeadline": now + 30_000,
+            "minBidW": 1000,
+            "granularityW": 100,
+            "priceFloorEurPerMw": 0,
+            "priceCapEurPerMw": NO_LIMIT,
+            "unmetPenaltyEurPerMw": 10**12,
+            "bidBondUeur": 1_000_000,
+            "collateralUeurPerW": 50_000,
+            "shortfallPenaltyEurPerMw": 100_000,
+            "toleranceBps": 1000,
             "attestationQuorum": 0,
         }
         p.update(overrides)
@@ -168,27 +220,60 @@ class Env:
     def status(self, session_id: int) -> int:
         return int(self.market.session(session_id)[3][0])
 
-    def post_need(self, session_id: int, quantity_w: int = 37_800, budget: int | None = None,
-                  buyer: Any = None, role: int = BUYER_DSO, zone: str | None = None,
-                  direction: int = UP, max_price: int = NO_LIMIT) -> int:
+    def post_need(
+        self,
+        session_id: int,
+        quantity_w: int = 37_800,
+        budget: int | None = None,
+        buyer: Any = None,
+        role: int = BUYER_DSO,
+        zone: str | None = None,
+        direction: int = UP,
+        max_price: int = NO_LIMIT,
+    ) -> int:
         buyer = buyer or self.dso
         budget = budget if budget is not None else quantity_w * 1_000_000
-        need = (session_id, self.zone if zone is None else zone, direction, role, max_price,
-                budget, [quantity_w])
+        need = (
+            session_id,
+            self.zone if zone is None else zone,
+            direction,
+            role,
+            max_price,
+            budget,
+            [quantity_w],
+        )
         return int(self.market.postNeed(need, {"from": buyer}).return_value)
 
     def join(self, session_id: int, seller: Any, bids: int = 4) -> Any:
         return self.market.joinSession(session_id, bids, {"from": seller})
 
-    def make_bid(self, session_id: int, assets: list[str], quantity_w: int = 12_300,
-                 price: int = 500_000, divisible: bool = False, min_q: int = 0,
-                 mask: int | None = None, zone: str | None = None,
-                 direction: int = UP) -> tuple[Any, ...]:
+    def make_bid(
+        self,
+        session_id: int,
+        assets: list[str],
+        quantity_w: int = 12_300,
+        price: int = 500_000,
+        divisible: bool = False,
+        min_q: int = 0,
+        mask: int | None = None,
+        zone: str | None = None,
+        direction: int = UP,
+    ) -> tuple[Any, ...]:
         slot_count = int(self.session(session_id)[1][4])
         mask = (1 << slot_count) - 1 if mask is None else mask
         salt = "0x" + next(self._salts).to_bytes(32, "big").hex()
-        return (session_id, zone or self.zone, direction, divisible, quantity_w, min_q, price,
-                mask, assets, salt)
+        return (
+            session_id,
+            zone or self.zone,
+            direction,
+            divisible,
+            quantity_w,
+            min_q,
+            price,
+            mask,
+            assets,
+            salt,
+        )
 
     def commit(self, seller: Any, bid: tuple[Any, ...]) -> tuple[str, Any]:
         c = commitment(seller.address, bid)
@@ -220,20 +305,38 @@ class Env:
 
     # ---- result
     @staticmethod
-    def award(bid_id: str, quantity_w: int, price: int, need_index: int = 0,
-              payment: int | None = None) -> tuple[Any, ...]:
-        return (bid_id, need_index, quantity_w, price,
-                quantity_w * price if payment is None else payment)
+    def award(
+        bid_id: str, quantity_w: int, price: int, need_index: int = 0, payment: int | None = None
+    ) -> tuple[Any, ...]:
+        return (
+            bid_id,
+            need_index,
+            quantity_w,
+            price,
+            quantity_w * price if payment is None else payment,
+        )
 
-    def commit_result(self, session_id: int, awards: list[tuple[Any, ...]], last: bool = True,
-                      input_hash: str | None = None, result_hash: str | None = None) -> Any:
+    def commit_result(
+        self,
+        session_id: int,
+        awards: list[tuple[Any, ...]],
+        last: bool = True,
+        input_hash: str | None = None,
+        result_hash: str | None = None,
+    ) -> Any:
         awards = sorted(awards, key=lambda a: (int(a[0], 16), a[1]))
         return self.market.commitResult(
-            session_id, input_hash or label("input"), result_hash or label("result"), awards,
-            last, {"from": self.oracle})
+            session_id,
+            input_hash or label("input"),
+            result_hash or label("result"),
+            awards,
+            last,
+            {"from": self.oracle},
+        )
 
-    def revealed_session(self, bids: int = 2, extra_needs: list[dict[str, Any]] | None = None,
-                         **overrides: Any) -> dict[str, Any]:
+    def revealed_session(
+        self, bids: int = 2, extra_needs: list[dict[str, Any]] | None = None, **overrides: Any
+    ) -> dict[str, Any]:
         """A session with one need (plus `extra_needs`, post_need keyword sets), agg1 bidding
         `bids` indivisible 12,300 W bids (4 assets each, prices 500k, 600k, ...) and agg2 one
         divisible 15,400 W bid, all revealed; the chain is at the reveal deadline."""
@@ -265,8 +368,14 @@ class Env:
 if brownie is not None:
 
     @pytest.fixture(scope="module")
-    def env(module_isolation: Any, accounts: Any, chain: Any, FlexToken: Any,
-            FlexRegistry: Any, FlexMarket: Any) -> Env:
+    def env(
+        module_isolation: Any,
+        accounts: Any,
+        chain: Any,
+        FlexToken: Any,
+        FlexRegistry: Any,
+        FlexMarket: Any,
+    ) -> Env:
         admin = accounts[0]
         token = FlexToken.deploy(admin, {"from": admin})
         registry = FlexRegistry.deploy(admin, {"from": admin})

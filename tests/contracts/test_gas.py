@@ -20,7 +20,13 @@ def test_gas_figures_of_the_hot_paths_are_within_the_issue_targets(env):
     bid_a, bid_b = s["bids"]
     env.commit_result(sid, [env.award(bid_a, 12_300, 500_000), env.award(bid_b, 15_400, 1_000_000)])
     assert env.status(sid) == RES_FINAL
-    env.market.recordDeliveries(sid, [0, 1], [env.market.award(sid, 0)[1][1], env.market.award(sid, 1)[1][1]], "0x" + "11" * 32, {"from": env.metering})
+    env.market.recordDeliveries(
+        sid,
+        [0, 1],
+        [env.market.award(sid, 0)[1][1], env.market.award(sid, 1)[1][1]],
+        "0x" + "11" * 32,
+        {"from": env.metering},
+    )
     settle_tx = env.market.settleAward(sid, 0, {"from": env.admin})
     # a shortfall beyond tolerance (penalty path)
     sid3_data = env.revealed_session(bids=1)

@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-SETTINGS = settings(max_examples=8, stateful_step_count=8, deadline=None,
-                    suppress_health_check=list(HealthCheck))
+SETTINGS = settings(
+    max_examples=8, stateful_step_count=8, deadline=None, suppress_health_check=list(HealthCheck)
+)
 
 
 class EscrowMachine(RuleBasedStateMachine):
@@ -46,8 +47,12 @@ class EscrowMachine(RuleBasedStateMachine):
             self.env.market.withdraw(amount, {"from": account})
             self.ghost -= amount
 
-    @rule(st_bids=st.integers(1, 3), st_unrevealed=st.integers(0, 7),
-          st_delivered=st.integers(0, 100), st_stop=st.integers(0, 4))
+    @rule(
+        st_bids=st.integers(1, 3),
+        st_unrevealed=st.integers(0, 7),
+        st_delivered=st.integers(0, 100),
+        st_stop=st.integers(0, 4),
+    )
     def session(self, st_bids, st_unrevealed, st_delivered, st_stop):
         """A session run up to a random phase (0 open .. 4 settled and released): needs,
         joins, commits, reveals (some never), forfeits, result, delivery, settlement."""
@@ -75,7 +80,7 @@ class EscrowMachine(RuleBasedStateMachine):
         if st_stop == 1:
             return
         env.to_clearing(sid)
-        for seller, bid, bid_id in bids:
+        for _seller, _bid, bid_id in bids:
             if all(bid_id != r[2] for r in revealed):
                 env.market.forfeitBond(bid_id, {"from": env.oracle})
         awards = [env.award(bid_id, bid[4], bid[6]) for _, bid, bid_id in revealed]
@@ -85,8 +90,9 @@ class EscrowMachine(RuleBasedStateMachine):
         count = len(awards)
         if count:
             delivered = [env.market.award(sid, i)[1][1] * st_delivered // 100 for i in range(count)]
-            env.market.recordDeliveries(sid, list(range(count)), delivered, "0x" + "00" * 32,
-                                        {"from": env.metering})
+            env.market.recordDeliveries(
+                sid, list(range(count)), delivered, "0x" + "00" * 32, {"from": env.metering}
+            )
             env.market.settleAwards(sid, 0, count, {"from": env.owner})
         if st_stop == 3:
             return
@@ -109,8 +115,9 @@ class EscrowMachine(RuleBasedStateMachine):
             if status == 3 and settled < awards:  # final: deliver and settle what is left
                 missing = [i for i in range(awards) if not env.market.award(sid, i)[1][3]]
                 if missing:
-                    env.market.recordDeliveries(sid, missing, [1] * len(missing),
-                                                "0x" + "00" * 32, {"from": env.metering})
+                    env.market.recordDeliveries(
+                        sid, missing, [1] * len(missing), "0x" + "00" * 32, {"from": env.metering}
+                    )
                 env.market.settleAwards(sid, 0, awards, {"from": env.owner})
             self._release(sid)
         for account in self.actors:
@@ -137,6 +144,7 @@ def test_escrow_holds_exactly_free_plus_locked_and_everyone_can_withdraw_everyth
     EscrowMachine.env = env
     EscrowMachine.actors = [env.dso, env.tso, env.brp, env.agg1, env.agg2, env.oracle]
     # one-asset bids: 3 prequalified assets of 5,000 W per aggregator, registered once
-    EscrowMachine.assets = {a.address: env.register_assets(a, 3, p_max_w=5_000)
-                            for a in (env.agg1, env.agg2)}
+    EscrowMachine.assets = {
+        a.address: env.register_assets(a, 3, p_max_w=5_000) for a in (env.agg1, env.agg2)
+    }
     run_state_machine_as_test(EscrowMachine, settings=SETTINGS)

@@ -1,8 +1,17 @@
 """FlexMarket: sealed bids (commit, batch commit, reveal and its checks, bond forfeiture)."""
 
 from brownie import web3
-from conftest import (BID_COMMITTED, BID_FORFEITED, BID_REVEALED, DOWN, INITIAL_DEPOSIT_UEUR,
-                      bid_id_of, commitment, label, reverts)
+from conftest import (
+    BID_COMMITTED,
+    BID_FORFEITED,
+    BID_REVEALED,
+    DOWN,
+    INITIAL_DEPOSIT_UEUR,
+    bid_id_of,
+    commitment,
+    label,
+    reverts,
+)
 
 
 def _joined_session(env, bids=4, **overrides):
@@ -194,8 +203,9 @@ def test_reveal_reverts_when_quantity_below_minimum_bid(env):
 
 
 def test_reveal_reverts_when_quantity_is_zero(env):
-    _reveal_reverts(env, "FlexMarketBidBelowMinimum", {"quantity_w": 0},
-                    session_kwargs={"minBidW": 0})
+    _reveal_reverts(
+        env, "FlexMarketBidBelowMinimum", {"quantity_w": 0}, session_kwargs={"minBidW": 0}
+    )
 
 
 def test_reveal_reverts_when_quantity_not_a_multiple_of_granularity(env):
@@ -203,13 +213,21 @@ def test_reveal_reverts_when_quantity_not_a_multiple_of_granularity(env):
 
 
 def test_reveal_reverts_when_price_above_cap(env):
-    _reveal_reverts(env, "FlexMarketBidPriceOutOfRange", {"price": 2_000_001},
-                    session_kwargs={"priceCapEurPerMw": 2_000_000})
+    _reveal_reverts(
+        env,
+        "FlexMarketBidPriceOutOfRange",
+        {"price": 2_000_001},
+        session_kwargs={"priceCapEurPerMw": 2_000_000},
+    )
 
 
 def test_reveal_reverts_when_price_below_floor(env):
-    _reveal_reverts(env, "FlexMarketBidPriceOutOfRange", {"price": 99},
-                    session_kwargs={"priceFloorEurPerMw": 100})
+    _reveal_reverts(
+        env,
+        "FlexMarketBidPriceOutOfRange",
+        {"price": 99},
+        session_kwargs={"priceFloorEurPerMw": 100},
+    )
 
 
 def test_reveal_reverts_when_slots_do_not_exist(env):
@@ -238,13 +256,17 @@ def test_reveal_reverts_when_asset_not_managed(env):
 
 
 def test_reveal_reverts_when_asset_not_prequalified(env):
-    _reveal_reverts(env, "FlexRegistryAssetNotPrequalified",
-                    assets=env.register_assets(env.agg1, 4, prequalify=False))
+    _reveal_reverts(
+        env,
+        "FlexRegistryAssetNotPrequalified",
+        assets=env.register_assets(env.agg1, 4, prequalify=False),
+    )
 
 
 def test_reveal_reverts_when_asset_outside_the_bid_zone(env):
-    _reveal_reverts(env, "FlexRegistryAssetOutsideZone",
-                    assets=env.register_assets(env.agg1, 4, zone=env.zone2))
+    _reveal_reverts(
+        env, "FlexRegistryAssetOutsideZone", assets=env.register_assets(env.agg1, 4, zone=env.zone2)
+    )
 
 
 def test_reveal_reverts_when_assets_cannot_carry_the_quantity(env):
@@ -252,13 +274,19 @@ def test_reveal_reverts_when_assets_cannot_carry_the_quantity(env):
 
 
 def test_reveal_reverts_when_divisible_minimum_exceeds_quantity(env):
-    _reveal_reverts(env, "FlexMarketBidMinQuantityInvalid",
-                    {"divisible": True, "min_q": 13_000, "quantity_w": 12_300})
+    _reveal_reverts(
+        env,
+        "FlexMarketBidMinQuantityInvalid",
+        {"divisible": True, "min_q": 13_000, "quantity_w": 12_300},
+    )
 
 
 def test_reveal_reverts_when_collateral_exceeds_free_balance(env):
-    _reveal_reverts(env, "EscrowInsufficientFree",
-                    session_kwargs={"collateralUeurPerW": INITIAL_DEPOSIT_UEUR // 12_000})
+    _reveal_reverts(
+        env,
+        "EscrowInsufficientFree",
+        session_kwargs={"collateralUeurPerW": INITIAL_DEPOSIT_UEUR // 12_000},
+    )
 
 
 def test_reveal_reverts_when_zone_unknown(env):

@@ -1,7 +1,18 @@
 """FlexMarket: clearing results (award checks, pages) and the attestation/dispute hook."""
 
-from conftest import (BUYER_TSO, DOWN, NO_LIMIT, RES_COMMITTING, RES_DISPUTED, RES_FINAL,
-                      RES_PENDING, RES_VOIDED, UNIFORM, label, reverts)
+from conftest import (
+    BUYER_TSO,
+    DOWN,
+    NO_LIMIT,
+    RES_COMMITTING,
+    RES_DISPUTED,
+    RES_FINAL,
+    RES_PENDING,
+    RES_VOIDED,
+    UNIFORM,
+    label,
+    reverts,
+)
 
 
 def _awards(env, s):
@@ -33,12 +44,21 @@ def test_commit_result_with_no_award_is_final(env):
 
 
 def test_commit_result_accepts_pages_with_a_bid_spanning_them(env):
-    s = env.revealed_session(extra_needs=[
-        {"quantity_w": 5_000, "buyer": env.tso, "role": BUYER_TSO, "zone": "0x" + "00" * 32}])
+    s = env.revealed_session(
+        extra_needs=[
+            {"quantity_w": 5_000, "buyer": env.tso, "role": BUYER_TSO, "zone": "0x" + "00" * 32}
+        ]
+    )
     sid = s["session"]
     a, _, c = _awards(env, s)
-    rows = sorted([env.award(a, 12_300, 500_000), env.award(c, 6_000, 1_000_000, need_index=0),
-                   env.award(c, 5_000, 1_000_000, need_index=1)], key=lambda r: (int(r[0], 16), r[1]))
+    rows = sorted(
+        [
+            env.award(a, 12_300, 500_000),
+            env.award(c, 6_000, 1_000_000, need_index=0),
+            env.award(c, 5_000, 1_000_000, need_index=1),
+        ],
+        key=lambda r: (int(r[0], 16), r[1]),
+    )
     env.commit_result(sid, rows[:2], last=False)
     assert env.status(sid) == RES_COMMITTING
     env.commit_result(sid, rows[2:], last=True)
@@ -154,10 +174,15 @@ def test_commit_result_reverts_when_price_above_the_need_maximum(env):
 def test_commit_result_reverts_when_awards_are_not_sorted(env):
     s = env.revealed_session()
     a, b, _ = _awards(env, s)
-    rows = sorted([env.award(a, 12_300, 500_000), env.award(b, 12_300, 600_000)],
-                  key=lambda r: int(r[0], 16), reverse=True)
+    rows = sorted(
+        [env.award(a, 12_300, 500_000), env.award(b, 12_300, 600_000)],
+        key=lambda r: int(r[0], 16),
+        reverse=True,
+    )
     with reverts("FlexMarketAwardsNotSorted"):
-        env.market.commitResult(s["session"], label("i"), label("r"), rows, True, {"from": env.oracle})
+        env.market.commitResult(
+            s["session"], label("i"), label("r"), rows, True, {"from": env.oracle}
+        )
 
 
 def test_commit_result_reverts_when_pay_as_bid_price_differs(env):

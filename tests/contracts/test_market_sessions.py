@@ -1,8 +1,16 @@
 """FlexMarket: opening sessions, posting needs, joining as a seller."""
 
 import pytest
-from conftest import (BUYER_BRP, BUYER_TSO, DOWN, INITIAL_DEPOSIT_UEUR, NO_LIMIT, RES_NONE,
-                      label, reverts)
+from conftest import (
+    BUYER_BRP,
+    BUYER_TSO,
+    DOWN,
+    INITIAL_DEPOSIT_UEUR,
+    NO_LIMIT,
+    RES_NONE,
+    label,
+    reverts,
+)
 
 
 def test_open_session_stores_its_parameters_and_emits_all_of_them(env):
@@ -28,11 +36,20 @@ def test_open_session_reverts_when_caller_is_neither_dso_nor_oracle(env):
         env.market.openSession(env.session_params(), {"from": env.agg1})
 
 
-@pytest.mark.parametrize("field,value", [
-    ("slotCount", 0), ("slotCount", 257), ("slotMinutes", 0), ("granularityW", 0),
-    ("priceCapEurPerMw", -1), ("toleranceBps", 10_001), ("biddingEnd", 0),
-    ("revealDeadline", 0), ("clearingDeadline", 0),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("slotCount", 0),
+        ("slotCount", 257),
+        ("slotMinutes", 0),
+        ("granularityW", 0),
+        ("priceCapEurPerMw", -1),
+        ("toleranceBps", 10_001),
+        ("biddingEnd", 0),
+        ("revealDeadline", 0),
+        ("clearingDeadline", 0),
+    ],
+)
 def test_open_session_reverts_when_a_parameter_is_invalid(env, field, value):
     now = env.now()
     overrides = {field: value}

@@ -23,8 +23,9 @@ def _standing(env, seller):
 
 def _deliver(env, sid, index_to_w):
     indices = sorted(index_to_w)
-    return env.market.recordDeliveries(sid, indices, [index_to_w[i] for i in indices], EVIDENCE,
-                                       {"from": env.metering})
+    return env.market.recordDeliveries(
+        sid, indices, [index_to_w[i] for i in indices], EVIDENCE, {"from": env.metering}
+    )
 
 
 def test_record_deliveries_stores_metered_power(env):
@@ -95,7 +96,11 @@ def test_settle_award_beyond_tolerance_pays_delivery_and_penalises_collateral(en
     tx = env.market.settleAward(sid, index[c], {"from": env.owner})
     pay, refund, penalty = 10_000 * 1_000_000, 5_400 * 1_000_000, 5_400 * 100_000
     event = tx.events["AwardSettled"]
-    assert (event["paymentUeur"], event["refundUeur"], event["penaltyUeur"]) == (pay, refund, penalty)
+    assert (event["paymentUeur"], event["refundUeur"], event["penaltyUeur"]) == (
+        pay,
+        refund,
+        penalty,
+    )
     assert env.balances(env.agg2) == (seller[0] + pay, seller[1] - penalty)
     assert env.balances(env.dso) == (buyer[0] + refund + penalty, buyer[1] - pay - refund)
     assert _standing(env, env.agg2) == (1, False)
@@ -111,7 +116,7 @@ def test_settle_award_penalty_is_capped_by_the_collateral(env):
 
 
 def test_fourth_failure_suspends_the_seller(env):
-    for round_ in range(4):
+    for _ in range(4):
         sid, _, _, c, index = _cleared(env)
         _deliver(env, sid, {index[c]: 0})
         tx = env.market.settleAward(sid, index[c], {"from": env.owner})

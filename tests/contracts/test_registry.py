@@ -49,10 +49,19 @@ def test_zone_index_of_is_zero_for_system_wide_and_reverts_when_unknown(env):
 
 def test_register_asset_stores_the_asset_without_its_meter_code(env):
     aid = asset_id("EAN-871685900000000001")
-    tx = env.registry.registerAsset(aid, STORAGE, 5000, 200, env.zone, env.owner, {"from": env.agg1})
+    tx = env.registry.registerAsset(
+        aid, STORAGE, 5000, 200, env.zone, env.owner, {"from": env.agg1}
+    )
     a = env.registry.asset(aid)
     assert (a[0], a[1], a[2], a[3], a[4], a[5], a[6]) == (
-        env.owner, env.agg1, STORAGE, 5000, 200, env.zone, False)
+        env.owner,
+        env.agg1,
+        STORAGE,
+        5000,
+        200,
+        env.zone,
+        False,
+    )
     event = tx.events["AssetRegistered"]
     assert event["assetId"] == aid and event["manager"] == env.agg1
     assert b"EAN-871685900000000001" not in bytes.fromhex(tx.input[2:])
@@ -60,7 +69,9 @@ def test_register_asset_stores_the_asset_without_its_meter_code(env):
 
 def test_register_asset_reverts_when_id_is_zero(env):
     with reverts("FlexRegistryAssetIdInvalid"):
-        env.registry.registerAsset("0x" + "00" * 32, LOAD, 1, 0, env.zone, env.owner, {"from": env.agg1})
+        env.registry.registerAsset(
+            "0x" + "00" * 32, LOAD, 1, 0, env.zone, env.owner, {"from": env.agg1}
+        )
 
 
 def test_register_asset_reverts_when_asset_exists(env):
@@ -71,24 +82,34 @@ def test_register_asset_reverts_when_asset_exists(env):
 
 def test_register_asset_reverts_when_power_is_invalid(env):
     with reverts("FlexRegistryPowerInvalid"):
-        env.registry.registerAsset(asset_id("p0"), LOAD, 0, 0, env.zone, env.owner, {"from": env.agg1})
+        env.registry.registerAsset(
+            asset_id("p0"), LOAD, 0, 0, env.zone, env.owner, {"from": env.agg1}
+        )
     with reverts("FlexRegistryPowerInvalid"):
-        env.registry.registerAsset(asset_id("p1"), LOAD, 100, 101, env.zone, env.owner, {"from": env.agg1})
+        env.registry.registerAsset(
+            asset_id("p1"), LOAD, 100, 101, env.zone, env.owner, {"from": env.agg1}
+        )
 
 
 def test_register_asset_reverts_when_owner_is_zero(env):
     with reverts("FlexRegistryOwnerInvalid"):
-        env.registry.registerAsset(asset_id("o"), LOAD, 1, 0, env.zone, "0x" + "00" * 20, {"from": env.agg1})
+        env.registry.registerAsset(
+            asset_id("o"), LOAD, 1, 0, env.zone, "0x" + "00" * 20, {"from": env.agg1}
+        )
 
 
 def test_register_asset_reverts_when_zone_is_unknown(env):
     with reverts("FlexRegistryZoneUnknown"):
-        env.registry.registerAsset(asset_id("z"), LOAD, 1, 0, label("nowhere"), env.owner, {"from": env.agg1})
+        env.registry.registerAsset(
+            asset_id("z"), LOAD, 1, 0, label("nowhere"), env.owner, {"from": env.agg1}
+        )
 
 
 def test_register_asset_reverts_when_caller_is_not_an_aggregator(env):
     with reverts("AccessControlUnauthorizedAccount"):
-        env.registry.registerAsset(asset_id("r"), LOAD, 1, 0, env.zone, env.owner, {"from": env.dso})
+        env.registry.registerAsset(
+            asset_id("r"), LOAD, 1, 0, env.zone, env.owner, {"from": env.dso}
+        )
 
 
 def test_transfer_management_by_the_manager_moves_the_asset(env):

@@ -44,7 +44,9 @@ def test_py_solc_x_and_brownie_build_identical_bytecode(solcx_artifacts):
     for name in DEPLOYED:
         assert built[name].bytecode[2:] == brownie_build[name]["bytecode"], name
         assert built[name].deployed_bytecode[2:] == brownie_build[name]["deployedBytecode"], name
-        assert len(brownie_build[name]["deployedBytecode"]) // 2 <= 24_576, f"{name} exceeds EIP-170"
+        assert len(brownie_build[name]["deployedBytecode"]) // 2 <= 24_576, (
+            f"{name} exceeds EIP-170"
+        )
 
 
 def test_artifacts_record_abi_and_compiler_settings(solcx_artifacts):
@@ -82,14 +84,22 @@ def test_contracts_run_a_commit_and_reveal_on_ganache(solcx_artifacts):
         def deploy(name, *args):
             art = artifacts.load_artifact(name, out)
             factory = w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
-            receipt = w3.eth.wait_for_transaction_receipt(factory.constructor(*args).transact({"from": admin}))
+            receipt = w3.eth.wait_for_transaction_receipt(
+                factory.constructor(*args).transact({"from": admin})
+            )
             return w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
 
         token = deploy("FlexToken", admin)
         registry = deploy("FlexRegistry", admin)
         market = deploy("FlexMarket", token.address, registry.address)
-        _transact(w3, registry.functions.grantRole(registry.functions.DSO_ROLE().call(), dso), admin)
-        _transact(w3, registry.functions.grantRole(registry.functions.AGGREGATOR_ROLE().call(), agg), admin)
+        _transact(
+            w3, registry.functions.grantRole(registry.functions.DSO_ROLE().call(), dso), admin
+        )
+        _transact(
+            w3,
+            registry.functions.grantRole(registry.functions.AGGREGATOR_ROLE().call(), agg),
+            admin,
+        )
         zone = b"T1".ljust(32, b"\0")
         _transact(w3, registry.functions.registerZone(zone, 0), dso)
         assets = sorted(keccak(encode(["string"], [f"meter-{i}"])) for i in range(4))
@@ -100,14 +110,48 @@ def test_contracts_run_a_commit_and_reveal_on_ganache(solcx_artifacts):
         _transact(w3, token.functions.approve(market.address, 10**12), agg)
         _transact(w3, market.functions.deposit(10**12), agg)
         now = w3.eth.get_block("latest")["timestamp"]
-        params = (b"m".ljust(32, b"\0"), b"p".ljust(32, b"\0"), 0, 4, 15, now + 4000, now + 1000,
-                  now + 2000, now + 3000, 1000, 100, 0, 2**64 - 1, 0, 10**6, 10, 10**5, 1000, 0)
+        params = (
+            b"m".ljust(32, b"\0"),
+            b"p".ljust(32, b"\0"),
+            0,
+            4,
+            15,
+            now + 4000,
+            now + 1000,
+            now + 2000,
+            now + 3000,
+            1000,
+            100,
+            0,
+            2**64 - 1,
+            0,
+            10**6,
+            10,
+            10**5,
+            1000,
+            0,
+        )
         _transact(w3, market.functions.openSession(params), dso)
         _transact(w3, market.functions.joinSession(1, 1), agg)
         bid = (1, zone, 0, False, 12_300, 0, 500_000, 0b1111, assets, b"\x01" * 32)
-        c = keccak(encode(["uint64", "address", "bytes32", "uint8", "bool", "uint40", "uint40",
-                           "uint64", "uint256", "bytes32[]", "bytes32"],
-                          [1, agg, *bid[1:]]))
+        c = keccak(
+            encode(
+                [
+                    "uint64",
+                    "address",
+                    "bytes32",
+                    "uint8",
+                    "bool",
+                    "uint40",
+                    "uint40",
+                    "uint64",
+                    "uint256",
+                    "bytes32[]",
+                    "bytes32",
+                ],
+                [1, agg, *bid[1:]],
+            )
+        )
         commit = _transact(w3, market.functions.commitBid(1, c), agg)
         chain.rpc("evm_increaseTime", [1000])
         chain.rpc("evm_mine", [])
