@@ -1,0 +1,149 @@
+"""The engine's market features, each on a hand-checked session."""
+
+from oracle import parse_scenario
+from oracle.engine import clear
+from oracle_helpers import add_bid, add_request, cleared, market
+
+
+def awards(result):
+    return {a.bid: a.quantity_w for a in result.awards}
+
+
+def test_indivisible_is_all_or_nothing_divisible_takes_what_is_needed():
+    s = market()
+    add_request(s, "R", 5_000)
+    add_bid(s, "BIG", 4_000, 100_000)                   # indivisible
+    add_bid(s, "DIV", 3_000, 200_000, divisible=True)   # takes the remaining 1,000 W
+    add_bid(s, "ALL", 6_000, 300_000)                    # cheapest alone? 1.8e9 > 0.4e9+0.2e9
+    assert awards(cleared(s)) == {"BIG": 4_000, "DIV": 1_000}
+
+
+def test_minimum_quantity_forces_a_bigger_award_or_another_bid():
+    s = market()
+    add_request(s, "R", 1_000)
+    add_bid(s, "MIN", 5_000, 100_000, divisible=True, min_quantity_w=3_000)  # 3,000 W: 0.3e9
+    add_bid(s, "SMALL", 1_000, 250_000)                                       # 1,000 W: 0.25e9
+    assert awards(cleared(s)) == {"SMALL": 1_000}
+    s["bids"][1]["price_eur_per_mw"] = 350_000                                # now 0.35e9
+    assert awards(cleared(s)) == {"MIN": 3_000}
+
+
+def test_granularity_rounds_a_divisible_award_up_to_the_step():
+    s = market(granularity_w=500)
+    add_request(s, "R", 1_200)
+    add_bid(s, "D", 5_000, 100_000, divisible=True)
+    assert awards(cleared(s)) == {"D": 1_500}
+
+
+def test_rectangle_bids_cover_per_slot_needs():
+    s = market(slots=4)
+    add_request(s, "R", [1_000, 3_000, 3_000, 0])
+    add_bid(s, "EARLY", 1_000, 100_000, slots=[0, 1])
+    add_bid(s, "MID", 2_000, 150_000, slots=[1, 2])
+    add_bid(s, "WIDE", 3_000, 400_000)  # every slot, expensive
+    add_bid(s, "LATE", 1_000, 100_000, slots=[2, 3])
+    assert awards(cleared(s)) == {"EARLY": 1_000, "MID": 2_000, "LATE": 1_000}
+
+
+def test_system_wide_need_takes_any_zone_and_a_watt_counts_once():
+    s = market()
+    add_request(s, "DSO", 2_000, zone="Z")
+    add_request(s, "TSO", 2_000, zone=None, buyer="TSO1")
+    add_bid(s, "Z1", 3_000, 100_000, zone="Z", divisible=True)
+    add_bid(s, "Y1", 1_000, 200_000, zone="Y")
+    add_bid(s, "Y2", 2_000, 500_000, zone="Y", divisible=True)
+    # Z1 serves DSO 2,000 + TSO 1,000; Y1 the last 1,000 of TSO
+    result = cleared(s)
+    assert awards(result) == {"Z1": 3_000, "Y1": 1_000}
+    assert result.unmet == []
+
+
+def test_max_price_excludes_a_bid_from_a_request():
+    s = market()
+    add_request(s, "R", 1_000, max_price_eur_per_mw=300_000)
+    add_bid(s, "DEAR", 1_000, 400_000)
+    add_bid(s, "CHEAP", 1_000, 300_000)
+    assert awards(cleared(s)) == {"CHEAP": 1_000}
+    s["bids"].pop()
+    result = cleared(s)
+    assert result.awards == []
+    assert [(u.request, u.quantity_w) for u in result.unmet] == [("R", 1_000)]
+
+
+def test_direction_must_match():
+    s = market()
+    add_request(s, "R", 1_000, direction="down")
+    add_bid(s, "UP", 1_000, 1, direction="up")
+    result = cleared(s)
+    assert result.awards == [] and result.unmet[0].quantity_w == 1_000
+
+
+def test_unmet_need_is_reported_not_an_error():
+    s = market(slots=2)
+    add_request(s, "R", [5_000, 1_000])
+    add_bid(s, "ONLY", 2_000, 100_000)
+    result = cleared(s)
+    assert awards(result) == {"ONLY": 2_000}
+    assert [(u.request, u.slot, u.quantity_w) for u in result.unmet] == [("R", 0, 3_000)]
+
+
+def test_a_low_penalty_prefers_leaving_the_need_unmet():
+    s = market()
+    add_request(s, "R", 1_000)
+    add_bid(s, "B", 1_000, 500_000)
+    s["unmet_penalty_eur_per_mw"] = 400_000  # cheaper to leave 1,000 W unmet
+    result = cleared(s)
+    assert result.awards == [] and result.unmet[0].quantity_w == 1_000
+    s["unmet_penalty_eur_per_mw"] = 600_000
+    assert awards(cleared(s)) == {"B": 1_000}
+
+
+def test_penalty_weighs_partial_cover_against_an_indivisible_bid():
+    s = market()
+    add_request(s, "R", 1_000)
+    add_bid(s, "HUGE", 10_000, 100_000)  # 1e9 µEUR to cover 1,000 W
+    s["unmet_penalty_eur_per_mw"] = 900_000  # leaving it unmet costs 0.9e9
+    assert cleared(s).awards == []
+    s["unmet_penalty_eur_per_mw"] = 1_100_000
+    assert awards(cleared(s)) == {"HUGE": 10_000}
+
+
+def test_uniform_price_is_per_zone_and_direction():
+    s = market(pricing="uniform")
+    add_request(s, "RZ", 2_000, zone="Z")
+    add_request(s, "RY", 1_000, zone="Y")
+    add_bid(s, "Z1", 1_000, 100_000, zone="Z")
+    add_bid(s, "Z2", 1_000, 300_000, zone="Z")
+    add_bid(s, "Y1", 1_000, 200_000, zone="Y")
+    result = cleared(s)
+    assert {a.bid: a.price_eur_per_mw for a in result.awards} == {
+        "Z1": 300_000, "Z2": 300_000, "Y1": 200_000,
+    }
+    assert result.total_cost_ueur == 2_000 * 300_000 + 1_000 * 200_000
+
+
+def test_ties_go_to_the_earlier_bid():
+    s = market()
+    add_request(s, "R", 1_000)
+    add_bid(s, "LATER", 1_000, 100_000, at="2025-12-31T11:00:00+00:00")
+    add_bid(s, "EARLIER", 1_000, 100_000, at="2025-12-31T10:00:00+00:00")
+    assert awards(cleared(s)) == {"EARLIER": 1_000}
+
+
+def test_above_the_exact_size_the_result_states_its_gap():
+    s = market()
+    add_request(s, "R", 1_000)
+    add_bid(s, "A1", 1_000, 100_000)
+    add_bid(s, "A2", 1_000, 120_000)
+    exact = cleared(s)
+    assert exact.mip_gap is None
+    gapped = cleared(s, exact_max_bids=1)
+    assert gapped.mip_gap == "0.0001"
+    assert gapped.result_hash != exact.result_hash  # the stated gap is part of the result
+
+
+def test_a_session_without_requests_awards_nothing():
+    s = market()
+    add_bid(s, "B", 1_000, 100_000)
+    result = clear(parse_scenario(s))
+    assert result.awards == [] and result.unmet == [] and result.total_cost_ueur == 0
