@@ -1,3 +1,5 @@
-from flexmarket.cli import main
 import sys
+
+from flexmarket.cli import main
+
 sys.exit(main())

@@ -37,14 +37,22 @@ def render_result(result: object) -> str:
     if result.awards:
         rows = [("bid", "seller", "awarded", "price EUR/MW", "payment")]
         rows += [
-            (a.bid, a.seller, _fmt_w(a.quantity_w), f"{a.price_eur_per_mw:,}", _fmt_ueur(a.payment_ueur))
+            (
+                a.bid,
+                a.seller,
+                _fmt_w(a.quantity_w),
+                f"{a.price_eur_per_mw:,}",
+                _fmt_ueur(a.payment_ueur),
+            )
             for a in result.awards
         ]
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         for j, r in enumerate(rows):
-            lines.append("  ".join(
-                c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(r)
-            ).rstrip())
+            lines.append(
+                "  ".join(
+                    c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(r)
+                ).rstrip()
+            )
             if j == 0:
                 lines.append("  ".join("-" * w for w in widths))
     else:
@@ -58,7 +66,9 @@ def render_result(result: object) -> str:
         lines += [f"  {u.request} slot {u.slot}: {_fmt_w(u.quantity_w)}" for u in result.unmet]
     else:
         lines.append("every need met")
-    lines.append(f"total cost: {_fmt_ueur(result.total_cost_ueur)} ({result.total_cost_ueur:,} µEUR)")
+    lines.append(
+        f"total cost: {_fmt_ueur(result.total_cost_ueur)} ({result.total_cost_ueur:,} µEUR)"
+    )
     if result.mip_gap is not None:
         lines.append(f"optimal within a relative gap of {result.mip_gap}")
     if result.grid_check is not None:
@@ -108,8 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="a flexmarket.scenario/1 JSON file")
     p.add_argument("--json", action="store_true", help="print the result JSON")
     p.set_defaults(run=cmd_clear)
-    sub.add_parser("needs", help="DSO needs from a grid's forecasts (see `flexmarket needs -h`)",
-                   add_help=False)
+    sub.add_parser(
+        "needs",
+        help="DSO needs from a grid's forecasts (see `flexmarket needs -h`)",
+        add_help=False,
+    )
     return parser
 
 

@@ -25,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 
 from oracle.flow import bipartite_max_flow
 from oracle.result import Result
-from oracle.scenario import Bid, Scenario
+from oracle.scenario import Bid, Request, Scenario
 
 MAX_GAP = Decimal("0.0001")
 
@@ -109,6 +109,16 @@ def _min_award(b: Bid, scenario: Scenario, p_min: dict[str, int]) -> int:
     return max([scenario.market.granularity_w] + [p_min.get(a, 0) for a in b.assets])
 
 
+def _may_serve(b: Bid, r: Request) -> bool:
+    """Same direction, the request's zone (or any zone), price within the request's max."""
+    cap = r.max_price_eur_per_mw
+    return (
+        r.direction == b.direction
+        and r.zone in (None, b.zone)
+        and (cap is None or b.price_eur_per_mw <= cap)
+    )
+
+
 def _need(scenario: Scenario, r: int, t: int) -> int:
     q = scenario.requests[r].quantity_w
     return q if isinstance(q, int) else q[t]
@@ -145,7 +155,9 @@ def check(scenario: Scenario, result: Result) -> list[Violation]:
     if stated != expected:
         missing = [b for b in expected if b not in stated]
         extra = [b for b in stated if b not in invalid]
-        fail("rejected", f"should list {expected} in file order (missing {missing}, wrongly {extra})")
+        fail(
+            "rejected", f"should list {expected} in file order (missing {missing}, wrongly {extra})"
+        )
 
     # --- awards
     bids = {b.id: b for b in scenario.bids}
@@ -168,7 +180,9 @@ def check(scenario: Scenario, result: Result) -> list[Violation]:
         if q <= 0:
             fail(f"{where}.quantity_w", f"{q} is not positive (zero awards are not listed)")
         elif not b.divisible and q != b.quantity_w:
-            fail(f"{where}.quantity_w", f"{q}: indivisible bid of {b.quantity_w} W is all or nothing")
+            fail(
+                f"{where}.quantity_w", f"{q}: indivisible bid of {b.quantity_w} W is all or nothing"
+            )
         elif b.divisible and not (low := _min_award(b, scenario, p_min)) <= q <= b.quantity_w:
             fail(f"{where}.quantity_w", f"{q} is outside {low}..{b.quantity_w}")
         elif q % m.granularity_w:
@@ -187,8 +201,10 @@ def check(scenario: Scenario, result: Result) -> list[Violation]:
         if a.price_eur_per_mw != price:
             fail(f"awards[{i}].price_eur_per_mw", f"{a.price_eur_per_mw}, should be {price}")
         if a.payment_ueur != a.quantity_w * price:
-            fail(f"awards[{i}].payment_ueur",
-                 f"{a.payment_ueur}, should be {a.quantity_w} W x {price} = {a.quantity_w * price}")
+            fail(
+                f"awards[{i}].payment_ueur",
+                f"{a.payment_ueur}, should be {a.quantity_w} W x {price} = {a.quantity_w * price}",
+            )
     total = sum(a.payment_ueur for a in result.awards)
     if result.total_cost_ueur != total:
         fail("total_cost_ueur", f"{result.total_cost_ueur}, the payments add up to {total}")
@@ -222,13 +238,7 @@ def check(scenario: Scenario, result: Result) -> list[Violation]:
         supply: dict[tuple[int, ...], int] = defaultdict(int)
         for bid_id in active[t]:
             b, q = bids[bid_id], awarded[bid_id]
-            serves = tuple(
-                r for r in reqs
-                if scenario.requests[r].direction == b.direction
-                and scenario.requests[r].zone in (None, b.zone)
-                and (scenario.requests[r].max_price_eur_per_mw is None
-                     or b.price_eur_per_mw <= scenario.requests[r].max_price_eur_per_mw)
-            )
+            serves = tuple(r for r in reqs if _may_serve(b, scenario.requests[r]))
             if serves:
                 supply[serves] += q
         groups = sorted(supply)
@@ -239,8 +249,11 @@ def check(scenario: Scenario, result: Result) -> list[Violation]:
         served = sum(bipartite_max_flow(caps, full, edges).values())
         claimed = sum(full) - sum(unmet.get((r, t), 0) for r in reqs)
         if served != claimed:
-            fail("unmet", f"slot {t}: the awards serve {served} W of the needs, the result "
-                          f"claims {claimed} W")
+            fail(
+                "unmet",
+                f"slot {t}: the awards serve {served} W of the needs, the result "
+                f"claims {claimed} W",
+            )
             continue
         target = [full[j] - unmet.get((r, t), 0) for j, r in enumerate(reqs)]
         if sum(bipartite_max_flow(caps, target, edges).values()) != sum(target):

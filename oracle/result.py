@@ -8,8 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from oracle.canonical import canonical_json, keccak_hex
 
-RESULT_SCHEMA = "flexmarket.result/1"
-
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -35,7 +33,7 @@ class Unmet(_Frozen):
 
 
 class Result(_Frozen):
-    schema_: Literal["flexmarket.result/1"] = Field(default=RESULT_SCHEMA, alias="schema")
+    schema_: Literal["flexmarket.result/1"] = Field(default="flexmarket.result/1", alias="schema")
     market: str
     pricing: Literal["pay_as_bid", "uniform"]
     awards: list[Award]

@@ -157,7 +157,9 @@ def validate_bids(scenario: Scenario) -> tuple[list[ValidBid], list[Rejection]]:
             taken = used.get(asset_id, {})
             hit = sorted(s for s in slots if s in taken)
             if hit:
-                clashes.append(f"asset {asset_id} already backs bid {taken[hit[0]]} in slot {hit[0]}")
+                clashes.append(
+                    f"asset {asset_id} already backs bid {taken[hit[0]]} in slot {hit[0]}"
+                )
         if clashes:
             reasons[i] = clashes
             continue

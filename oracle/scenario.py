@@ -160,8 +160,11 @@ def _structural_problems(s: Scenario) -> list[tuple[str, str]]:
     m = s.market
     if m.price_cap_eur_per_mw is not None and m.price_cap_eur_per_mw < m.price_floor_eur_per_mw:
         problems.append(
-            ("market.price_cap_eur_per_mw",
-             f"{m.price_cap_eur_per_mw} is below price_floor_eur_per_mw {m.price_floor_eur_per_mw}")
+            (
+                "market.price_cap_eur_per_mw",
+                f"{m.price_cap_eur_per_mw} is below price_floor_eur_per_mw "
+                f"{m.price_floor_eur_per_mw}",
+            )
         )
 
     def unique(kind: str, items: Iterable[Any]) -> dict[str, Any]:
@@ -170,7 +173,10 @@ def _structural_problems(s: Scenario) -> list[tuple[str, str]]:
         for i, item in enumerate(items):
             if item.id in first:
                 problems.append(
-                    (f"{kind}[{i}].id", f"duplicate id {item.id!r} (first at {kind}[{first[item.id]}])")
+                    (
+                        f"{kind}[{i}].id",
+                        f"duplicate id {item.id!r} (first at {kind}[{first[item.id]}])",
+                    )
                 )
             else:
                 first[item.id] = i

@@ -38,7 +38,9 @@ def random_session(
         start = rng.randrange(int(n_slots * 0.66), max(int(n_slots * 0.66) + 1, int(n_slots * 0.8)))
         windows[(z, "up")] = (start, min(n_slots, start + rng.randint(6, 20)))
         if rng.random() < 0.4:
-            start = rng.randrange(int(n_slots * 0.42), max(int(n_slots * 0.42) + 1, int(n_slots * 0.55)))
+            start = rng.randrange(
+                int(n_slots * 0.42), max(int(n_slots * 0.42) + 1, int(n_slots * 0.55))
+            )
             windows[(z, "down")] = (start, min(n_slots, start + rng.randint(4, 16)))
     keys = sorted(windows)
 
@@ -63,12 +65,23 @@ def random_session(
         for k in range(n_assets):
             aid = f"{seller}-{i:05d}-{k}"
             names.append(aid)
-            assets.append({"id": aid, "manager": seller,
-                           "type": "load" if direction == "up" else "storage",
-                           "p_max_w": p_max, "p_min_w": p_min, "zone": zone})
+            assets.append(
+                {
+                    "id": aid,
+                    "manager": seller,
+                    "type": "load" if direction == "up" else "storage",
+                    "p_max_w": p_max,
+                    "p_min_w": p_min,
+                    "zone": zone,
+                }
+            )
         bid: dict[str, Any] = {
-            "id": f"B{i:05d}", "seller": seller, "zone": zone, "direction": direction,
-            "quantity_w": qty, "divisible": divisible,
+            "id": f"B{i:05d}",
+            "seller": seller,
+            "zone": zone,
+            "direction": direction,
+            "quantity_w": qty,
+            "divisible": divisible,
             "price_eur_per_mw": rng.randint(100, 2000) * 1000,
             "assets": names,
             "submitted_at": f"2026-01-01T{rng.randrange(24):02d}:{rng.randrange(60):02d}:00+00:00",
@@ -83,12 +96,20 @@ def random_session(
     for zone, direction in keys:
         profile = [
             int(supply.get((zone, direction, t), 0) * need_share * rng.uniform(0.5, 1.0))
-            // granularity_w * granularity_w
+            // granularity_w
+            * granularity_w
             for t in range(n_slots)
         ]
         if any(profile):
-            requests.append({"id": f"{zone}-{direction}", "buyer": "DSO1", "zone": zone,
-                             "direction": direction, "quantity_w": profile})
+            requests.append(
+                {
+                    "id": f"{zone}-{direction}",
+                    "buyer": "DSO1",
+                    "zone": zone,
+                    "direction": direction,
+                    "quantity_w": profile,
+                }
+            )
     if system_wide:
         for direction in ("up", "down"):
             total = [sum(supply.get((z, direction, t), 0) for z in zones) for t in range(n_slots)]
@@ -96,16 +117,29 @@ def random_session(
             for t in rng.sample(range(n_slots), k=max(1, n_slots // 8)):
                 profile[t] = int(total[t] * 0.15) // granularity_w * granularity_w
             if any(profile):
-                requests.append({"id": f"TSO-{direction}", "buyer": "TSO1", "zone": None,
-                                 "direction": direction, "quantity_w": profile})
+                requests.append(
+                    {
+                        "id": f"TSO-{direction}",
+                        "buyer": "TSO1",
+                        "zone": None,
+                        "direction": direction,
+                        "quantity_w": profile,
+                    }
+                )
 
     return {
         "schema": "flexmarket.scenario/1",
         "name": f"synthetic session: {n_bids} bids, {n_slots} slots, {n_zones} zones, seed {seed}",
-        "market": {"id": f"SYN-{n_bids}-{seed}", "product": "CongestionManagement",
-                   "pricing": "pay_as_bid", "start": "2026-01-02T00:00:00+01:00",
-                   "slot_minutes": 15, "slots": n_slots, "min_bid_w": 1000,
-                   "granularity_w": granularity_w},
+        "market": {
+            "id": f"SYN-{n_bids}-{seed}",
+            "product": "CongestionManagement",
+            "pricing": "pay_as_bid",
+            "start": "2026-01-02T00:00:00+01:00",
+            "slot_minutes": 15,
+            "slots": n_slots,
+            "min_bid_w": 1000,
+            "granularity_w": granularity_w,
+        },
         "participants": [{"id": "DSO1", "role": "DSO"}, {"id": "TSO1", "role": "TSO"}]
         + [{"id": a, "role": "aggregator"} for a in aggs],
         "zones": [{"id": z} for z in zones],

@@ -49,28 +49,66 @@ def market(**over: Any) -> dict[str, Any]:
 
 
 def add_bid(
-    s: dict[str, Any], bid_id: str, quantity_w: int, price: int, *, seller: str = "A",
-    zone: str = "Z", direction: str = "up", p_max_w: int | None = None, p_min_w: int = 0,
-    at: str | None = None, **extra: Any,
+    s: dict[str, Any],
+    bid_id: str,
+    quantity_w: int,
+    price: int,
+    *,
+    seller: str = "A",
+    zone: str = "Z",
+    direction: str = "up",
+    p_max_w: int | None = None,
+    p_min_w: int = 0,
+    at: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """Add a bid backed by one fresh asset of its own."""
     asset = f"{bid_id}-asset"
-    s["assets"].append({"id": asset, "manager": seller, "type": "load",
-                        "p_max_w": quantity_w if p_max_w is None else p_max_w,
-                        "p_min_w": p_min_w, "zone": zone})
-    bid = {"id": bid_id, "seller": seller, "zone": zone, "direction": direction,
-           "quantity_w": quantity_w, "price_eur_per_mw": price, "assets": [asset],
-           "submitted_at": at or f"2025-12-31T10:{len(s['bids']):02d}:00+00:00"}
+    s["assets"].append(
+        {
+            "id": asset,
+            "manager": seller,
+            "type": "load",
+            "p_max_w": quantity_w if p_max_w is None else p_max_w,
+            "p_min_w": p_min_w,
+            "zone": zone,
+        }
+    )
+    bid = {
+        "id": bid_id,
+        "seller": seller,
+        "zone": zone,
+        "direction": direction,
+        "quantity_w": quantity_w,
+        "price_eur_per_mw": price,
+        "assets": [asset],
+        "submitted_at": at or f"2025-12-31T10:{len(s['bids']):02d}:00+00:00",
+    }
     bid.update(extra)
     s["bids"].append(bid)
     return bid
 
 
-def add_request(s: dict[str, Any], req_id: str, quantity_w: int | list[int], *,
-                zone: str | None = "Z", direction: str = "up", buyer: str = "DSO1",
-                **extra: Any) -> None:
-    s["requests"].append({"id": req_id, "buyer": buyer, "zone": zone, "direction": direction,
-                          "quantity_w": quantity_w, **extra})
+def add_request(
+    s: dict[str, Any],
+    req_id: str,
+    quantity_w: int | list[int],
+    *,
+    zone: str | None = "Z",
+    direction: str = "up",
+    buyer: str = "DSO1",
+    **extra: Any,
+) -> None:
+    s["requests"].append(
+        {
+            "id": req_id,
+            "buyer": buyer,
+            "zone": zone,
+            "direction": direction,
+            "quantity_w": quantity_w,
+            **extra,
+        }
+    )
 
 
 def clone(s: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """The independent checker catches every kind of wrong result."""
 
 import pytest
+from oracle_helpers import add_bid, add_request, cleared, flech, market
 
 from oracle import check, parse_scenario
 from oracle.result import Award, Rejected, Unmet
-from oracle_helpers import add_bid, add_request, cleared, flech, market
 
 
 @pytest.fixture
@@ -23,8 +23,9 @@ def wheres(scenario, result):
 
 
 def with_awards(result, awards):
-    return result.model_copy(update={"awards": awards,
-                                     "total_cost_ueur": sum(a.payment_ueur for a in awards)})
+    return result.model_copy(
+        update={"awards": awards, "total_cost_ueur": sum(a.payment_ueur for a in awards)}
+    )
 
 
 def test_an_honest_result_passes(session):
@@ -35,18 +36,24 @@ def test_an_honest_result_passes(session):
 
 def test_partial_award_of_an_indivisible_bid(session):
     scenario, result = session
-    awards = [a if a.bid != "IND" else a.model_copy(update={"quantity_w": 1_000,
-                                                             "payment_ueur": 100_000_000})
-              for a in result.awards]
+    awards = [
+        a
+        if a.bid != "IND"
+        else a.model_copy(update={"quantity_w": 1_000, "payment_ueur": 100_000_000})
+        for a in result.awards
+    ]
     assert "awards[1].quantity_w" in wheres(scenario, with_awards(result, awards))
 
 
 def test_divisible_award_below_its_minimum_or_off_the_step(session):
     scenario, result = session
     for w in (400, 1_050):
-        awards = [a if a.bid != "DIV" else a.model_copy(update={"quantity_w": w,
-                                                                 "payment_ueur": w * 200_000})
-                  for a in result.awards]
+        awards = [
+            a
+            if a.bid != "DIV"
+            else a.model_copy(update={"quantity_w": w, "payment_ueur": w * 200_000})
+            for a in result.awards
+        ]
         assert "awards[0].quantity_w" in wheres(scenario, with_awards(result, awards))
 
 
@@ -54,9 +61,12 @@ def test_wrong_payment_or_price(session):
     scenario, result = session
     awards = [result.awards[0].model_copy(update={"payment_ueur": 1}), result.awards[1]]
     assert "awards[0].payment_ueur" in wheres(scenario, with_awards(result, awards))
-    awards = [result.awards[0].model_copy(update={"price_eur_per_mw": 1,
-                                                  "payment_ueur": result.awards[0].quantity_w}),
-              result.awards[1]]
+    awards = [
+        result.awards[0].model_copy(
+            update={"price_eur_per_mw": 1, "payment_ueur": result.awards[0].quantity_w}
+        ),
+        result.awards[1],
+    ]
     assert "awards[0].price_eur_per_mw" in wheres(scenario, with_awards(result, awards))
 
 
@@ -107,6 +117,8 @@ def test_uniform_prices_are_rechecked():
     data["market"]["pricing"] = "uniform"
     scenario = parse_scenario(data)
     result = cleared(scenario)
-    cheap = [a.model_copy(update={"price_eur_per_mw": 500_000, "payment_ueur": a.quantity_w * 500_000})
-             for a in result.awards]
+    cheap = [
+        a.model_copy(update={"price_eur_per_mw": 500_000, "payment_ueur": a.quantity_w * 500_000})
+        for a in result.awards
+    ]
     assert "awards[1].price_eur_per_mw" in wheres(scenario, with_awards(result, cheap))

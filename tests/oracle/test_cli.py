@@ -4,13 +4,19 @@ import json
 import subprocess
 import sys
 
-from oracle import clear, load_scenario
 from oracle_helpers import FLECH, ROOT
+
+from oracle import clear, load_scenario
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
-                          text=True, cwd=ROOT, check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "flexmarket", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
 
 
 def test_table_shows_awards_unmet_and_cost():

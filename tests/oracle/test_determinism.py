@@ -5,10 +5,11 @@ import random
 import subprocess
 import sys
 
+from oracle_helpers import FLECH, ROOT, cleared, flech
+
 from oracle import parse_scenario
 from oracle.canonical import canonical_json, keccak_hex
 from oracle.synthetic import random_session
-from oracle_helpers import FLECH, ROOT, cleared, flech
 
 
 def shuffled_keys(value, rng):
@@ -23,7 +24,10 @@ def shuffled_keys(value, rng):
 
 def test_keccak_of_canonical_json_is_the_ethereum_hash():
     assert keccak_hex(b"") == "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
-    assert canonical_json({"b": 1, "a": [2, {"d": 3, "c": "é"}]}) == '{"a":[2,{"c":"é","d":3}],"b":1}'.encode()
+    assert (
+        canonical_json({"b": 1, "a": [2, {"d": 3, "c": "é"}]})
+        == '{"a":[2,{"c":"é","d":3}],"b":1}'.encode()
+    )
 
 
 def test_hashes_do_not_depend_on_key_order_or_defaults_spelled_out():
@@ -49,14 +53,22 @@ def test_two_processes_give_the_same_bytes(tmp_path):
     path = tmp_path / "session.json"
     path.write_text(json.dumps(random_session(150, n_slots=24, n_zones=4, seed=11)))
     outs = [
-        subprocess.run([sys.executable, "-m", "flexmarket", "clear", str(p), "--json"],
-                       capture_output=True, cwd=ROOT, check=True, env={"PYTHONHASHSEED": str(seed),
-                       "PATH": "/usr/bin:/bin"}).stdout
+        subprocess.run(
+            [sys.executable, "-m", "flexmarket", "clear", str(p), "--json"],
+            capture_output=True,
+            cwd=ROOT,
+            check=True,
+            env={"PYTHONHASHSEED": str(seed), "PATH": "/usr/bin:/bin"},
+        ).stdout
         for p, seed in ((path, 1), (path, 2))
     ]
     assert outs[0] == outs[1]
-    flech_out = subprocess.run([sys.executable, "-m", "flexmarket", "clear", str(FLECH), "--json"],
-                               capture_output=True, cwd=ROOT, check=True).stdout
+    flech_out = subprocess.run(
+        [sys.executable, "-m", "flexmarket", "clear", str(FLECH), "--json"],
+        capture_output=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
     assert json.loads(flech_out)["result_hash"] == cleared(flech()).result_hash
 
 

@@ -1,8 +1,9 @@
 """The engine's market features, each on a hand-checked session."""
 
+from oracle_helpers import add_bid, add_request, cleared, market
+
 from oracle import parse_scenario
 from oracle.engine import clear
-from oracle_helpers import add_bid, add_request, cleared, market
 
 
 def awards(result):
@@ -12,9 +13,9 @@ def awards(result):
 def test_indivisible_is_all_or_nothing_divisible_takes_what_is_needed():
     s = market()
     add_request(s, "R", 5_000)
-    add_bid(s, "BIG", 4_000, 100_000)                   # indivisible
-    add_bid(s, "DIV", 3_000, 200_000, divisible=True)   # takes the remaining 1,000 W
-    add_bid(s, "ALL", 6_000, 300_000)                    # cheapest alone? 1.8e9 > 0.4e9+0.2e9
+    add_bid(s, "BIG", 4_000, 100_000)  # indivisible
+    add_bid(s, "DIV", 3_000, 200_000, divisible=True)  # takes the remaining 1,000 W
+    add_bid(s, "ALL", 6_000, 300_000)  # cheapest alone? 1.8e9 > 0.4e9+0.2e9
     assert awards(cleared(s)) == {"BIG": 4_000, "DIV": 1_000}
 
 
@@ -22,9 +23,9 @@ def test_minimum_quantity_forces_a_bigger_award_or_another_bid():
     s = market()
     add_request(s, "R", 1_000)
     add_bid(s, "MIN", 5_000, 100_000, divisible=True, min_quantity_w=3_000)  # 3,000 W: 0.3e9
-    add_bid(s, "SMALL", 1_000, 250_000)                                       # 1,000 W: 0.25e9
+    add_bid(s, "SMALL", 1_000, 250_000)  # 1,000 W: 0.25e9
     assert awards(cleared(s)) == {"SMALL": 1_000}
-    s["bids"][1]["price_eur_per_mw"] = 350_000                                # now 0.35e9
+    s["bids"][1]["price_eur_per_mw"] = 350_000  # now 0.35e9
     assert awards(cleared(s)) == {"MIN": 3_000}
 
 
@@ -117,7 +118,9 @@ def test_uniform_price_is_per_zone_and_direction():
     add_bid(s, "Y1", 1_000, 200_000, zone="Y")
     result = cleared(s)
     assert {a.bid: a.price_eur_per_mw for a in result.awards} == {
-        "Z1": 300_000, "Z2": 300_000, "Y1": 200_000,
+        "Z1": 300_000,
+        "Z2": 300_000,
+        "Y1": 200_000,
     }
     assert result.total_cost_ueur == 2_000 * 300_000 + 1_000 * 200_000
 

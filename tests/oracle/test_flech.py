@@ -1,15 +1,18 @@
 """The FLECH PowerMax case study (Heussen et al., ISGT Europe 2013)."""
 
+from oracle_helpers import cleared, flech
+
 from oracle import Result, check, parse_scenario
 from oracle.result import Award
-from oracle_helpers import cleared, flech
 
 
 def test_pay_as_bid_takes_only_13_2_kw_of_fo2b2():
     result = cleared(flech())
     assert result.total_cost_ueur == 27_960_000_000
     assert {a.bid: a.quantity_w for a in result.awards} == {
-        "FO1B1": 12_300, "FO2B1": 12_300, "FO2B2": 13_200,
+        "FO1B1": 12_300,
+        "FO2B1": 12_300,
+        "FO2B2": 13_200,
     }
     assert result.unmet == [] and result.rejected == []
     assert result.mip_gap is None  # exact
@@ -29,10 +32,24 @@ def _paper_result(scenario):
     prices = {"FO1B1": 500_000, "FO2B1": 700_000, "FO2B2": 1_000_000}
     sellers = {"FO1B1": "FO1", "FO2B1": "FO2", "FO2B2": "FO2"}
     chosen = {"FO1B1": 12_300, "FO2B1": 12_300, "FO2B2": 15_400 * 90 // 100}
-    awards = [Award(bid=b, seller=sellers[b], quantity_w=w, price_eur_per_mw=prices[b],
-                    payment_ueur=w * prices[b]) for b, w in sorted(chosen.items())]
-    paper = Result(market=scenario.market.id, pricing="pay_as_bid", awards=awards, rejected=[],
-                   unmet=[], total_cost_ueur=sum(a.payment_ueur for a in awards))
+    awards = [
+        Award(
+            bid=b,
+            seller=sellers[b],
+            quantity_w=w,
+            price_eur_per_mw=prices[b],
+            payment_ueur=w * prices[b],
+        )
+        for b, w in sorted(chosen.items())
+    ]
+    paper = Result(
+        market=scenario.market.id,
+        pricing="pay_as_bid",
+        awards=awards,
+        rejected=[],
+        unmet=[],
+        total_cost_ueur=sum(a.payment_ueur for a in awards),
+    )
     return paper.sealed(scenario.input_hash())
 
 

@@ -5,11 +5,11 @@ import itertools
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracle_helpers import add_bid, add_request, cleared, market
 
 from oracle import parse_scenario
 from oracle.flow import bipartite_max_flow
 from oracle.rules import validate_bids
-from oracle_helpers import add_bid, add_request, cleared, market
 
 G = 100
 
@@ -17,13 +17,18 @@ G = 100
 @st.composite
 def small_markets(draw):
     n_slots = draw(st.integers(1, 3))
-    s = market(slots=n_slots, granularity_w=G, pricing=draw(st.sampled_from(["pay_as_bid",
-                                                                            "uniform"])))
+    s = market(
+        slots=n_slots, granularity_w=G, pricing=draw(st.sampled_from(["pay_as_bid", "uniform"]))
+    )
     for i in range(draw(st.integers(1, 3))):
         zone = draw(st.sampled_from(["Z", "Y", None]))
         add_request(
-            s, f"R{i}", [draw(st.integers(0, 8)) * 50 for _ in range(n_slots)], zone=zone,
-            buyer="DSO1" if zone else "TSO1", direction=draw(st.sampled_from(["up", "down"])),
+            s,
+            f"R{i}",
+            [draw(st.integers(0, 8)) * 50 for _ in range(n_slots)],
+            zone=zone,
+            buyer="DSO1" if zone else "TSO1",
+            direction=draw(st.sampled_from(["up", "down"])),
             max_price_eur_per_mw=draw(st.sampled_from([None, 300, 600])),
         )
     for i in range(draw(st.integers(1, 5))):
@@ -34,9 +39,17 @@ def small_markets(draw):
             extra["divisible"] = True
             extra["min_quantity_w"] = draw(st.sampled_from([None, 2 * G]))
         slots = sorted(draw(st.sets(st.integers(0, n_slots - 1), min_size=1)))
-        add_bid(s, f"B{i}", q, draw(st.integers(1, 10)) * 100, zone=draw(st.sampled_from("ZY")),
-                direction=draw(st.sampled_from(["up", "down"])), slots=slots,
-                seller=draw(st.sampled_from("AB")), **extra)
+        add_bid(
+            s,
+            f"B{i}",
+            q,
+            draw(st.integers(1, 10)) * 100,
+            zone=draw(st.sampled_from("ZY")),
+            direction=draw(st.sampled_from(["up", "down"])),
+            slots=slots,
+            seller=draw(st.sampled_from("AB")),
+            **extra,
+        )
     s["unmet_penalty_eur_per_mw"] = draw(st.sampled_from([50, 400, 2_000, 10**12]))
     return s
 
@@ -49,10 +62,16 @@ def objective(scenario, awards):
         reqs = scenario.requests
         demand = [r.quantity_w if isinstance(r.quantity_w, int) else r.quantity_w[t] for r in reqs]
         active = [b for b in awards if t in (bids[b].slots or range(scenario.market.slots))]
-        edges = [(i, j) for i, b in enumerate(active) for j, r in enumerate(reqs)
-                 if r.direction == bids[b].direction and r.zone in (None, bids[b].zone)
-                 and (r.max_price_eur_per_mw is None
-                      or bids[b].price_eur_per_mw <= r.max_price_eur_per_mw)]
+        edges = [
+            (i, j)
+            for i, b in enumerate(active)
+            for j, r in enumerate(reqs)
+            if r.direction == bids[b].direction
+            and r.zone in (None, bids[b].zone)
+            and (
+                r.max_price_eur_per_mw is None or bids[b].price_eur_per_mw <= r.max_price_eur_per_mw
+            )
+        ]
         served = sum(bipartite_max_flow([awards[b] for b in active], demand, edges).values())
         total += (sum(demand) - served) * scenario.unmet_penalty_eur_per_mw
     return total

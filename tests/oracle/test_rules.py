@@ -1,10 +1,10 @@
 """Rules 1 to 5: invalid bids are rejected with a reason, the market clears without them."""
 
 import pytest
+from oracle_helpers import add_bid, add_request, cleared, market
 
 from oracle import parse_scenario
 from oracle.rules import validate_bids
-from oracle_helpers import add_bid, add_request, cleared, market
 
 
 def rejected_reasons(s):
@@ -45,8 +45,13 @@ def test_a_valid_bid_is_kept_and_awarded():
         (lambda s, b: b.update(slots=[]), "slots is empty"),
         # rule 5
         (lambda s, b: b.update(divisible=True, min_quantity_w=6000), "min_quantity_w 6000 exceeds"),
-        (lambda s, b: (b.update(divisible=True), s["assets"][-1].update(p_min_w=5500, p_max_w=6000)),
-         "min_quantity_w 5500 exceeds"),
+        (
+            lambda s, b: (
+                b.update(divisible=True),
+                s["assets"][-1].update(p_min_w=5500, p_max_w=6000),
+            ),
+            "min_quantity_w 5500 exceeds",
+        ),
     ],
 )
 def test_each_rule_rejects_with_its_reason(mutate, reason):

@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 import pytest
+from oracle_helpers import ROOT, flech
 
 from oracle import ScenarioError, load_scenario, parse_scenario
-from oracle_helpers import ROOT, flech
 
 
 def problems_of(data):
@@ -21,9 +21,16 @@ def problems_of(data):
     [
         (lambda d: d["bids"][2].update(quantity_w="15400"), "bids[2].quantity_w", "valid integer"),
         (lambda d: d["bids"][1].update(quantity_w=12.5), "bids[1].quantity_w", "valid integer"),
-        (lambda d: d["bids"][0].update(price_eur_per_mw=True), "bids[0].price_eur_per_mw",
-         "valid integer"),
-        (lambda d: d["bids"][0].update(quantity_w=-1), "bids[0].quantity_w", "greater than or equal"),
+        (
+            lambda d: d["bids"][0].update(price_eur_per_mw=True),
+            "bids[0].price_eur_per_mw",
+            "valid integer",
+        ),
+        (
+            lambda d: d["bids"][0].update(quantity_w=-1),
+            "bids[0].quantity_w",
+            "greater than or equal",
+        ),
         (lambda d: d["bids"][0].update(colour="red"), "bids[0].colour", "unknown field"),
         (lambda d: d.update(extra=1), "extra", "unknown field"),
         (lambda d: d["market"].pop("start"), "market.start", "Field required"),
@@ -34,18 +41,27 @@ def problems_of(data):
         (lambda d: d.update(schema="flexmarket.scenario/2"), "schema", "flexmarket.scenario/1"),
         (lambda d: d["bids"][1].update(id="FO1B1"), "bids[1].id", "duplicate id 'FO1B1'"),
         (lambda d: d["assets"][3].update(id="FO1-EV1"), "assets[3].id", "duplicate id"),
-        (lambda d: d["assets"][0].update(manager="FO9"), "assets[0].manager",
-         "unknown participant 'FO9'"),
+        (
+            lambda d: d["assets"][0].update(manager="FO9"),
+            "assets[0].manager",
+            "unknown participant 'FO9'",
+        ),
         (lambda d: d["assets"][0].update(zone="T9"), "assets[0].zone", "unknown zone 'T9'"),
         (lambda d: d["assets"][0].update(p_min_w=5000), "assets[0].p_min_w", "above p_max_w"),
         (lambda d: d["requests"][0].update(buyer="FO1"), "requests[0].buyer", "not a buyer"),
         (lambda d: d["requests"][0].update(buyer="X"), "requests[0].buyer", "unknown participant"),
         (lambda d: d["requests"][0].update(zone="T2"), "requests[0].zone", "unknown zone 'T2'"),
-        (lambda d: d["requests"][0].update(quantity_w=[1000] * 3), "requests[0].quantity_w",
-         "has 3 values, the market has 14 slots"),
+        (
+            lambda d: d["requests"][0].update(quantity_w=[1000] * 3),
+            "requests[0].quantity_w",
+            "has 3 values, the market has 14 slots",
+        ),
         (lambda d: d["zones"][0].update(limit_w=[1, 2]), "zones[0].limit_w", "has 2 values"),
-        (lambda d: d["market"].update(price_cap_eur_per_mw=-1), "market.price_cap_eur_per_mw",
-         "below price_floor"),
+        (
+            lambda d: d["market"].update(price_cap_eur_per_mw=-1),
+            "market.price_cap_eur_per_mw",
+            "below price_floor",
+        ),
     ],
 )
 def test_malformed_field_is_named(mutate, path, message):
@@ -76,8 +92,13 @@ def test_unknown_bid_references_are_rejections_not_errors():
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
-                          text=True, cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "flexmarket", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
 
 
 def test_cli_exits_2_naming_the_field_and_prints_no_result(tmp_path):
