@@ -28,6 +28,8 @@ Id = Annotated[str, Field(min_length=1, max_length=200)]
 Direction = Literal["up", "down"]
 Role = Literal["DSO", "TSO", "BRP", "aggregator"]
 PerSlot = NonNegInt | list[NonNegInt]
+BuyerRole = Literal["DSO", "TSO", "BRP"]
+DEFAULT_PRIORITY: tuple[str, ...] = ("DSO", "TSO", "BRP")
 
 
 class _Strict(BaseModel):
@@ -45,6 +47,10 @@ class Market(_Strict):
     granularity_w: PositiveInt = 1
     price_floor_eur_per_mw: int = 0
     price_cap_eur_per_mw: int | None = None
+    # TSO-DSO coordination (docs/coordination.md); left out of `canonical()` at their defaults.
+    coupling: Literal["sequential", "common"] = "sequential"
+    priority: list[BuyerRole] = Field(default_factory=lambda: list(DEFAULT_PRIORITY))
+    balance_dso: bool = False
 
 
 class Participant(_Strict):
@@ -56,6 +62,8 @@ class Zone(_Strict):
     id: Id
     limit_w: PerSlot | None = None
     forecast_w: PerSlot | None = None
+    # traffic light: slots in which the DSO suspends the market in this zone
+    red_slots: list[NonNegInt] | None = None
 
 
 class Asset(_Strict):
@@ -110,6 +118,18 @@ class Scenario(_Strict):
         data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
         if data.get("grid") is None:
             data.pop("grid", None)
+        # coordination fields at their defaults are left out: older files keep their hash
+        market = data["market"]
+        for key, default in (
+            ("coupling", "sequential"),
+            ("priority", list(DEFAULT_PRIORITY)),
+            ("balance_dso", False),
+        ):
+            if market.get(key) == default:
+                market.pop(key)
+        for zone in data["zones"]:
+            if zone.get("red_slots") is None:
+                zone.pop("red_slots", None)
         return data
 
     def input_hash(self) -> str:
@@ -192,6 +212,11 @@ def _structural_problems(s: Scenario) -> list[tuple[str, str]]:
     for i, z in enumerate(s.zones):
         problems += _check_per_slot(z.limit_w, m.slots, f"zones[{i}].limit_w")
         problems += _check_per_slot(z.forecast_w, m.slots, f"zones[{i}].forecast_w")
+        bad_slots = sorted({t for t in z.red_slots or [] if t >= m.slots})
+        if bad_slots:
+            problems.append((f"zones[{i}].red_slots", f"slots {bad_slots} do not exist"))
+    if len(set(m.priority)) != len(m.priority):
+        problems.append(("market.priority", "names a role twice"))
     for i, a in enumerate(s.assets):
         if a.manager not in participants:
             problems.append((f"assets[{i}].manager", f"unknown participant {a.manager!r}"))
