@@ -45,6 +45,10 @@ class Result(_Frozen):
     # Extensions filled by the grid check and TSO-DSO coordination.
     grid_check: dict[str, Any] | None = None
     conflicts: list[dict[str, Any]] | None = None
+    # TSO-DSO coordination (docs/coordination.md): each award's payment per buyer, and
+    # the coupling used with the zones' traffic light.
+    shares: list[dict[str, Any]] | None = None
+    coordination: dict[str, Any] | None = None
     input_hash: str = ""
     result_hash: str = ""
 
@@ -55,7 +59,7 @@ class Result(_Frozen):
         data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
         for key in ("input_hash", "result_hash"):
             data.pop(key)
-        for key in ("mip_gap", "grid_check", "conflicts"):
+        for key in ("mip_gap", "grid_check", "conflicts", "shares", "coordination"):
             if data[key] is None:
                 data.pop(key)
         return data
