@@ -1,0 +1,138 @@
+"""Who received what: awarded watts split among requests, and payments among buyers.
+
+Exact integer post-processing of a coordinated clearing. In each slot and
+layer, awarded bids are grouped by the requests they may serve and the groups'
+watts are split among the requests by `priority_max_flow` (the buyers' roles in
+the market's priority order), then handed down to the bids of each group in
+tie-break rank order. A watt counts once per layer: sequential coupling has one
+layer (the engine's rule), common coupling two (zonal, system-wide).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from oracle.coordination.flow import priority_max_flow
+from oracle.coordination.model import eligibility
+from oracle.result import Award
+from oracle.rules import ValidBid
+from oracle.scenario import DEFAULT_PRIORITY, Scenario
+
+
+def role_order(scenario: Scenario) -> list[str]:
+    """The market's priority, then any buyer role it leaves out, in the default order."""
+    order = list(scenario.market.priority)
+    return order + [r for r in DEFAULT_PRIORITY if r not in order]
+
+
+def buyer_order(scenario: Scenario) -> list[str]:
+    """Buyers by role priority, then participant order: who gets a share's remainder first."""
+    roles = role_order(scenario)
+    buyers = [p for p in scenario.participants if p.role in roles]
+    return [p.id for p in sorted(buyers, key=lambda p: roles.index(p.role))]
+
+
+def layer_of(scenario: Scenario, coupling: str) -> dict[int, int]:
+    """Request -> layer: 0 for everything (sequential), or 0 zonal / 1 system-wide (common)."""
+    if coupling == "common":
+        return {r: int(req.zone is None) for r, req in enumerate(scenario.requests)}
+    return dict.fromkeys(range(len(scenario.requests)), 0)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    flows: dict[tuple[str, int, int], int]  # (bid, request, slot) -> W counted toward it
+    unmet: dict[tuple[int, int], int]  # (request, slot) -> W left unmet, positive only
+
+
+def allocate_layers(
+    scenario: Scenario,
+    bids: Sequence[ValidBid],
+    awards_w: Mapping[str, int],
+    needs: Mapping[tuple[int, int], int],
+    layers: Mapping[int, int],
+) -> Allocation:
+    by_id = {b.id: b for b in bids}
+    awarded = [by_id[b] for b in sorted(awards_w, key=lambda b: by_id[b].rank)]
+    eligible = eligibility(scenario, awarded, needs)
+    buyers = buyer_order(scenario)
+    level = {r: buyers.index(req.buyer) for r, req in enumerate(scenario.requests)}
+    flows: dict[tuple[str, int, int], int] = {}
+    received: dict[tuple[int, int], int] = defaultdict(int)
+    for layer in sorted(set(layers.values())):
+        for t in range(scenario.market.slots):
+            reqs = [r for r in range(len(scenario.requests))
+                    if (r, t) in needs and layers[r] == layer]
+            if not reqs:
+                continue
+            groups: dict[tuple[int, ...], list[ValidBid]] = defaultdict(list)
+            for bid in awarded:
+                if t in bid.slots:
+                    serves = tuple(r for r in eligible.get(bid.id, ()) if r in reqs)
+                    if serves:
+                        groups[serves].append(bid)
+            keys = sorted(groups)
+            pos = {r: j for j, r in enumerate(reqs)}
+            supplies = [sum(awards_w[b.id] for b in groups[k]) for k in keys]
+            edges = [(i, pos[r]) for i, k in enumerate(keys) for r in k]
+            got = priority_max_flow(supplies, [needs[(r, t)] for r in reqs],
+                                    [level[r] for r in reqs], edges)
+            for i, k in enumerate(keys):
+                # hand the group's flows down to its bids, rank order, requests in order
+                left = {b.id: awards_w[b.id] for b in groups[k]}
+                for r in k:
+                    f = got.get((i, pos[r]), 0)
+                    received[(r, t)] += f
+                    for bid in groups[k]:
+                        if not f:
+                            break
+                        take = min(f, left[bid.id])
+                        if take:
+                            flows[(bid.id, r, t)] = take
+                            left[bid.id] -= take
+                            f -= take
+    unmet = {key: q - received[key] for key, q in needs.items() if q > received[key]}
+    return Allocation(flows=flows, unmet=unmet)
+
+
+def share_payments(
+    scenario: Scenario, awards: Sequence[Award], allocation: Allocation,
+    bids: Sequence[ValidBid],
+) -> list[dict[str, int | str]]:
+    """Each award's payment split among buyers in proportion to the watts they received.
+
+    Integer division; the remainder goes to the first of them in priority order. An award
+    that no request counted (a counter-activation bought for `balance_dso`, or watts an
+    indivisible bid delivers beyond every need) is paid by the first buyer, in priority
+    order, with a need in one of its slots.
+    """
+    buyers = buyer_order(scenario)
+    req_buyer = [req.buyer for req in scenario.requests]
+    got: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (bid, r, _), w in allocation.flows.items():
+        got[bid][req_buyer[r]] += w
+    slots_of = {b.id: set(b.slots) for b in bids}
+    needing: dict[int, set[str]] = defaultdict(set)
+    for req in scenario.requests:
+        q = req.quantity_w
+        for t in range(scenario.market.slots):
+            if (q if isinstance(q, int) else q[t]) > 0:
+                needing[t].add(req.buyer)
+    rows: list[dict[str, int | str]] = []
+    for a in awards:
+        received = {b: w for b, w in got.get(a.bid, {}).items() if w}
+        if not received:
+            payers = [b for b in buyers if any(b in needing[t] for t in slots_of[a.bid])]
+            payer = (payers or buyers)[0]
+            rows.append({"bid": a.bid, "buyer": payer, "received_w_slots": 0,
+                         "payment_ueur": a.payment_ueur})
+            continue
+        total = sum(received.values())
+        ordered = [b for b in buyers if b in received]
+        parts = {b: a.payment_ueur * received[b] // total for b in ordered}
+        parts[ordered[0]] += a.payment_ueur - sum(parts.values())
+        rows += [{"bid": a.bid, "buyer": b, "received_w_slots": received[b],
+                  "payment_ueur": parts[b]} for b in ordered]
+    return rows
