@@ -77,6 +77,10 @@ def render_result(result: object) -> str:
             f"grid check: {'ok' if gc.get('ok') else 'VIOLATIONS REMAIN'}; max loading "
             f"{gc['before']['max_loading_percent']} % -> {gc['after']['max_loading_percent']} %"
         )
+    if result.coordination is not None:
+        from oracle.coordination.render import coordination_lines
+
+        lines += coordination_lines(result)
     lines += [f"input_hash  {result.input_hash}", f"result_hash {result.result_hash}"]
     return "\n".join(lines)
 
@@ -90,6 +94,10 @@ def clear_file(path: Path) -> object:
         from oracle.grid.clearing import clear_with_grid
 
         return clear_with_grid(scenario, base_dir=path.parent)
+    from oracle.coordination import clear_coordinated, needs_coordination
+
+    if needs_coordination(scenario):  # several buyer roles, zone safety, traffic light
+        return clear_coordinated(scenario)
     return clear(scenario)
 
 
