@@ -70,7 +70,8 @@ compile-brownie: $(BROWNIE_STAMP) $(NODE_STAMP) $(SOLC_BIN) brownie-network
 	$(BROWNIE_ENV) $(BROWNIE_VENV)/bin/brownie compile
 
 test-contracts: $(BROWNIE_STAMP) $(NODE_STAMP) $(SOLC_BIN) $(VENV)/.installed brownie-network
-	$(BROWNIE_ENV) $(BROWNIE_VENV)/bin/brownie test tests/contracts $(BROWNIE_TEST_ARGS)
+	$(BROWNIE_ENV) $(BROWNIE_VENV)/bin/brownie test tests/contracts -W ignore::FutureWarning \
+		$(BROWNIE_TEST_ARGS)
 
 # Deploy on a throw-away anvil (brownie starts and stops it): deployments/<chain_id>.json.
 deploy-local: $(BROWNIE_STAMP) $(NODE_STAMP) $(SOLC_BIN) brownie-network

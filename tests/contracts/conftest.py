@@ -384,6 +384,11 @@ if brownie is not None:
         e.setup()
         return e
 
+    @pytest.fixture(scope="module")
+    def revealed(env: Env) -> dict[str, Any]:
+        """One default `Env.revealed_session()` per module, shared (each test reverts)."""
+        return env.revealed_session()
+
     @pytest.fixture(autouse=True)
     def isolation(fn_isolation: Any) -> None:
         pass

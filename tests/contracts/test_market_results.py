@@ -20,8 +20,8 @@ def _awards(env, s):
     return a, b, c
 
 
-def test_commit_result_stores_checked_awards_and_makes_the_result_final(env):
-    s = env.revealed_session()
+def test_commit_result_stores_checked_awards_and_makes_the_result_final(env, revealed):
+    s = revealed
     sid = s["session"]
     a, b, c = _awards(env, s)
     tx = env.commit_result(sid, [env.award(a, 12_300, 500_000), env.award(c, 13_200, 1_000_000)])
@@ -37,8 +37,8 @@ def test_commit_result_stores_checked_awards_and_makes_the_result_final(env):
     assert tx.events["ResultCommitted"]["status"] == RES_FINAL
 
 
-def test_commit_result_with_no_award_is_final(env):
-    s = env.revealed_session()
+def test_commit_result_with_no_award_is_final(env, revealed):
+    s = revealed
     env.commit_result(s["session"], [])
     assert env.status(s["session"]) == RES_FINAL
 
@@ -72,8 +72,8 @@ def test_commit_result_with_a_quorum_waits_for_attestations(env):
     assert env.status(s["session"]) == RES_PENDING
 
 
-def test_commit_result_reverts_when_caller_is_not_the_oracle(env):
-    s = env.revealed_session()
+def test_commit_result_reverts_when_caller_is_not_the_oracle(env, revealed):
+    s = revealed
     with reverts("FlexMarketUnauthorized"):
         env.market.commitResult(s["session"], label("i"), label("r"), [], True, {"from": env.dso})
 
@@ -90,28 +90,28 @@ def test_commit_result_reverts_before_the_reveal_deadline(env):
         env.commit_result(sid, [])
 
 
-def test_commit_result_reverts_after_the_clearing_deadline(env):
-    s = env.revealed_session()
+def test_commit_result_reverts_after_the_clearing_deadline(env, revealed):
+    s = revealed
     env.to_after_clearing(s["session"])
     with reverts("FlexMarketClearingClosed"):
         env.commit_result(s["session"], [])
 
 
-def test_commit_result_reverts_when_a_hash_is_zero(env):
-    s = env.revealed_session()
+def test_commit_result_reverts_when_a_hash_is_zero(env, revealed):
+    s = revealed
     with reverts("FlexMarketResultHashMismatch"):
         env.commit_result(s["session"], [], input_hash="0x" + "00" * 32)
 
 
-def test_commit_result_reverts_when_pages_carry_different_hashes(env):
-    s = env.revealed_session()
+def test_commit_result_reverts_when_pages_carry_different_hashes(env, revealed):
+    s = revealed
     env.commit_result(s["session"], [], last=False)
     with reverts("FlexMarketResultHashMismatch"):
         env.commit_result(s["session"], [], result_hash=label("other"))
 
 
-def test_commit_result_reverts_when_result_is_already_complete(env):
-    s = env.revealed_session()
+def test_commit_result_reverts_when_result_is_already_complete(env, revealed):
+    s = revealed
     env.commit_result(s["session"], [])
     with reverts("FlexMarketResultStatusInvalid"):
         env.commit_result(s["session"], [])
@@ -126,8 +126,8 @@ def test_commit_result_reverts_when_award_names_an_unrevealed_or_foreign_bid(env
         env.commit_result(s["session"], [env.award("0x" + "77" * 32, 12_300, 500_000)])
 
 
-def test_commit_result_reverts_when_need_unknown(env):
-    s = env.revealed_session()
+def test_commit_result_reverts_when_need_unknown(env, revealed):
+    s = revealed
     with reverts("FlexMarketAwardNeedInvalid"):
         env.commit_result(s["session"], [env.award(s["bids"][0], 12_300, 500_000, need_index=5)])
 
@@ -171,8 +171,8 @@ def test_commit_result_reverts_when_price_above_the_need_maximum(env):
         env.commit_result(sid, [env.award(bid_id, 12_300, 500_000)])
 
 
-def test_commit_result_reverts_when_awards_are_not_sorted(env):
-    s = env.revealed_session()
+def test_commit_result_reverts_when_awards_are_not_sorted(env, revealed):
+    s = revealed
     a, b, _ = _awards(env, s)
     rows = sorted(
         [env.award(a, 12_300, 500_000), env.award(b, 12_300, 600_000)],
@@ -185,8 +185,8 @@ def test_commit_result_reverts_when_awards_are_not_sorted(env):
         )
 
 
-def test_commit_result_reverts_when_pay_as_bid_price_differs(env):
-    s = env.revealed_session()
+def test_commit_result_reverts_when_pay_as_bid_price_differs(env, revealed):
+    s = revealed
     with reverts("FlexMarketAwardPriceInvalid"):
         env.commit_result(s["session"], [env.award(s["bids"][0], 12_300, 600_000)])
 
@@ -204,22 +204,22 @@ def test_commit_result_reverts_when_uniform_price_below_the_bid(env):
         env.commit_result(s["session"], [env.award(s["bids"][1], 12_300, 500_000)])
 
 
-def test_commit_result_reverts_when_payment_is_not_quantity_times_price(env):
-    s = env.revealed_session()
+def test_commit_result_reverts_when_payment_is_not_quantity_times_price(env, revealed):
+    s = revealed
     with reverts("FlexMarketAwardPaymentMismatch"):
         env.commit_result(s["session"], [env.award(s["bids"][0], 12_300, 500_000, payment=1)])
 
 
-def test_commit_result_reverts_when_award_exceeds_the_bid(env):
-    s = env.revealed_session()
+def test_commit_result_reverts_when_award_exceeds_the_bid(env, revealed):
+    s = revealed
     with reverts("FlexMarketAwardExceedsBid"):
         env.commit_result(s["session"], [env.award(s["bids"][2], 15_500, 1_000_000)])
     with reverts("FlexMarketAwardExceedsBid"):
         env.commit_result(s["session"], [env.award(s["bids"][2], 0, 1_000_000)])
 
 
-def test_commit_result_reverts_when_indivisible_bid_is_split(env):
-    s = env.revealed_session()
+def test_commit_result_reverts_when_indivisible_bid_is_split(env, revealed):
+    s = revealed
     with reverts("FlexMarketAwardNotAllOrNothing"):
         env.commit_result(s["session"], [env.award(s["bids"][0], 12_000, 500_000)])
 
@@ -266,8 +266,8 @@ def test_attest_result_reverts_when_caller_is_not_a_validator(env):
         env.market.attestResult(s["session"], label("result"), {"from": env.dso})
 
 
-def test_attest_result_reverts_when_result_not_pending(env):
-    s = env.revealed_session()
+def test_attest_result_reverts_when_result_not_pending(env, revealed):
+    s = revealed
     env.commit_result(s["session"], [])
     with reverts("FlexMarketResultStatusInvalid"):
         env.market.attestResult(s["session"], label("result"), {"from": env.validator})
@@ -288,8 +288,8 @@ def test_attest_result_reverts_when_validator_attests_twice(env):
         env.market.attestResult(s["session"], label("result"), {"from": env.validator})
 
 
-def test_dispute_result_freezes_settlement(env):
-    s = env.revealed_session()
+def test_dispute_result_freezes_settlement(env, revealed):
+    s = revealed
     sid = s["session"]
     env.commit_result(sid, [env.award(s["bids"][0], 12_300, 500_000)])
     tx = env.market.disputeResult(sid, label("report"), {"from": env.validator})
@@ -300,15 +300,15 @@ def test_dispute_result_freezes_settlement(env):
         env.market.settleAward(sid, 0, {"from": env.admin})
 
 
-def test_dispute_result_reverts_when_caller_is_not_a_validator(env):
-    s = env.revealed_session()
+def test_dispute_result_reverts_when_caller_is_not_a_validator(env, revealed):
+    s = revealed
     env.commit_result(s["session"], [])
     with reverts("FlexMarketUnauthorized"):
         env.market.disputeResult(s["session"], label("x"), {"from": env.dso})
 
 
-def test_dispute_result_reverts_when_no_result_or_after_a_payment(env):
-    s = env.revealed_session()
+def test_dispute_result_reverts_when_no_result_or_after_a_payment(env, revealed):
+    s = revealed
     sid = s["session"]
     with reverts("FlexMarketResultStatusInvalid"):
         env.market.disputeResult(sid, label("x"), {"from": env.validator})
@@ -333,16 +333,16 @@ def test_resolve_dispute_lets_the_result_stand_or_voids_it(env):
     assert env.status(s2["session"]) == RES_VOIDED
 
 
-def test_resolve_dispute_reverts_when_caller_is_not_the_admin(env):
-    s = env.revealed_session()
+def test_resolve_dispute_reverts_when_caller_is_not_the_admin(env, revealed):
+    s = revealed
     env.commit_result(s["session"], [])
     env.market.disputeResult(s["session"], label("x"), {"from": env.validator})
     with reverts("FlexMarketUnauthorized"):
         env.market.resolveDispute(s["session"], True, {"from": env.validator})
 
 
-def test_resolve_dispute_reverts_when_not_disputed(env):
-    s = env.revealed_session()
+def test_resolve_dispute_reverts_when_not_disputed(env, revealed):
+    s = revealed
     env.commit_result(s["session"], [])
     with reverts("FlexMarketResultStatusInvalid"):
         env.market.resolveDispute(s["session"], True, {"from": env.admin})

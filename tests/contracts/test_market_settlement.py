@@ -1,6 +1,7 @@
 """FlexMarket: metered delivery, settlement (pull payments, penalties, FLECH suspension),
 releases of budgets, bonds and collateral."""
 
+import pytest
 from conftest import INITIAL_DEPOSIT_UEUR, label, reverts
 
 EVIDENCE = label("metering-report")
@@ -16,6 +17,12 @@ def _cleared(env, **overrides):
     return sid, a, b, c, index
 
 
+@pytest.fixture(scope="module")
+def cleared(env):
+    """The default `_cleared` session, shared by the module (each test reverts)."""
+    return _cleared(env)
+
+
 def _standing(env, seller):
     failures, suspended = env.market.standingOf(seller)
     return int(failures), bool(suspended)
@@ -28,22 +35,22 @@ def _deliver(env, sid, index_to_w):
     )
 
 
-def test_record_deliveries_stores_metered_power(env):
-    sid, a, _, c, index = _cleared(env)
+def test_record_deliveries_stores_metered_power(env, cleared):
+    sid, a, _, c, index = cleared
     tx = _deliver(env, sid, {index[a]: 12_300, index[c]: 15_000})
     core = env.market.award(sid, index[c])[1]
     assert (core[2], core[3]) == (15_000, True)
     assert tx.events["DeliveryRecorded"][0]["evidenceHash"] == EVIDENCE
 
 
-def test_record_deliveries_reverts_when_caller_is_not_the_metering_operator(env):
-    sid, *_ = _cleared(env)
+def test_record_deliveries_reverts_when_caller_is_not_the_metering_operator(env, cleared):
+    sid, *_ = cleared
     with reverts("FlexMarketUnauthorized"):
         env.market.recordDeliveries(sid, [0], [1], EVIDENCE, {"from": env.dso})
 
 
-def test_record_deliveries_reverts_when_lengths_differ(env):
-    sid, *_ = _cleared(env)
+def test_record_deliveries_reverts_when_lengths_differ(env, cleared):
+    sid, *_ = cleared
     with reverts("FlexMarketDeliveryLengthMismatch"):
         env.market.recordDeliveries(sid, [0, 1], [1], EVIDENCE, {"from": env.metering})
 
@@ -54,21 +61,21 @@ def test_record_deliveries_reverts_before_the_result(env):
         env.market.recordDeliveries(s["session"], [0], [1], EVIDENCE, {"from": env.metering})
 
 
-def test_record_deliveries_reverts_when_award_unknown(env):
-    sid, *_ = _cleared(env)
+def test_record_deliveries_reverts_when_award_unknown(env, cleared):
+    sid, *_ = cleared
     with reverts("FlexMarketAwardUnknown"):
         env.market.recordDeliveries(sid, [2], [1], EVIDENCE, {"from": env.metering})
 
 
-def test_record_deliveries_reverts_when_recorded_twice(env):
-    sid, *_ = _cleared(env)
+def test_record_deliveries_reverts_when_recorded_twice(env, cleared):
+    sid, *_ = cleared
     _deliver(env, sid, {0: 1})
     with reverts("FlexMarketDeliveryAlreadyRecorded"):
         _deliver(env, sid, {0: 1})
 
 
-def test_settle_award_pays_the_seller_from_the_buyer_escrow(env):
-    sid, a, _, _, index = _cleared(env)
+def test_settle_award_pays_the_seller_from_the_buyer_escrow(env, cleared):
+    sid, a, _, _, index = cleared
     _deliver(env, sid, {index[a]: 12_300})
     buyer, seller = env.balances(env.dso), env.balances(env.agg1)
     tx = env.market.settleAward(sid, index[a], {"from": env.owner})  # anyone may settle
@@ -81,16 +88,16 @@ def test_settle_award_pays_the_seller_from_the_buyer_escrow(env):
     assert env.session(sid)[3][5] == 1
 
 
-def test_settle_award_within_tolerance_pays_in_full_without_failure(env):
-    sid, _, _, c, index = _cleared(env)
+def test_settle_award_within_tolerance_pays_in_full_without_failure(env, cleared):
+    sid, _, _, c, index = cleared
     _deliver(env, sid, {index[c]: 14_000})  # 9.1 % short, tolerance 10 %
     tx = env.market.settleAward(sid, index[c], {"from": env.owner})
     assert tx.events["AwardSettled"]["paymentUeur"] == 15_400 * 1_000_000
     assert _standing(env, env.agg2) == (0, False)
 
 
-def test_settle_award_beyond_tolerance_pays_delivery_and_penalises_collateral(env):
-    sid, _, _, c, index = _cleared(env)
+def test_settle_award_beyond_tolerance_pays_delivery_and_penalises_collateral(env, cleared):
+    sid, _, _, c, index = cleared
     _deliver(env, sid, {index[c]: 10_000})
     buyer, seller = env.balances(env.dso), env.balances(env.agg2)
     tx = env.market.settleAward(sid, index[c], {"from": env.owner})
@@ -149,28 +156,28 @@ def test_settle_award_reverts_when_result_not_final(env):
         env.market.settleAward(s["session"], 0, {"from": env.owner})
 
 
-def test_settle_award_reverts_when_award_unknown(env):
-    sid, *_ = _cleared(env)
+def test_settle_award_reverts_when_award_unknown(env, cleared):
+    sid, *_ = cleared
     with reverts("FlexMarketAwardUnknown"):
         env.market.settleAward(sid, 2, {"from": env.owner})
 
 
-def test_settle_award_reverts_when_delivery_missing(env):
-    sid, *_ = _cleared(env)
+def test_settle_award_reverts_when_delivery_missing(env, cleared):
+    sid, *_ = cleared
     with reverts("FlexMarketDeliveryMissing"):
         env.market.settleAward(sid, 0, {"from": env.owner})
 
 
-def test_settle_award_reverts_when_already_settled(env):
-    sid, *_ = _cleared(env)
+def test_settle_award_reverts_when_already_settled(env, cleared):
+    sid, *_ = cleared
     _deliver(env, sid, {0: 20_000})
     env.market.settleAward(sid, 0, {"from": env.owner})
     with reverts("FlexMarketAwardAlreadySettled"):
         env.market.settleAward(sid, 0, {"from": env.owner})
 
 
-def test_settle_awards_settles_a_page_and_skips_settled_awards(env):
-    sid, *_ = _cleared(env)
+def test_settle_awards_settles_a_page_and_skips_settled_awards(env, cleared):
+    sid, *_ = cleared
     _deliver(env, sid, {0: 20_000, 1: 20_000})
     env.market.settleAward(sid, 0, {"from": env.owner})
     tx = env.market.settleAwards(sid, 0, 2, {"from": env.owner})
@@ -178,8 +185,8 @@ def test_settle_awards_settles_a_page_and_skips_settled_awards(env):
     assert env.session(sid)[3][5] == 2
 
 
-def test_settle_awards_reverts_when_range_exceeds_the_awards(env):
-    sid, *_ = _cleared(env)
+def test_settle_awards_reverts_when_range_exceeds_the_awards(env, cleared):
+    sid, *_ = cleared
     with reverts("FlexMarketAwardUnknown"):
         env.market.settleAwards(sid, 1, 2, {"from": env.owner})
 
@@ -196,8 +203,8 @@ def _settle_all(env, sid):
     env.market.settleAwards(sid, 0, count, {"from": env.owner})
 
 
-def test_release_budget_returns_the_uncommitted_budget_after_settlement(env):
-    sid, *_ = _cleared(env)
+def test_release_budget_returns_the_uncommitted_budget_after_settlement(env, cleared):
+    sid, *_ = cleared
     _settle_all(env, sid)
     budget = 37_800 * 1_000_000
     spent = 12_300 * 500_000 + 15_400 * 1_000_000
@@ -209,40 +216,42 @@ def test_release_budget_returns_the_uncommitted_budget_after_settlement(env):
 def test_release_budget_returns_everything_when_no_result_came(env):
     s = env.revealed_session()
     env.to_after_clearing(s["session"])
+    free, locked = env.balances(env.dso)
     env.market.releaseBudget(s["session"], 0, {"from": env.owner})
-    assert env.balances(env.dso)[1] == 0
+    budget = 37_800 * 1_000_000
+    assert env.balances(env.dso) == (free + budget, locked - budget)
 
 
-def test_release_budget_returns_everything_when_the_result_was_voided(env):
-    sid, *_ = _cleared(env)
+def test_release_budget_returns_everything_when_the_result_was_voided(env, cleared):
+    sid, *_ = cleared
     env.market.disputeResult(sid, label("x"), {"from": env.validator})
     env.market.resolveDispute(sid, False, {"from": env.admin})
     env.market.releaseBudget(sid, 0, {"from": env.owner})
     assert env.balances(env.dso) == (INITIAL_DEPOSIT_UEUR, 0)
 
 
-def test_release_budget_reverts_when_need_unknown(env):
-    sid, *_ = _cleared(env)
+def test_release_budget_reverts_when_need_unknown(env, cleared):
+    sid, *_ = cleared
     with reverts("FlexMarketNeedUnknown"):
         env.market.releaseBudget(sid, 3, {"from": env.owner})
 
 
-def test_release_budget_reverts_while_awards_are_unsettled(env):
-    sid, *_ = _cleared(env)
+def test_release_budget_reverts_while_awards_are_unsettled(env, cleared):
+    sid, *_ = cleared
     with reverts("FlexMarketReleaseNotAllowed"):
         env.market.releaseBudget(sid, 0, {"from": env.owner})
 
 
-def test_release_budget_reverts_when_released_twice(env):
-    sid, *_ = _cleared(env)
+def test_release_budget_reverts_when_released_twice(env, cleared):
+    sid, *_ = cleared
     _settle_all(env, sid)
     env.market.releaseBudget(sid, 0, {"from": env.owner})
     with reverts("FlexMarketAlreadyReleased"):
         env.market.releaseBudget(sid, 0, {"from": env.owner})
 
 
-def test_release_seller_funds_returns_bond_and_collateral_after_settlement(env):
-    sid, *_ = _cleared(env)
+def test_release_seller_funds_returns_bond_and_collateral_after_settlement(env, cleared):
+    sid, *_ = cleared
     _settle_all(env, sid)
     tx = env.market.releaseSellerFunds(sid, env.agg1, {"from": env.owner})
     event = tx.events["SellerFundsReleased"]
@@ -253,32 +262,34 @@ def test_release_seller_funds_returns_bond_and_collateral_after_settlement(env):
 def test_release_seller_funds_after_a_session_without_result(env):
     s = env.revealed_session()
     env.to_after_clearing(s["session"])
+    free, locked = env.balances(env.agg2)
+    pool = 1_000_000 + 15_400 * 50_000  # one bond, one bid's collateral
     env.market.releaseSellerFunds(s["session"], env.agg2, {"from": env.agg2})
-    assert env.balances(env.agg2) == (INITIAL_DEPOSIT_UEUR, 0)
+    assert env.balances(env.agg2) == (free + pool, locked - pool)
 
 
-def test_release_seller_funds_reverts_when_seller_never_joined(env):
-    sid, *_ = _cleared(env)
+def test_release_seller_funds_reverts_when_seller_never_joined(env, cleared):
+    sid, *_ = cleared
     with reverts("FlexMarketNotJoined"):
         env.market.releaseSellerFunds(sid, env.dso, {"from": env.owner})
 
 
-def test_release_seller_funds_reverts_while_awards_are_unsettled(env):
-    sid, *_ = _cleared(env)
+def test_release_seller_funds_reverts_while_awards_are_unsettled(env, cleared):
+    sid, *_ = cleared
     with reverts("FlexMarketReleaseNotAllowed"):
         env.market.releaseSellerFunds(sid, env.agg1, {"from": env.owner})
 
 
-def test_release_seller_funds_reverts_when_released_twice(env):
-    sid, *_ = _cleared(env)
+def test_release_seller_funds_reverts_when_released_twice(env, cleared):
+    sid, *_ = cleared
     _settle_all(env, sid)
     env.market.releaseSellerFunds(sid, env.agg1, {"from": env.owner})
     with reverts("FlexMarketAlreadyReleased"):
         env.market.releaseSellerFunds(sid, env.agg1, {"from": env.owner})
 
 
-def test_full_session_leaves_nothing_locked_and_everyone_can_withdraw(env):
-    sid, *_ = _cleared(env)
+def test_full_session_leaves_nothing_locked_and_everyone_can_withdraw(env, cleared):
+    sid, *_ = cleared
     _settle_all(env, sid)
     env.market.releaseBudget(sid, 0, {"from": env.owner})
     for seller in (env.agg1, env.agg2):
