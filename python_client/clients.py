@@ -1,0 +1,268 @@
+"""A typed client per role over web3.py, each with the participant's own key.
+
+    w3 = connect(url)
+    contracts = Contracts(w3, Deployment.load(Path("deployments/31337.json")))
+    dso = DsoClient(contracts, dso_key)
+    session_id = dso.open_session(params)
+
+Every method that writes sends one signed transaction and returns the decoded events of
+its receipt (`ChainEvent`); a revert raises `TransactionReverted` with the contract's
+error name. Gas per call kind is kept in `client.gas_log` (shareable between clients).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from web3.types import TxReceipt
+
+from python_client.chain import Contracts, Wallet
+from python_client.hashing import bid_id, commitment
+from python_client.records import (
+    AssetType,
+    AwardRow,
+    BidFields,
+    ChainEvent,
+    GasLog,
+    NeedParams,
+    SessionParams,
+)
+
+
+class ParticipantClient:
+    """Anyone with a key: balances, deposits, withdrawals, settlement and releases."""
+
+    def __init__(self, contracts: Contracts, private_key: str, gas_log: GasLog | None = None):
+        self.contracts = contracts
+        self.wallet = Wallet(contracts.w3, private_key, contracts.errors, gas_log)
+        self.address = self.wallet.address
+        self.gas_log = self.wallet.gas_log
+
+    # --- plumbing
+    def _send(self, fn: Any, gas: int | None = None) -> list[ChainEvent]:
+        return self.contracts.decode_logs(self.wallet.transact(fn, gas))
+
+    def _send_receipt(self, fn: Any, gas: int | None = None) -> TxReceipt:
+        return self.wallet.transact(fn, gas)
+
+    @property
+    def market(self) -> Any:
+        return self.contracts.market.functions
+
+    @property
+    def registry(self) -> Any:
+        return self.contracts.registry.functions
+
+    @property
+    def token(self) -> Any:
+        return self.contracts.token.functions
+
+    # --- money
+    def balances(self) -> tuple[int, int]:
+        """(free, locked) µEUR in the market's escrow."""
+        free, locked = self.wallet.call(self.market.balancesOf(self.address))
+        return int(free), int(locked)
+
+    def token_balance(self) -> int:
+        return int(self.wallet.call(self.token.balanceOf(self.address)))
+
+    def deposit(self, amount_ueur: int) -> list[ChainEvent]:
+        """Approve the market and deposit into the free balance."""
+        self._send(self.token.approve(self.contracts.market.address, amount_ueur))
+        return self._send(self.market.deposit(amount_ueur))
+
+    def withdraw(self, amount_ueur: int) -> list[ChainEvent]:
+        return self._send(self.market.withdraw(amount_ueur))
+
+    def withdraw_all(self) -> int:
+        free, _ = self.balances()
+        if free:
+            self.withdraw(free)
+        return free
+
+    # --- permissionless steps
+    def settle_award(self, session_id: int, award_index: int) -> list[ChainEvent]:
+        return self._send(self.market.settleAward(session_id, award_index))
+
+    def settle_awards(self, session_id: int, from_index: int, count: int) -> list[ChainEvent]:
+        return self._send(self.market.settleAwards(session_id, from_index, count))
+
+    def forfeit_bond(self, bid: bytes) -> list[ChainEvent]:
+        return self._send(self.market.forfeitBond(bid))
+
+    def release_budget(self, session_id: int, need_index: int) -> list[ChainEvent]:
+        return self._send(self.market.releaseBudget(session_id, need_index))
+
+    def release_seller_funds(self, session_id: int, seller: str) -> list[ChainEvent]:
+        return self._send(self.market.releaseSellerFunds(session_id, seller))
+
+    # --- reads
+    def session(self, session_id: int) -> Any:
+        return self.wallet.call(self.market.session(session_id))
+
+    def award(self, session_id: int, award_index: int) -> Any:
+        return self.wallet.call(self.market.award(session_id, award_index))
+
+    def bid(self, bid: bytes) -> Any:
+        return self.wallet.call(self.market.bid(bid))
+
+
+class AdminClient(ParticipantClient):
+    """The admin: roles, minting (demo), disputes, reinstatement."""
+
+    ROLE_NAMES = ("DSO", "TSO", "BRP", "AGGREGATOR", "ORACLE", "VALIDATOR", "METERING")
+
+    def role_id(self, role: str) -> bytes:
+        if role not in self.ROLE_NAMES:
+            raise ValueError(f"unknown role {role!r}: one of {', '.join(self.ROLE_NAMES)}")
+        return bytes(self.wallet.call(getattr(self.registry, f"{role}_ROLE")()))
+
+    def grant_role(self, role: str, account: str) -> list[ChainEvent]:
+        return self._send(self.registry.grantRole(self.role_id(role), account))
+
+    def mint(self, to: str, amount_ueur: int) -> list[ChainEvent]:
+        return self._send(self.token.mint(to, amount_ueur))
+
+    def resolve_dispute(self, session_id: int, result_stands: bool) -> list[ChainEvent]:
+        return self._send(self.market.resolveDispute(session_id, result_stands))
+
+    def reinstate_seller(self, seller: str) -> list[ChainEvent]:
+        return self._send(self.market.reinstateSeller(seller))
+
+
+class BuyerClient(ParticipantClient):
+    """DSO, TSO or BRP posting needs."""
+
+    def post_need(self, need: NeedParams) -> int:
+        events = self._send(self.market.postNeed(need.as_tuple()))
+        return int(next(e for e in events if e.name == "NeedPosted").args["needIndex"])
+
+
+class DsoClient(BuyerClient):
+    """The DSO: zones, pre-qualification, sessions, needs."""
+
+    def register_zone(self, zone: bytes, limit_w: int = 0) -> list[ChainEvent]:
+        return self._send(self.registry.registerZone(zone, limit_w))
+
+    def prequalify(self, asset: bytes, prequalified: bool = True) -> list[ChainEvent]:
+        return self._send(self.registry.setPrequalified(asset, prequalified))
+
+    def open_session(self, params: SessionParams) -> int:
+        events = self._send(self.market.openSession(params.as_tuple()))
+        return int(next(e for e in events if e.name == "SessionOpened").args["sessionId"])
+
+
+class AggregatorClient(ParticipantClient):
+    """A flexibility service provider: assets, joining, sealed bids."""
+
+    def register_asset(
+        self,
+        asset: bytes,
+        asset_type: AssetType,
+        p_max_w: int,
+        p_min_w: int,
+        zone: bytes,
+        owner: str,
+    ) -> list[ChainEvent]:
+        return self._send(
+            self.registry.registerAsset(asset, int(asset_type), p_max_w, p_min_w, zone, owner)
+        )
+
+    def transfer_management(self, asset: bytes, new_manager: str) -> list[ChainEvent]:
+        return self._send(self.registry.transferManagement(asset, new_manager))
+
+    def join_session(self, session_id: int, bids: int) -> list[ChainEvent]:
+        return self._send(self.market.joinSession(session_id, bids))
+
+    def commitment_of(self, session_id: int, bid: BidFields) -> bytes:
+        return commitment(session_id, self.address, bid)
+
+    def bid_id_of(self, session_id: int, bid: BidFields) -> bytes:
+        return bid_id(self.address, self.commitment_of(session_id, bid))
+
+    def commit_bid(self, session_id: int, bid: BidFields) -> bytes:
+        """Commit one sealed bid; returns its id. The fields stay in this process."""
+        self._send(self.market.commitBid(session_id, self.commitment_of(session_id, bid)))
+        return self.bid_id_of(session_id, bid)
+
+    def commit_bids(
+        self, session_id: int, bids: list[BidFields], per_tx: int = 100, gas_per_bid: int = 30_000
+    ) -> list[bytes]:
+        """Commit many bids: `per_tx` commitments per `commitBids` transaction, all the
+        transactions signed here and sent in one batched request."""
+        commitments = [self.commitment_of(session_id, b) for b in bids]
+        calls = [
+            self.market.commitBids(session_id, commitments[i : i + per_tx])
+            for i in range(0, len(commitments), per_tx)
+        ]
+        gas = 60_000 + gas_per_bid * min(per_tx, len(commitments))
+        self.wallet.send_batch(calls, gas=gas)
+        return [bid_id(self.address, c) for c in commitments]
+
+    def reveal_bid(self, session_id: int, bid: BidFields) -> list[ChainEvent]:
+        return self._send(self.market.revealBid(bid.reveal_tuple(session_id)))
+
+    def reveal_bids(
+        self, session_id: int, bids: list[BidFields], gas_per_asset: int = 12_000
+    ) -> None:
+        """Reveal many bids in one batched request (one transaction each)."""
+        calls = [self.market.revealBid(b.reveal_tuple(session_id)) for b in bids]
+        gas = 120_000 + gas_per_asset * max((len(b.asset_ids) for b in bids), default=0)
+        if calls:
+            self.wallet.send_batch(calls, gas=gas)
+
+
+class OracleClient(ParticipantClient):
+    """The market operator: sessions and clearing results."""
+
+    def open_session(self, params: SessionParams) -> int:
+        events = self._send(self.market.openSession(params.as_tuple()))
+        return int(next(e for e in events if e.name == "SessionOpened").args["sessionId"])
+
+    def commit_result(
+        self,
+        session_id: int,
+        input_hash: bytes,
+        result_hash: bytes,
+        awards: list[AwardRow],
+        page_size: int = 200,
+    ) -> list[ChainEvent]:
+        """Commit the awards sorted by (bid id, need), in pages of `page_size` rows."""
+        rows = sorted(awards, key=AwardRow.sort_key)
+        events: list[ChainEvent] = []
+        pages = [rows[i : i + page_size] for i in range(0, len(rows), page_size)] or [[]]
+        for n, page in enumerate(pages):
+            events += self._send(
+                self.market.commitResult(
+                    session_id,
+                    input_hash,
+                    result_hash,
+                    [r.as_tuple() for r in page],
+                    n == len(pages) - 1,
+                )
+            )
+        return events
+
+
+class MeteringClient(ParticipantClient):
+    """The metering data operator: delivered power per award."""
+
+    def record_deliveries(
+        self, session_id: int, delivered_w: dict[int, int], evidence_hash: bytes
+    ) -> list[ChainEvent]:
+        indices = sorted(delivered_w)
+        return self._send(
+            self.market.recordDeliveries(
+                session_id, indices, [delivered_w[i] for i in indices], evidence_hash
+            )
+        )
+
+
+class ValidatorClient(ParticipantClient):
+    """A validator node: attests or disputes results."""
+
+    def attest(self, session_id: int, result_hash: bytes) -> list[ChainEvent]:
+        return self._send(self.market.attestResult(session_id, result_hash))
+
+    def dispute(self, session_id: int, reason_hash: bytes) -> list[ChainEvent]:
+        return self._send(self.market.disputeResult(session_id, reason_hash))

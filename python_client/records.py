@@ -1,0 +1,171 @@
+"""Typed records of the SDK: enums and frozen dataclasses mirroring contracts/types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+NO_LIMIT = 2**64 - 1  # price cap / need maximum price: none
+ZERO32 = b"\0" * 32  # system-wide zone
+
+
+class AssetType(IntEnum):
+    LOAD = 0
+    GENERATION = 1
+    STORAGE = 2
+
+
+class Direction(IntEnum):
+    UP = 0
+    DOWN = 1
+
+
+class Pricing(IntEnum):
+    PAY_AS_BID = 0
+    UNIFORM = 1
+
+
+class BuyerRole(IntEnum):
+    DSO = 0
+    TSO = 1
+    BRP = 2
+
+
+class BidStatus(IntEnum):
+    NONE = 0
+    COMMITTED = 1
+    REVEALED = 2
+    FORFEITED = 3
+
+
+class ResultStatus(IntEnum):
+    NONE = 0
+    COMMITTING = 1
+    PENDING = 2
+    FINAL = 3
+    DISPUTED = 4
+    VOIDED = 5
+
+
+@dataclass(frozen=True)
+class SessionParams:
+    """A session; deadlines in Unix seconds (see contracts/types/FlexTypes.sol)."""
+
+    market_id: bytes
+    product: bytes
+    pricing: Pricing
+    slot_count: int
+    slot_minutes: int
+    delivery_start: int
+    bidding_end: int
+    reveal_deadline: int
+    clearing_deadline: int
+    min_bid_w: int = 0
+    granularity_w: int = 1
+    price_floor_eur_per_mw: int = 0
+    price_cap_eur_per_mw: int = NO_LIMIT
+    unmet_penalty_eur_per_mw: int = 0
+    bid_bond_ueur: int = 0
+    collateral_ueur_per_w: int = 0
+    shortfall_penalty_eur_per_mw: int = 0
+    tolerance_bps: int = 0
+    attestation_quorum: int = 0
+
+    def as_tuple(self) -> tuple[object, ...]:
+        return (
+            self.market_id, self.product, int(self.pricing), self.slot_count, self.slot_minutes,
+            self.delivery_start, self.bidding_end, self.reveal_deadline, self.clearing_deadline,
+            self.min_bid_w, self.granularity_w, self.price_floor_eur_per_mw,
+            self.price_cap_eur_per_mw, self.unmet_penalty_eur_per_mw, self.bid_bond_ueur,
+            self.collateral_ueur_per_w, self.shortfall_penalty_eur_per_mw, self.tolerance_bps,
+            self.attestation_quorum,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NeedParams:
+    session_id: int
+    zone: bytes  # ZERO32 = system-wide
+    direction: Direction
+    buyer_role: BuyerRole
+    budget_ueur: int
+    quantity_w: tuple[int, ...]  # one value (every slot) or one per slot
+    max_price_eur_per_mw: int = NO_LIMIT
+
+    def as_tuple(self) -> tuple[object, ...]:
+        return (
+            self.session_id, self.zone, int(self.direction), int(self.buyer_role),
+            self.max_price_eur_per_mw, self.budget_ueur, list(self.quantity_w),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BidFields:
+    """A sealed bid's fields; `asset_ids` strictly ascending (see :meth:`sorted_assets`)."""
+
+    zone: bytes
+    direction: Direction
+    divisible: bool
+    quantity_w: int
+    price_eur_per_mw: int
+    slot_mask: int
+    asset_ids: tuple[bytes, ...]
+    salt: bytes
+    min_quantity_w: int = 0
+
+    @staticmethod
+    def sorted_assets(asset_ids: list[bytes]) -> tuple[bytes, ...]:
+        return tuple(sorted(set(asset_ids)))
+
+    def reveal_tuple(self, session_id: int) -> tuple[object, ...]:
+        return (
+            session_id, self.zone, int(self.direction), self.divisible, self.quantity_w,
+            self.min_quantity_w, self.price_eur_per_mw, self.slot_mask, list(self.asset_ids),
+            self.salt,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AwardRow:
+    bid_id: bytes
+    need_index: int
+    quantity_w: int
+    price_eur_per_mw: int
+
+    @property
+    def payment_ueur(self) -> int:
+        return self.quantity_w * self.price_eur_per_mw
+
+    def as_tuple(self) -> tuple[object, ...]:
+        return (self.bid_id, self.need_index, self.quantity_w, self.price_eur_per_mw,
+                self.payment_ueur)  # fmt: skip
+
+    def sort_key(self) -> tuple[int, int]:
+        return (int.from_bytes(self.bid_id, "big"), self.need_index)
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    """A decoded log: event name, its arguments, and where it was emitted."""
+
+    name: str
+    args: dict[str, Any]
+    address: str
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+
+@dataclass
+class GasLog:
+    """Largest and total gas per call kind (function name)."""
+
+    largest: dict[str, int] = field(default_factory=dict)
+    total: dict[str, int] = field(default_factory=dict)
+    count: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, gas_used: int) -> None:
+        self.largest[kind] = max(self.largest.get(kind, 0), gas_used)
+        self.total[kind] = self.total.get(kind, 0) + gas_used
+        self.count[kind] = self.count.get(kind, 0) + 1
