@@ -14,8 +14,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from oracle.coordination.eligibility import eligibility
 from oracle.coordination.flow import priority_max_flow
-from oracle.coordination.model import eligibility
 from oracle.result import Award
 from oracle.rules import ValidBid
 from oracle.scenario import DEFAULT_PRIORITY, Scenario

@@ -28,13 +28,16 @@ from oracle.coordination.allocation import (
     share_payments,
 )
 from oracle.coordination.conflicts import find_conflicts
-from oracle.coordination.model import eligibility, optimise_layers
+from oracle.coordination.eligibility import eligibility
+from oracle.coordination.model import optimise_layers
 from oracle.coordination.zones import (
+    against_congestion,
     buyer_roles,
     is_suspended,
     red_cells,
     shift_cuts,
     traffic_light,
+    zonal_need_cells,
     zone_cuts,
 )
 from oracle.engine import (
@@ -149,7 +152,9 @@ def clear_coordinated(
     coupling = coupling or scenario.market.coupling
     session, rejected = build_session(scenario)
     red = red_cells(scenario)
-    bids = [b for b in session.bids if not is_suspended(b, red)]  # rank order
+    guarded = zonal_need_cells(scenario)
+    open_bids = [b for b in session.bids if not is_suspended(b, red)]  # rank order
+    bids = [b for b in open_bids if not against_congestion(b, guarded)]
     needs = session.needs
     all_cuts = zone_cuts(scenario, bids) + list(cuts)
     if coupling == "common":
@@ -168,7 +173,7 @@ def clear_coordinated(
                for (r, t), w in sorted(allocation.unmet.items())],
         total_cost_ueur=sum(a.payment_ueur for a in awards),
         mip_gap=None if len(bids) <= exact_max_bids else GAP_LIMIT,
-        conflicts=find_conflicts(scenario, bids, awards_w, needs, allocation),
+        conflicts=find_conflicts(scenario, open_bids, awards_w, needs, allocation),
         shares=share_payments(scenario, awards, allocation, bids),
         coordination={
             "coupling": coupling,

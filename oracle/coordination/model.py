@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 import highspy
 import numpy as np
 
+from oracle.coordination.eligibility import eligibility
 from oracle.engine import (
     LinearCut,
     Milp,
@@ -34,39 +35,19 @@ from oracle.rules import ValidBid
 from oracle.scenario import Scenario
 
 
-def eligibility(
-    scenario: Scenario, bids: Sequence[ValidBid], needs: Mapping[tuple[int, int], int]
-) -> dict[str, tuple[int, ...]]:
-    """Bid id -> requests it may serve (direction, zone, price cap) among those with a need
-    in one of its slots; bids that serve none are left out."""
-    requests = scenario.requests
-    with_need = sorted({r for r, _ in needs})
-    out = {}
-    for bid in bids:
-        ok = tuple(
-            r for r in with_need
-            if requests[r].direction == bid.direction
-            and requests[r].zone in (None, bid.zone)
-            and bid.price_eur_per_mw <= _cap(requests[r].max_price_eur_per_mw)
-            and any((r, t) in needs for t in bid.slots)
-        )
-        if ok:
-            out[bid.id] = ok
-    return out
-
-
-def _cap(max_price: int | None) -> int | float:
-    return float("inf") if max_price is None else max_price
-
-
 def define_layered_need_constraints(
-    m: Milp, session: Session, layer_of: Mapping[int, int], penalty: int
+    m: Milp, session: Session, layer_of: Mapping[int, int], penalty: int,
+    floor: Mapping[tuple[int, int], int] | None = None,
 ) -> None:
     """need(r, t) <= watts counted toward r + unmet(r, t), a watt counted once per layer.
 
     Per layer, bids with the same eligible requests form a class; a class with
     one target in a slot feeds that need row directly, otherwise continuous
     split variables bounded by the class's awards in that slot.
+
+    With `floor` ((layer, slot) -> least unmet watts any award set leaves), unmet
+    watts are free but bounded by the floor (the engine's lexicographic regime):
+    no penalty coefficient, and no unmet column where the floor is zero.
     """
     terms: dict[tuple[int, int], tuple[list[int], list[float]]] = {
         key: ([], []) for key in session.needs
@@ -102,11 +83,21 @@ def define_layered_need_constraints(
                               [1.0] * len(split)
                               + [-float(m.award_unit_w[b.id]) for b in active[t]],
                               -np.inf, 0.0)
+    free: dict[tuple[int, int], list[int]] = defaultdict(list)
     for (r, t), q in sorted(session.needs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         cols, coefs = terms[(r, t)]
-        u = m.add_col(penalty, 0.0, float(q), highspy.HighsVarType.kInteger)
+        coefs = [min(c, float(q)) for c in coefs]  # no column counts for more than the need
+        if floor is not None and not floor.get((layer_of[r], t), 0):
+            m.need_row[(r, t)] = m.add_row(cols, coefs, float(q), np.inf)
+            continue
+        u = m.add_col(0 if floor is not None else penalty, 0.0, float(q),
+                      highspy.HighsVarType.kInteger)
         m.unmet_col[(r, t)] = u
+        free[(layer_of[r], t)].append(u)
         m.need_row[(r, t)] = m.add_row(cols + [u], coefs + [1.0], float(q), np.inf)
+    if floor is not None:
+        for key, us in sorted(free.items()):
+            m.add_row(us, [1.0] * len(us), -np.inf, float(floor[key]))
 
 
 def define_balance_constraints(
@@ -159,17 +150,84 @@ def optimise_layers(
         for bid in bids:
             if bid.id not in eligible and balance.intersection(bid.slots):
                 eligible[bid.id] = ()
-    session = Session(scenario=scenario, bids=list(bids), needs=dict(needs), eligible=eligible)
     penalty = scenario.unmet_penalty_eur_per_mw
-    m = Milp()
-    define_award_variables(m, session)
-    define_layered_need_constraints(m, session, layer_of, penalty)
-    define_cut_constraints(m, session, [c for c in cuts if _touches(c, m)])
-    if balance:
-        define_balance_constraints(m, session, sorted(balance), fixed_net_w or {}, penalty)
-    if not m.cost:
-        return {}
-    return read_awards(m, solve(m, exact))
+    groups = [list(bids)] if balance else independent_parts(bids, eligible, cuts)
+    awards: dict[str, int] = {}
+    for part in groups:
+        ids = {b.id for b in part}
+        reqs = {r for b in part for r in eligible.get(b.id, ())}
+        session = Session(
+            scenario=scenario,
+            bids=[b for b in part if b.id in eligible],
+            needs={k: q for k, q in needs.items() if balance or k[0] in reqs},
+            eligible={b: e for b, e in eligible.items() if b in ids},
+        )
+        m = Milp()
+        define_award_variables(m, session)
+        part_cuts = [c for c in cuts if _touches(c, m)]
+        floor = None
+        if not balance and not part_cuts and penalty > max(
+            (max(b.price_eur_per_mw, 0) * b.quantity_w for b in session.bids), default=0
+        ):
+            floor = least_unmet(scenario, session.bids, session.needs, layer_of)
+        define_layered_need_constraints(m, session, layer_of, penalty, floor)
+        define_cut_constraints(m, session, part_cuts)
+        if balance:
+            define_balance_constraints(m, session, sorted(balance), fixed_net_w or {}, penalty)
+        if m.cost:
+            awards.update(read_awards(m, solve(m, exact)))
+    return awards
+
+
+def least_unmet(
+    scenario: Scenario, bids: Sequence[ValidBid], needs: Mapping[tuple[int, int], int],
+    layer_of: Mapping[int, int],
+) -> dict[tuple[int, int], int]:
+    """(layer, slot) -> unmet watts with every bid fully awarded: a floor for any award set.
+
+    Served watts are a sum of max-flows, submodular in the awards: while more can be
+    served, raising one bid to its full quantity serves at least one more watt, at a cost
+    below the penalty (checked by the caller). So minimal unmet comes first, and it is
+    this floor, as long as no cut forbids the full awards.
+    """
+    from oracle.coordination.allocation import allocate_layers
+
+    full = {b.id: b.quantity_w for b in bids}
+    out: dict[tuple[int, int], int] = defaultdict(int)
+    for (r, t), w in allocate_layers(scenario, bids, full, needs, layer_of).unmet.items():
+        out[(layer_of[r], t)] += w
+    return dict(out)
+
+
+def independent_parts(
+    bids: Sequence[ValidBid], eligible: Mapping[str, tuple[int, ...]],
+    cuts: Sequence[LinearCut],
+) -> list[list[ValidBid]]:
+    """Bids that share no request and no cut can be optimised apart (smaller MILPs)."""
+    parent: dict[object, object] = {}
+
+    def find(x: object) -> object:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: object, b: object) -> None:
+        parent[find(b)] = find(a)
+
+    for bid in bids:
+        for r in eligible.get(bid.id, ()):
+            union(("b", bid.id), ("r", r))
+    for cut in cuts:
+        ids = [b for b, _ in cut.terms if b in eligible]
+        for other in ids[1:]:
+            union(("b", ids[0]), ("b", other))
+    groups: dict[object, list[ValidBid]] = defaultdict(list)
+    for bid in bids:
+        if bid.id in eligible:
+            groups[find(("b", bid.id))].append(bid)
+    return list(groups.values())
 
 
 def _touches(cut: LinearCut, m: Milp) -> bool:

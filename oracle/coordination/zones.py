@@ -15,8 +15,9 @@ All three are read from the scenario alone, so the checker can recompute them.
   relief the request is buying: the paper's TSO-activation-in-a-congested-area
   conflict).
 
-Zone safety and the guard are `LinearCut`s on awards, the engine's own way of
-saying "sum(coef * award_w) <= rhs in this slot".
+Zone safety is a `LinearCut` per zone and slot, the engine's own way of saying
+"sum(coef * award_w) <= rhs in this slot"; the guard depends on the needs only,
+so it removes the bids it concerns before clearing.
 """
 
 from __future__ import annotations
@@ -94,25 +95,27 @@ def _sign(direction: str) -> float:
     return 1.0 if direction == "down" else -1.0
 
 
+def against_congestion(bid: ValidBid, cells: Mapping[tuple[str, int], set[str]]) -> bool:
+    """The congestion guard: the bid would act against a zonal need in one of its slots.
+
+    The needs are known before clearing, so the guard removes such bids up front (the
+    same as a cut `award <= 0`, without the rows)."""
+    return any(d != bid.direction for t in bid.slots for d in cells.get((bid.zone, t), ()))
+
+
 def zone_cuts(scenario: Scenario, bids: Iterable[ValidBid]) -> list[LinearCut]:
-    """Zone safety and congestion guard cuts over `bids`, in (zone, slot) order."""
+    """Zone safety cuts over `bids`, in (zone, slot) order."""
     headroom = zone_headroom_w(scenario)
-    needs = zonal_need_cells(scenario)
     active: dict[tuple[str, int], list[ValidBid]] = defaultdict(list)
     for bid in bids:
         for t in bid.slots:
-            active[(bid.zone, t)].append(bid)
-    cuts = []
-    for (zone, t), here in sorted(active.items()):
-        if (zone, t) in headroom:
-            terms = tuple((b.id, _sign(b.direction)) for b in here)
-            cuts.append(LinearCut(f"zone {zone} slot {t}", t, terms, float(headroom[(zone, t)])))
-        for direction in sorted(needs.get((zone, t), ())):
-            opposite = [b for b in here if b.direction != direction]
-            if opposite:
-                cuts.append(LinearCut(f"guard {zone} slot {t} {direction}", t,
-                                      tuple((b.id, 1.0) for b in opposite), 0.0))
-    return cuts
+            if (bid.zone, t) in headroom:
+                active[(bid.zone, t)].append(bid)
+    return [
+        LinearCut(f"zone {zone} slot {t}", t, tuple((b.id, _sign(b.direction)) for b in here),
+                  float(headroom[(zone, t)]))
+        for (zone, t), here in sorted(active.items())
+    ]
 
 
 def shift_cuts(cuts: Iterable[LinearCut], fixed_w: Mapping[str, int]) -> list[LinearCut]:
