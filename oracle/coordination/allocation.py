@@ -53,45 +53,66 @@ def allocate_layers(
     awards_w: Mapping[str, int],
     needs: Mapping[tuple[int, int], int],
     layers: Mapping[int, int],
+    stages: Mapping[str, Sequence[tuple[int, int]]] | None = None,
 ) -> Allocation:
+    """Split the awards among requests, slot by slot and layer by layer.
+
+    Without `stages` (common coupling), requests are served in buyer priority order.
+    With `stages` (bid -> [(stage, W bought in it)], sequential coupling), the watts a
+    stage bought first serve that stage's requests, then every edge opens: each buyer
+    keeps what its stage bought, and the flow ends maximum (what `oracle.check` expects).
+    """
     by_id = {b.id: b for b in bids}
     awarded = [by_id[b] for b in sorted(awards_w, key=lambda b: by_id[b].rank)]
     eligible = eligibility(scenario, awarded, needs)
     buyers = buyer_order(scenario)
-    level = {r: buyers.index(req.buyer) for r, req in enumerate(scenario.requests)}
+    roles = role_order(scenario)
+    role = {p.id: p.role for p in scenario.participants}
+    requests = scenario.requests
+    if stages is None:
+        level = {r: buyers.index(req.buyer) for r, req in enumerate(requests)}
+        parts = {b: [(0, w)] for b, w in awards_w.items()}
+    else:
+        level = {r: roles.index(role[req.buyer]) for r, req in enumerate(requests)}
+        parts = {b: list(stages[b]) for b in awards_w}
+    last = len(roles)
     flows: dict[tuple[str, int, int], int] = {}
     received: dict[tuple[int, int], int] = defaultdict(int)
     for layer in sorted(set(layers.values())):
         for t in range(scenario.market.slots):
-            reqs = [r for r in range(len(scenario.requests))
-                    if (r, t) in needs and layers[r] == layer]
+            reqs = [r for r in range(len(requests)) if (r, t) in needs and layers[r] == layer]
             if not reqs:
                 continue
-            groups: dict[tuple[int, ...], list[ValidBid]] = defaultdict(list)
+            # supply nodes: (requests the bids may serve, stage that bought the watts)
+            groups: dict[tuple[tuple[int, ...], int], list[tuple[ValidBid, int]]] = (
+                defaultdict(list))
             for bid in awarded:
                 if t in bid.slots:
                     serves = tuple(r for r in eligible.get(bid.id, ()) if r in reqs)
                     if serves:
-                        groups[serves].append(bid)
+                        for stage, w in parts[bid.id]:
+                            groups[(serves, stage)].append((bid, w))
             keys = sorted(groups)
             pos = {r: j for j, r in enumerate(reqs)}
-            supplies = [sum(awards_w[b.id] for b in groups[k]) for k in keys]
-            edges = [(i, pos[r]) for i, k in enumerate(keys) for r in k]
+            supplies = [sum(w for _, w in groups[k]) for k in keys]
+            edges = [(i, pos[r], 0 if stages is None or level[r] == k[1] else last)
+                     for i, k in enumerate(keys) for r in k[0]]
             got = priority_max_flow(supplies, [needs[(r, t)] for r in reqs],
                                     [level[r] for r in reqs], edges)
             for i, k in enumerate(keys):
                 # hand the group's flows down to its bids, rank order, requests in order
-                left = {b.id: awards_w[b.id] for b in groups[k]}
-                for r in k:
+                left = [w for _, w in groups[k]]
+                for r in k[0]:
                     f = got.get((i, pos[r]), 0)
                     received[(r, t)] += f
-                    for bid in groups[k]:
+                    for n, (bid, _) in enumerate(groups[k]):
                         if not f:
                             break
-                        take = min(f, left[bid.id])
+                        take = min(f, left[n])
                         if take:
-                            flows[(bid.id, r, t)] = take
-                            left[bid.id] -= take
+                            key = (bid.id, r, t)
+                            flows[key] = flows.get(key, 0) + take
+                            left[n] -= take
                             f -= take
     unmet = {key: q - received[key] for key, q in needs.items() if q > received[key]}
     return Allocation(flows=flows, unmet=unmet)

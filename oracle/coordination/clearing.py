@@ -107,12 +107,14 @@ def _balance_slots(scenario: Scenario, needs: Mapping[tuple[int, int], int]) -> 
 def clear_sequential(
     scenario: Scenario, bids: Sequence[ValidBid], needs: Mapping[tuple[int, int], int],
     cuts: Sequence[LinearCut], exact_max_bids: int,
-) -> dict[str, int]:
+) -> tuple[dict[str, int], dict[str, list[tuple[int, int]]]]:
+    """Awards, and per bid the watts each stage (its index in the role order) bought."""
     roles = buyer_roles(scenario)
     g = scenario.market.granularity_w
     exact = len(bids) <= exact_max_bids
     awarded: dict[str, int] = {}
-    for role in role_order(scenario):
+    stages: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for stage, role in enumerate(role_order(scenario)):
         stage_needs = {k: q for k, q in needs.items() if roles[k[0]] == role}
         if not stage_needs:
             continue
@@ -129,7 +131,8 @@ def clear_sequential(
             step = optimise(session, stage_cuts, exact_max_bids=exact_max_bids).awards_w
         for b, w in step.items():
             awarded[b] = awarded.get(b, 0) + w
-    return awarded
+            stages[b].append((stage, w))
+    return awarded, dict(stages)
 
 
 def clear_common(
@@ -157,12 +160,14 @@ def clear_coordinated(
     bids = [b for b in open_bids if not against_congestion(b, guarded)]
     needs = session.needs
     all_cuts = zone_cuts(scenario, bids) + list(cuts)
+    stages = None
     if coupling == "common":
         awards_w = clear_common(scenario, bids, needs, all_cuts, exact_max_bids)
     else:
-        awards_w = clear_sequential(scenario, bids, needs, all_cuts, exact_max_bids)
+        awards_w, stages = clear_sequential(scenario, bids, needs, all_cuts, exact_max_bids)
     awards = price_awards(session, awards_w)
-    allocation = allocate_layers(scenario, bids, awards_w, needs, layer_of(scenario, coupling))
+    allocation = allocate_layers(scenario, bids, awards_w, needs, layer_of(scenario, coupling),
+                                 stages)
     requests = scenario.requests
     result = Result(
         market=scenario.market.id,

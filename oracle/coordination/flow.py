@@ -6,7 +6,8 @@ priority (the DSO's needs first, then the TSO's, ...). Edmonds-Karp does both
 when the sink edges are opened level by level: an augmenting path ends on a
 sink edge and never runs one backwards, so what a level received is never taken
 back by a later level, and the final flow is maximum.
-Deterministic: nodes and edges are visited in the order given.
+Deterministic: nodes and edges are visited in the order given (edges of one level
+in the order given, levels in increasing order).
 """
 
 from __future__ import annotations
@@ -19,9 +20,14 @@ def priority_max_flow(
     supplies: Sequence[int],
     demands: Sequence[int],
     levels: Sequence[int],
-    edges: Sequence[tuple[int, int]],
+    edges: Sequence[tuple[int, int]] | Sequence[tuple[int, int, int]],
 ) -> dict[tuple[int, int], int]:
-    """Flow on each (supply, demand) edge; demands of a lower level are served first."""
+    """Flow on each (supply, demand) edge; demands of a lower level are served first.
+
+    An edge may carry a third item, the level from which it may be used (default 0):
+    sequential coupling first lets each stage's purchases serve that stage's requests
+    only, then opens every edge so that the flow ends maximum.
+    """
     n_s, n_d = len(supplies), len(demands)
     source, sink = n_s + n_d, n_s + n_d + 1
     graph: list[list[list[int]]] = [[] for _ in range(n_s + n_d + 2)]  # [to, cap, rev]
@@ -34,13 +40,13 @@ def priority_max_flow(
         if s > 0:
             add(source, i, s)
     big = sum(supplies)
+    edge_level = {(e[0], e[1]): (e[2] if len(e) > 2 else 0) for e in edges}
     edge_pos: dict[tuple[int, int], tuple[int, int]] = {}
-    for i, j in edges:
-        if supplies[i] > 0 and demands[j] > 0 and (i, j) not in edge_pos:
-            edge_pos[(i, j)] = (i, len(graph[i]))
-            add(i, n_s + j, big)
-
-    for level in sorted(set(levels)):
+    for level in sorted(set(levels) | set(edge_level.values())):
+        for (i, j), lv in edge_level.items():
+            if lv == level and supplies[i] > 0 and demands[j] > 0:
+                edge_pos[(i, j)] = (i, len(graph[i]))
+                add(i, n_s + j, big)
         for j, d in enumerate(demands):
             if levels[j] == level and d > 0:
                 add(n_s + j, sink, d)

@@ -102,10 +102,10 @@ def define_layered_need_constraints(
 
 def define_balance_constraints(
     m: Milp, session: Session, slots: Sequence[int], fixed_net_w: Mapping[int, int],
-    penalty: int,
+    cost_per_w: int,
 ) -> None:
     """In each slot: net activation (up - down) == net the system-wide requests receive,
-    up to a penalised imbalance. `fixed_net_w` is what earlier stages left per slot."""
+    up to an imbalance costing `cost_per_w`. `fixed_net_w` is what earlier stages left."""
     requests = session.scenario.requests
     for t in slots:
         cols: list[int] = []
@@ -123,8 +123,8 @@ def define_balance_constraints(
                 cols.append(m.unmet_col[(r, t)])
                 coefs.append(sign)
                 rhs += sign * q
-        short = m.add_col(penalty, 0.0, np.inf, highspy.HighsVarType.kInteger)
-        excess = m.add_col(penalty, 0.0, np.inf, highspy.HighsVarType.kInteger)
+        short = m.add_col(cost_per_w, 0.0, np.inf, highspy.HighsVarType.kInteger)
+        excess = m.add_col(cost_per_w, 0.0, np.inf, highspy.HighsVarType.kInteger)
         m.add_row(cols + [short, excess], coefs + [1.0, -1.0], rhs, rhs)
 
 
@@ -173,7 +173,11 @@ def optimise_layers(
         define_layered_need_constraints(m, session, layer_of, penalty, floor)
         define_cut_constraints(m, session, part_cuts)
         if balance:
-            define_balance_constraints(m, session, sorted(balance), fixed_net_w or {}, penalty)
+            # balance is worth any offered price, but never a need: it costs one µEUR per W
+            # more than the dearest bid, far below the unmet penalty
+            dearest = max((b.price_eur_per_mw for b in session.bids), default=0)
+            define_balance_constraints(m, session, sorted(balance), fixed_net_w or {},
+                                       min(max(dearest, 0) + 1, penalty))
         if m.cost:
             awards.update(read_awards(m, solve(m, exact)))
     return awards

@@ -1,0 +1,60 @@
+"""Common coupling is never worse than sequential: the sequential award set, each stage's
+purchases counted for that stage, is feasible for the common model (a watt may count once
+per layer), so the common optimum costs at most as much, penalty on unmet watts included.
+With every need met in both, that is the payments alone."""
+
+from coordination_helpers import coordinated, objective
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+ZONES = ("Z", "Y")
+
+
+@st.composite
+def sessions(draw):
+    slots = draw(st.integers(1, 3))
+    s = {
+        "schema": "flexmarket.scenario/1", "name": "random coordination",
+        "market": {"id": "P", "start": "2026-01-01T00:00:00+00:00", "slots": slots,
+                   "granularity_w": 100},
+        "participants": [{"id": "DSO1", "role": "DSO"}, {"id": "TSO1", "role": "TSO"},
+                         {"id": "BRP1", "role": "BRP"}, {"id": "A", "role": "aggregator"}],
+        "zones": [], "assets": [], "requests": [], "bids": [],
+        "unmet_penalty_eur_per_mw": draw(st.sampled_from([10**12, 3_000_000])),
+    }
+    for z in ZONES:
+        zone = {"id": z}
+        if draw(st.booleans()):
+            zone["limit_w"] = 10_000
+            zone["forecast_w"] = [draw(st.integers(80, 120)) * 100 for _ in range(slots)]
+        s["zones"].append(zone)
+    for i in range(draw(st.integers(1, 6))):
+        z, d = draw(st.sampled_from(ZONES)), draw(st.sampled_from(["up", "down"]))
+        q = draw(st.integers(1, 30)) * 100
+        first = draw(st.integers(0, slots - 1))
+        s["assets"].append({"id": f"a{i}", "manager": "A", "type": "load", "p_max_w": q,
+                            "zone": z})
+        s["bids"].append({"id": f"b{i}", "seller": "A", "zone": z, "direction": d,
+                          "quantity_w": q, "divisible": draw(st.booleans()),
+                          "price_eur_per_mw": draw(st.integers(1, 20)) * 100_000,
+                          "slots": list(range(first, draw(st.integers(first, slots - 1)) + 1)),
+                          "assets": [f"a{i}"]})
+    for i in range(draw(st.integers(1, 4))):
+        buyer = draw(st.sampled_from(["DSO1", "TSO1", "BRP1"]))
+        zone = draw(st.sampled_from(ZONES)) if buyer == "DSO1" else None
+        s["requests"].append({
+            "id": f"r{i}", "buyer": buyer, "zone": zone,
+            "direction": draw(st.sampled_from(["up", "down"])),
+            "quantity_w": [draw(st.integers(0, 25)) * 100 for _ in range(slots)]})
+    s["market"]["priority"] = draw(st.permutations(["DSO", "TSO", "BRP"]))
+    return s
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sessions())
+def test_common_never_costs_more_than_sequential(s):
+    seq = coordinated(s, "sequential")
+    com = coordinated(s, "common")
+    assert objective(s, com) <= objective(s, seq)
+    if not seq.unmet and not com.unmet:
+        assert com.total_cost_ueur <= seq.total_cost_ueur
