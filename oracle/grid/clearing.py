@@ -24,7 +24,7 @@ The result carries `grid_check` (figures as decimal strings, see
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from oracle.engine import LinearCut, build_session, clear
+from oracle.errors import SolverError
 from oracle.grid.errors import GridError
 from oracle.grid.figures import Limits, figures, slot_ok, violations_mask
 from oracle.grid.model import STEP_MINUTES, GridModel, build_model
@@ -243,6 +244,18 @@ def grid_check(case: GridCase, before: AcResult, after: AcResult, rounds: int,
     }
 
 
+def _clear_or_relax(scenario: Scenario, cuts: list[LinearCut]) -> Result:
+    """Clear with the cuts; if relief cuts contradict each other (no award set can
+    relieve one element without overloading another), turn every demand for relief
+    (rhs < 0) into "no worse than the forecast" (rhs 0): the needs stay unmet where
+    they must, and the grid check says which overload remains."""
+    try:
+        return clear(scenario, cuts)
+    except SolverError:
+        cuts[:] = [c if c.rhs >= 0 else replace(c, rhs=0.0) for c in cuts]
+        return clear(scenario, cuts)
+
+
 def clear_with_grid(scenario: Scenario, *, base_dir: Path | None = None,
                     case: GridCase | None = None, max_rounds: int = MAX_ROUNDS) -> Result:
     """Clear a scenario that has a `grid`: cuts, AC validation of every slot, iterate."""
@@ -259,7 +272,7 @@ def clear_with_grid(scenario: Scenario, *, base_dir: Path | None = None,
     else:
         before = case.solver.solve_model()
         cuts = []
-    result = clear(scenario, cuts)
+    result = _clear_or_relax(scenario, cuts)
     rounds = 1
     while True:
         awards = {a.bid: a.quantity_w for a in result.awards}
@@ -275,7 +288,7 @@ def clear_with_grid(scenario: Scenario, *, base_dir: Path | None = None,
         if not new:
             break  # nothing the bids can still change
         cuts.extend(new)
-        result = clear(scenario, cuts)
+        result = _clear_or_relax(scenario, cuts)
         rounds += 1
     check = grid_check(case, before, after, rounds, len(cuts))
     return result.model_copy(update={"grid_check": check}).sealed(result.input_hash)
