@@ -29,7 +29,7 @@ Direction = Literal["up", "down"]
 Role = Literal["DSO", "TSO", "BRP", "aggregator"]
 PerSlot = NonNegInt | list[NonNegInt]
 BuyerRole = Literal["DSO", "TSO", "BRP"]
-DEFAULT_PRIORITY: tuple[str, ...] = ("DSO", "TSO", "BRP")
+DEFAULT_PRIORITY: tuple[BuyerRole, ...] = ("DSO", "TSO", "BRP")
 
 
 class _Strict(BaseModel):
