@@ -23,7 +23,7 @@ from oracle.scenario import DEFAULT_PRIORITY, Scenario
 
 def role_order(scenario: Scenario) -> list[str]:
     """The market's priority, then any buyer role it leaves out, in the default order."""
-    order = list(scenario.market.priority)
+    order: list[str] = list(scenario.market.priority)
     return order + [r for r in DEFAULT_PRIORITY if r not in order]
 
 
