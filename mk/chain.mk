@@ -20,7 +20,7 @@ BROWNIE_ENV := PATH="$(CURDIR)/node_modules/.bin:$$PATH" HOME="$(BROWNIE_HOME)" 
 BROWNIE_TEST_ARGS ?=
 
 .PHONY: node-modules solc build-contracts brownie-venv brownie-network compile-brownie \
-	test-contracts deploy-local
+	test-contracts deploy-local bench-chain
 
 # `npm install` from package-lock.json (exact versions, integrity-checked). Not `npm ci`:
 # the lock holds only the anvil platform package this registry serves (linux x64), and
@@ -76,6 +76,10 @@ test-contracts: $(BROWNIE_STAMP) $(NODE_STAMP) $(SOLC_BIN) $(VENV)/.installed br
 # Deploy on a throw-away anvil (brownie starts and stops it): deployments/<chain_id>.json.
 deploy-local: $(BROWNIE_STAMP) $(NODE_STAMP) $(SOLC_BIN) brownie-network
 	$(BROWNIE_ENV) $(BROWNIE_VENV)/bin/brownie run scripts/deploy.py
+
+# Gas per call kind and bids per second through the SDK on anvil (prints, asserts nothing).
+bench-chain: $(VENV)/.installed $(NODE_STAMP) $(ARTIFACTS_STAMP)
+	$(BIN)/python tools/bench_chain.py --bids 1000
 
 INSTALL_TARGETS += $(NODE_STAMP) $(SOLC_BIN) $(ARTIFACTS_STAMP) $(BROWNIE_STAMP)
 TEST_TARGETS += test-contracts

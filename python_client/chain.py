@@ -201,11 +201,11 @@ class Wallet:
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self._reverted(fn, exc) from exc
 
-    def _build(self, fn: Any, gas: int | None) -> dict[str, Any]:
+    def _build(self, fn: Any, gas: int | None, gas_price: int) -> dict[str, Any]:
         tx: dict[str, Any] = {
             "from": self.address,
             "chainId": self._chain_id,
-            "gasPrice": self.w3.eth.gas_price,
+            "gasPrice": gas_price,
         }
         if gas is None:
             try:
@@ -228,23 +228,36 @@ class Wallet:
     ) -> list[dict[str, Any]]:
         """Sign every call with consecutive nonces, send them in batched JSON-RPC requests
         and wait for all receipts (raw JSON: hex fields). `gas` None: estimated per call.
-        Raises TransactionReverted for the first that failed."""
-        signed = []
+        Raises TransactionReverted for the first that failed.
+
+        Transactions go in groups whose gas limits fit one block: a node that mines on
+        arrival (anvil's automine) leaves no pending remainder waiting for a next arrival."""
+        gas_price = self.w3.eth.gas_price
+        block_gas = int(self.w3.eth.get_block("latest")["gasLimit"] * 0.9)
+        groups: list[list[tuple[Any, bytes]]] = [[]]
+        group_gas = 0
         for fn in fns:
-            tx = self._build(fn, gas)
-            signed.append(self.account.sign_transaction(tx).raw_transaction)
-        replies = self._batch([("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in signed])
-        failed = [r["error"] for r in replies if "error" in r]
-        if failed:
-            self.reset_nonce()
-            raise ClientError(f"node refused {len(failed)} transactions: {failed[0]}")
-        receipts = self._wait([r["result"] for r in replies])
-        for fn, receipt in zip(fns, receipts, strict=True):
-            if int(receipt["status"], 16) != 1:
+            tx = self._build(fn, gas, gas_price)
+            if groups[-1] and group_gas + tx["gas"] > block_gas:
+                groups.append([])
+                group_gas = 0
+            groups[-1].append((fn, self.account.sign_transaction(tx).raw_transaction))
+            group_gas += tx["gas"]
+        receipts: list[dict[str, Any]] = []
+        for group in groups:
+            calls = [("eth_sendRawTransaction", ["0x" + raw.hex()]) for _, raw in group]
+            replies = self._batch(calls)
+            failed = [r["error"] for r in replies if "error" in r]
+            if failed:
                 self.reset_nonce()
-                raise self._replay_failure(fn, int(receipt["blockNumber"], 16))
-        for fn, receipt in zip(fns, receipts, strict=True):
-            self.gas_log.add(kind or _kind(fn), int(receipt["gasUsed"], 16))
+                raise ClientError(f"node refused {len(failed)} transactions: {failed[0]}")
+            group_receipts = self._wait([r["result"] for r in replies])
+            for (fn, _), receipt in zip(group, group_receipts, strict=True):
+                if int(receipt["status"], 16) != 1:
+                    self.reset_nonce()
+                    raise self._replay_failure(fn, int(receipt["blockNumber"], 16))
+                self.gas_log.add(kind or _kind(fn), int(receipt["gasUsed"], 16))
+            receipts += group_receipts
         return receipts
 
     def _batch(self, calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
