@@ -136,6 +136,15 @@ class LocalChain:
         """A raw JSON-RPC call (tests may use node-specific methods through this)."""
         return rpc_call(self.url, method, params)
 
+    def warp_to(self, timestamp: int) -> None:
+        """Mine a block at `timestamp` (a local chain only: node-specific methods)."""
+        latest = int(self.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        if timestamp > latest:
+            method = "evm_setNextBlockTimestamp" if self.kind == "anvil" else "evm_setTime"
+            value: Any = timestamp if self.kind == "anvil" else timestamp * 1000
+            self.rpc(method, [value])
+        self.rpc("evm_mine", [])
+
     def running(self) -> bool:
         return self.process.poll() is None
 

@@ -1,0 +1,333 @@
+"""A whole market session of a scenario file on a chain, through the role clients.
+
+`run_session(scenario, clear)` starts a local chain (or uses a URL), deploys, gives every
+participant of the scenario its own wallet and runs registration, pre-qualification,
+deposits, needs, sealed bids (commit, reveal), clearing, result commit, full metered
+delivery, settlement, releases and withdrawals. It returns the clearing result plus a
+`chain` object (chain id, addresses, tx hashes per step, final token balances, gas).
+
+The clearing engine is passed in (`clear`: scenario JSON -> result JSON, e.g. the oracle's
+`clear(...).to_json_dict()`): the SDK does not depend on it. Asset ids on chain are keyed
+hashes of the scenario's asset ids (standing in for meter codes), which never reach the
+chain. Scenario times are not chain times: the session's deadlines are set from the chain's
+clock, and a local chain is moved past each deadline (a URL chain is waited for).
+
+A bid the contracts refuse (unknown zone or asset, asset not managed by the seller, rule of
+the session) cannot be revealed: its reveal is skipped and its bond forfeited, as the
+engine lists it under `rejected`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from web3 import Web3
+
+from python_client.artifacts import ensure_artifacts
+from python_client.chain import Contracts, Wallet, connect, deploy
+from python_client.clients import (
+    AdminClient,
+    AggregatorClient,
+    DsoClient,
+    MeteringClient,
+    OracleClient,
+    ParticipantClient,
+)
+from python_client.errors import ClientError, TransactionReverted
+from python_client.hashing import asset_id, label, new_salt
+from python_client.localchain import DEV_MNEMONIC, LocalChain, start_chain
+from python_client.records import (
+    NO_LIMIT,
+    ZERO32,
+    AssetType,
+    AwardRow,
+    BidFields,
+    BuyerRole,
+    Direction,
+    GasLog,
+    NeedParams,
+    Pricing,
+    SessionParams,
+)
+
+ASSET_KEY = b"flexmarket-demo-asset-key"
+DEPOSIT_UEUR = 10**15  # each participant's deposit: 1e9 EUR, enough for any demo budget
+BOND_UEUR = 1_000_000  # 1 EUR per sealed bid
+COLLATERAL_UEUR_PER_W = 10_000  # 10 EUR per kW offered
+PENALTY_EUR_PER_MW = 100_000  # 0.1 EUR per W of shortfall beyond tolerance
+TOLERANCE_BPS = 1_000  # 10 %
+PHASE_S = 30  # seconds between deadlines (a URL chain waits them out)
+ROLE_OF = {"DSO": "DSO", "TSO": "TSO", "BRP": "BRP", "aggregator": "AGGREGATOR"}
+GAS_KINDS = {
+    "commit_bid": ("commitBid",),
+    "reveal_bid": ("revealBid",),
+    "commit_result": ("commitResult",),
+    "settle_award": ("settleAward",),
+}
+
+
+def _direction(text: str) -> Direction:
+    return Direction.UP if text == "up" else Direction.DOWN
+
+
+def _per_slot(value: int | list[int], slots: int) -> tuple[int, ...]:
+    return (value,) if isinstance(value, int) else tuple(value)
+
+
+@dataclass
+class _Run:
+    w3: Web3
+    chain: LocalChain | None
+    contracts: Contracts
+    gas: GasLog
+    clients: dict[str, ParticipantClient]
+    txs: dict[str, list[str]] = field(default_factory=dict)
+
+    def record(self, step: str, events: list[Any]) -> None:
+        hashes = self.txs.setdefault(step, [])
+        for e in events:
+            if e.tx_hash not in hashes:
+                hashes.append(e.tx_hash)
+
+    def wait_until(self, timestamp: int) -> None:
+        if self.chain is not None:
+            self.chain.warp_to(timestamp)
+            return
+        while int(self.w3.eth.get_block("latest")["timestamp"]) < timestamp:
+            time.sleep(1)
+
+
+def _keys(url_or_chain: LocalChain | None, count: int) -> list[str]:
+    from eth_account import Account
+
+    if url_or_chain is not None:
+        return url_or_chain.dev_private_keys[:count]
+    Account.enable_unaudited_hdwallet_features()
+    return [
+        Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key.to_0x_hex()
+        for i in range(count)
+    ]
+
+
+def run_session(
+    scenario: Mapping[str, Any],
+    clear: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    chain: str | LocalChain = "anvil",
+) -> dict[str, Any]:
+    """Run `scenario` on a chain: "anvil" or "ganache" (started and stopped here), a running
+    LocalChain (left running), or a JSON-RPC URL whose first accounts of the development
+    mnemonic are funded (an anvil or hardhat node, say)."""
+    ensure_artifacts()
+    participants = list(scenario.get("participants", []))
+    needed = 3 + len(participants)  # admin, oracle, metering operator, participants
+    if isinstance(chain, LocalChain):
+        if chain.accounts < needed:
+            raise ClientError(f"the chain has {chain.accounts} accounts, {needed} needed")
+        return _run(scenario, clear, connect(chain.url), chain, _keys(chain, needed))
+    if chain in ("anvil", "ganache"):
+        with start_chain(chain, accounts=max(10, needed)) as local:  # type: ignore[arg-type]
+            return _run(scenario, clear, connect(local.url), local, _keys(local, needed))
+    return _run(scenario, clear, connect(chain), None, _keys(None, needed))
+
+
+def _run(
+    scenario: Mapping[str, Any],
+    clear: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    w3: Web3,
+    local: LocalChain | None,
+    keys: list[str],
+) -> dict[str, Any]:
+    gas = GasLog()
+    deployment = deploy(w3, Wallet(w3, keys[0], gas_log=gas))
+    contracts = Contracts(w3, deployment)
+    admin = AdminClient(contracts, keys[0], gas)
+    oracle = OracleClient(contracts, keys[1], gas)
+    metering = MeteringClient(contracts, keys[2], gas)
+    roles = {p["id"]: p["role"] for p in scenario.get("participants", [])}
+    clients: dict[str, ParticipantClient] = {}
+    for i, (pid, role) in enumerate(roles.items()):
+        cls = {"DSO": DsoClient, "aggregator": AggregatorClient}.get(role, DsoClient)
+        clients[pid] = cls(contracts, keys[3 + i], gas)
+    run = _Run(w3, local, contracts, gas, clients)
+    market = scenario["market"]
+    slots = int(market.get("slots", 1))
+
+    # --- registration: roles, money, zones, assets, pre-qualification
+    run.record("grant_roles", admin.grant_role("ORACLE", oracle.address))
+    run.record("grant_roles", admin.grant_role("METERING", metering.address))
+    for pid, role in roles.items():
+        run.record("grant_roles", admin.grant_role(ROLE_OF[role], clients[pid].address))
+        run.record("mint", admin.mint(clients[pid].address, DEPOSIT_UEUR))
+        run.record("deposit", clients[pid].deposit(DEPOSIT_UEUR))
+    dsos = [pid for pid, role in roles.items() if role == "DSO"]
+    zone_dso: DsoClient = clients[dsos[0]] if dsos else oracle  # type: ignore[assignment]
+    if not dsos:
+        run.record("grant_roles", admin.grant_role("DSO", oracle.address))
+        zone_dso = DsoClient(contracts, keys[1], gas)
+    for zone in scenario.get("zones", []):
+        limit = zone.get("limit_w")
+        limit_w = max(limit) if isinstance(limit, list) else int(limit or 0)
+        run.record("register_zone", zone_dso.register_zone(label(zone["id"]), limit_w))
+    asset_ids = {a["id"]: asset_id(a["id"], ASSET_KEY) for a in scenario.get("assets", [])}
+    for a in scenario.get("assets", []):
+        manager = clients.get(a["manager"])
+        if not isinstance(manager, AggregatorClient):
+            continue  # only aggregators register assets; the engine rejects such bids
+        run.record("register_asset", manager.register_asset(
+            asset_ids[a["id"]], AssetType[a["type"].upper()], int(a["p_max_w"]),
+            int(a.get("p_min_w", 0)), label(a["zone"]), manager.address))  # fmt: skip
+        run.record("prequalify", zone_dso.prequalify(asset_ids[a["id"]]))
+
+    # --- session and needs
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    cap = market.get("price_cap_eur_per_mw")
+    params = SessionParams(
+        market_id=label(market["id"][:32]), product=label(market.get("product", "PowerMax")[:32]),
+        pricing=Pricing.UNIFORM if market.get("pricing") == "uniform" else Pricing.PAY_AS_BID,
+        slot_count=slots, slot_minutes=int(market.get("slot_minutes", 15)),
+        delivery_start=now + 4 * PHASE_S, bidding_end=now + PHASE_S,
+        reveal_deadline=now + 2 * PHASE_S, clearing_deadline=now + 3 * PHASE_S,
+        min_bid_w=int(market.get("min_bid_w", 0)),
+        granularity_w=int(market.get("granularity_w", 1)),
+        price_floor_eur_per_mw=int(market.get("price_floor_eur_per_mw", 0)),
+        price_cap_eur_per_mw=NO_LIMIT if cap is None else int(cap),
+        unmet_penalty_eur_per_mw=min(int(scenario.get("unmet_penalty_eur_per_mw", 10**12)),
+                                     NO_LIMIT),
+        bid_bond_ueur=BOND_UEUR, collateral_ueur_per_w=COLLATERAL_UEUR_PER_W,
+        shortfall_penalty_eur_per_mw=PENALTY_EUR_PER_MW, tolerance_bps=TOLERANCE_BPS,
+    )  # fmt: skip
+    if slots > 256:
+        raise ClientError(f"market.slots: {slots} slots do not fit a bid's 256-bit slot mask")
+    session_id = oracle.open_session(params)
+    need_index: dict[str, int] = {}
+    for r in scenario.get("requests", []):
+        buyer = clients[r["buyer"]]
+        assert isinstance(buyer, DsoClient)
+        quantities = _per_slot(r["quantity_w"], slots)
+        max_price = r.get("max_price_eur_per_mw")
+        eligible = [b for b in scenario.get("bids", []) if _serves(b, r)]
+        # A bound on what any clearing can pay from this need (uniform pricing included).
+        top = max((int(b["price_eur_per_mw"]) for b in eligible), default=0)
+        budget = max(1, sum(int(b["quantity_w"]) for b in eligible) * top)
+        need = NeedParams(
+            session_id, ZERO32 if r.get("zone") is None else label(r["zone"]),
+            _direction(r["direction"]), BuyerRole[roles[r["buyer"]]], budget, quantities,
+            NO_LIMIT if max_price is None else int(max_price),
+        )  # fmt: skip
+        need_index[r["id"]] = buyer.post_need(need)
+
+    # --- sealed bids: join, commit (batched per seller), reveal
+    bids = scenario.get("bids", [])
+    by_seller: dict[str, list[tuple[str, BidFields]]] = {}
+    for b in bids:
+        seller = clients.get(b["seller"])
+        if not isinstance(seller, AggregatorClient):
+            continue
+        mask = sum(1 << s for s in b["slots"]) if b.get("slots") else (1 << slots) - 1
+        if b.get("slots") and not all(0 <= s < 256 for s in b["slots"]):
+            mask = 0  # not expressible: an empty mask, refused at reveal
+        fields = BidFields(
+            label(b["zone"][:32]), _direction(b["direction"]), bool(b.get("divisible", False)),
+            int(b["quantity_w"]), int(b["price_eur_per_mw"]), mask,
+            BidFields.sorted_assets([asset_id(a, ASSET_KEY) for a in b["assets"]]),
+            new_salt(), int(b.get("min_quantity_w") or 0),
+        )  # fmt: skip
+        by_seller.setdefault(b["seller"], []).append((b["id"], fields))
+    chain_bid_id: dict[str, bytes] = {}
+    for sid_name, items in by_seller.items():
+        seller = clients[sid_name]
+        assert isinstance(seller, AggregatorClient)
+        run.record("join", seller.join_session(session_id, len(items)))
+        for bid_name, fields in items:
+            chain_bid_id[bid_name] = seller.commit_bid(session_id, fields)
+    run.wait_until(params.bidding_end)
+    refused: dict[str, str] = {}
+    for sid_name, items in by_seller.items():
+        seller = clients[sid_name]
+        assert isinstance(seller, AggregatorClient)
+        for bid_name, fields in items:
+            try:
+                run.record("reveal", seller.reveal_bid(session_id, fields))
+            except TransactionReverted as exc:
+                refused[bid_name] = exc.error
+    run.wait_until(params.reveal_deadline)
+    for bid_name in refused:
+        run.record("forfeit_bond", oracle.forfeit_bond(chain_bid_id[bid_name]))
+
+    # --- clearing with the engine, result commit
+    result = dict(clear(scenario))
+    rows = []
+    request_by_id = {r["id"]: r for r in scenario.get("requests", [])}
+    bid_by_id = {b["id"]: b for b in bids}
+    for a in result["awards"]:
+        if a["bid"] in refused or a["bid"] not in chain_bid_id:
+            raise ClientError(f"award of bid {a['bid']} which the chain refused")
+        rows.append(AwardRow(chain_bid_id[a["bid"]], _need_for(
+            bid_by_id[a["bid"]], request_by_id, need_index, int(a["price_eur_per_mw"])),
+            int(a["quantity_w"]), int(a["price_eur_per_mw"])))  # fmt: skip
+    input_hash = bytes.fromhex(result["input_hash"].removeprefix("0x"))
+    result_hash = bytes.fromhex(result["result_hash"].removeprefix("0x"))
+    run.record("commit_result", oracle.commit_result(session_id, input_hash, result_hash, rows))
+
+    # --- delivery (full), settlement, releases, withdrawals
+    award_count = len(rows)
+    if award_count:
+        delivered = {i: int(oracle.award(session_id, i)[1][1]) for i in range(award_count)}
+        run.record("record_deliveries", metering.record_deliveries(
+            session_id, delivered, label("demo-metering-report")))  # fmt: skip
+        for i in range(award_count):
+            run.record("settle", oracle.settle_award(session_id, i))
+    for r in scenario.get("requests", []):
+        run.record("release", oracle.release_budget(session_id, need_index[r["id"]]))
+    for sid_name in by_seller:
+        run.record("release", oracle.release_seller_funds(session_id, clients[sid_name].address))
+    balances: dict[str, int] = {}
+    for pid, client in clients.items():
+        client.withdraw_all()
+        balances[pid] = client.token_balance()
+    operator_forfeits = oracle.withdraw_all()
+
+    largest = gas.largest
+    chain_info = {
+        "chain_id": deployment.chain_id,
+        "contracts": deployment.to_json()["contracts"],
+        "session_id": session_id,
+        "tx": run.txs,
+        "balances_ueur": balances,
+        "operator_forfeits_ueur": operator_forfeits,
+        "refused_bids": refused,
+        "gas": {
+            kind: max((largest.get(n, 0) for n in names), default=0)
+            for kind, names in GAS_KINDS.items()
+        },
+        "gas_by_call": dict(sorted(largest.items())),
+    }
+    return {**result, "chain": chain_info}
+
+
+def _serves(bid: Mapping[str, Any], request: Mapping[str, Any], price: int | None = None) -> bool:
+    """Whether a bid may serve a request: same direction, the request's zone or a
+    system-wide request, price within the request's maximum."""
+    price = int(bid["price_eur_per_mw"]) if price is None else price
+    zone_ok = request.get("zone") is None or request["zone"] == bid["zone"]
+    limit = request.get("max_price_eur_per_mw")
+    return (
+        request["direction"] == bid["direction"] and zone_ok and (limit is None or price <= limit)
+    )
+
+
+def _need_for(
+    bid: Mapping[str, Any],
+    requests: Mapping[str, Mapping[str, Any]],
+    need_index: Mapping[str, int],
+    price: int,
+) -> int:
+    """The need an award is paid from: the first request (file order) the bid can serve
+    (the result file does not split awards between requests; budgets cover any split)."""
+    for rid, r in requests.items():
+        if _serves(bid, r, price):
+            return need_index[rid]
+    raise ClientError(f"bid {bid['id']} serves no request")

@@ -1,0 +1,82 @@
+"""`python_client.demo.run_session`: a scenario's whole session on anvil gives the
+engine's result on chain, refuses the bids the contracts refuse, and never puts a meter
+code (here: the scenario's asset ids) in calldata or logs."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oracle.engine import clear
+from oracle.scenario import load_scenario
+from python_client.chain import Contracts, Deployment, connect
+from python_client.demo import run_session
+from python_client.localchain import start_chain
+
+ROOT = Path(__file__).resolve().parents[2]
+FLECH = json.loads((ROOT / "examples" / "flech_powermax.json").read_text())
+
+
+def _clear(scenario: Mapping[str, Any]) -> dict[str, Any]:
+    return clear(load_scenario(dict(scenario))).to_json_dict()
+
+
+def _with_invalid_bids() -> dict[str, Any]:
+    s = copy.deepcopy(FLECH)
+    s["bids"] += [
+        {"id": "FO1X-NOT-MANAGED", "seller": "FO1", "zone": "T1", "direction": "up",
+         "quantity_w": 3700, "divisible": False, "price_eur_per_mw": 100,
+         "assets": ["FO2-EV9"], "submitted_at": "2014-11-20T12:00:00+01:00"},
+        {"id": "FO1Y-NOT-GRANULAR", "seller": "FO1", "zone": "T1", "direction": "up",
+         "quantity_w": 3650, "divisible": False, "price_eur_per_mw": 100,
+         "assets": ["FO1-EV5"], "submitted_at": "2014-11-20T12:01:00+01:00"},
+    ]  # fmt: skip
+    return s
+
+
+@pytest.mark.parametrize("scenario", [FLECH, _with_invalid_bids()], ids=["flech", "invalid-bids"])
+def test_the_chain_settles_exactly_the_engine_result(scenario: dict[str, Any]) -> None:
+    expected = _clear(scenario)
+    with start_chain("anvil") as chain:
+        out = run_session(scenario, _clear, chain)
+        contracts = Contracts(connect(chain.url), Deployment.from_json(out["chain"]))
+        market = contracts.market.functions
+        sid = out["chain"]["session_id"]
+        session = market.session(sid).call()
+        assert session[4] == bytes.fromhex(expected["input_hash"][2:])
+        assert session[5] == bytes.fromhex(expected["result_hash"][2:])
+        on_chain = sorted(
+            (int(market.award(sid, i).call()[1][1]), int(market.award(sid, i).call()[2][1]))
+            for i in range(session[3][4])
+        )
+        assert on_chain == sorted((a["quantity_w"], a["payment_ueur"]) for a in expected["awards"])
+        meter_codes = [a["id"].encode() for a in scenario["assets"]]
+        w3 = contracts.w3
+        for number in range(1, w3.eth.block_number + 1):
+            for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
+                receipt = w3.eth.get_transaction_receipt(tx["hash"])
+                blobs = [bytes(tx["input"])] + [bytes(log["data"]) for log in receipt["logs"]]
+                assert not any(code in blob for code in meter_codes for blob in blobs)
+    assert out["awards"] == expected["awards"]
+    gas = out["chain"]["gas"]
+    assert gas["commit_bid"] <= 50_000 and gas["reveal_bid"] <= 120_000
+    assert gas["settle_award"] <= 60_000
+    paid = {a["seller"]: 0 for a in expected["awards"]}
+    for a in expected["awards"]:
+        paid[a["seller"]] += a["payment_ueur"]
+    balances = out["chain"]["balances_ueur"]
+    deposit = 10**15
+    forfeited = 1_000_000 * len(out["chain"]["refused_bids"])
+    assert balances["FO2"] == deposit + paid["FO2"]
+    assert balances["FO1"] == deposit + paid["FO1"] - forfeited
+    assert balances["DSO1"] == deposit - expected["total_cost_ueur"]
+    if scenario is not FLECH:
+        assert set(out["chain"]["refused_bids"]) == {"FO1X-NOT-MANAGED", "FO1Y-NOT-GRANULAR"}
+        assert out["chain"]["refused_bids"]["FO1X-NOT-MANAGED"] == "FlexRegistryAssetNotManaged"
+        rejected = {r["bid"] for r in expected["rejected"]}
+        assert {"FO1X-NOT-MANAGED", "FO1Y-NOT-GRANULAR"} <= rejected
