@@ -2,6 +2,8 @@
 
     flexmarket clear FILE [--json]        clear a scenario file (no chain)
     flexmarket needs --grid G --day D     DSO needs found by power flow (issue 6)
+    flexmarket index --rpc URL [--db URL] [--deployment FILE] [--follow]
+                                          events of the chain into SQLite/PostgreSQL
 
 Exit codes: 0 done, 1 a failure of ours or of the environment, 2 unusable
 input (a malformed scenario, a bad argument): nothing is cleared then.
@@ -116,6 +118,12 @@ def cmd_needs(rest: Sequence[str]) -> int:
     return needs_main(list(rest))
 
 
+def cmd_index(rest: Sequence[str]) -> int:
+    from verifier.indexer import index_main
+
+    return index_main(list(rest))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flexmarket",
@@ -131,11 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="DSO needs from a grid's forecasts (see `flexmarket needs -h`)",
         add_help=False,
     )
+    sub.add_parser(
+        "index",
+        help="index the chain's events into a database (see `flexmarket index -h`)",
+        add_help=False,
+    )
     return parser
 
 
 # Subcommands that parse their own arguments.
-PASSTHROUGH: dict[str, Callable[[Sequence[str]], int]] = {"needs": cmd_needs}
+PASSTHROUGH: dict[str, Callable[[Sequence[str]], int]] = {"needs": cmd_needs, "index": cmd_index}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
