@@ -22,9 +22,9 @@ import {
 /// @notice Sessions, needs, sealed bids, clearing results, delivery and settlement of the
 /// local flexibility market, with the escrow of its participants' money.
 /// @dev Storage is packed so that the hot paths stay within their gas figures:
-/// `commitBid` reads one slot (the seller's session registration, which carries a copy of
-/// gate closure) and writes one; `revealBid` writes one new slot; `settleAward` touches the
-/// session's money slot, the award's two slots and the two participants' balance slots.
+/// `commitBid` reads and writes only the bid's own slot (gate closure and joining are
+/// checked at reveal); `revealBid` writes one new slot; `settleAward` touches the session's
+/// money slot, the award's two slots and the two participants' balance slots.
 contract FlexMarket is Escrow, IFlexMarket {
     // ------------------------------------------------------------- storage types
 
@@ -44,7 +44,6 @@ contract FlexMarket is Escrow, IFlexMarket {
 
     /// @dev FLECH: a seller that fails for the fourth time loses its standing.
     uint8 private constant _FAILURES_TO_SUSPEND = 4;
-    uint64 private constant _NO_LIMIT = type(uint64).max;
 
     IFlexRegistry private immutable _registry;
 
@@ -553,6 +552,7 @@ contract FlexMarket is Escrow, IFlexMarket {
 
     /// @dev Reads nothing but the bid's own slot: the reveal checks session and seller.
     function _commit(uint64 sessionId, bytes32 commitment) private returns (bytes32 bidId) {
+        if (sessionId > type(uint48).max) revert FlexMarketSessionUnknown(sessionId);
         bidId = _bidId(msg.sender, commitment);
         BidCore storage core = _bidCores[bidId];
         if (core.status != BidStatus.None) revert FlexMarketBidExists(bidId);

@@ -356,3 +356,8 @@ def test_reveal_calldata_and_logs_carry_no_meter_code(env):
     receipt = web3.eth.get_transaction_receipt(tx.txid)
     blobs = [bytes.fromhex(tx.input[2:])] + [bytes(log["data"]) for log in receipt["logs"]]
     assert not any(b"meter-" in blob for blob in blobs)
+
+
+def test_commit_bid_reverts_when_session_id_does_not_fit_storage(env):
+    with reverts("FlexMarketSessionUnknown"):
+        env.market.commitBid(2**48, "0x" + "ef" * 32, {"from": env.agg1})
