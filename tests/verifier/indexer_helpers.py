@@ -135,11 +135,12 @@ def _bid(quantity: int, price: int, ids: list[bytes], divisible: bool = False) -
                      BidFields.sorted_assets(ids), new_salt())  # fmt: skip
 
 
-def run_session(m: Market, extra_commits: int = 0, tag: str = "S") -> int:
+def run_session(m: Market, extra_commits: int = 0, tag: str = "S", dispute: bool = False) -> int:
     """One short session through every step: need, joins, sealed bids (one never revealed,
     its bond forfeited), reveals, a result with a validator's attestation, deliveries (one
     short beyond tolerance: a penalty), settlement, releases, a withdrawal. `extra_commits`
-    sealed bids are committed and never revealed (volume for the indexer)."""
+    sealed bids are committed and never revealed (volume for the indexer). With `dispute`
+    the validator disputes the result instead and the admin lets it stand."""
     now = m.now()
     params = SessionParams(
         market_id=label(f"T1-{tag}"), product=label("PowerMax"), pricing=Pricing.PAY_AS_BID,
@@ -172,7 +173,11 @@ def run_session(m: Market, extra_commits: int = 0, tag: str = "S") -> int:
               AwardRow(id3, 0, 5_000, 1_000_000)]  # fmt: skip
     events = m.oracle.commit_result(sid, label(f"in-{tag}"), label(f"out-{tag}"), awards)
     result_hash = next(e for e in events if e.name == "ResultCommitted").args["resultHash"]
-    m.validator.attest(sid, result_hash)
+    if dispute:
+        m.validator.dispute(sid, label(f"report-{tag}"))
+        m.admin.resolve_dispute(sid, True)
+    else:
+        m.validator.attest(sid, result_hash)
     count = len(awards)
     delivered = {i: m.dso.award(sid, i)[1][1] for i in range(count)}
     delivered[0] = delivered[0] // 2  # far short: paid for half, penalised

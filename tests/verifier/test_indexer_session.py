@@ -5,14 +5,16 @@ contracts' own state; re-indexing stored blocks changes nothing."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from indexer_helpers import Market, Postgres, dump, market_chain, postgres_server, run_session
 
-from verifier.indexer import IndexerStats, run_indexer
+from verifier.events import EventDecoder
+from verifier.indexer import ARTIFACTS_DIR, IndexerStats, run_indexer
 from verifier.store import Database
 
 
@@ -50,7 +52,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             t.start()
         try:
             run_session(m, extra_commits=150, tag="A")
-            run_session(m, tag="B")
+            run_session(m, tag="B", dispute=True)
             head = m.head()
 
             def caught_up() -> bool:
@@ -147,3 +149,38 @@ def test_indexing_stored_blocks_again_changes_nothing(live: Live) -> None:
         stats = run_indexer(m.chain.url, url, m.deployment_file)
         assert stats.events == 0 and stats.blocks > 0
         assert dump(url) == before
+
+
+def _plain(value: Any) -> Any:
+    """web3's decoded value in verifier.events' form."""
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return value.lower()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def test_the_fast_decoder_agrees_with_web3_on_every_log(live: Live) -> None:
+    m = live.market
+    addresses = {"FlexToken": m.deployment.token, "FlexRegistry": m.deployment.registry,
+                 "FlexMarket": m.deployment.market}  # fmt: skip
+    decoder = EventDecoder.from_artifacts(addresses, ARTIFACTS_DIR)
+    contracts = {"FlexToken": m.contracts.token, "FlexRegistry": m.contracts.registry,
+                 "FlexMarket": m.contracts.market}  # fmt: skip
+    raw = m.chain.rpc("eth_getLogs", [{"fromBlock": "0x0", "toBlock": "latest",
+                                       "address": list(addresses.values())}])  # fmt: skip
+    web3_logs = m.contracts.w3.eth.get_logs(
+        {"fromBlock": 0, "toBlock": "latest", "address": list(addresses.values())}
+    )
+    names = set()
+    for log, w3_log in zip(raw, web3_logs, strict=True):
+        ev = decoder.decode(log)
+        expected = contracts[ev.contract].events[ev.event]().process_log(w3_log)
+        assert ev.args == _plain(dict(expected["args"])), ev.event
+        names.add(ev.event)
+    # all but RoleRevoked, RoleAdminChanged, SellerSuspended and SellerReinstated
+    assert len(names) == 25
