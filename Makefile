@@ -33,7 +33,7 @@ lock: | $(BIN)/uv
 
 # --- main jobs --------------------------------------------------------------
 demo: venv $(INSTALL_TARGETS)
-	$(BIN)/flexmarket clear examples/flech_powermax.json
+	$(BIN)/flexmarket demo --scenario examples/flech_powermax.json
 
 test: venv $(INSTALL_TARGETS)
 	$(MAKE) --no-print-directory test-py $(TEST_TARGETS)

@@ -15,8 +15,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oracle.result import Result
+    from oracle.scenario import Scenario
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
 
@@ -89,13 +96,19 @@ def render_result(result: object) -> str:
 
 def clear_file(path: Path) -> object:
     """Load, clear (with the grid when the scenario names one) and return the result."""
-    from oracle import clear, load_scenario
+    from oracle import load_scenario
 
-    scenario = load_scenario(path)
+    return clear_scenario(load_scenario(path), path.parent)
+
+
+def clear_scenario(scenario: Scenario, base_dir: Path) -> Result:
+    """The right clearing for a scenario: with its grid, with TSO-DSO coordination, or plain."""
+    from oracle import clear
+
     if scenario.grid is not None:
         from oracle.grid.clearing import clear_with_grid
 
-        return clear_with_grid(scenario, base_dir=path.parent)
+        return clear_with_grid(scenario, base_dir=base_dir)
     from oracle.coordination import clear_coordinated, needs_coordination
 
     if needs_coordination(scenario):  # several buyer roles, zone safety, traffic light
@@ -109,6 +122,61 @@ def cmd_clear(args: argparse.Namespace) -> int:
     result = clear_file(Path(args.file))
     assert isinstance(result, Result)
     print(result.to_json() if args.json else render_result(result))
+    return EXIT_OK
+
+
+def render_chain(chain: Mapping[str, Any]) -> str:
+    """Balances and gas of a demo run."""
+    lines = ["", f"chain {chain['chain_id']}, session {chain['session_id']}"]
+    lines += [f"  {name:<13} {addr}" for name, addr in sorted(chain["contracts"].items())]
+    lines += ["", "final token balances:"]
+    lines += [
+        f"  {pid:<10} {_fmt_ueur(v):>18}" for pid, v in sorted(chain["balances_ueur"].items())
+    ]
+    if chain.get("operator_forfeits_ueur"):
+        lines.append(
+            f"  forfeited bonds to the operator: {_fmt_ueur(chain['operator_forfeits_ueur'])}"
+        )
+    if chain.get("refused_bids"):
+        lines.append(f"bids refused on chain: {', '.join(map(str, chain['refused_bids']))}")
+    lines += ["", "gas, largest single call of each kind:"]
+    lines += [f"  {k:<22} {v:>10,}" for k, v in chain["gas"].items()]
+    lines += ["", "transactions per step:"]
+    lines += [f"  {step:<22} {len(txs):>4}" for step, txs in chain["tx"].items()]
+    return "\n".join(lines)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """A whole market session on a chain: registration to settlement."""
+    import json
+
+    from oracle import load_scenario
+    from oracle.result import Result
+    from python_client.demo import run_session
+
+    if args.chain not in ("anvil", "ganache") and not args.chain.startswith(
+        ("http://", "https://", "ws://", "wss://")
+    ):
+        print(
+            f"error: --chain: {args.chain!r} is not anvil, ganache or a JSON-RPC URL",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
+    path = Path(args.scenario)
+    scenario = load_scenario(path)  # a malformed file stops here, before any chain starts
+    raw = json.loads(path.read_text())
+
+    def clear_on_chain(data: Mapping[str, Any]) -> Mapping[str, Any]:
+        return clear_scenario(load_scenario(dict(data)), path.parent).to_json_dict()
+
+    out = run_session(raw, clear_on_chain, args.chain)
+    if args.json:
+        print(json.dumps(out, sort_keys=True, separators=(",", ":")))
+        return EXIT_OK
+    result = Result.model_validate({k: v for k, v in out.items() if k != "chain"})
+    print(f"scenario {scenario.name}")
+    print(render_result(result))
+    print(render_chain(out["chain"]))
     return EXIT_OK
 
 
@@ -134,6 +202,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="a flexmarket.scenario/1 JSON file")
     p.add_argument("--json", action="store_true", help="print the result JSON")
     p.set_defaults(run=cmd_clear)
+    p = sub.add_parser("demo", help="run a whole market session on a local chain")
+    p.add_argument(
+        "--scenario",
+        default=str(EXAMPLES / "flech_powermax.json"),
+        metavar="FILE",
+        help="scenario file (default: the FLECH case)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result JSON with a chain object")
+    p.add_argument(
+        "--chain",
+        default="anvil",
+        metavar="anvil|ganache|URL",
+        help="start anvil (default) or ganache, or use a JSON-RPC URL",
+    )
+    p.set_defaults(run=cmd_demo)
     sub.add_parser(
         "needs",
         help="DSO needs from a grid's forecasts (see `flexmarket needs -h`)",
@@ -153,6 +236,7 @@ PASSTHROUGH: dict[str, Callable[[Sequence[str]], int]] = {"needs": cmd_needs, "i
 
 def main(argv: Sequence[str] | None = None) -> int:
     from oracle.errors import OracleError, ScenarioError
+    from python_client.errors import ClientError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -165,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except ClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except OracleError as exc:
         # grid input errors are OracleErrors too; anything the user can fix is exit 2
         from oracle.grid.errors import GridError

@@ -174,6 +174,7 @@ class Wallet:
         self.address = Web3.to_checksum_address(self.account.address)
         self.errors = errors or ErrorDecoder([])
         self.gas_log = gas_log if gas_log is not None else GasLog()
+        self.sent: list[str] = []  # hashes of every transaction mined for this wallet, in order
         self._chain_id = w3.eth.chain_id
         self._nonce: int | None = None
 
@@ -257,6 +258,7 @@ class Wallet:
                     self.reset_nonce()
                     raise self._replay_failure(fn, int(receipt["blockNumber"], 16))
                 self.gas_log.add(kind or _kind(fn), int(receipt["gasUsed"], 16))
+                self.sent.append(receipt["transactionHash"])
             receipts += group_receipts
         return receipts
 

@@ -92,6 +92,12 @@ class _Run:
             if e.tx_hash not in hashes:
                 hashes.append(e.tx_hash)
 
+    def record_sent(self, step: str, client: Any, since: int) -> None:
+        """Record the transactions `client` mined since its `sent` list had `since` entries
+        (calls whose SDK method returns an id rather than events)."""
+        hashes = self.txs.setdefault(step, [])
+        hashes += [h for h in client.wallet.sent[since:] if h not in hashes]
+
     def wait_until(self, timestamp: int) -> None:
         if self.chain is not None:
             self.chain.warp_to(timestamp)
@@ -201,7 +207,9 @@ def _run(
     )  # fmt: skip
     if slots > 256:
         raise ClientError(f"market.slots: {slots} slots do not fit a bid's 256-bit slot mask")
+    mark = len(oracle.wallet.sent)
     session_id = oracle.open_session(params)
+    run.record_sent("open_session", oracle, mark)
     need_index: dict[str, int] = {}
     for r in scenario.get("requests", []):
         buyer = clients[r["buyer"]]
@@ -217,7 +225,9 @@ def _run(
             _direction(r["direction"]), BuyerRole[roles[r["buyer"]]], budget, quantities,
             NO_LIMIT if max_price is None else int(max_price),
         )  # fmt: skip
+        mark = len(buyer.wallet.sent)
         need_index[r["id"]] = buyer.post_need(need)
+        run.record_sent("post_need", buyer, mark)
 
     # --- sealed bids: join, commit (batched per seller), reveal
     bids = scenario.get("bids", [])
@@ -241,8 +251,10 @@ def _run(
         seller = clients[sid_name]
         assert isinstance(seller, AggregatorClient)
         run.record("join", seller.join_session(session_id, len(items)))
+        mark = len(seller.wallet.sent)
         for bid_name, fields in items:
             chain_bid_id[bid_name] = seller.commit_bid(session_id, fields)
+        run.record_sent("commit_bid", seller, mark)
     run.wait_until(params.bidding_end)
     refused: dict[str, str] = {}
     for sid_name, items in by_seller.items():
