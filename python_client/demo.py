@@ -232,9 +232,14 @@ def _run(
     # --- sealed bids: join, commit (batched per seller), reveal
     bids = scenario.get("bids", [])
     by_seller: dict[str, list[tuple[str, BidFields]]] = {}
+    unsubmittable: dict[str, str] = {}
     for b in bids:
         seller = clients.get(b["seller"])
         if not isinstance(seller, AggregatorClient):
+            continue
+        if int(b["price_eur_per_mw"]) < 0:
+            # prices are unsigned on chain: the seller's SDK cannot even form this bid
+            unsubmittable[b["id"]] = "price_eur_per_mw is negative: not expressible on chain"
             continue
         mask = sum(1 << s for s in b["slots"]) if b.get("slots") else (1 << slots) - 1
         if b.get("slots") and not all(0 <= s < 256 for s in b["slots"]):
@@ -275,7 +280,7 @@ def _run(
     request_by_id = {r["id"]: r for r in scenario.get("requests", [])}
     bid_by_id = {b["id"]: b for b in bids}
     for a in result["awards"]:
-        if a["bid"] in refused or a["bid"] not in chain_bid_id:
+        if a["bid"] in refused or a["bid"] in unsubmittable or a["bid"] not in chain_bid_id:
             raise ClientError(f"award of bid {a['bid']} which the chain refused")
         rows.append(AwardRow(chain_bid_id[a["bid"]], _need_for(
             bid_by_id[a["bid"]], request_by_id, need_index, int(a["price_eur_per_mw"])),
@@ -310,7 +315,7 @@ def _run(
         "tx": run.txs,
         "balances_ueur": balances,
         "operator_forfeits_ueur": operator_forfeits,
-        "refused_bids": refused,
+        "refused_bids": {**refused, **unsubmittable},
         "gas": {
             kind: max((largest.get(n, 0) for n in names), default=0)
             for kind, names in GAS_KINDS.items()

@@ -14,6 +14,7 @@ import pytest
 
 from oracle.engine import clear
 from oracle.scenario import load_scenario
+from oracle.synthetic import random_session
 from python_client.chain import Contracts, Deployment, connect
 from python_client.demo import run_session
 from python_client.localchain import start_chain
@@ -39,7 +40,21 @@ def _with_invalid_bids() -> dict[str, Any]:
     return s
 
 
-@pytest.mark.parametrize("scenario", [FLECH, _with_invalid_bids()], ids=["flech", "invalid-bids"])
+def _generated_with_invalid_bids() -> dict[str, Any]:
+    """A seeded random session (zonal and system-wide needs) with invalid bids mixed in."""
+    s = random_session(24, n_slots=8, n_zones=3, n_aggregators=3, seed=5)
+    bids = s["bids"]
+    bids[1]["assets"] = list(bids[0]["assets"])  # rule 3 (engine) or not managed (chain)
+    bids[2]["quantity_w"] += 50  # off the 100 W step
+    bids[3]["price_eur_per_mw"] = -1  # below the floor
+    return s
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [FLECH, _with_invalid_bids(), _generated_with_invalid_bids()],
+    ids=["flech", "invalid-bids", "generated-invalid-bids"],
+)
 def test_the_chain_settles_exactly_the_engine_result(scenario: dict[str, Any]) -> None:
     expected = _clear(scenario)
     with start_chain("anvil") as chain:
@@ -66,16 +81,24 @@ def test_the_chain_settles_exactly_the_engine_result(scenario: dict[str, Any]) -
     gas = out["chain"]["gas"]
     assert gas["commit_bid"] <= 50_000 and gas["reveal_bid"] <= 120_000
     assert gas["settle_award"] <= 60_000
-    paid = {a["seller"]: 0 for a in expected["awards"]}
-    for a in expected["awards"]:
-        paid[a["seller"]] += a["payment_ueur"]
+    roles = {p["id"]: p["role"] for p in scenario["participants"]}
+    seller_of = {b["id"]: b["seller"] for b in scenario["bids"]}
     balances = out["chain"]["balances_ueur"]
     deposit = 10**15
-    forfeited = 1_000_000 * len(out["chain"]["refused_bids"])
-    assert balances["FO2"] == deposit + paid["FO2"]
-    assert balances["FO1"] == deposit + paid["FO1"] - forfeited
-    assert balances["DSO1"] == deposit - expected["total_cost_ueur"]
-    if scenario is not FLECH:
+    for pid, role in roles.items():
+        if role != "aggregator":
+            continue
+        paid = sum(a["payment_ueur"] for a in expected["awards"] if a["seller"] == pid)
+        forfeited = 1_000_000 * sum(  # bonds of committed bids the chain refused at reveal
+            1
+            for b, why in out["chain"]["refused_bids"].items()
+            if seller_of[b] == pid and "not expressible" not in why
+        )
+        assert balances[pid] == deposit + paid - forfeited, pid
+    buyers_paid = sum(deposit - v for p, v in balances.items() if roles[p] != "aggregator")
+    assert buyers_paid == expected["total_cost_ueur"]
+    assert set(out["chain"]["refused_bids"]) <= {r["bid"] for r in expected["rejected"]}
+    if any(b["id"] == "FO1X-NOT-MANAGED" for b in scenario["bids"]):
         assert set(out["chain"]["refused_bids"]) == {"FO1X-NOT-MANAGED", "FO1Y-NOT-GRANULAR"}
         assert out["chain"]["refused_bids"]["FO1X-NOT-MANAGED"] == "FlexRegistryAssetNotManaged"
         rejected = {r["bid"] for r in expected["rejected"]}
