@@ -174,7 +174,7 @@ def test_the_fast_decoder_agrees_with_web3_on_every_log(live: Live) -> None:
     raw = m.chain.rpc("eth_getLogs", [{"fromBlock": "0x0", "toBlock": "latest",
                                        "address": list(addresses.values())}])  # fmt: skip
     web3_logs = m.contracts.w3.eth.get_logs(
-        {"fromBlock": 0, "toBlock": "latest", "address": list(addresses.values())}
+        {"fromBlock": 0, "toBlock": "latest", "address": [c.address for c in contracts.values()]}
     )
     names = set()
     for log, w3_log in zip(raw, web3_logs, strict=True):
