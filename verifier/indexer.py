@@ -433,7 +433,7 @@ class Indexer:
                     stop.wait(poll_interval_s)
         finally:
             self.stats.seconds = time.perf_counter() - started
-            self.stats.checkpoint = self.checkpoint()
+        self.stats.checkpoint = self.checkpoint()
         return self.stats
 
 
