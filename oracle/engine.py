@@ -10,11 +10,21 @@ indivisible bid (award q_b * y_b), or k_b in {0} u [kmin_b, K_b] (award
 granularity * k_b; semi-integer when a minimum quantity applies). Bids that
 may serve exactly the same requests are interchangeable inside a slot, so the
 split of awards among requests is modelled per *eligibility class* (bids of
-one direction with the same set of eligible requests), not per bid: a class
-with one eligible request feeds that request's need row directly; a class
-with several gets continuous split variables x[class, request, slot]. This
-keeps the model to a few thousand rows for 10,000 bids over 96 slots, and it
-is exact: a feasible split per class exists iff one per bid exists.
+one direction with the same set of eligible requests), not per bid. In a slot
+whose needs must all be met, the split is not modelled at all: the engine
+states the slot's Hall conditions (for every closed, connected set of requests,
+the classes that may serve it supply at least its need), pure covering rows over
+award columns, rounded up and coefficient-tightened: the exact projection of the
+split, and a tighter LP. Where there would be too many such sets, or unmet
+needs are priced, a class with one eligible request feeds that request's need
+row directly and a class with several gets continuous split variables
+x[class, request, slot]. Either way it is exact: a feasible split per class
+exists iff one per bid exists.
+
+Solving. Independent parts (no common request) are separate MILPs, solved on
+the machine's cores (oracle.parallel). Wide integer columns reach HiGHS as
+digits (`expand_wide_integers`: HiGHS's root reduced-cost fixing is quadratic
+in a column's range).
 
 Unmet needs. When the penalty exceeds the cost of every bid together
 (`lexicographic` regime, the default penalty in practice), leaving a watt
@@ -42,13 +52,13 @@ import numpy as np
 
 from oracle.errors import SolverError
 from oracle.flow import bipartite_max_flow
+from oracle.parallel import Model, Outcome, run_highs, solve_all
 from oracle.result import Award, Rejected, Result, Unmet
 from oracle.rules import ValidBid, validate_bids
 from oracle.scenario import Scenario, per_slot
 
 EXACT_MAX_BIDS = 2000
 GAP_LIMIT = "0.0001"  # the relative gap guaranteed above EXACT_MAX_BIDS, as stated in results
-SAFETY_TIME_LIMIT_S = 3600.0  # never binding in practice; reaching it is an error, not a result
 
 
 @dataclass(frozen=True)
@@ -180,7 +190,8 @@ def define_award_variables(m: Milp, session: Session) -> None:
         if bid.id not in session.eligible:
             continue
         if not bid.divisible or bid.min_quantity_w >= bid.quantity_w:
-            col = m.add_col(bid.price_eur_per_mw * bid.quantity_w, 0, 1, highspy.HighsVarType.kInteger)
+            col = m.add_col(bid.price_eur_per_mw * bid.quantity_w, 0, 1,
+                            highspy.HighsVarType.kInteger)
             m.award_unit_w[bid.id] = bid.quantity_w
         else:
             k_max = bid.quantity_w // g
@@ -199,67 +210,147 @@ def _classes(session: Session) -> dict[tuple[int, ...], list[ValidBid]]:
     return classes
 
 
+HALL_SETS_LIMIT = 256  # closed request sets per slot before falling back to split variables
+
+
+def hall_sets(
+    requests: Sequence[int], classes: Sequence[tuple[int, ...]], limit: int = HALL_SETS_LIMIT
+) -> list[tuple[tuple[int, ...], tuple[int, ...]]] | None:
+    """The request sets whose Hall condition must be stated for one slot, or None if too many.
+
+    `classes[i]` lists the requests (with a need in the slot) class i may serve. Awards can
+    meet every need of the slot iff for every request set Q the classes eligible for some
+    request of Q supply at least Q's need (Gale/Hall for an uncapacitated transportation
+    problem). Only *closed* sets (every request whose classes all serve Q is in Q) and
+    *connected* ones (not two parts with disjoint classes) are needed: the others are
+    dominated or sums of smaller ones. Returns (requests of Q, classes serving Q) pairs.
+    """
+    served_by = {r: frozenset(i for i, e in enumerate(classes) if r in e) for r in requests}
+    if any(not c for c in served_by.values()):
+        return None
+
+    def closure(cls: frozenset[int]) -> tuple[int, ...]:
+        return tuple(r for r in requests if served_by[r] <= cls)
+
+    seen: dict[frozenset[int], tuple[int, ...]] = {}
+    stack: list[frozenset[int]] = []
+    for r in requests:
+        cls = served_by[r]
+        if cls not in seen:
+            seen[cls] = closure(cls)
+            stack.append(cls)
+    while stack:
+        cls = stack.pop()
+        members = seen[cls]
+        for r in requests:
+            if r in members or not served_by[r] & cls:
+                continue
+            grown = cls | served_by[r]
+            if grown not in seen:
+                if len(seen) >= limit:
+                    return None
+                seen[grown] = closure(grown)
+                stack.append(grown)
+    return sorted(((q, tuple(sorted(c))) for c, q in seen.items()), key=lambda qc: (len(qc[1]), qc))
+
+
+def _cover_row(m: Milp, terms: list[tuple[int, int]], need_w: int, g: int) -> int:
+    """sum(unit_w * col) >= need_w over award columns only, in units of g: the need is rounded
+    up (Chvatal-Gomory) and no column counts for more than the need (coefficient tightening)."""
+    need_units = -(-need_w // g)
+    per_col: dict[int, int] = defaultdict(int)
+    for col, unit_w in terms:
+        per_col[col] += unit_w // g
+    cols = sorted(per_col)
+    coefs = [float(min(per_col[c], need_units)) for c in cols]
+    return m.add_row(cols, coefs, float(need_units), np.inf)
+
+
 def define_need_constraints(
     m: Milp, session: Session, penalty: int, lexicographic: bool, unmet_floor: dict[int, int]
 ) -> None:
-    """For every request and slot: supply reaching it + unmet >= need.
+    """For every slot, the awards must be able to meet the slot's needs (less unmet).
 
-    Eligibility classes with one request feed its row directly; classes with
-    several get split variables bounded by the class's awards in that slot.
+    In a slot whose needs must all be met (the lexicographic regime with no unavoidable
+    unmet), the engine states the Hall conditions of the slot's transportation problem,
+    pure covering rows over award columns, when there are few: that is the exact
+    projection of the split, with no continuous split variables and tighter rows.
+    Otherwise (or when there would be too many sets), it splits: eligibility classes
+    with one request feed its row directly; classes with several get split variables
+    bounded by the class's awards in that slot, and unmet columns take the rest.
     """
-    terms: dict[tuple[int, int], tuple[list[int], list[float]]] = {
-        key: ([], []) for key in session.needs
-    }
+    g = session.scenario.market.granularity_w
+    # slot -> class (eligible requests) -> award terms (column, W per unit)
+    supply: dict[int, dict[tuple[int, ...], list[tuple[int, int]]]] = defaultdict(dict)
     for reqs, bids in _classes(session).items():
-        active: dict[int, list[ValidBid]] = defaultdict(list)
         for bid in bids:
             for t in bid.slots:
-                active[t].append(bid)
-        for t in sorted(active):
-            targets = [r for r in reqs if (r, t) in session.needs]
-            if not targets:
-                continue
-            if len(targets) == 1:
-                cols, coefs = terms[(targets[0], t)]
-                for bid in active[t]:
-                    cols.append(m.award_col[bid.id])
-                    coefs.append(float(m.award_unit_w[bid.id]))
-                continue
-            # split variables: sum_r x[r] - sum_b award_b <= 0
-            split_cols = []
-            for r in targets:
-                x = m.add_col(0, 0.0, float(session.needs[(r, t)]), highspy.HighsVarType.kContinuous)
-                split_cols.append(x)
-                terms[(r, t)][0].append(x)
-                terms[(r, t)][1].append(1.0)
-            cols = split_cols + [m.award_col[b.id] for b in active[t]]
-            coefs = [1.0] * len(split_cols) + [-float(m.award_unit_w[b.id]) for b in active[t]]
-            m.add_row(cols, coefs, -np.inf, 0.0)
+                supply[t].setdefault(reqs, []).append((m.award_col[bid.id], m.award_unit_w[bid.id]))
+    need_slots: dict[int, list[int]] = defaultdict(list)
+    for r, t in sorted(session.needs):
+        need_slots[t].append(r)
 
-    g = session.scenario.market.granularity_w
-    award_cols = set(m.award_col.values())
-    unmet_by_slot: dict[int, list[int]] = defaultdict(list)
-    for (r, t), q in sorted(session.needs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        cols, coefs = terms[(r, t)]
-        if lexicographic and unmet_floor.get(t, 0) == 0 and all(c in award_cols for c in cols):
-            # Only awards feed this row, all in multiples of g: divide by g and round the
-            # need up (a Chvatal-Gomory strengthening), and no bid counts for more than it.
-            need_units = -(-q // g)
-            coefs = [min(c / g, float(need_units)) for c in coefs]
-            m.need_row[(r, t)] = m.add_row(cols, coefs, float(need_units), np.inf)
+    for t in sorted(need_slots):
+        reqs = need_slots[t]
+        at_t = sorted(supply.get(t, {}).items())
+        targets = [tuple(r for r in cls if (r, t) in session.needs) for cls, _ in at_t]
+        hard = lexicographic and unmet_floor.get(t, 0) == 0
+        sets = hall_sets(reqs, targets) if hard else None
+        if sets is not None:
+            for q_reqs, q_classes in sets:
+                terms = [term for i in q_classes for term in at_t[i][1]]
+                need_w = sum(session.needs[(r, t)] for r in q_reqs)
+                row = _cover_row(m, terms, need_w, g)
+                if len(q_reqs) == 1:
+                    m.need_row[(q_reqs[0], t)] = row
             continue
-        if not lexicographic or unmet_floor.get(t, 0) > 0:
+        _split_slot(m, session, t, reqs, at_t, targets, penalty, lexicographic, hard,
+                    unmet_floor.get(t, 0))
+
+
+def _split_slot(
+    m: Milp, session: Session, t: int, reqs: list[int],
+    at_t: list[tuple[tuple[int, ...], list[tuple[int, int]]]], targets: list[tuple[int, ...]],
+    penalty: int, lexicographic: bool, hard: bool, floor: int,
+) -> None:
+    """The split formulation of one slot's needs (see define_need_constraints)."""
+    g = session.scenario.market.granularity_w
+    rows: dict[int, tuple[list[int], list[float]]] = {r: ([], []) for r in reqs}
+    direct: dict[int, list[tuple[int, int]]] = {r: [] for r in reqs}
+    for (_, terms), tg in zip(at_t, targets, strict=True):
+        if not tg:
+            continue
+        if len(tg) == 1:
+            direct[tg[0]].extend(terms)
+            continue
+        split_cols = []
+        for r in tg:
+            x = m.add_col(0, 0.0, float(session.needs[(r, t)]), highspy.HighsVarType.kContinuous)
+            split_cols.append(x)
+            rows[r][0].append(x)
+            rows[r][1].append(1.0)
+        m.add_row(split_cols + [c for c, _ in terms],
+                  [1.0] * len(split_cols) + [-float(w) for _, w in terms], -np.inf, 0.0)
+    unmet_cols = []
+    for r in reqs:
+        q = session.needs[(r, t)]
+        cols, coefs = rows[r]
+        if hard and not cols:
+            m.need_row[(r, t)] = _cover_row(m, direct[r], q, g)
+            continue
+        cols = cols + [c for c, _ in direct[r]]
+        coefs = coefs + [float(w) for _, w in direct[r]]
+        if not hard:
             # integer: optimal unmet is integral anyway, and an all-integer objective
             # lets HiGHS round its dual bound (exactness at an absolute gap below 1)
             u = m.add_col(0 if lexicographic else penalty, 0.0, float(q),
                           highspy.HighsVarType.kInteger)
             m.unmet_col[(r, t)] = u
-            unmet_by_slot[t].append(u)
+            unmet_cols.append(u)
             cols, coefs = cols + [u], coefs + [1.0]
         m.need_row[(r, t)] = m.add_row(cols, coefs, float(q), np.inf)
-    if lexicographic:
-        for t, us in sorted(unmet_by_slot.items()):
-            m.add_row(us, [1.0] * len(us), -np.inf, float(unmet_floor[t]))
+    if lexicographic and unmet_cols:
+        m.add_row(unmet_cols, [1.0] * len(unmet_cols), -np.inf, float(floor))
 
 
 def define_cut_constraints(m: Milp, session: Session, cuts: Sequence[LinearCut]) -> None:
@@ -289,51 +380,138 @@ def objective_unit(m: Milp) -> int:
     return unit or 1
 
 
-def solve(m: Milp, exact: bool) -> dict[int, float]:
-    """Run HiGHS; column values of the optimum (exact or within GAP_LIMIT)."""
-    lp = highspy.HighsLp()
-    n_col, n_row = len(m.cost), len(m.row_lower)
-    lp.num_col_, lp.num_row_ = n_col, n_row
-    unit = objective_unit(m)
-    lp.col_cost_ = np.asarray([c // unit for c in m.cost], dtype=float)
-    lp.col_lower_ = np.asarray(m.lower, dtype=float)
-    lp.col_upper_ = np.asarray(m.upper, dtype=float)
-    lp.row_lower_ = np.asarray(m.row_lower, dtype=float)
-    lp.row_upper_ = np.asarray(m.row_upper, dtype=float)
-    # rows -> column-wise sparse matrix
-    per_col: list[list[tuple[int, float]]] = [[] for _ in range(n_col)]
+DIGIT_MAX = 32  # integer columns of a wider range are written in digits: expand_wide_integers
+
+
+@dataclass
+class HighsModel:
+    """Column-wise arrays for HiGHS, and how to read the Milp's columns back from its values."""
+
+    cost: list[float]
+    lower: list[float]
+    upper: list[float]
+    kind: list[highspy.HighsVarType]
+    columns: list[list[tuple[int, float]]]  # per column: (row, coef)
+    row_lower: list[float]
+    row_upper: list[float]
+    digits: dict[int, list[tuple[int, int]]]  # Milp column -> [(HiGHS column, weight)]
+
+
+def expand_wide_integers(m: Milp, unit: int) -> HighsModel:
+    """The Milp for HiGHS, with every integer column of range above DIGIT_MAX written as
+    digits: k = sum(F**i * d_i), 0 <= d_i < F (top digit up to k_max // F**top), plus
+    sum <= k_max when the digits could exceed it. The LP relaxation is unchanged (the
+    digits span exactly [0, k_max]); a semi-integer k in {0} u [k_min, k_max] gets an
+    on/off binary z with k_min z <= k <= k_max z.
+
+    Why: HiGHS's root reduced-cost fixing stores a "lurking bound" per value of every
+    integer column and inserts them in quadratic time in the range; with award columns of
+    hundreds of granularity units this dominated the root cut loop (over 80 % of the time).
+    Digits keep every range small. HiGHS's presolve would merge the digits back (they are
+    parallel columns): `solve` switches that presolve rule off.
+    """
+    n_col = len(m.cost)
+    columns: list[list[tuple[int, float]]] = [[] for _ in range(n_col)]
     for i, (cols, coefs) in enumerate(zip(m.row_cols, m.row_coefs, strict=True)):
         for c, v in zip(cols, coefs, strict=True):
-            per_col[c].append((i, v))
+            columns[c].append((i, v))
+    hm = HighsModel(
+        cost=[c // unit for c in m.cost], lower=list(m.lower), upper=list(m.upper),
+        kind=list(m.kind), columns=columns, row_lower=list(m.row_lower),
+        row_upper=list(m.row_upper), digits={},
+    )
+    integer = (highspy.HighsVarType.kInteger, highspy.HighsVarType.kSemiInteger)
+    for j in range(n_col):
+        semi = m.kind[j] == highspy.HighsVarType.kSemiInteger
+        k_max = int(m.upper[j])
+        if m.kind[j] not in integer or k_max <= DIGIT_MAX or (not semi and m.lower[j] != 0):
+            continue
+        k_min = int(m.lower[j]) if semi else 0
+        levels = 1
+        while -(-(k_max + 1) // DIGIT_MAX ** levels) > DIGIT_MAX:
+            levels += 1
+        base = 2
+        while base ** (levels + 1) <= k_max:  # smallest base whose levels+1 digits reach k_max
+            base += 1
+        weights = [base ** i for i in range(levels + 1)]
+        tops = [base - 1] * levels + [k_max // weights[-1]]
+        cols = [j] + [len(hm.cost) + i for i in range(levels)]
+        for i, (w, top) in enumerate(zip(weights, tops, strict=True)):
+            entries = [(row, v * w) for row, v in columns[j]]
+            if i == 0:
+                hm.cost[j], hm.lower[j], hm.upper[j] = m.cost[j] // unit, 0.0, float(top)
+                hm.kind[j] = highspy.HighsVarType.kInteger
+                hm.columns[j] = entries
+            else:
+                hm.cost.append(m.cost[j] // unit * w)
+                hm.lower.append(0.0)
+                hm.upper.append(float(top))
+                hm.kind.append(highspy.HighsVarType.kInteger)
+                hm.columns.append(entries)
+        hm.digits[j] = list(zip(cols, weights, strict=True))
+        reach = sum(w * top for w, top in zip(weights, tops, strict=True))
+        if semi:
+            z = len(hm.cost)
+            hm.cost.append(0)
+            hm.lower.append(0.0)
+            hm.upper.append(1.0)
+            hm.kind.append(highspy.HighsVarType.kInteger)
+            hm.columns.append([])
+            for bound, lo, hi in ((k_max, -np.inf, 0.0), (k_min, 0.0, np.inf)):
+                row = len(hm.row_lower)
+                hm.row_lower.append(lo)
+                hm.row_upper.append(hi)
+                for c, w in hm.digits[j]:
+                    hm.columns[c].append((row, float(w)))
+                hm.columns[z].append((row, -float(bound)))
+        elif reach > k_max:
+            row = len(hm.row_lower)
+            hm.row_lower.append(-np.inf)
+            hm.row_upper.append(float(k_max))
+            for c, w in hm.digits[j]:
+                hm.columns[c].append((row, float(w)))
+    return hm
+
+
+def highs_arrays(hm: HighsModel, exact: bool) -> Model:
+    """The model as oracle.parallel passes it to HiGHS (column-wise arrays)."""
     start, index, value = [0], [], []
-    for entries in per_col:
+    for entries in hm.columns:
         for i, v in entries:
             index.append(i)
             value.append(v)
         start.append(len(index))
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.asarray(start, dtype=np.int32)
-    lp.a_matrix_.index_ = np.asarray(index, dtype=np.int32)
-    lp.a_matrix_.value_ = np.asarray(value, dtype=float)
-    lp.integrality_ = m.kind
+    return {
+        "cost": np.asarray(hm.cost, dtype=float),
+        "lower": np.asarray(hm.lower, dtype=float),
+        "upper": np.asarray(hm.upper, dtype=float),
+        "kind": np.asarray([int(k) for k in hm.kind], dtype=np.int8),
+        "row_lower": np.asarray(hm.row_lower, dtype=float),
+        "row_upper": np.asarray(hm.row_upper, dtype=float),
+        "start": np.asarray(start, dtype=np.int32),
+        "index": np.asarray(index, dtype=np.int32),
+        "value": np.asarray(value, dtype=float),
+        # exact: objectives are integer multiples of the unit, a gap below one is the optimum
+        "rel_gap": 0.0 if exact else float(GAP_LIMIT),
+        "abs_gap": 0.999 if exact else 0.0,
+    }
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("random_seed", 0)
-    h.setOptionValue("time_limit", SAFETY_TIME_LIMIT_S)
-    if exact:
-        h.setOptionValue("mip_rel_gap", 0.0)
-        h.setOptionValue("mip_abs_gap", 0.999)  # objectives are integer multiples of `unit`
-    else:
-        h.setOptionValue("mip_rel_gap", float(GAP_LIMIT))
-    h.passModel(lp)
-    h.run()
-    status = h.getModelStatus()
-    if status != highspy.HighsModelStatus.kOptimal:
-        raise SolverError(f"HiGHS ended with status {h.modelStatusToString(status)}")
-    values = h.getSolution().col_value
-    return dict(enumerate(values))
+
+def column_values(m: Milp, hm: HighsModel, outcome: Outcome) -> dict[int, float]:
+    """The Milp's column values from HiGHS's (digits summed back)."""
+    if outcome["status"] != "Optimal":
+        raise SolverError(f"HiGHS ended with status {outcome['status']}")
+    values = outcome["values"]
+    out = dict(enumerate(values[: len(m.cost)]))
+    for j, digits in hm.digits.items():
+        out[j] = float(sum(round(values[c]) * w for c, w in digits))
+    return out
+
+
+def solve(m: Milp, exact: bool) -> dict[int, float]:
+    """Run HiGHS on one Milp; column values of the optimum (exact or within GAP_LIMIT)."""
+    hm = expand_wide_integers(m, objective_unit(m))
+    return column_values(m, hm, run_highs(highs_arrays(hm, exact)))
 
 
 # --------------------------------------------------------------------------- exact post-processing
@@ -442,8 +620,8 @@ def components(session: Session, cuts: Sequence[LinearCut] = ()) -> list[Session
     return parts
 
 
-def optimise_part(part: Session, cuts: Sequence[LinearCut], exact: bool) -> dict[str, int]:
-    """Cost-minimal awards of one independent part."""
+def build_part_model(part: Session, cuts: Sequence[LinearCut]) -> Milp:
+    """The MILP of one independent part."""
     penalty = part.scenario.unmet_penalty_eur_per_mw
     # Raising one bid to its full quantity costs at most max(q * p) and, when any unmet
     # is avoidable, avoids at least one watt (max-flow is submodular in the supplies):
@@ -457,6 +635,12 @@ def optimise_part(part: Session, cuts: Sequence[LinearCut], exact: bool) -> dict
     define_award_variables(m, part)
     define_need_constraints(m, part, penalty, lexicographic, floor)
     define_cut_constraints(m, part, cuts)
+    return m
+
+
+def optimise_part(part: Session, cuts: Sequence[LinearCut], exact: bool) -> dict[str, int]:
+    """Cost-minimal awards of one independent part."""
+    m = build_part_model(part, cuts)
     return read_awards(m, solve(m, exact))
 
 
@@ -465,15 +649,22 @@ def optimise(
 ) -> Solution:
     """The cost-minimal awards of a session (exact up to `exact_max_bids` valid bids).
 
-    Each independent part is solved on its own; above `exact_max_bids` each part is
-    within GAP_LIMIT of its optimum, hence so is their sum.
+    Each independent part is solved on its own (on several cores when there are
+    several large parts: oracle.parallel); above `exact_max_bids` each part is within
+    GAP_LIMIT of its optimum, hence so is their sum.
     """
     exact = len(session.bids) <= exact_max_bids
-    awards: dict[str, int] = {}
+    milps, models = [], []
     for part in components(session, cuts):
         ids = {b.id for b in part.bids}
         part_cuts = [c for c in cuts if any(b in ids for b, _ in c.terms)]
-        awards.update(optimise_part(part, part_cuts, exact))
+        m = build_part_model(part, part_cuts)
+        milps.append(m)
+        models.append(expand_wide_integers(m, objective_unit(m)))
+    outcomes = solve_all([highs_arrays(hm, exact) for hm in models])
+    awards: dict[str, int] = {}
+    for m, hm, outcome in zip(milps, models, outcomes, strict=True):
+        awards.update(read_awards(m, column_values(m, hm, outcome)))
     return Solution(awards_w=awards, exact=exact)
 
 
