@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Escrow} from "./Escrow.sol";
+import {FlexRelay} from "./FlexRelay.sol";
 import {IFlexMarket} from "./interfaces/IFlexMarket.sol";
 import {IFlexRegistry} from "./interfaces/IFlexRegistry.sol";
 import {FlexRoles} from "./libraries/FlexRoles.sol";
@@ -46,6 +47,8 @@ contract FlexMarket is Escrow, IFlexMarket {
     uint8 private constant _FAILURES_TO_SUSPEND = 4;
 
     IFlexRegistry private immutable _registry;
+    /// @dev The one trusted forwarder (ERC-2771): bids its sellers signed (see IFlexRelay).
+    address private immutable _relay;
 
     uint64 private _sessionCount;
     mapping(uint64 sessionId => SessionRecord) private _sessions;
@@ -63,6 +66,7 @@ contract FlexMarket is Escrow, IFlexMarket {
     /// @param flexRegistry Roles, zones and assets.
     constructor(IERC20 settlementToken, IFlexRegistry flexRegistry) Escrow(settlementToken) {
         _registry = flexRegistry;
+        _relay = address(new FlexRelay(address(this)));
     }
 
     // ------------------------------------------------------------- sessions and needs
@@ -151,12 +155,13 @@ contract FlexMarket is Escrow, IFlexMarket {
 
     /// @inheritdoc IFlexMarket
     function joinSession(uint64 sessionId, uint16 addedBids) external {
-        _requireRole(FlexRoles.AGGREGATOR);
+        address seller = _sender();
+        if (!_registry.hasRole(FlexRoles.AGGREGATOR, seller)) revert FlexMarketUnauthorized(seller, FlexRoles.AGGREGATOR);
         SessionRecord storage s = _existingSession(sessionId);
         uint40 biddingEnd = s.timing.biddingEnd;
         if (block.timestamp >= biddingEnd) revert FlexMarketBiddingClosed(sessionId, biddingEnd);
-        if (_accounts[msg.sender].suspended) revert FlexMarketSellerSuspended(msg.sender);
-        Participation storage p = _participations[sessionId][msg.sender];
+        if (_accounts[seller].suspended) revert FlexMarketSellerSuspended(seller);
+        Participation storage p = _participations[sessionId][seller];
         uint256 maxBids = uint256(p.maxBids) + addedBids;
         uint256 bondUeur = uint256(addedBids) * s.money.bidBondUeur;
         if (addedBids == 0 || maxBids > type(uint16).max || p.bondLockedUeur + bondUeur > type(uint64).max) {
@@ -164,27 +169,29 @@ contract FlexMarket is Escrow, IFlexMarket {
         }
         p.maxBids = uint16(maxBids);
         p.bondLockedUeur += uint64(bondUeur);
-        _lock(msg.sender, bondUeur);
-        emit SessionJoined(sessionId, msg.sender, addedBids, uint16(maxBids), bondUeur);
+        _lock(seller, bondUeur);
+        emit SessionJoined(sessionId, seller, addedBids, uint16(maxBids), bondUeur);
     }
 
     /// @inheritdoc IFlexMarket
     function commitBid(uint64 sessionId, bytes32 commitment) external returns (bytes32 bidId) {
-        bidId = _commit(sessionId, commitment);
+        bidId = _commit(sessionId, commitment, _sender());
     }
 
     /// @inheritdoc IFlexMarket
     function commitBids(uint64 sessionId, bytes32[] calldata commitments) external {
         uint256 count = commitments.length;
+        address seller = _sender();
         for (uint256 i; i < count; ++i) {
-            _commit(sessionId, commitments[i]);
+            _commit(sessionId, commitments[i], seller);
         }
     }
 
     /// @inheritdoc IFlexMarket
     function revealBid(BidReveal calldata b) external returns (bytes32 bidId) {
         uint64 sessionId = b.sessionId;
-        bidId = _bidId(msg.sender, _commitment(msg.sender, b));
+        address seller = _sender();
+        bidId = _bidId(seller, _commitment(seller, b));
         BidCore storage core = _bidCores[bidId];
         BidCore memory committed = core;
         if (committed.status != BidStatus.Committed) {
@@ -198,9 +205,9 @@ contract FlexMarket is Escrow, IFlexMarket {
         }
         if (block.timestamp < timing.biddingEnd) revert FlexMarketRevealNotOpen(sessionId, timing.biddingEnd);
         if (block.timestamp >= timing.revealDeadline) revert FlexMarketRevealClosed(sessionId, timing.revealDeadline);
-        Participation memory p = _participations[sessionId][msg.sender];
-        if (p.maxBids == 0) revert FlexMarketNotJoined(sessionId, msg.sender);
-        if (p.revealed >= p.maxBids) revert FlexMarketTooManyBids(sessionId, msg.sender, p.maxBids);
+        Participation memory p = _participations[sessionId][seller];
+        if (p.maxBids == 0) revert FlexMarketNotJoined(sessionId, seller);
+        if (p.revealed >= p.maxBids) revert FlexMarketTooManyBids(sessionId, seller, p.maxBids);
 
         SessionRules memory rules = s.rules;
         uint40 quantityW = b.quantityW;
@@ -218,7 +225,7 @@ contract FlexMarket is Escrow, IFlexMarket {
         }
         if (b.assetIds.length == 0) revert FlexMarketBidWithoutAssets(bidId);
         (uint16 zoneIndex, uint64 sumPMaxW, uint32 maxPMinW) =
-            _registry.checkBidAssets(msg.sender, b.zone, b.assetIds);
+            _registry.checkBidAssets(seller, b.zone, b.assetIds);
         if (sumPMaxW < quantityW) revert FlexMarketBidExceedsAssets(bidId, quantityW, sumPMaxW);
         uint40 minQuantityW = quantityW;
         if (b.divisible) {
@@ -244,12 +251,12 @@ contract FlexMarket is Escrow, IFlexMarket {
         });
         p.revealed += 1;
         p.collateralLockedUeur = uint72(pooledUeur);
-        _participations[sessionId][msg.sender] = p;
-        _lock(msg.sender, collateralUeur);
+        _participations[sessionId][seller] = p;
+        _lock(seller, collateralUeur);
         emit BidRevealed(
             sessionId,
             bidId,
-            msg.sender,
+            seller,
             b.zone,
             b.direction,
             b.divisible,
@@ -468,6 +475,11 @@ contract FlexMarket is Escrow, IFlexMarket {
     }
 
     /// @inheritdoc IFlexMarket
+    function relay() external view returns (address) {
+        return _relay;
+    }
+
+    /// @inheritdoc IFlexMarket
     function registry() external view returns (address) {
         return address(_registry);
     }
@@ -530,6 +542,16 @@ contract FlexMarket is Escrow, IFlexMarket {
 
     // ------------------------------------------------------------- internals
 
+    /// @dev The caller, or the seller the relay appended to the calldata (ERC-2771).
+    function _sender() private view returns (address sender) {
+        sender = msg.sender;
+        if (sender == _relay) {
+            assembly ("memory-safe") {
+                sender := shr(96, calldataload(sub(calldatasize(), 20)))
+            }
+        }
+    }
+
     function _requireRole(bytes32 role) private view {
         if (!_registry.hasRole(role, msg.sender)) revert FlexMarketUnauthorized(msg.sender, role);
     }
@@ -551,19 +573,19 @@ contract FlexMarket is Escrow, IFlexMarket {
     }
 
     /// @dev Reads nothing but the bid's own slot: the reveal checks session and seller.
-    function _commit(uint64 sessionId, bytes32 commitment) private returns (bytes32 bidId) {
+    function _commit(uint64 sessionId, bytes32 commitment, address seller) private returns (bytes32 bidId) {
         if (sessionId > type(uint48).max) revert FlexMarketSessionUnknown(sessionId);
-        bidId = _bidId(msg.sender, commitment);
+        bidId = _bidId(seller, commitment);
         BidCore storage core = _bidCores[bidId];
         if (core.status != BidStatus.None) revert FlexMarketBidExists(bidId);
         // One SSTORE. Layout of BidCore, low bits first: seller [0, 160), sessionId
         // [160, 208), status [208, 216), committedAt [216, 256).
-        uint256 word = uint256(uint160(msg.sender)) | (uint256(uint48(sessionId)) << 160)
+        uint256 word = uint256(uint160(seller)) | (uint256(uint48(sessionId)) << 160)
             | (uint256(uint8(BidStatus.Committed)) << 208) | (uint256(uint40(block.timestamp)) << 216);
         assembly ("memory-safe") {
             sstore(core.slot, word)
         }
-        emit BidCommitted(sessionId, bidId, msg.sender);
+        emit BidCommitted(sessionId, bidId, seller);
     }
 
     function _commitment(address seller, BidReveal calldata b) private pure returns (bytes32) {

@@ -668,6 +668,11 @@ interface IFlexMarket is IEscrow {
     /// @return The bid id.
     function bidIdOf(address seller, bytes32 commitment) external pure returns (bytes32);
 
+    /// @notice The relay (see IFlexRelay) trusted to join, commit and reveal for the sellers
+    /// who signed: for its calls the seller is the last 20 bytes of the calldata (ERC-2771).
+    /// @return Its address.
+    function relay() external view returns (address);
+
     /// @notice The registry of roles, zones and assets.
     /// @return Its address.
     function registry() external view returns (address);

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {IFlexMarket} from "./interfaces/IFlexMarket.sol";
+import {IFlexRelay} from "./interfaces/IFlexRelay.sol";
+import {BidReveal} from "./types/FlexTypes.sol";
+
+/// @title FlexRelay
+/// @notice Relays bids a seller signed (EIP-712) to its market, which trusts this relay
+/// alone as a forwarder: the seller's address is appended to the calldata (ERC-2771).
+/// @dev Kept out of FlexMarket for its size (EIP-170). Created by the market's constructor,
+/// so the market address is fixed and the relay address is known to the market.
+contract FlexRelay is EIP712, IFlexRelay {
+    bytes32 private constant _JOIN_TYPEHASH = keccak256(
+        "JoinSession(address seller,uint64 sessionId,uint16 addedBids,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 private constant _COMMIT_TYPEHASH = keccak256(
+        "CommitBid(address seller,uint64 sessionId,bytes32 commitment,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 private constant _REVEAL_TYPEHASH =
+        keccak256("RevealBid(address seller,bytes32 commitment,uint256 nonce,uint256 deadline)");
+
+    address private immutable _market;
+
+    /// @dev Unordered nonces: bit `nonce % 256` of word `nonce / 256`.
+    mapping(address seller => mapping(uint256 word => uint256 bits)) private _nonceBits;
+
+    /// @param flexMarket The market (the caller of this constructor).
+    constructor(address flexMarket) EIP712("FlexRelay", "1") {
+        _market = flexMarket;
+    }
+
+    /// @inheritdoc IFlexRelay
+    function joinSessionFor(
+        address seller,
+        uint64 sessionId,
+        uint16 addedBids,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _verify(
+            seller,
+            keccak256(abi.encode(_JOIN_TYPEHASH, seller, sessionId, addedBids, nonce, deadline)),
+            nonce,
+            deadline,
+            signature
+        );
+        _forward(abi.encodeCall(IFlexMarket.joinSession, (sessionId, addedBids)), seller);
+        emit Relayed(seller, nonce);
+    }
+
+    /// @inheritdoc IFlexRelay
+    function commitBidFor(CommitRequest calldata r) external returns (bytes32 bidId) {
+        _verifyCommit(r);
+        bidId = abi.decode(_forward(abi.encodeCall(IFlexMarket.commitBid, (r.sessionId, r.commitment)), r.seller), (bytes32));
+        emit Relayed(r.seller, r.nonce);
+    }
+
+    /// @inheritdoc IFlexRelay
+    function commitBidsFor(CommitRequest[] calldata requests) external returns (uint256 failed) {
+        uint256 count = requests.length;
+        for (uint256 i; i < count; ++i) {
+            CommitRequest calldata r = requests[i];
+            _verifyCommit(r);
+            (bool ok, bytes memory ret) = _market.call(
+                abi.encodePacked(abi.encodeCall(IFlexMarket.commitBid, (r.sessionId, r.commitment)), r.seller)
+            );
+            if (ok) {
+                emit Relayed(r.seller, r.nonce);
+            } else {
+                ++failed;
+                emit RelayFailed(r.seller, r.nonce, ret);
+            }
+        }
+    }
+
+    /// @inheritdoc IFlexRelay
+    function revealBidFor(
+        address seller,
+        BidReveal calldata bid,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external returns (bytes32 bidId) {
+        bytes32 commitment = keccak256(
+            abi.encode(
+                bid.sessionId,
+                seller,
+                bid.zone,
+                bid.direction,
+                bid.divisible,
+                bid.quantityW,
+                bid.minQuantityW,
+                bid.priceEurPerMw,
+                bid.slotMask,
+                bid.assetIds,
+                bid.salt
+            )
+        );
+        _verify(
+            seller, keccak256(abi.encode(_REVEAL_TYPEHASH, seller, commitment, nonce, deadline)), nonce, deadline, signature
+        );
+        bidId = abi.decode(_forward(abi.encodeCall(IFlexMarket.revealBid, (bid)), seller), (bytes32));
+        emit Relayed(seller, nonce);
+    }
+
+    /// @inheritdoc IFlexRelay
+    function nonceUsed(address seller, uint256 nonce) external view returns (bool) {
+        return _nonceBits[seller][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    }
+
+    /// @inheritdoc IFlexRelay
+    function market() external view returns (address) {
+        return _market;
+    }
+
+    /// @inheritdoc IFlexRelay
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    function _verifyCommit(CommitRequest calldata r) private {
+        _verify(
+            r.seller,
+            keccak256(abi.encode(_COMMIT_TYPEHASH, r.seller, r.sessionId, r.commitment, r.nonce, r.deadline)),
+            r.nonce,
+            r.deadline,
+            r.signature
+        );
+    }
+
+    /// @dev Deadline, then signature, then marks the nonce used (checks before effects).
+    function _verify(address seller, bytes32 structHash, uint256 nonce, uint256 deadline, bytes calldata signature)
+        private
+    {
+        if (block.timestamp > deadline) revert FlexRelayExpired(seller, deadline);
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(_hashTypedDataV4(structHash), signature);
+        if (err != ECDSA.RecoverError.NoError || signer != seller) revert FlexRelayInvalidSignature(seller, signer);
+        uint256 bit = 1 << (nonce & 0xff);
+        uint256 bits = _nonceBits[seller][nonce >> 8];
+        if (bits & bit != 0) revert FlexRelayNonceUsed(seller, nonce);
+        _nonceBits[seller][nonce >> 8] = bits | bit;
+    }
+
+    /// @dev Calls the market with the seller appended (ERC-2771); bubbles its revert data.
+    function _forward(bytes memory data, address seller) private returns (bytes memory ret) {
+        bool ok;
+        (ok, ret) = _market.call(abi.encodePacked(data, seller));
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 0x20), mload(ret))
+            }
+        }
+    }
+}

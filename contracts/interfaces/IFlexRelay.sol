@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {BidReveal} from "../types/FlexTypes.sol";
+
+/// @title IFlexRelay
+/// @notice Gas-less bidding: a seller signs an EIP-712 message (domain `FlexRelay`, version
+/// `1`, this chain id, this relay's address) and anyone (the participant API's relayer)
+/// submits it; the market then acts for the seller exactly as if the seller had called it.
+///
+/// The relay is created by its market's constructor and is the only forwarder that market
+/// trusts, so a signature is bound to one chain and one market. Each message carries a
+/// nonce (unordered: any unused value, so a seller can sign many messages at once) and a
+/// deadline (Unix seconds, inclusive). The market appends nothing to the relay's checks:
+/// its own errors (joined, gate closure, bid exists, ...) come back unchanged.
+///
+/// Typed messages:
+/// - `JoinSession(address seller,uint64 sessionId,uint16 addedBids,uint256 nonce,uint256 deadline)`
+/// - `CommitBid(address seller,uint64 sessionId,bytes32 commitment,uint256 nonce,uint256 deadline)`
+/// - `RevealBid(address seller,bytes32 commitment,uint256 nonce,uint256 deadline)`: the
+///   commitment is recomputed from the revealed fields, so the signature covers them all.
+interface IFlexRelay {
+    /// @notice A signed commit (one entry of {commitBidsFor}).
+    struct CommitRequest {
+        address seller;
+        uint64 sessionId;
+        bytes32 commitment;
+        uint256 nonce;
+        uint256 deadline;
+        bytes signature;
+    }
+
+    /// @notice A signed message was relayed to the market.
+    /// @param seller The signer, for whom the market acted.
+    /// @param nonce The message's nonce, now used.
+    event Relayed(address indexed seller, uint256 indexed nonce);
+
+    /// @notice One commit of a {commitBidsFor} batch was refused by the market; its nonce
+    /// is used, the other commits of the batch stand.
+    /// @param seller The signer.
+    /// @param nonce The message's nonce, now used.
+    /// @param reason The market's revert data (custom error).
+    event RelayFailed(address indexed seller, uint256 indexed nonce, bytes reason);
+
+    /// @notice The message's deadline has passed.
+    /// @param seller The seller named in the message.
+    /// @param deadline The deadline signed.
+    error FlexRelayExpired(address seller, uint256 deadline);
+
+    /// @notice The seller already used this nonce.
+    /// @param seller The seller.
+    /// @param nonce The nonce.
+    error FlexRelayNonceUsed(address seller, uint256 nonce);
+
+    /// @notice The signature is malformed or was not made by the seller the message names.
+    /// @param seller The seller named in the message.
+    /// @param signer Who signed it (zero when the signature is malformed).
+    error FlexRelayInvalidSignature(address seller, address signer);
+
+    /// @notice Relay a signed `JoinSession`: the seller joins and locks `addedBids` bonds.
+    /// @param seller The seller.
+    /// @param sessionId The session.
+    /// @param addedBids Bids added to the seller's allowance.
+    /// @param nonce The message's nonce.
+    /// @param deadline Last valid second.
+    /// @param signature The seller's 65-byte signature.
+    function joinSessionFor(
+        address seller,
+        uint64 sessionId,
+        uint16 addedBids,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice Relay a signed `CommitBid`.
+    /// @param request The signed commit.
+    /// @return bidId The committed bid.
+    function commitBidFor(CommitRequest calldata request) external returns (bytes32 bidId);
+
+    /// @notice Relay many signed commits in one transaction (batched relaying). Every
+    /// signature, deadline and nonce must hold (else the whole batch reverts); a commit the
+    /// market refuses is reported by {RelayFailed} and skipped.
+    /// @param requests The signed commits.
+    /// @return failed How many the market refused.
+    function commitBidsFor(CommitRequest[] calldata requests) external returns (uint256 failed);
+
+    /// @notice Relay a signed `RevealBid` with the bid's fields.
+    /// @param seller The seller.
+    /// @param bid The revealed fields (their commitment is what the seller signed).
+    /// @param nonce The message's nonce.
+    /// @param deadline Last valid second.
+    /// @param signature The seller's 65-byte signature.
+    /// @return bidId The revealed bid.
+    function revealBidFor(
+        address seller,
+        BidReveal calldata bid,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external returns (bytes32 bidId);
+
+    /// @notice Whether a seller's nonce is used.
+    /// @param seller The seller.
+    /// @param nonce The nonce.
+    /// @return True once used.
+    function nonceUsed(address seller, uint256 nonce) external view returns (bool);
+
+    /// @notice The market this relay forwards to.
+    /// @return Its address.
+    function market() external view returns (address);
+
+    /// @notice The EIP-712 domain separator of this relay.
+    /// @return The separator.
+    function domainSeparator() external view returns (bytes32);
+}
