@@ -1,0 +1,386 @@
+"""Rebuild market sessions from the chain's events alone.
+
+Shared by the oracle service (which clears what it rebuilds) and the replica nodes (which
+re-check what was committed). Nothing but standard `eth_*` reads: `eth_getLogs` of the three
+deployed contracts and the headers of the blocks whose times matter (a bid's commit time is
+its `submitted_at`).
+
+A session becomes a `flexmarket.scenario/1` scenario in chain identifiers:
+
+| scenario | from the chain |
+| --- | --- |
+| `name` | `session <id> of <market address> on chain <chain id>` (binds `input_hash` to them) |
+| `market` | `SessionOpened` params; `id`, `product`: UTF-8 labels; `start`: delivery start, UTC |
+| participants | buyers (lowercase address, role of their `NeedPosted`), sellers (`aggregator`) |
+| zones | the labels of every zone a bid, need or asset names; `limit_w` as published (0: none) |
+| assets | `0x` asset ids named by revealed bids; manager as of the latest reveal naming them |
+| requests | `need-<index>`, one per `NeedPosted`; zone `bytes32(0)` = system-wide |
+| bids | revealed, in chain order: `0x` id, `BidRevealed` terms, `submitted_at`: commit time |
+
+Unrevealed (forfeited) bids never exist in the market. What the contract filled in stays
+filled in (a divisible bid's minimum; an indivisible bid's `min_quantity_w` is left null).
+The rebuilt session also carries the committed result, its award rows, status changes,
+deliveries and settlements, so that a verifier needs nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from verifier.errors import RpcError, VerifierError
+from verifier.events import CONTRACTS, DecodedLog, EventDecoder
+from verifier.rpc import JsonRpc
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS_DIR = ROOT / "build" / "artifacts"
+
+NO_LIMIT = 2**64 - 1
+ZERO32 = "0x" + "00" * 32
+ASSET_TYPES = ("load", "generation", "storage")
+BUYER_ROLES = ("DSO", "TSO", "BRP")
+DIRECTIONS = ("up", "down")
+PRICING = ("pay_as_bid", "uniform")
+STATUS = ("None", "Committing", "Pending", "Final", "Disputed", "Voided")
+MAX_LOG_SPAN = 100_000
+
+
+class RebuildError(VerifierError):
+    """The chain's events do not make a session the scenario format can hold."""
+
+
+def label_text(value: str) -> str:
+    """A bytes32 label as text (right-padded UTF-8); its `0x` hex when it is not text."""
+    raw = bytes.fromhex(value[2:]).rstrip(b"\0")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return value
+    return text if text and text.isprintable() else value
+
+
+def iso_utc(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
+
+
+# ------------------------------------------------------------------ reading the chain
+
+
+@dataclass
+class ChainLog:
+    """Every decoded event of one deployment, in chain order, with the block times read."""
+
+    chain_id: int
+    addresses: dict[str, str]  # contract name -> lowercase address
+    head: int  # block number read up to
+    head_timestamp: int
+    logs: list[DecodedLog]
+    timestamps: dict[int, int]  # block number -> time, for the blocks of BidCommitted logs
+    fetch_s: float = 0.0
+    decode_s: float = 0.0
+
+
+def fetch_logs(rpc: JsonRpc, addresses: Sequence[str], start: int, end: int) -> list[Any]:
+    """Raw logs of `addresses` in [start, end]; halves the span when the node refuses."""
+    out: list[Any] = []
+    span = MAX_LOG_SPAN
+    block = start
+    while block <= end:
+        last = min(end, block + span - 1)
+        try:
+            out += rpc.logs(addresses, block, last)
+        except RpcError:
+            if span == 1:
+                raise
+            span = max(1, span // 2)
+            continue
+        block = last + 1
+    return out
+
+
+def read_chain(
+    rpc: JsonRpc,
+    addresses: Mapping[str, str],
+    *,
+    start_block: int = 0,
+    decoder: EventDecoder | None = None,
+    artifacts_dir: Path = ARTIFACTS_DIR,
+) -> ChainLog:
+    """Fetch and decode every event of the deployment up to the current head."""
+    import time
+
+    names = {n: a.lower() for n, a in addresses.items() if n in CONTRACTS}
+    decoder = decoder or EventDecoder.from_artifacts(names, artifacts_dir)
+    chain_id = rpc.chain_id()
+    head = rpc.block_number()
+    t0 = time.perf_counter()
+    raw = fetch_logs(rpc, sorted(names.values()), start_block, head)
+    t1 = time.perf_counter()
+    logs = decoder.decode_all(raw)
+    t2 = time.perf_counter()
+    wanted = sorted({log.block_number for log in logs if log.event == "BidCommitted"} | {head})
+    headers = rpc.headers(wanted)
+    timestamps = {n: int(h["timestamp"], 16) for n, h in zip(wanted, headers, strict=True) if h}
+    chain = ChainLog(
+        chain_id, names, head, timestamps.get(head, 0), logs, timestamps, t1 - t0, t2 - t1
+    )
+    chain.fetch_s += time.perf_counter() - t2
+    return chain
+
+
+# ------------------------------------------------------------------ a session's record
+
+
+@dataclass
+class AwardRecord:
+    index: int
+    bid: str
+    need: int
+    seller: str
+    buyer: str
+    quantity_w: int
+    price_eur_per_mw: int
+    payment_ueur: int
+    delivered_w: int | None = None
+    settlement: tuple[int, int, int] | None = None  # payment, refund, penalty as emitted
+
+
+@dataclass
+class SessionRecord:
+    """One session as the chain tells it."""
+
+    session_id: int
+    operator: str
+    params: dict[str, Any]
+    opened_block: int
+    needs: list[dict[str, Any]] = field(default_factory=list)
+    committed: dict[str, tuple[str, int]] = field(default_factory=dict)  # bid -> seller, time
+    reveals: list[dict[str, Any]] = field(default_factory=list)
+    forfeited: set[str] = field(default_factory=set)
+    asset_snapshot: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    zone_limits: dict[str, int] = field(default_factory=dict)
+    awards: list[AwardRecord] = field(default_factory=list)
+    input_hash: str | None = None
+    result_hash: str | None = None
+    status: str = "None"
+    attestations: list[str] = field(default_factory=list)  # validators, in order
+    disputes: list[tuple[str, str]] = field(default_factory=list)  # validator, reason hash
+    status_events: list[tuple[str, str]] = field(default_factory=list)  # event, status
+    settle_order: list[int] = field(default_factory=list)  # award indices as settled
+    statuses_at_settlement: list[str] = field(default_factory=list)
+
+    @property
+    def result_committed(self) -> bool:
+        return self.status not in ("None", "Committing")
+
+    def scenario(self, chain_id: int, market_address: str) -> dict[str, Any]:
+        """The session as a `flexmarket.scenario/1` dict (see the module docstring)."""
+        p = self.params
+        participants: dict[str, str] = {}
+        for n in self.needs:
+            participants.setdefault(n["buyer"], BUYER_ROLES[n["buyerRole"]])
+        for r in self.reveals:
+            if participants.setdefault(r["seller"], "aggregator") != "aggregator":
+                raise RebuildError(f"session {self.session_id}: {r['seller']} both buys and sells")
+        zones: dict[str, None] = {}
+        assets: dict[str, dict[str, Any]] = {}
+        for r in self.reveals:
+            zones[r["zone"]] = None
+            for a in r["assetIds"]:
+                info = self.asset_snapshot[(r["bidId"], a)]
+                zones[info["zone"]] = None
+                assets[a] = info
+        for n in self.needs:
+            if n["zone"] != ZERO32:
+                zones[n["zone"]] = None
+        slots = int(p["slotCount"])
+        cap = int(p["priceCapEurPerMw"])
+        return {
+            "schema": "flexmarket.scenario/1",
+            "name": f"session {self.session_id} of {market_address} on chain {chain_id}",
+            "market": {
+                "id": label_text(p["marketId"]),
+                "product": label_text(p["product"]),
+                "pricing": PRICING[int(p["pricing"])],
+                "start": iso_utc(int(p["deliveryStart"])),
+                "slot_minutes": int(p["slotMinutes"]),
+                "slots": slots,
+                "min_bid_w": int(p["minBidW"]),
+                "granularity_w": int(p["granularityW"]),
+                "price_floor_eur_per_mw": int(p["priceFloorEurPerMw"]),
+                "price_cap_eur_per_mw": None if cap == NO_LIMIT else cap,
+            },
+            "participants": [{"id": a, "role": role} for a, role in participants.items()],
+            "zones": [
+                {"id": label_text(z), "limit_w": self.zone_limits.get(z) or None} for z in zones
+            ],
+            "assets": [
+                {
+                    "id": a,
+                    "manager": info["manager"],
+                    "type": ASSET_TYPES[int(info["assetType"])],
+                    "p_max_w": int(info["pMaxW"]),
+                    "p_min_w": int(info["pMinW"]),
+                    "zone": label_text(info["zone"]),
+                }
+                for a, info in assets.items()
+            ],
+            "requests": [
+                {
+                    "id": need_id(n["needIndex"]),
+                    "buyer": n["buyer"],
+                    "zone": None if n["zone"] == ZERO32 else label_text(n["zone"]),
+                    "direction": DIRECTIONS[int(n["direction"])],
+                    "quantity_w": (
+                        int(n["quantityW"][0])
+                        if len(n["quantityW"]) == 1
+                        else [int(q) for q in n["quantityW"]]
+                    ),  # fmt: skip
+                    "max_price_eur_per_mw": (
+                        None
+                        if int(n["maxPriceEurPerMw"]) == NO_LIMIT
+                        else int(n["maxPriceEurPerMw"])
+                    ),  # fmt: skip
+                }
+                for n in self.needs
+            ],
+            "bids": [self._bid(r, slots) for r in self.reveals],
+            "unmet_penalty_eur_per_mw": int(p["unmetPenaltyEurPerMw"]),
+        }
+
+    def _bid(self, r: Mapping[str, Any], slots: int) -> dict[str, Any]:
+        mask = int(r["slotMask"])
+        listed = [t for t in range(slots) if mask >> t & 1]
+        divisible = bool(r["divisible"])
+        _, committed_at = self.committed[r["bidId"]]
+        return {
+            "id": r["bidId"],
+            "seller": r["seller"],
+            "zone": label_text(r["zone"]),
+            "direction": DIRECTIONS[int(r["direction"])],
+            "quantity_w": int(r["quantityW"]),
+            "min_quantity_w": int(r["minQuantityW"]) if divisible else None,
+            "divisible": divisible,
+            "price_eur_per_mw": int(r["priceEurPerMw"]),
+            "slots": None if len(listed) == slots else listed,
+            "assets": list(r["assetIds"]),
+            "submitted_at": iso_utc(committed_at),
+        }
+
+
+def need_id(index: int) -> str:
+    return f"need-{int(index)}"
+
+
+def need_index(request_id: str) -> int:
+    return int(request_id.removeprefix("need-"))
+
+
+# ------------------------------------------------------------------ the replay
+
+
+@dataclass
+class ChainState:
+    """Every session of a deployment, replayed from its events."""
+
+    chain: ChainLog
+    sessions: dict[int, SessionRecord]
+
+    @property
+    def market_address(self) -> str:
+        return self.chain.addresses["FlexMarket"]
+
+    def scenario(self, session_id: int) -> dict[str, Any]:
+        return self.sessions[session_id].scenario(self.chain.chain_id, self.market_address)
+
+
+def replay(chain: ChainLog) -> ChainState:
+    """Replay the decoded events into sessions (registry state tracked along the way)."""
+    sessions: dict[int, SessionRecord] = {}
+    zone_limits: dict[str, int] = {}
+    assets: dict[str, dict[str, Any]] = {}
+    award_of: dict[tuple[int, int], AwardRecord] = {}
+    for log in _ordered(chain.logs):
+        a = log.args
+        name = log.event
+        if log.contract == "FlexRegistry":
+            if name == "ZoneRegistered":
+                zone_limits[a["zone"]] = int(a["limitW"])
+            elif name == "AssetRegistered":
+                assets[a["assetId"]] = dict(a)
+            elif name == "ManagementTransferred" and a["assetId"] in assets:
+                assets[a["assetId"]] = {**assets[a["assetId"]], "manager": a["newManager"]}
+            continue
+        if log.contract != "FlexMarket" or "sessionId" not in a:
+            continue
+        sid = int(a["sessionId"])
+        if name == "SessionOpened":
+            sessions[sid] = SessionRecord(sid, a["operator"], dict(a["params"]), log.block_number)
+            continue
+        s = sessions.get(sid)
+        if s is None:
+            if name == "BidCommitted":  # a commit for a session id not (yet) open
+                continue
+            raise RebuildError(f"{name} of session {sid} before its SessionOpened")
+        if name == "NeedPosted":
+            s.needs.append(dict(a))
+        elif name == "BidCommitted":
+            s.committed[a["bidId"]] = (a["seller"], chain.timestamps[log.block_number])
+        elif name == "BidRevealed":
+            s.reveals.append(dict(a))
+            for asset in a["assetIds"]:
+                s.asset_snapshot[(a["bidId"], asset)] = dict(assets[asset])
+        elif name == "BondForfeited":
+            s.forfeited.add(a["bidId"])
+        elif name == "AwardCommitted":
+            rec = AwardRecord(
+                int(a["awardIndex"]), a["bidId"], int(a["needIndex"]), a["seller"], a["buyer"],
+                int(a["quantityW"]), int(a["priceEurPerMw"]), int(a["paymentUeur"]),
+            )  # fmt: skip
+            s.awards.append(rec)
+            award_of[(sid, rec.index)] = rec
+            s.status = "Committing"
+        elif name == "ResultCommitted":
+            s.input_hash, s.result_hash = a["inputHash"], a["resultHash"]
+            s.status = STATUS[int(a["status"])]
+            s.status_events.append((name, s.status))
+        elif name == "ResultAttested":
+            s.attestations.append(a["validator"])
+            s.status = STATUS[int(a["status"])]
+            s.status_events.append((name, s.status))
+        elif name == "ResultDisputed":
+            s.disputes.append((a["validator"], a["reasonHash"]))
+            s.status = "Disputed"
+            s.status_events.append((name, s.status))
+        elif name == "DisputeResolved":
+            s.status = STATUS[int(a["status"])]
+            s.status_events.append((name, s.status))
+        elif name == "DeliveryRecorded":
+            award_of[(sid, int(a["awardIndex"]))].delivered_w = int(a["deliveredW"])
+        elif name == "AwardSettled":
+            rec = award_of[(sid, int(a["awardIndex"]))]
+            rec.settlement = (int(a["paymentUeur"]), int(a["refundUeur"]), int(a["penaltyUeur"]))
+            s.settle_order.append(rec.index)
+            s.statuses_at_settlement.append(s.status)
+    for s in sessions.values():
+        s.zone_limits = {z: zone_limits[z] for z in zone_limits}
+    return ChainState(chain, sessions)
+
+
+def _ordered(logs: Iterable[DecodedLog]) -> list[DecodedLog]:
+    return sorted(logs, key=lambda log: (log.block_number, log.log_index))
+
+
+def rebuild(
+    rpc_url: str,
+    addresses: Mapping[str, str],
+    *,
+    start_block: int = 0,
+    decoder: EventDecoder | None = None,
+) -> ChainState:
+    """Read the chain at `rpc_url` and replay it: every session of the deployment."""
+    with JsonRpc(rpc_url) as rpc:
+        return replay(read_chain(rpc, addresses, start_block=start_block, decoder=decoder))

@@ -1,0 +1,185 @@
+"""Validator node: attest the results that verify, dispute the ones that do not.
+
+    flexmarket validate --rpc URL --key-env VAR [--deployment FILE] [--session ID]
+                        [--once] [--poll S]
+
+A validator holds `VALIDATOR_ROLE` and its own key (read from the environment variable
+named by `--key-env`, never from the command line). For each session whose result is
+`Pending` (or `Final` and not yet paid) and that it has not acted on, it runs the replica
+checks of verifier.verify on its own read of the chain, then calls
+`attestResult(sessionId, resultHash)` when they pass, or `disputeResult(sessionId,
+keccak256(report))` when they do not (a dispute freezes every payment of the session).
+
+Why on-chain calls need no signature scheme of their own to be bound to a chain and a
+session: the transaction is signed with the chain id (EIP-155), sent to one contract, and
+names the session; the contract counts an attestation only for that session
+(`_attested[sessionId][validator]`) and only with the hash committed for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from verifier.errors import InputError, RpcError, VerifierError
+from verifier.rpc import JsonRpc, check_rpc_url
+from verifier.verify import EXIT_INPUT, EXIT_MISMATCH, EXIT_OK, load_state, verify_session
+
+DEFAULT_KEY_ENV = "FLEXMARKET_VALIDATOR_KEY"
+
+
+@dataclass(frozen=True)
+class Action:
+    session_id: int
+    action: str  # attested | disputed | skipped
+    ok: bool
+    detail: str = ""
+
+
+def _contracts(rpc_url: str, addresses: Mapping[str, str], chain_id: int) -> Any:
+    from python_client.chain import Contracts, Deployment, connect
+
+    deployment = Deployment(
+        chain_id, addresses["FlexToken"], addresses["FlexRegistry"], addresses["FlexMarket"]
+    )
+    return Contracts(connect(rpc_url), deployment)
+
+
+def key_from_env(var: str) -> str:
+    key = os.environ.get(var, "").strip()
+    if not key:
+        raise InputError("--key-env", f"the environment variable {var} holds no private key")
+    return key
+
+
+def validate_once(
+    rpc_url: str,
+    deployment: Any,
+    private_key: str,
+    *,
+    sessions: Sequence[int] | None = None,
+    strict_hash: bool = True,
+    log: Callable[[str], None] = lambda _: None,
+) -> list[Action]:
+    """One pass: judge and act on every session waiting for this validator."""
+    from oracle.canonical import canonical_json, keccak256
+    from python_client.clients import ValidatorClient
+    from python_client.errors import TransactionReverted
+
+    with JsonRpc(rpc_url) as rpc:
+        state, addresses = load_state(rpc, deployment)
+    client = ValidatorClient(_contracts(rpc_url, addresses, state.chain.chain_id), private_key)
+    me = client.address.lower()
+    actions: list[Action] = []
+    for sid in sorted(state.sessions) if sessions is None else sessions:
+        rec = state.sessions.get(sid)
+        if rec is None or rec.status not in ("Pending", "Final") or rec.settle_order:
+            continue
+        if me in rec.attestations or any(v == me for v, _ in rec.disputes):
+            continue
+        report, _ = verify_session(state, sid, strict_hash=strict_hash)
+        try:
+            if report.ok and rec.status == "Pending":
+                assert rec.result_hash is not None
+                client.attest(sid, bytes.fromhex(rec.result_hash[2:]))
+                actions.append(Action(sid, "attested", True, rec.result_hash))
+            elif not report.ok:
+                reason = keccak256(canonical_json(report.to_json()))
+                client.dispute(sid, reason)
+                actions.append(Action(sid, "disputed", False, "; ".join(report.violations)))
+            else:
+                actions.append(Action(sid, "skipped", True, "final already"))
+        except TransactionReverted as exc:  # another validator was faster (a dispute)
+            actions.append(Action(sid, "skipped", report.ok, f"{exc.error}"))
+        log(f"session {sid}: {actions[-1].action} ({actions[-1].detail[:200]})")
+    return actions
+
+
+def validate_session(
+    rpc_url: str,
+    deployment: Any,
+    session_id: int,
+    keys: Sequence[str],
+) -> dict[str, Any]:
+    """Run `len(keys)` validator nodes on one session, one after the other (the demo);
+    the verdict and the on-chain count of attestations."""
+    actions = [validate_once(rpc_url, deployment, k, sessions=[session_id]) for k in keys]
+    with JsonRpc(rpc_url) as rpc:
+        state, addresses = load_state(rpc, deployment)
+    rec = state.sessions[session_id]
+    verdicts = [a.ok for node in actions for a in node]
+    return {
+        "ok": bool(verdicts) and all(verdicts) and rec.status == "Final",
+        "result_hash": rec.result_hash,
+        "attestations": len(rec.attestations),
+        "validators": len(keys),
+        "quorum": int(rec.params["attestationQuorum"]),
+        "status": rec.status,
+        "disputes": len(rec.disputes),
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flexmarket validate",
+        description="attest results that verify, dispute the others (VALIDATOR_ROLE)",
+    )
+    parser.add_argument("--rpc", required=True, metavar="URL")
+    parser.add_argument("--deployment", metavar="FILE")
+    parser.add_argument(
+        "--key-env",
+        default=DEFAULT_KEY_ENV,
+        metavar="VAR",
+        help=f"variable holding the validator's key (default {DEFAULT_KEY_ENV})",
+    )
+    parser.add_argument("--session", type=int, metavar="ID")
+    parser.add_argument("--once", action="store_true", help="one pass, then exit")
+    parser.add_argument("--poll", type=float, default=2.0, metavar="S")
+    parser.add_argument("--allow-other-engine", action="store_true")
+    return parser
+
+
+def validate_main(argv: Sequence[str]) -> int:
+    try:
+        args = build_parser().parse_args(list(argv))
+    except SystemExit as exc:
+        return EXIT_INPUT if exc.code else EXIT_OK
+    try:
+        check_rpc_url(args.rpc)
+        key = key_from_env(args.key_env)
+        deployment = Path(args.deployment) if args.deployment else None
+        failures = 0
+        while True:
+            try:
+                actions = validate_once(
+                    args.rpc, deployment, key,
+                    sessions=None if args.session is None else [args.session],
+                    strict_hash=not args.allow_other_engine, log=print,
+                )  # fmt: skip
+                failures = 0
+            except RpcError as exc:
+                failures += 1
+                if failures > 8:
+                    raise
+                print(f"transient: {exc}; retrying", file=sys.stderr)
+                time.sleep(min(30.0, 0.5 * 2**failures))
+                continue
+            if args.once:
+                print(json.dumps([a.__dict__ for a in actions], sort_keys=True))
+                return EXIT_OK if all(a.ok for a in actions) else EXIT_MISMATCH
+            time.sleep(args.poll)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except (VerifierError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_MISMATCH
+    except KeyboardInterrupt:
+        return EXIT_OK

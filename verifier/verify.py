@@ -1,0 +1,525 @@
+"""Replica node: re-check every committed result, payment and contract from the chain alone.
+
+For each session whose result is committed, the verifier rebuilds the session
+(verifier.rebuild), clears it itself (`oracle.clear`) and judges the committed award rows:
+
+1. **rows**: every row of a bid has the same price and the bid's seller;
+2. **feasible**: the awards, summed per bid, form a result (unmet rows by an exact max-flow,
+   the rejected list of the rules) that the independent checker `oracle.check` accepts:
+   valid bids only, all-or-nothing and minimum quantities, the pricing rule, payments;
+3. **cost**: its objective (payments at bid prices + unmet x penalty) is at most this node's
+   optimum times 1 + the gap the engine declares for the session (0 when exact);
+4. **hashes**: when the committed `input_hash` is the hash of the rebuilt session (an oracle
+   that cleared the chain's session, as the oracle service does), the committed
+   `result_hash` must be this node's own: both run the same deterministic engine. When the
+   oracle hashed another representation (the demo clears the scenario file, whose ids are
+   not on chain), the hashes cannot be reproduced: noted, and the content checks decide;
+5. **settlements**: every `AwardSettled` is recomputed from the award, its `DeliveryRecorded`
+   and the session's tolerance, penalty rate and the seller's collateral left in the session,
+   and only a `Final` result may have been paid.
+
+The deployed runtime bytecode (`eth_getCode`) must equal the compiled artifacts', except in
+32-byte words where the artifact holds zeros and the chain one of the deployment's own
+addresses (immutables: the token and registry a contract was built with).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from verifier.errors import InputError, RpcError, VerifierError
+from verifier.rebuild import (
+    ARTIFACTS_DIR,
+    ChainState,
+    SessionRecord,
+    read_chain,
+    replay,
+)
+from verifier.rpc import JsonRpc, check_rpc_url
+
+EXIT_OK, EXIT_MISMATCH, EXIT_INPUT = 0, 1, 2
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def engine_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"flexmarket {version('flexmarket')}"
+    except PackageNotFoundError:  # pragma: no cover - a source tree without install
+        return "flexmarket (not installed)"
+
+
+# ------------------------------------------------------------------ one session
+
+
+@dataclass
+class SessionReport:
+    session_id: int
+    status: str
+    bids: int
+    awards: int
+    ok: bool = True
+    checked: bool = False
+    input_hash: dict[str, Any] = field(default_factory=dict)
+    result_hash: dict[str, Any] = field(default_factory=dict)
+    cost: dict[str, Any] = field(default_factory=dict)
+    settlements: dict[str, Any] = field(default_factory=dict)
+    violations: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    def fail(self, what: str) -> None:
+        self.ok = False
+        self.violations.append(what)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "status": self.status,
+            "ok": self.ok,
+            "checked": self.checked,
+            "bids": self.bids,
+            "awards": self.awards,
+            "input_hash": self.input_hash,
+            "result_hash": self.result_hash,
+            "cost": self.cost,
+            "settlements": self.settlements,
+            "violations": self.violations,
+            "notes": self.notes,
+            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+        }
+
+
+def chain_result(scenario: Any, rec: SessionRecord, own: Any, report: SessionReport) -> Any:
+    """The committed award rows as a sealed `Result` of the rebuilt scenario."""
+    from oracle.flow import bipartite_max_flow
+    from oracle.result import Award, Result, Unmet
+
+    bids = {b.id: b for b in scenario.bids}
+    per_bid: dict[str, list[Any]] = defaultdict(list)
+    for row in rec.awards:
+        per_bid[row.bid].append(row)
+    awards = []
+    for bid_id in sorted(per_bid):
+        rows = per_bid[bid_id]
+        prices = {r.price_eur_per_mw for r in rows}
+        if len(prices) > 1:
+            report.fail(f"awards of bid {bid_id}: rows at different prices {sorted(prices)}")
+        b = bids.get(bid_id)
+        if b is not None and any(r.seller != b.seller for r in rows):
+            report.fail(f"awards of bid {bid_id}: a row names another seller")
+        awards.append(
+            Award(
+                bid=bid_id,
+                seller=rows[0].seller,
+                quantity_w=sum(r.quantity_w for r in rows),
+                price_eur_per_mw=rows[0].price_eur_per_mw,
+                payment_ueur=sum(r.payment_ueur for r in rows),
+            )
+        )
+    # unmet: what an exact max-flow of the awarded watts leaves, slot by slot
+    m = scenario.market
+    requests = scenario.requests
+
+    def need(r: int, t: int) -> int:
+        q = requests[r].quantity_w
+        return q if isinstance(q, int) else q[t]
+
+    def serves(b: Any, r: Any) -> bool:
+        cap = r.max_price_eur_per_mw
+        return bool(
+            r.direction == b.direction
+            and r.zone in (None, b.zone)
+            and (cap is None or b.price_eur_per_mw <= cap)
+        )
+
+    active: dict[int, list[Any]] = defaultdict(list)
+    for a in awards:
+        b = bids.get(a.bid)
+        if b is None:
+            continue
+        for t in range(m.slots) if b.slots is None else b.slots:
+            active[t].append((b, a.quantity_w))
+    unmet: list[Any] = []
+    rows_by_request: dict[tuple[int, int], int] = {}
+    for t in range(m.slots):
+        reqs = [r for r in range(len(requests)) if need(r, t) > 0]
+        if not reqs:
+            continue
+        supply: dict[tuple[int, ...], int] = defaultdict(int)
+        for b, q in active[t]:
+            group = tuple(r for r in reqs if serves(b, requests[r]))
+            if group:
+                supply[group] += q
+        groups = sorted(supply)
+        pos = {r: j for j, r in enumerate(reqs)}
+        edges = [(i, pos[r]) for i, g in enumerate(groups) for r in g]
+        flows = bipartite_max_flow([supply[g] for g in groups], [need(r, t) for r in reqs], edges)
+        received: dict[int, int] = defaultdict(int)
+        for (_, j), w in flows.items():
+            received[j] += w
+        for j, r in enumerate(reqs):
+            left = need(r, t) - received[j]
+            if left > 0:
+                rows_by_request[(r, t)] = left
+    for (r, t), w in sorted(rows_by_request.items()):
+        unmet.append(Unmet(request=requests[r].id, slot=t, quantity_w=w))
+    result = Result(
+        market=m.id,
+        pricing=m.pricing,
+        awards=awards,
+        rejected=list(own.rejected),
+        unmet=unmet,
+        total_cost_ueur=sum(a.payment_ueur for a in awards),
+        mip_gap=own.mip_gap,
+    )
+    return result.sealed(scenario.input_hash())
+
+
+def objective_ueur(scenario: Any, result: Any) -> int:
+    """Payments at bid prices plus unmet watts at the penalty: what clearing minimises."""
+    price = {b.id: b.price_eur_per_mw for b in scenario.bids}
+    paid = sum(a.quantity_w * price.get(a.bid, a.price_eur_per_mw) for a in result.awards)
+    return int(paid + sum(u.quantity_w for u in result.unmet) * scenario.unmet_penalty_eur_per_mw)
+
+
+def check_settlements(state: ChainState, rec: SessionRecord, report: SessionReport) -> None:
+    """Recompute every settlement of the session from its award, delivery and rules."""
+    p = rec.params
+    tolerance = int(p["toleranceBps"])
+    rate = int(p["shortfallPenaltyEurPerMw"])
+    collateral: dict[str, int] = defaultdict(int)
+    for r in rec.reveals:
+        collateral[r["seller"]] += int(r["collateralUeur"])
+    by_index = {a.index: a for a in rec.awards}
+    mismatches: list[str] = []
+    checked = 0
+    for index, status in zip(rec.settle_order, rec.statuses_at_settlement, strict=True):
+        a = by_index[index]
+        if status != "Final":
+            mismatches.append(f"award {index} was paid while the result was {status}")
+        if a.delivered_w is None or a.settlement is None:
+            mismatches.append(f"award {index} was settled without a recorded delivery")
+            continue
+        delivered = min(a.delivered_w, a.quantity_w)
+        shortfall = a.quantity_w - delivered
+        payment, refund, penalty = a.payment_ueur, 0, 0
+        if shortfall * 10_000 > a.quantity_w * tolerance:
+            payment = a.payment_ueur // a.quantity_w * delivered
+            refund = a.payment_ueur - payment
+            penalty = min(shortfall * rate, collateral[a.seller])
+            collateral[a.seller] -= penalty
+        expected = (payment, refund, penalty)
+        checked += 1
+        if a.settlement != expected:
+            mismatches.append(
+                f"award {index}: settled (payment, refund, penalty) {a.settlement}, "
+                f"recomputed {expected}"
+            )
+    report.settlements = {"checked": checked, "mismatches": mismatches}
+    for m in mismatches:
+        report.fail(f"settlement: {m}")
+
+
+def verify_session(
+    state: ChainState, session_id: int, *, strict_hash: bool = True
+) -> tuple[SessionReport, Any]:
+    """Judge one session; returns the report and this node's own result (None if not
+    cleared: no committed result yet)."""
+    from oracle import check, clear, parse_scenario
+
+    rec = state.sessions[session_id]
+    report = SessionReport(session_id, rec.status, len(rec.reveals), len(rec.awards))
+    if not rec.result_committed:
+        report.notes.append(f"no complete result on chain (status {rec.status})")
+        check_settlements(state, rec, report)
+        return report, None
+    t0 = time.perf_counter()
+    scenario = parse_scenario(state.scenario(session_id))
+    t1 = time.perf_counter()
+    own = clear(scenario)
+    t2 = time.perf_counter()
+    committed = chain_result(scenario, rec, own, report)
+    for v in check(scenario, committed):
+        report.fail(f"infeasible: {v}")
+    gap = Decimal(own.mip_gap or 0)
+    obj_chain, obj_own = objective_ueur(scenario, committed), objective_ueur(scenario, own)
+    allowed = obj_own * (1 + gap)
+    report.cost = {
+        "committed_objective_ueur": obj_chain,
+        "own_objective_ueur": obj_own,
+        "gap": str(gap),
+        "committed_total_cost_ueur": committed.total_cost_ueur,
+        "own_total_cost_ueur": own.total_cost_ueur,
+    }
+    if obj_chain > allowed:
+        report.fail(
+            f"not optimal: objective {obj_chain} µEUR > this node's optimum {obj_own} "
+            f"within gap {gap}"
+        )
+    rebuilt_input = scenario.input_hash()
+    report.input_hash = {
+        "committed": rec.input_hash,
+        "rebuilt": rebuilt_input,
+        "match": rec.input_hash == rebuilt_input,
+    }
+    report.result_hash = {
+        "committed": rec.result_hash,
+        "own": own.result_hash,
+        "match": rec.result_hash == own.result_hash,
+        "engine": engine_version(),
+    }
+    if rec.input_hash == rebuilt_input:
+        if rec.result_hash != own.result_hash:
+            msg = "result_hash differs from this node's clear of the same session"
+            if strict_hash:
+                report.fail(msg)
+            else:
+                report.notes.append(msg + " (another engine version?)")
+    else:
+        report.notes.append(
+            "input_hash is not the hash of the session rebuilt from chain (the oracle hashed "
+            "another representation): hashes not reproducible, awards checked on content"
+        )
+    t3 = time.perf_counter()
+    check_settlements(state, rec, report)
+    report.checked = True
+    report.timings_s = {"scenario": t1 - t0, "clear": t2 - t1, "check": t3 - t2}
+    return report, own
+
+
+# ------------------------------------------------------------------ bytecode
+
+
+def check_bytecode(
+    rpc: JsonRpc, addresses: Mapping[str, str], artifacts_dir: Path = ARTIFACTS_DIR
+) -> dict[str, Any]:
+    """Runtime code on chain == compiled runtime code (immutables aside): name -> verdict."""
+    allowed = {bytes(12) + bytes.fromhex(a[2:]) for a in addresses.values()}
+    out: dict[str, Any] = {}
+    names = sorted(addresses)
+    codes = rpc.batch([("eth_getCode", [addresses[n], "latest"]) for n in names])
+    for name, code in zip(names, codes, strict=True):
+        path = artifacts_dir / f"{name}.json"
+        if not path.is_file():
+            out[name] = {"ok": False, "detail": f"{path} is missing: run `make build-contracts`"}
+            continue
+        compiled = bytes.fromhex(
+            json.loads(path.read_text())["deployedBytecode"].removeprefix("0x")
+        )
+        deployed = bytes.fromhex(str(code)[2:])
+        out[name] = _compare_code(compiled, deployed, allowed)
+    return out
+
+
+def _compare_code(compiled: bytes, deployed: bytes, allowed: set[bytes]) -> dict[str, Any]:
+    if len(compiled) != len(deployed):
+        return {
+            "ok": False,
+            "detail": f"{len(deployed)} bytes on chain, {len(compiled)} compiled",
+        }
+    diffs = [i for i in range(len(compiled)) if compiled[i] != deployed[i]]
+    immutables = 0
+    i = 0
+    while i < len(diffs):
+        pos = diffs[i]
+        # the 32-byte word holding this difference: the chain's bytes at an all-zero
+        # window of the artifact equal to one of the deployment's addresses
+        matched = False
+        for start in range(max(0, pos - 31), pos + 1):
+            window = deployed[start : start + 32]
+            if compiled[start : start + 32] == bytes(32) and window in allowed:
+                matched = True
+                immutables += 1
+                while i < len(diffs) and diffs[i] < start + 32:
+                    i += 1
+                break
+        if not matched:
+            return {"ok": False, "detail": f"code differs at byte {pos}"}
+    return {"ok": True, "bytes": len(deployed), "immutables": immutables}
+
+
+# ------------------------------------------------------------------ whole chain
+
+
+@dataclass
+class Report:
+    chain_id: int
+    head: int
+    engine: str
+    bytecode: dict[str, Any]
+    sessions: list[SessionReport]
+    timings_s: dict[str, float]
+    events: int
+
+    @property
+    def ok(self) -> bool:
+        return all(v.get("ok") for v in self.bytecode.values()) and all(s.ok for s in self.sessions)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "chain_id": self.chain_id,
+            "head": self.head,
+            "engine": self.engine,
+            "events": self.events,
+            "bytecode": self.bytecode,
+            "sessions": [s.to_json() for s in self.sessions],
+            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+        }
+
+    def render(self) -> str:
+        lines = [
+            f"chain {self.chain_id} at block {self.head}: {self.events} events, "
+            f"engine {self.engine}"
+        ]
+        for name, v in sorted(self.bytecode.items()):
+            detail = "runtime code = compiled" if v.get("ok") else f"MISMATCH: {v.get('detail')}"
+            lines.append(f"  {name:<13} {detail}")
+        for s in self.sessions:
+            verdict = "ok" if s.ok else "MISMATCH"
+            lines.append(
+                f"session {s.session_id}: {verdict} (status {s.status}, {s.bids} bids, "
+                f"{s.awards} award rows, {s.settlements.get('checked', 0)} settlements checked)"
+            )
+            if s.cost:
+                lines.append(
+                    f"  objective {s.cost['committed_objective_ueur']:,} µEUR, this node's "
+                    f"{s.cost['own_objective_ueur']:,} (gap {s.cost['gap']})"
+                )
+            if s.result_hash:
+                same = "same" if s.result_hash["match"] else "differs"
+                lines.append(f"  result_hash {s.result_hash['committed']} ({same} here)")
+            lines += [f"  ! {v}" for v in s.violations]
+            lines += [f"  - {n}" for n in s.notes]
+        lines.append("all checks passed" if self.ok else "MISMATCHES FOUND")
+        return "\n".join(lines)
+
+
+def load_state(
+    rpc: JsonRpc, deployment: Any = None, artifacts_dir: Path = ARTIFACTS_DIR
+) -> tuple[ChainState, dict[str, str]]:
+    """Read and replay the chain for a deployment (file, mapping, Deployment or None:
+    deployments/<chain id>.json)."""
+    from verifier.indexer import DeploymentInfo
+
+    chain_id = rpc.chain_id()
+    if deployment is None:
+        deployment = Path("deployments") / f"{chain_id}.json"
+    info = DeploymentInfo.of(deployment)
+    if info.chain_id != chain_id:
+        raise InputError(
+            "--deployment", f"deployment is for chain {info.chain_id}, the node is {chain_id}"
+        )
+    chain = read_chain(rpc, info.addresses, start_block=info.start_block)
+    return replay(chain), info.addresses
+
+
+def verify_chain(
+    rpc_url: str,
+    deployment: Any = None,
+    *,
+    sessions: Sequence[int] | None = None,
+    strict_hash: bool = True,
+    artifacts_dir: Path = ARTIFACTS_DIR,
+) -> Report:
+    """Read the chain at `rpc_url`, judge every committed result (or `sessions`)."""
+    t0 = time.perf_counter()
+    with JsonRpc(rpc_url) as rpc:
+        state, addresses = load_state(rpc, deployment, artifacts_dir)
+        t1 = time.perf_counter()
+        bytecode = check_bytecode(rpc, addresses, artifacts_dir)
+    ids = sorted(state.sessions) if sessions is None else list(sessions)
+    reports = []
+    for sid in ids:
+        if sid not in state.sessions:
+            raise InputError("--session", f"no session {sid} on chain")
+        reports.append(verify_session(state, sid, strict_hash=strict_hash)[0])
+    t2 = time.perf_counter()
+    timings = {
+        "fetch": state.chain.fetch_s,
+        "decode": state.chain.decode_s,
+        "read": t1 - t0,
+        "verify": t2 - t1,
+        "total": t2 - t0,
+    }
+    return Report(
+        state.chain.chain_id,
+        state.chain.head,
+        engine_version(),
+        bytecode,
+        reports,
+        timings,
+        len(state.chain.logs),
+    )
+
+
+# ------------------------------------------------------------------ command line
+
+
+def build_parser(prog: str, what: str, session: bool) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=what)
+    parser.add_argument("--rpc", required=True, metavar="URL", help="JSON-RPC node (http/https)")
+    parser.add_argument(
+        "--deployment", metavar="FILE", help="deployment file (default deployments/<chain>.json)"
+    )
+    if session:
+        parser.add_argument("--session", type=int, metavar="ID", help="only this session")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--allow-other-engine",
+        action="store_true",
+        help="a result_hash other than this node's is a note, not a mismatch",
+    )
+    return parser
+
+
+def _run(argv: Sequence[str], prog: str, what: str, session: bool) -> int:
+    parser = build_parser(prog, what, session)
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return EXIT_INPUT if exc.code else EXIT_OK
+    try:
+        check_rpc_url(args.rpc)
+        sessions = [args.session] if session and args.session is not None else None
+        report = verify_chain(
+            args.rpc,
+            Path(args.deployment) if args.deployment else None,
+            sessions=sessions,
+            strict_hash=not args.allow_other_engine,
+        )
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except RpcError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_MISMATCH
+    except VerifierError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_MISMATCH
+    if args.json:
+        print(json.dumps(report.to_json(), sort_keys=True, separators=(",", ":")))
+    else:
+        print(report.render())
+    return EXIT_OK if report.ok else EXIT_MISMATCH
+
+
+def verify_main(argv: Sequence[str]) -> int:
+    """`flexmarket verify --rpc URL [--session ID] [--json]`."""
+    return _run(argv, "flexmarket verify", "re-check committed results from the chain", True)
+
+
+def replay_main(argv: Sequence[str]) -> int:
+    """`flexmarket replay --rpc URL [--json]`: every session from genesis."""
+    return _run(argv, "flexmarket replay", "replay every session of the chain", False)
