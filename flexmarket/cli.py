@@ -4,6 +4,10 @@
     flexmarket needs --grid G --day D     DSO needs found by power flow (issue 6)
     flexmarket index --rpc URL [--db URL] [--deployment FILE] [--follow]
                                           events of the chain into SQLite/PostgreSQL
+    flexmarket oracle --rpc URL [--key-env VAR]      clear sessions, commit results
+    flexmarket verify --rpc URL [--session ID] [--json]   re-check results (replica)
+    flexmarket replay --rpc URL [--json]             every session from genesis
+    flexmarket validate --rpc URL --key-env VAR      attest or dispute results
 
 Exit codes: 0 done, 1 a failure of ours or of the environment, 2 unusable
 input (a malformed scenario, a bad argument): nothing is cleared then.
@@ -169,14 +173,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     def clear_on_chain(data: Mapping[str, Any]) -> Mapping[str, Any]:
         return clear_scenario(load_scenario(dict(data)), path.parent).to_json_dict()
 
-    out = run_session(raw, clear_on_chain, args.chain)
+    from verifier.validator import validate_session
+
+    out = run_session(raw, clear_on_chain, args.chain, validate=validate_session)
     if args.json:
         print(json.dumps(out, sort_keys=True, separators=(",", ":")))
         return EXIT_OK
-    result = Result.model_validate({k: v for k, v in out.items() if k != "chain"})
+    result = Result.model_validate(
+        {k: v for k, v in out.items() if k not in ("chain", "verification")}
+    )
     print(f"scenario {scenario.name}")
     print(render_result(result))
     print(render_chain(out["chain"]))
+    v = out.get("verification")
+    if v is not None:
+        verdict = "ok" if v["ok"] else "FAILED"
+        print(f"\nverification: {verdict}, {v['attestations']} of {v['validators']} validators "
+              f"attested {v['result_hash']} (status {v['status']})")  # fmt: skip
     return EXIT_OK
 
 
@@ -190,6 +203,30 @@ def cmd_index(rest: Sequence[str]) -> int:
     from verifier.indexer import index_main
 
     return index_main(list(rest))
+
+
+def cmd_oracle(rest: Sequence[str]) -> int:
+    from oracle.service import oracle_main
+
+    return oracle_main(list(rest))
+
+
+def cmd_verify(rest: Sequence[str]) -> int:
+    from verifier.verify import verify_main
+
+    return verify_main(list(rest))
+
+
+def cmd_replay(rest: Sequence[str]) -> int:
+    from verifier.verify import replay_main
+
+    return replay_main(list(rest))
+
+
+def cmd_validate(rest: Sequence[str]) -> int:
+    from verifier.validator import validate_main
+
+    return validate_main(list(rest))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,11 +264,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="index the chain's events into a database (see `flexmarket index -h`)",
         add_help=False,
     )
+    for name, what in (
+        ("oracle", "clear sessions from the chain and commit results (oracle service)"),
+        ("verify", "re-check committed results, payments and bytecode from the chain"),
+        ("replay", "replay every session of the chain and re-check it"),
+        ("validate", "attest results that verify, dispute the others (validator node)"),
+    ):
+        sub.add_parser(name, help=f"{what} (see `flexmarket {name} -h`)", add_help=False)
     return parser
 
 
 # Subcommands that parse their own arguments.
-PASSTHROUGH: dict[str, Callable[[Sequence[str]], int]] = {"needs": cmd_needs, "index": cmd_index}
+PASSTHROUGH: dict[str, Callable[[Sequence[str]], int]] = {
+    "needs": cmd_needs,
+    "index": cmd_index,
+    "oracle": cmd_oracle,
+    "verify": cmd_verify,
+    "replay": cmd_replay,
+    "validate": cmd_validate,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
