@@ -118,25 +118,40 @@ def _keys(url_or_chain: LocalChain | None, count: int) -> list[str]:
     ]
 
 
+# validate(rpc_url, deployment JSON, session id, validator keys) -> verification summary
+Validate = Callable[[str, Mapping[str, Any], int, list[str]], Mapping[str, Any]]
+
+
 def run_session(
     scenario: Mapping[str, Any],
     clear: Callable[[Mapping[str, Any]], Mapping[str, Any]],
     chain: str | LocalChain = "anvil",
+    validate: Validate | None = None,
+    validators: int = 4,
+    quorum: int = 3,
 ) -> dict[str, Any]:
     """Run `scenario` on a chain: "anvil" or "ganache" (started and stopped here), a running
     LocalChain (left running), or a JSON-RPC URL whose first accounts of the development
-    mnemonic are funded (an anvil or hardhat node, say)."""
+    mnemonic are funded (an anvil or hardhat node, say).
+
+    With `validate` (e.g. verifier.validator.validate_session), `validators` accounts get
+    the validator role, the session needs `quorum` attestations, and the validator nodes
+    run after the result commit, before settlement; the result then carries their
+    `verification` summary. A result they do not make final is not settled."""
     ensure_artifacts()
     participants = list(scenario.get("participants", []))
-    needed = 3 + len(participants)  # admin, oracle, metering operator, participants
+    extra = validators if validate is not None else 0
+    needed = 3 + len(participants) + extra  # admin, oracle, metering, participants, validators
+    checks = (validate, extra, quorum if validate is not None else 0)
     if isinstance(chain, LocalChain):
         if chain.accounts < needed:
             raise ClientError(f"the chain has {chain.accounts} accounts, {needed} needed")
-        return _run(scenario, clear, connect(chain.url), chain, _keys(chain, needed))
+        return _run(scenario, clear, connect(chain.url), chain, _keys(chain, needed), checks)
     if chain in ("anvil", "ganache"):
         with start_chain(chain, accounts=max(10, needed)) as local:  # type: ignore[arg-type]
-            return _run(scenario, clear, connect(local.url), local, _keys(local, needed))
-    return _run(scenario, clear, connect(chain), None, _keys(None, needed))
+            keys = _keys(local, needed)
+            return _run(scenario, clear, connect(local.url), local, keys, checks)
+    return _run(scenario, clear, connect(chain), None, _keys(None, needed), checks)
 
 
 def _run(
@@ -145,7 +160,10 @@ def _run(
     w3: Web3,
     local: LocalChain | None,
     keys: list[str],
+    checks: tuple[Validate | None, int, int] = (None, 0, 0),
 ) -> dict[str, Any]:
+    validate, n_validators, quorum = checks
+    validator_keys = keys[len(keys) - n_validators :] if n_validators else []
     gas = GasLog()
     deployment = deploy(w3, Wallet(w3, keys[0], gas_log=gas))
     contracts = Contracts(w3, deployment)
@@ -164,6 +182,8 @@ def _run(
     # --- registration: roles, money, zones, assets, pre-qualification
     run.record("grant_roles", admin.grant_role("ORACLE", oracle.address))
     run.record("grant_roles", admin.grant_role("METERING", metering.address))
+    for key in validator_keys:
+        run.record("grant_roles", admin.grant_role("VALIDATOR", Wallet(w3, key).address))
     for pid, role in roles.items():
         run.record("grant_roles", admin.grant_role(ROLE_OF[role], clients[pid].address))
         run.record("mint", admin.mint(clients[pid].address, DEPOSIT_UEUR))
@@ -204,6 +224,7 @@ def _run(
                                      NO_LIMIT),
         bid_bond_ueur=BOND_UEUR, collateral_ueur_per_w=COLLATERAL_UEUR_PER_W,
         shortfall_penalty_eur_per_mw=PENALTY_EUR_PER_MW, tolerance_bps=TOLERANCE_BPS,
+        attestation_quorum=quorum,
     )  # fmt: skip
     if slots > 256:
         raise ClientError(f"market.slots: {slots} slots do not fit a bid's 256-bit slot mask")
@@ -289,17 +310,24 @@ def _run(
     result_hash = bytes.fromhex(result["result_hash"].removeprefix("0x"))
     run.record("commit_result", oracle.commit_result(session_id, input_hash, result_hash, rows))
 
+    # --- validator nodes: attest (or dispute) before any payment
+    verification: dict[str, Any] | None = None
+    if validate is not None:
+        url = str(getattr(w3.provider, "endpoint_uri", ""))
+        verification = dict(validate(url, deployment.to_json(), session_id, validator_keys))
+    payable = verification is None or verification.get("status") == "Final"
+
     # --- delivery (full), settlement, releases, withdrawals
-    award_count = len(rows)
+    award_count = len(rows) if payable else 0
     if award_count:
         delivered = {i: int(oracle.award(session_id, i)[1][1]) for i in range(award_count)}
         run.record("record_deliveries", metering.record_deliveries(
             session_id, delivered, label("demo-metering-report")))  # fmt: skip
         for i in range(award_count):
             run.record("settle", oracle.settle_award(session_id, i))
-    for r in scenario.get("requests", []):
+    for r in scenario.get("requests", []) if payable else []:
         run.record("release", oracle.release_budget(session_id, need_index[r["id"]]))
-    for sid_name in by_seller:
+    for sid_name in by_seller if payable else []:
         run.record("release", oracle.release_seller_funds(session_id, clients[sid_name].address))
     balances: dict[str, int] = {}
     for pid, client in clients.items():
@@ -322,6 +350,8 @@ def _run(
         },
         "gas_by_call": dict(sorted(largest.items())),
     }
+    if verification is not None:
+        return {**result, "chain": chain_info, "verification": verification}
     return {**result, "chain": chain_info}
 
 

@@ -43,7 +43,10 @@ def test_demo_json_is_the_result_plus_the_chain():
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     chain = out.pop("chain")
+    verification = out.pop("verification")  # validator nodes, before settlement (issue 4)
     assert out == clear(load_scenario(FLECH)).to_json_dict()
+    assert verification["ok"] and verification["result_hash"] == out["result_hash"]
+    assert verification["attestations"] == 3 and verification["validators"] == 4
     assert chain["chain_id"] == 31337
     assert set(chain["contracts"]) == {"FlexToken", "FlexRegistry", "FlexMarket"}
     assert [s for s in STEPS if not chain["tx"].get(s)] == []
