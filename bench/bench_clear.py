@@ -52,7 +52,9 @@ def main() -> int:
             t0 = time.perf_counter()
             scenario = parse_scenario(data)
             parse_s = time.perf_counter() - t0
-            times, result, stats = [], None, {}
+            times: list[float] = []
+            result = None
+            stats: dict[str, object] = {}
             for _ in range(args.repeat):
                 stats = {}
                 t0 = time.perf_counter()
@@ -64,14 +66,18 @@ def main() -> int:
             kind = "exact" if result.mip_gap is None else f"gap<={result.mip_gap}"
             shown = f"{min(times):6.2f}s" if len(times) == 1 else \
                 f"{min(times):.2f}/{sorted(times)[len(times) // 2]:.2f}s"
-            parts = "+".join(str(c) for c, _ in sorted(stats.get("parts", []), reverse=True)[:3])
+            gap = stats.get("proven_gap", float("nan"))
+            assert isinstance(gap, float)
+            part_sizes = stats.get("parts", [])
+            assert isinstance(part_sizes, list)
+            parts = "+".join(str(c) for c, _ in sorted(part_sizes, reverse=True)[:3])
             verdict = "ok" if not violations else f"{len(violations)} violations: {violations[:3]}"
             target = TARGET_S.get(n)
             flag = "" if target is None else (" (target met)" if min(times) <= target
                                               else f" (target {target:.0f}s missed)")
             print(f"{n:>6} {zones:>5} {seed:>4} {parse_s:5.2f}s {shown:>7} {kind:>10} "
                   f"{result.total_cost_ueur:>16} {len(result.awards):>6} {len(result.unmet):>5} "
-                  f"{stats.get('proven_gap', float('nan')):>10.2e}  {parts}  {verdict}{flag}",
+                  f"{gap:>10.2e}  {parts}  {verdict}{flag}",
                   flush=True)
     return 1 if failures else 0
 

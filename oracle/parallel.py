@@ -26,7 +26,7 @@ import pickle
 import struct
 import subprocess
 import sys
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import highspy
 import numpy as np
@@ -56,7 +56,7 @@ def run_highs(model: Model, log: bool = False) -> Outcome:
     lp.a_matrix_.index_ = np.asarray(model["index"], dtype=np.int32)
     lp.a_matrix_.value_ = np.asarray(model["value"], dtype=float)
     lp.integrality_ = [highspy.HighsVarType(int(k)) for k in model["kind"]]
-    h = highspy.Highs()
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", log or bool(os.environ.get("FLEXMARKET_HIGHS_LOG")))
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
@@ -86,14 +86,14 @@ def run_highs(model: Model, log: bool = False) -> Outcome:
 # --------------------------------------------------------------------------- wire
 
 
-def _send(stream: BinaryIO, obj: object) -> None:
+def _send(stream: IO[bytes], obj: object) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(struct.pack("<Q", len(data)))
     stream.write(data)
     stream.flush()
 
 
-def _receive(stream: BinaryIO) -> Any:
+def _receive(stream: IO[bytes]) -> Any:
     head = stream.read(8)
     if len(head) < 8:
         raise EOFError("worker stream closed")
@@ -178,10 +178,10 @@ def solve_all(models: list[Model]) -> list[Outcome]:
         if not idx:
             continue
         try:
-            w = _worker(k)
-            assert w.stdin is not None
-            _send(w.stdin, [models[i] for i in idx])
-            sent.append((idx, w))
+            started = _worker(k)
+            assert started.stdin is not None
+            _send(started.stdin, [models[i] for i in idx])
+            sent.append((idx, started))
         except (OSError, ValueError):
             sent.append((idx, None))
     for i in bins[0]:
