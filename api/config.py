@@ -1,0 +1,40 @@
+"""Settings of the participant API (environment variables `FLEXMARKET_API_*`)."""
+
+from __future__ import annotations
+
+import secrets
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLEXMARKET_API_", frozen=True)
+
+    rpc_url: str | None = None  # None: start anvil and deploy (like `flexmarket demo`)
+    deployment_file: str | None = None  # deployments/<chain id>.json when rpc_url is given
+    db_url: str = "sqlite:///:memory:"  # sign-in nonces and relayed bids
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Sign-in with Ethereum (EIP-4361): what the server accepts, whatever the message says.
+    domain: str = "localhost:8000"
+    uri: str = "http://localhost:8000"
+    nonce_ttl_s: int = 300  # an issued nonce must be used within this
+    message_max_age_s: int = 300  # issued-at not older than this; expiration required
+    clock_skew_s: int = 30
+    token_ttl_s: int = 900
+    token_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_hex(32)))
+
+    # The relayer pays the gas of relayed bids; never a participant's key.
+    relayer_key: SecretStr | None = None  # None with a local chain: a development key
+    relay_batch_size: int = 100
+    relay_batch_wait_s: float = 0.05
+    min_deadline_margin_s: int = 30  # a relayed message must stay valid this long
+    role_cache_s: float = 5.0  # hasRole answers are reused this long
+
+    # Token buckets: per bearer token and per client IP (429 beyond).
+    rate_per_token_per_s: float = 200.0
+    burst_per_token: int = 400
+    rate_per_ip_per_s: float = 2000.0
+    burst_per_ip: int = 4000

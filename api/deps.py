@@ -1,0 +1,60 @@
+"""Dependencies: settings, chain gateway, store, and the signed-in caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import Authenticator, Token, TokenBuckets
+from api.config import Settings
+from api.gateway import Gateway
+from api.problems import Problem
+
+bearer = HTTPBearer(auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def get_auth(request: Request) -> Authenticator:
+    auth: Authenticator = request.app.state.auth
+    return auth
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+AuthDep = Annotated[Authenticator, Depends(get_auth)]
+
+
+def current_token(
+    request: Request,
+    auth: AuthDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Token:
+    """The caller's verified token; 401 without one, 429 beyond its rate."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(
+            401, "token-missing", "Authorization: Bearer token required",
+            headers={"WWW-Authenticate": 'Bearer realm="flexmarket"'},
+        )  # fmt: skip
+    token = auth.verify_token(credentials.credentials)
+    buckets: TokenBuckets = request.app.state.token_buckets
+    wait = buckets.take(token.address)
+    if wait:
+        raise Problem(
+            429, "rate-limited", f"too many requests for {token.address}",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )  # fmt: skip
+    return token
+
+
+TokenDep = Annotated[Token, Depends(current_token)]

@@ -1,0 +1,448 @@
+"""The API's side of the chain: reads, role checks, relayed bids and participant-signed
+transactions.
+
+Two ways a participant writes, and in neither does the API hold its key:
+
+- **Relayed** (join, commit, reveal): the participant signs an EIP-712 message
+  (python_client.relay); the API checks it and sends it through FlexRelay with its own
+  relayer key, which pays the gas. Commits are *accepted* once checked (signature,
+  deadline, nonce, session open) and queued; a background thread sends them in batches
+  (`commitBidsFor`), so the API answers fast and the chain sees one transaction per batch.
+- **Prepared** (everything else): the API checks the request and the caller's roles,
+  answers an unsigned transaction plus an `intent` (HMAC of sender, target and calldata);
+  the participant signs it with its wallet and posts it to `/transactions`, where only a
+  transaction matching an intent issued to that caller is simulated, then broadcast.
+  So a client can send only the calls the API authorised, with the fields it checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import rlp
+from eth_account import Account
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+
+from api.config import Settings
+from api.problems import Problem
+from api.store import Store
+from python_client.artifacts import load_artifact
+from python_client.chain import Contracts, Deployment, ErrorDecoder, Wallet
+from python_client.errors import ClientError, TransactionReverted
+from python_client.records import ChainEvent
+from python_client.relay import RelayDomain
+
+log = logging.getLogger("flexmarket.api")
+
+ROLE_NAMES = ("DSO", "TSO", "BRP", "AGGREGATOR", "ORACLE", "VALIDATOR", "METERING")
+ROLE_IDS: dict[str, bytes] = {name: keccak(text=f"{name}_ROLE") for name in ROLE_NAMES}
+ROLE_IDS["ADMIN"] = b"\0" * 32
+COMMIT_GAS_BASE, COMMIT_GAS_PER_BID = 60_000, 75_000
+
+
+@dataclass(frozen=True)
+class SessionTiming:
+    session_id: int
+    operator: str
+    bidding_end: int
+    reveal_deadline: int
+    clearing_deadline: int
+    delivery_start: int
+    slot_count: int
+    slot_minutes: int
+    pricing: int
+    attestation_quorum: int
+
+
+@dataclass
+class PendingCommit:
+    bid_id: str
+    seller: str
+    session_id: int
+    commitment: bytes
+    nonce: int
+    deadline: int
+    signature: bytes
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def request(self) -> tuple[Any, ...]:
+        return (
+            self.seller, self.session_id, self.commitment, self.nonce, self.deadline,
+            self.signature,
+        )  # fmt: skip
+
+
+def reverted_problem(exc: TransactionReverted) -> Problem:
+    args = [a.hex() if isinstance(a, bytes) else a for a in exc.args_]
+    return Problem(
+        409,
+        "chain-refused",
+        f"the contract refused the call: {exc.error}",
+        extra={"error": exc.error, "error_args": [str(a) for a in args]},
+    )
+
+
+class Gateway:
+    def __init__(
+        self,
+        settings: Settings,
+        w3: Web3,
+        deployment: Deployment,
+        relayer_key: str,
+        store: Store,
+    ) -> None:
+        self.settings = settings
+        self.w3 = w3
+        self.store = store
+        self.deployment = deployment
+        self.contracts = Contracts(w3, deployment)
+        relay_art = load_artifact("FlexRelay")
+        relay_address = self.contracts.market.functions.relay().call()
+        self.relay: Contract = w3.eth.contract(address=relay_address, abi=relay_art.abi)
+        self.errors = ErrorDecoder(
+            [load_artifact(n).abi for n in ("FlexToken", "FlexRegistry", "FlexMarket")]
+            + [relay_art.abi]
+        )
+        self.contracts.errors = self.errors
+        self.chain_id = int(w3.eth.chain_id)
+        self.domain = RelayDomain(self.chain_id, relay_address)
+        self.relayer = Wallet(w3, relayer_key, self.errors)
+        self._relayer_lock = threading.Lock()
+        self._secret = settings.token_secret.get_secret_value().encode()
+        self._roles: dict[tuple[str, str], tuple[bool, float]] = {}
+        self._sessions: dict[int, SessionTiming] = {}
+        self._reserved_nonces: set[tuple[str, int]] = set()
+        self._pending: dict[str, PendingCommit] = {}
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[PendingCommit | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._relay_loop, name="bid-relay", daemon=True)
+        self._clock: tuple[int, float] = (0, 0.0)
+        self.relay_stats = {"batches": 0, "bids": 0, "failed": 0, "seconds": 0.0}
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._worker.join(timeout=30)
+
+    # --- reads
+    def now(self) -> int:
+        """The chain's time (latest block), refreshed at most every 0.2 s."""
+        value, at = self._clock
+        if time.monotonic() - at > 0.2:
+            value = int(self.w3.eth.get_block("latest")["timestamp"])
+            self._clock = (value, time.monotonic())
+        return value
+
+    def has_role(self, address: str, role: str) -> bool:
+        """From the registry (`hasRole`), reused for `role_cache_s`."""
+        key = (address, role)
+        hit = self._roles.get(key)
+        if hit is not None and time.monotonic() - hit[1] < self.settings.role_cache_s:
+            return hit[0]
+        value = bool(self.contracts.registry.functions.hasRole(ROLE_IDS[role], address).call())
+        self._roles[key] = (value, time.monotonic())
+        return value
+
+    def roles_of(self, address: str) -> list[str]:
+        return [r for r in (*ROLE_NAMES, "ADMIN") if self.has_role(address, r)]
+
+    def require_role(self, address: str, *roles: str) -> None:
+        if not any(self.has_role(address, r) for r in roles):
+            raise Problem(
+                403, "role-required", f"{address} holds none of the roles {', '.join(roles)}"
+            )
+
+    def session(self, session_id: int) -> SessionTiming:
+        """A session's fixed timing (cached: it never changes once opened)."""
+        found = self._sessions.get(session_id)
+        if found is not None:
+            return found
+        if session_id < 1 or session_id > 2**48 - 1:
+            raise Problem(404, "not-found", f"session {session_id} does not exist")
+        count = int(self.contracts.market.functions.sessionCount().call())
+        if session_id > count:
+            raise Problem(404, "not-found", f"session {session_id} does not exist")
+        operator, t, *_ = self.contracts.market.functions.session(session_id).call()
+        found = SessionTiming(
+            session_id, operator, int(t[0]), int(t[1]), int(t[2]), int(t[3]), int(t[4]),
+            int(t[5]), int(t[6]), int(t[7]),
+        )  # fmt: skip
+        self._sessions[session_id] = found
+        return found
+
+    def call(self, fn: Any) -> Any:
+        try:
+            return self.relayer.call(fn)
+        except TransactionReverted as exc:
+            raise reverted_problem(exc) from exc
+
+    # --- prepared transactions (participant-signed)
+    def _intent_mac(self, sender: str, to: str, data: str, expires: int) -> str:
+        text = f"{sender.lower()}|{to.lower()}|{data.lower()}|{expires}".encode()
+        return hmac.new(self._secret, text, hashlib.sha256).hexdigest()
+
+    def prepare(self, fns: list[Any], sender: str) -> dict[str, Any]:
+        """Unsigned transactions (consecutive nonces) for `sender` to sign, each with an
+        intent that `/transactions` requires. Simulated first: a call the contract would
+        refuse is answered 409 now, before anything is signed."""
+        nonce = int(self.w3.eth.get_transaction_count(to_checksum_address(sender), "pending"))
+        gas_price = int(self.w3.eth.gas_price)
+        expires = int(time.time()) + 600
+        txs = []
+        for i, fn in enumerate(fns):
+            if i == 0:
+                try:
+                    gas = int(fn.estimate_gas({"from": sender}) * 1.2) + 20_000
+                except Exception as exc:  # noqa: BLE001 - decoded below
+                    raise reverted_problem(self.relayer._reverted(fn, exc)) from exc
+            else:
+                gas = 500_000  # depends on the earlier ones (approve before deposit)
+            tx = fn.build_transaction(
+                {
+                    "from": sender,
+                    "chainId": self.chain_id,
+                    "gasPrice": gas_price,
+                    "gas": gas,
+                    "nonce": nonce + i,
+                }  # fmt: skip
+            )
+            to, data = str(tx["to"]), str(tx["data"])
+            txs.append(
+                {
+                    "tx": {
+                        "to": to,
+                        "data": data,
+                        "value": 0,
+                        "gas": gas,
+                        "gasPrice": gas_price,
+                        "nonce": nonce + i,
+                        "chainId": self.chain_id,
+                    },  # fmt: skip
+                    "function": getattr(fn, "fn_name", ""),
+                    "intent": f"{expires}.{self._intent_mac(sender, to, data, expires)}",
+                }
+            )
+        return {"sender": sender, "transactions": txs, "submit": "/transactions"}
+
+    def submit(self, raw_hex: str, intent: str, subject: str) -> dict[str, Any]:
+        try:
+            raw = bytes.fromhex(raw_hex.removeprefix("0x"))
+            sender = to_checksum_address(Account.recover_transaction(raw))
+            to, data, chain_id = _decode_tx(raw)
+        except Exception as exc:  # noqa: BLE001 - any undecodable transaction is the client's
+            raise Problem(
+                422, "invalid-transaction", "raw_tx: not a signed transaction", field="raw_tx",
+                reason=str(exc)[:200],
+            ) from exc  # fmt: skip
+        if sender != subject:
+            raise Problem(403, "not-your-transaction", f"raw_tx: signed by {sender}, not you")
+        if chain_id != self.chain_id:
+            raise Problem(
+                422, "invalid-transaction", f"raw_tx: chain id {chain_id} is not {self.chain_id}",
+                field="raw_tx", reason="wrong chain id",
+            )  # fmt: skip
+        expires_text, _, mac = intent.partition(".")
+        try:
+            expires = int(expires_text)
+        except ValueError:
+            expires = 0
+        good = hmac.compare_digest(mac, self._intent_mac(sender, to, data, expires))
+        if not good or expires < time.time():
+            raise Problem(
+                403, "intent-mismatch",
+                "raw_tx: does not match an unexpired intent issued to you for this call",
+            )  # fmt: skip
+        try:
+            self.w3.eth.call({"from": sender, "to": to, "data": data})  # type: ignore[typeddict-item]
+        except Exception as exc:  # noqa: BLE001
+            data_ = getattr(exc, "data", None)
+            name, args = self.errors.decode(data_ if isinstance(data_, (str, bytes)) else None)
+            raise reverted_problem(TransactionReverted("submit", name, args)) from exc
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(raw)
+        except Exception as exc:  # noqa: BLE001 - nonce too low, underpriced, ...
+            raise Problem(409, "node-refused", f"the node refused the transaction: {exc}") from exc
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.02)
+        if int(receipt["status"]) != 1:
+            raise Problem(409, "chain-refused", "the transaction reverted when mined")
+        return {
+            "tx_hash": tx_hash.to_0x_hex(),
+            "block_number": int(receipt["blockNumber"]),
+            "events": [_event_json(e) for e in self.contracts.decode_logs(receipt)],
+        }
+
+    # --- relayed: join, reveal (at once), commits (queued, batched)
+    def relay_now(self, fn: Any) -> dict[str, Any]:
+        with self._relayer_lock:
+            try:
+                receipt = self.relayer.transact(fn)
+            except TransactionReverted as exc:
+                raise reverted_problem(exc) from exc
+            except ClientError as exc:
+                self.relayer.reset_nonce()
+                raise Problem(502, "relay-failed", f"the relayer could not send: {exc}") from exc
+        return {
+            "tx_hash": receipt["transactionHash"].to_0x_hex(),
+            "block_number": int(receipt["blockNumber"]),
+            "events": [_event_json(e) for e in self.contracts.decode_logs(receipt)],
+        }
+
+    def reserve_nonce(self, seller: str, nonce: int) -> None:
+        """Refuse a nonce this API already took or the relay already used."""
+        with self._lock:
+            if (seller, nonce) in self._reserved_nonces:
+                raise Problem(409, "nonce-used", f"nonce: {nonce} already used", field="nonce",
+                              reason="already used")  # fmt: skip
+            self._reserved_nonces.add((seller, nonce))
+        if self.relay.functions.nonceUsed(seller, nonce).call():
+            raise Problem(409, "nonce-used", f"nonce: {nonce} already used", field="nonce",
+                          reason="already used on chain")  # fmt: skip
+
+    def enqueue_commit(self, pending: PendingCommit) -> None:
+        with self._lock:
+            if pending.bid_id in self._pending or self.store.bid(pending.bid_id) is not None:
+                raise Problem(409, "bid-exists", f"bid {pending.bid_id} was already submitted")
+            self._pending[pending.bid_id] = pending
+        self.store.add_bids(
+            [
+                (
+                    pending.bid_id,
+                    pending.session_id,
+                    pending.seller,
+                    "0x" + pending.commitment.hex(),
+                    str(pending.nonce),
+                    "queued",
+                    time.time(),
+                )
+            ]  # fmt: skip
+        )
+        self._queue.put(pending)
+
+    def wait_commit(self, bid_id: str, timeout_s: float) -> None:
+        pending = self._pending.get(bid_id)
+        if pending is not None:
+            pending.done.wait(timeout_s)
+
+    def _relay_loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            deadline = time.monotonic() + self.settings.relay_batch_wait_s
+            while len(batch) < self.settings.relay_batch_size:
+                try:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            try:
+                self._send_batch(batch)
+            except Exception:  # noqa: BLE001 - the loop must survive; each bid says why
+                log.exception("bid relay batch failed")
+                self._finish(batch, "failed", None, "relay error")
+
+    def _send_batch(self, batch: list[PendingCommit]) -> None:
+        started = time.perf_counter()
+        fn = self.relay.functions.commitBidsFor([p.request() for p in batch])
+        gas = COMMIT_GAS_BASE + COMMIT_GAS_PER_BID * len(batch)
+        with self._relayer_lock:
+            try:
+                raw = self.relayer.send_batch([fn], gas=gas, kind="commitBidsFor")[0]
+            except TransactionReverted:
+                self.relayer.reset_nonce()
+                raw = None
+        if raw is None:  # one bad entry reverts the batch: relay them one by one
+            for p in batch:
+                try:
+                    out = self.relay_now(self.relay.functions.commitBidFor(p.request()))
+                    self._finish([p], "committed", out["tx_hash"], None)
+                except Problem as exc:
+                    self._finish([p], "failed", None, exc.extra.get("error", exc.detail))
+            return
+        receipt = self.w3.eth.get_transaction_receipt(raw["transactionHash"])
+        failed: dict[tuple[str, int], str] = {}
+        for log_ in receipt["logs"]:
+            if log_["address"].lower() != self.relay.address.lower():
+                continue
+            try:
+                ev = self.relay.events.RelayFailed().process_log(log_)
+            except Exception:  # noqa: BLE001 - another event of the relay
+                continue
+            name, _ = self.errors.decode(bytes(ev["args"]["reason"]))
+            failed[(ev["args"]["seller"], int(ev["args"]["nonce"]))] = name
+        tx_hash = raw["transactionHash"]
+        ok = [p for p in batch if (p.seller, p.nonce) not in failed]
+        self._finish(ok, "committed", tx_hash, None)
+        for p in batch:
+            if (p.seller, p.nonce) in failed:
+                self._finish([p], "failed", tx_hash, failed[(p.seller, p.nonce)])
+        self.relay_stats["batches"] += 1
+        self.relay_stats["bids"] += len(batch)
+        self.relay_stats["failed"] += len(failed)
+        self.relay_stats["seconds"] += time.perf_counter() - started
+
+    def _finish(
+        self, items: list[PendingCommit], status: str, tx_hash: str | None, error: str | None
+    ) -> None:
+        self.store.set_bid_status([(status, tx_hash, error, p.bid_id) for p in items])
+        with self._lock:
+            for p in items:
+                self._pending.pop(p.bid_id, None)
+        for p in items:
+            p.done.set()
+
+
+def _decode_tx(raw: bytes) -> tuple[str, str, int]:
+    """(to, data, chain id) of a signed legacy (EIP-155) or typed transaction."""
+    if raw and raw[0] <= 0x7F:
+        d = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+        to = d.get("to") or b""
+        to_text = to if isinstance(to, str) else "0x" + bytes(to).hex()
+        data = d.get("data") or b""
+        data_text = data if isinstance(data, str) else "0x" + bytes(data).hex()
+        return to_checksum_address(to_text), data_text, int(d["chainId"])
+    fields = rlp.decode(raw)
+    v = int.from_bytes(fields[6], "big")
+    if v < 35:
+        raise ValueError("transaction without EIP-155 chain id")
+    return to_checksum_address(fields[3]), "0x" + bytes(fields[5]).hex(), (v - 35) // 2
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return str(value)
+    return value
+
+
+def _event_json(e: ChainEvent) -> dict[str, Any]:
+    return {
+        "name": e.name,
+        "args": _jsonable(e.args),
+        "block_number": e.block_number,
+        "tx_hash": e.tx_hash,
+        "log_index": e.log_index,
+    }

@@ -1,0 +1,152 @@
+"""The participant API: `create_app(settings)`; `serve(argv)` runs it (`flexmarket serve`).
+
+With no `rpc_url` it starts anvil and deploys the contracts (like `flexmarket demo`), and
+its relayer is a development key of that chain; with an RPC URL it reads the deployment
+file and needs `FLEXMARKET_API_RELAYER_KEY`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+
+from api import problems
+from api.auth import Authenticator, TokenBuckets
+from api.config import Settings
+from api.gateway import Gateway
+from api.problems import Problem, problem_response
+from api.routes import (
+    assets,
+    attestations,
+    audit,
+    auth,
+    bids,
+    events,
+    metering,
+    needs,
+    participants,
+    results,
+    sessions,
+    settlements,
+    transactions,
+)
+from api.store import Store
+
+RELAYER_DEV_INDEX = 9  # the last development account pays relayed gas on a local chain
+
+
+def _connect(settings: Settings) -> tuple[Any, Any, str, Callable[[], None]]:
+    """(web3, deployment, relayer key, stop) for the settings."""
+    from python_client.chain import Deployment, Wallet, connect, deploy
+
+    if settings.rpc_url is None:
+        from python_client.localchain import start_chain
+
+        chain = start_chain("anvil")
+        w3 = connect(chain.url)
+        keys = chain.dev_private_keys
+        deployment = deploy(w3, Wallet(w3, keys[0]))
+        return w3, deployment, keys[RELAYER_DEV_INDEX], chain.stop
+    w3 = connect(settings.rpc_url)
+    if settings.deployment_file is None:
+        path = Path("deployments") / f"{int(w3.eth.chain_id)}.json"
+    else:
+        path = Path(settings.deployment_file)
+    if settings.relayer_key is None:
+        raise SystemExit("FLEXMARKET_API_RELAYER_KEY is required with --rpc")
+    return w3, Deployment.load(path), settings.relayer_key.get_secret_value(), lambda: None
+
+
+def create_app(settings: Settings | None = None, gateway: Gateway | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop: Callable[[], None] = lambda: None  # noqa: E731
+        store = Store(settings.db_url)
+        gw = gateway
+        if gw is None:
+            w3, deployment, relayer_key, stop = _connect(settings)
+            gw = Gateway(settings, w3, deployment, relayer_key, store)
+        gw.start()
+        app.state.settings = settings
+        app.state.gateway = gw
+        app.state.auth = Authenticator(settings, gw.store, gw.chain_id)
+        app.state.token_buckets = TokenBuckets(
+            settings.rate_per_token_per_s, settings.burst_per_token
+        )
+        app.state.ip_buckets = TokenBuckets(settings.rate_per_ip_per_s, settings.burst_per_ip)
+        try:
+            yield
+        finally:
+            gw.stop()
+            stop()
+
+    app = FastAPI(
+        title="flexmarket participant API",
+        version="0.1.0",
+        description=(
+            "Sign in with Ethereum, then act on the market. Bids are relayed from EIP-712 "
+            "messages you sign; other writes are transactions the API prepares and you sign. "
+            "Errors are RFC 9457 problem details."
+        ),
+        lifespan=lifespan,
+    )
+    problems.install(app)
+
+    @app.middleware("http")
+    async def per_ip_limit(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        buckets: TokenBuckets | None = getattr(request.app.state, "ip_buckets", None)
+        if buckets is not None:
+            ip = request.client.host if request.client else "unknown"
+            wait = buckets.take(ip)
+            if wait:
+                problem = Problem(
+                    429, "rate-limited", f"too many requests from {ip}",
+                    headers={"Retry-After": str(max(1, round(wait)))},
+                )  # fmt: skip
+                return problem_response(problem, request.url.path)
+        response: Response = await call_next(request)
+        return response
+
+    for module in (
+        auth, participants, assets, sessions, needs, bids, results, attestations, metering,
+        settlements, audit, transactions, events,
+    ):  # fmt: skip
+        app.include_router(module.router)
+    app.include_router(participants.public)
+    return app
+
+
+def serve(argv: Sequence[str] | None = None) -> int:
+    """`flexmarket serve [--rpc URL] [--db URL] [--port N] [--host H]`."""
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="flexmarket serve", description=__doc__)
+    parser.add_argument("--rpc", metavar="URL", help="JSON-RPC node (default: start anvil)")
+    parser.add_argument("--db", metavar="URL", help="sqlite:///PATH or postgresql://...")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--deployment", metavar="FILE", help="deployments/<chain id>.json")
+    args = parser.parse_args(list(argv or []))
+    overrides: dict[str, Any] = {"port": args.port, "host": args.host}
+    if args.rpc:
+        overrides["rpc_url"] = args.rpc
+    if args.db:
+        overrides["db_url"] = args.db
+    if args.deployment:
+        overrides["deployment_file"] = args.deployment
+    base = Settings()
+    if "domain" not in base.model_fields_set:
+        overrides["domain"] = f"{args.host}:{args.port}"
+        overrides["uri"] = f"http://{args.host}:{args.port}"
+    settings = base.model_copy(update=overrides)
+    print(json.dumps({"listening": f"http://{args.host}:{args.port}", "docs": "/docs"}))
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0

@@ -1,0 +1,150 @@
+"""RFC 9457 problem details: every error the API answers is `application/problem+json`
+with `type`, `title`, `status`, `detail` and, for input errors, the `errors` list naming
+each field and its reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://flexmarket.example/problems/"
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    501: "Not implemented",
+    502: "Bad gateway",
+    503: "Service unavailable",
+}
+
+
+class Problem(Exception):
+    """An error answered as problem details. `kind` becomes the `type` URI's last part."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        detail: str,
+        *,
+        field: str | None = None,
+        reason: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.detail = detail
+        self.field = field
+        self.reason = reason
+        self.headers = headers
+        self.extra = extra or {}
+
+    def body(self, instance: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": TYPE_BASE + self.kind,
+            "title": TITLES.get(self.status, "Error"),
+            "status": self.status,
+            "detail": self.detail,
+            "instance": instance,
+        }
+        if self.field is not None:
+            body["errors"] = [{"field": self.field, "reason": self.reason or self.detail}]
+        body.update(self.extra)
+        return body
+
+
+def problem_response(problem: Problem, instance: str) -> JSONResponse:
+    return JSONResponse(
+        problem.body(instance),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
+def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error as problem details (validation, HTTP errors, our Problems)."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _loc(e["loc"]), "reason": str(e["msg"])} for e in exc.errors()]
+        first = errors[0] if errors else {"field": "body", "reason": "invalid"}
+        problem = Problem(
+            422,
+            "invalid-input",
+            f"{first['field']}: {first['reason']}",
+            extra={"errors": errors},
+        )
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = TITLES.get(exc.status_code, "error").lower().replace(" ", "-")
+        problem = Problem(
+            exc.status_code, kind, str(exc.detail), headers=dict(exc.headers or {}) or None
+        )
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        problem = Problem(500, "internal", f"internal error: {type(exc).__name__}")
+        return problem_response(problem, request.url.path)
+
+
+# OpenAPI: the problem body every error response carries.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "description": "RFC 9457 problem details",
+    "content": {
+        PROBLEM_JSON: {
+            "schema": {
+                "type": "object",
+                "required": ["type", "title", "status", "detail"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "title": {"type": "string"},
+                    "status": {"type": "integer"},
+                    "detail": {"type": "string"},
+                    "instance": {"type": "string"},
+                    "errors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "field": {"type": "string"},
+                                "reason": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            }
+        }
+    },
+}
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: PROBLEM_SCHEMA for code in (400, 401, 403, 404, 409, 422, 429, 501, 502)
+}

@@ -1,0 +1,87 @@
+"""Assets and zones: aggregators register the assets they manage, DSOs publish zones and
+pre-qualify assets of their zones."""
+
+from __future__ import annotations
+
+from eth_utils.address import to_checksum_address
+from fastapi import APIRouter
+
+from api.deps import GatewayDep, TokenDep
+from api.problems import PROBLEMS, Problem
+from api.schemas import (
+    AssetCreate,
+    AssetPublic,
+    Hex32,
+    PreparedPublic,
+    PrequalificationCreate,
+    ZoneCreate,
+)
+from python_client.hashing import label, unlabel
+
+router = APIRouter(tags=["assets"], responses=PROBLEMS)
+TYPES = ("load", "generation", "storage")
+ZERO = "0x" + "0" * 40
+
+
+def _asset(gateway: GatewayDep, asset_id: str) -> AssetPublic:
+    a = gateway.call(gateway.contracts.registry.functions.asset(bytes.fromhex(asset_id[2:])))
+    if a[1] == ZERO:
+        raise Problem(404, "not-found", f"asset {asset_id} is not registered")
+    try:
+        zone = unlabel(a[5])
+    except UnicodeDecodeError:
+        zone = "0x" + bytes(a[5]).hex()
+    return AssetPublic(
+        asset_id=asset_id.lower(), owner=a[0], manager=a[1], asset_type=TYPES[int(a[2])],
+        p_max_w=int(a[3]), p_min_w=int(a[4]), zone=zone, prequalified=bool(a[6]),
+    )  # fmt: skip
+
+
+@router.post("/zones", response_model=PreparedPublic)
+def register_zone(body: ZoneCreate, token: TokenDep, gateway: GatewayDep) -> PreparedPublic:
+    """DSO only."""
+    gateway.require_role(token.address, "DSO")
+    fn = gateway.contracts.registry.functions.registerZone(label(body.zone), body.limit_w)
+    return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
+
+
+@router.post("/assets", response_model=PreparedPublic)
+def register_asset(body: AssetCreate, token: TokenDep, gateway: GatewayDep) -> PreparedPublic:
+    """Aggregator only; the caller becomes the manager."""
+    gateway.require_role(token.address, "AGGREGATOR")
+    if body.p_min_w > body.p_max_w:
+        raise Problem(422, "invalid-input", "p_min_w: above p_max_w", field="p_min_w",
+                      reason="above p_max_w")  # fmt: skip
+    owner = to_checksum_address(body.owner) if body.owner else token.address
+    fn = gateway.contracts.registry.functions.registerAsset(
+        bytes.fromhex(body.asset_id[2:]), TYPES.index(body.asset_type), body.p_max_w,
+        body.p_min_w, label(body.zone), owner,
+    )  # fmt: skip
+    return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
+
+
+@router.get("/assets/{asset_id}", response_model=AssetPublic)
+def get_asset(asset_id: Hex32, token: TokenDep, gateway: GatewayDep) -> AssetPublic:
+    """Its manager, its owner, the DSO of its zone or the admin; 404 for anyone else."""
+    asset = _asset(gateway, asset_id)
+    if token.address not in (asset.manager, asset.owner):
+        info = gateway.call(gateway.contracts.registry.functions.zoneInfo(label(asset.zone)))
+        if info[0] != token.address and not gateway.has_role(token.address, "ADMIN"):
+            raise Problem(404, "not-found", f"asset {asset_id} is not registered")
+    return asset
+
+
+@router.post("/assets/{asset_id}/prequalification", response_model=PreparedPublic)
+def prequalify(
+    asset_id: Hex32, body: PrequalificationCreate, token: TokenDep, gateway: GatewayDep
+) -> PreparedPublic:
+    """The DSO of the asset's zone only."""
+    gateway.require_role(token.address, "DSO")
+    asset = _asset(gateway, asset_id)
+    info = gateway.call(gateway.contracts.registry.functions.zoneInfo(label(asset.zone)))
+    if info[0] != token.address:
+        raise Problem(403, "not-zone-dso", f"you are not the DSO of zone {asset.zone!r}")
+    fn = gateway.contracts.registry.functions.setPrequalified(
+        bytes.fromhex(asset_id[2:]), body.prequalified
+    )
+    return PreparedPublic.model_validate(gateway.prepare([fn], token.address))

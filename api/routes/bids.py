@@ -1,0 +1,178 @@
+"""Sealed bids, relayed: the aggregator signs EIP-712 messages (python_client.relay), the
+API checks them and its relayer sends them through FlexRelay. The API never holds the
+aggregator's key and never sees a bid's fields before the aggregator reveals them.
+
+Visibility: before the reveal deadline a caller sees only its own bids (another's bid is
+404, as if it did not exist); from the reveal deadline, revealed bids are public.
+"""
+
+from __future__ import annotations
+
+from eth_utils.address import to_checksum_address
+from fastapi import APIRouter, Query, status
+
+from api.deps import GatewayDep, SettingsDep, TokenDep
+from api.gateway import PendingCommit
+from api.problems import PROBLEMS, Problem
+from api.schemas import (
+    U48,
+    BidCommitCreate,
+    BidPublic,
+    BidRevealCreate,
+    Hex32,
+    JoinCreate,
+    TxPublic,
+)
+from python_client.hashing import bid_id as bid_id_of
+from python_client.hashing import commitment as commitment_of
+from python_client.hashing import label
+from python_client.records import BidFields, Direction
+from python_client.relay import commit_digest, join_digest, recover, reveal_digest
+
+router = APIRouter(prefix="/sessions/{session_id}", tags=["bids"], responses=PROBLEMS)
+CHAIN_STATUS = ("none", "committed", "revealed", "forfeited", "released")
+
+
+def _check_message(
+    gateway: GatewayDep, settings: SettingsDep, deadline: int, digest: bytes, sig: str,
+    seller: str,
+) -> None:  # fmt: skip
+    if deadline < gateway.now() + settings.min_deadline_margin_s:
+        raise Problem(
+            422, "deadline-too-close",
+            f"deadline: must be at least {settings.min_deadline_margin_s} s after chain time",
+            field="deadline", reason="expired or about to expire",
+        )  # fmt: skip
+    signer = recover(digest, bytes.fromhex(sig[2:]))
+    if signer != seller:
+        raise Problem(
+            422, "bad-signature", "signature: not the signed-in seller's signature of this "
+            "message (chain id, relay, fields, nonce, deadline)", field="signature",
+            reason=f"recovered {signer}",
+        )  # fmt: skip
+
+
+@router.post("/participation", response_model=TxPublic)
+def join(
+    session_id: U48, body: JoinCreate, token: TokenDep, gateway: GatewayDep,
+    settings: SettingsDep,
+) -> TxPublic:  # fmt: skip
+    """Join (lock `added_bids` bonds): relayed at once, answered when mined."""
+    gateway.require_role(token.address, "AGGREGATOR")
+    t = gateway.session(session_id)
+    if gateway.now() >= t.bidding_end:
+        raise Problem(409, "bidding-closed", f"session {session_id}: bidding closed")
+    digest = join_digest(
+        gateway.domain, token.address, session_id, body.added_bids, body.nonce, body.deadline
+    )
+    _check_message(gateway, settings, body.deadline, digest, body.signature, token.address)
+    gateway.reserve_nonce(token.address, body.nonce)
+    fn = gateway.relay.functions.joinSessionFor(
+        token.address, session_id, body.added_bids, body.nonce, body.deadline,
+        bytes.fromhex(body.signature[2:]),
+    )  # fmt: skip
+    return TxPublic.model_validate(gateway.relay_now(fn))
+
+
+@router.post("/bids", response_model=BidPublic, status_code=status.HTTP_202_ACCEPTED)
+def commit_bid(
+    session_id: U48, body: BidCommitCreate, token: TokenDep, gateway: GatewayDep,
+    settings: SettingsDep, wait: bool = Query(False, description="answer once relayed"),
+) -> BidPublic:  # fmt: skip
+    """Accept a signed commit: checked (aggregator, session open, signature, deadline,
+    nonce), queued, and relayed in the next batch. 202 with status `queued`; `wait=true`
+    answers once the batch is mined (status `committed` or `failed` with the reason)."""
+    gateway.require_role(token.address, "AGGREGATOR")
+    t = gateway.session(session_id)
+    if gateway.now() >= t.bidding_end:
+        raise Problem(409, "bidding-closed", f"session {session_id}: bidding closed")
+    commitment = bytes.fromhex(body.commitment[2:])
+    digest = commit_digest(
+        gateway.domain, token.address, session_id, commitment, body.nonce, body.deadline
+    )
+    _check_message(gateway, settings, body.deadline, digest, body.signature, token.address)
+    gateway.reserve_nonce(token.address, body.nonce)
+    bid_id = "0x" + bid_id_of(token.address, commitment).hex()
+    pending = PendingCommit(
+        bid_id, token.address, session_id, commitment, body.nonce, body.deadline,
+        bytes.fromhex(body.signature[2:]),
+    )  # fmt: skip
+    gateway.enqueue_commit(pending)
+    if wait:
+        gateway.wait_commit(bid_id, 60.0)
+    return _bid(gateway, token.address, session_id, bid_id)
+
+
+def _bid(gateway: GatewayDep, caller: str, session_id: int, bid_id: str) -> BidPublic:
+    t = gateway.session(session_id)
+    row = gateway.store.bid(bid_id)
+    core, terms = gateway.call(gateway.contracts.market.functions.bid(bytes.fromhex(bid_id[2:])))
+    seller = row["seller"] if row else core[0]
+    on_chain = int(core[2])
+    if (row is None and on_chain == 0) or int(row["session_id"] if row else core[1]) != session_id:
+        raise Problem(404, "not-found", f"bid {bid_id} not found in session {session_id}")
+    public = on_chain >= 2 and gateway.now() >= t.reveal_deadline
+    if seller != caller and not public:
+        raise Problem(404, "not-found", f"bid {bid_id} not found in session {session_id}")
+    state = CHAIN_STATUS[on_chain] if on_chain else (row["status"] if row else "none")
+    revealed = on_chain >= 2 and int(terms[0]) > 0
+    return BidPublic(
+        bid_id=bid_id, session_id=session_id, seller=seller, status=state,
+        relay_tx_hash=row["tx_hash"] if row else None, relay_error=row["error"] if row else None,
+        quantity_w=int(terms[0]) if revealed else None,
+        price_eur_per_mw=int(terms[2]) if revealed else None,
+        awarded_w=int(terms[3]) if revealed else None,
+    )  # fmt: skip
+
+
+@router.get("/bids", response_model=list[BidPublic])
+def list_bids(session_id: U48, token: TokenDep, gateway: GatewayDep) -> list[BidPublic]:
+    """Before the reveal deadline: the caller's own bids only. From it: the caller's bids
+    and every revealed bid of the session."""
+    t = gateway.session(session_id)
+    ids = [r["bid_id"] for r in gateway.store.bids_of(token.address, session_id)]
+    if gateway.now() >= t.reveal_deadline:
+        logs = gateway.contracts.market.events.BidRevealed().get_logs(
+            from_block=0, argument_filters={"sessionId": session_id}
+        )
+        ids += ["0x" + bytes(lg["args"]["bidId"]).hex() for lg in logs]
+    seen: dict[str, None] = dict.fromkeys(ids)
+    return [_bid(gateway, token.address, session_id, b) for b in seen]
+
+
+@router.get("/bids/{bid_id}", response_model=BidPublic)
+def get_bid(session_id: U48, bid_id: Hex32, token: TokenDep, gateway: GatewayDep) -> BidPublic:
+    """404 for another seller's bid before it is revealed and the reveal deadline passed."""
+    return _bid(gateway, token.address, session_id, bid_id.lower())
+
+
+@router.post("/bids/{bid_id}/reveal", response_model=TxPublic)
+def reveal_bid(
+    session_id: U48, bid_id: Hex32, body: BidRevealCreate, token: TokenDep,
+    gateway: GatewayDep, settings: SettingsDep,
+) -> TxPublic:  # fmt: skip
+    """Reveal a bid the caller committed: relayed at once, answered when mined. The fields
+    must hash to the bid's commitment; the contract checks the rest (assets managed by the
+    seller, pre-qualified, session rules) and its refusal is a 409 naming its error."""
+    gateway.require_role(token.address, "AGGREGATOR")
+    seller = to_checksum_address(token.address)
+    fields = BidFields(
+        label(body.zone), Direction.UP if body.direction == "up" else Direction.DOWN,
+        body.divisible, body.quantity_w, body.price_eur_per_mw, body.slot_mask,
+        tuple(bytes.fromhex(a[2:]) for a in body.asset_ids), bytes.fromhex(body.salt[2:]),
+        body.min_quantity_w,
+    )  # fmt: skip
+    commitment = commitment_of(session_id, seller, fields)
+    if "0x" + bid_id_of(seller, commitment).hex() != bid_id.lower():
+        raise Problem(
+            404, "not-found", f"bid {bid_id}: not a bid of yours with these fields "
+            "(they must hash to its commitment)",
+        )  # fmt: skip
+    digest = reveal_digest(gateway.domain, seller, commitment, body.nonce, body.deadline)
+    _check_message(gateway, settings, body.deadline, digest, body.signature, seller)
+    gateway.reserve_nonce(seller, body.nonce)
+    fn = gateway.relay.functions.revealBidFor(
+        seller, fields.reveal_tuple(session_id), body.nonce, body.deadline,
+        bytes.fromhex(body.signature[2:]),
+    )  # fmt: skip
+    return TxPublic.model_validate(gateway.relay_now(fn))

@@ -1,0 +1,63 @@
+"""Sessions: DSO or market operator opens one; anyone signed in reads them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import GatewayDep, TokenDep
+from api.problems import PROBLEMS, Problem
+from api.schemas import U48, PreparedPublic, SessionCreate, SessionPublic
+from python_client.hashing import label
+
+router = APIRouter(prefix="/sessions", tags=["sessions"], responses=PROBLEMS)
+STATUSES = ("none", "committing", "pending", "final", "disputed", "voided")
+
+
+def phase_of(gateway: GatewayDep, t: object) -> str:
+    from api.gateway import SessionTiming
+
+    assert isinstance(t, SessionTiming)
+    now = gateway.now()
+    if now < t.bidding_end:
+        return "bidding"
+    if now < t.reveal_deadline:
+        return "reveal"
+    if now < t.clearing_deadline:
+        return "clearing"
+    return "after_clearing"
+
+
+@router.post("", response_model=PreparedPublic)
+def open_session(body: SessionCreate, token: TokenDep, gateway: GatewayDep) -> PreparedPublic:
+    """DSO or market operator (oracle) only."""
+    gateway.require_role(token.address, "DSO", "ORACLE")
+    if not body.bidding_end < body.reveal_deadline < body.clearing_deadline:
+        raise Problem(
+            422, "invalid-input", "deadlines: need bidding_end < reveal_deadline < "
+            "clearing_deadline", field="reveal_deadline", reason="out of order",
+        )  # fmt: skip
+    params = (
+        label(body.market_id), label(body.product), 0 if body.pricing == "pay_as_bid" else 1,
+        body.slot_count, body.slot_minutes, body.delivery_start, body.bidding_end,
+        body.reveal_deadline, body.clearing_deadline, body.min_bid_w, body.granularity_w,
+        body.price_floor_eur_per_mw, body.price_cap_eur_per_mw, body.unmet_penalty_eur_per_mw,
+        body.bid_bond_ueur, body.collateral_ueur_per_w, body.shortfall_penalty_eur_per_mw,
+        body.tolerance_bps, body.attestation_quorum,
+    )  # fmt: skip
+    fn = gateway.contracts.market.functions.openSession(params)
+    return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
+
+
+@router.get("/{session_id}", response_model=SessionPublic)
+def get_session(session_id: U48, token: TokenDep, gateway: GatewayDep) -> SessionPublic:
+    t = gateway.session(session_id)
+    _, _, _, money, _, _ = gateway.call(gateway.contracts.market.functions.session(session_id))
+    return SessionPublic(
+        session_id=session_id, operator=t.operator, bidding_end=t.bidding_end,
+        reveal_deadline=t.reveal_deadline, clearing_deadline=t.clearing_deadline,
+        delivery_start=t.delivery_start, slot_count=t.slot_count, slot_minutes=t.slot_minutes,
+        pricing="uniform" if t.pricing else "pay_as_bid",
+        attestation_quorum=t.attestation_quorum, result_status=STATUSES[int(money[0])],
+        need_count=int(money[3]), award_count=int(money[4]), settled_count=int(money[5]),
+        phase=phase_of(gateway, t),
+    )  # fmt: skip

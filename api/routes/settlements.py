@@ -1,0 +1,42 @@
+"""Settlement and releases: anyone signed in may trigger them (money always goes to its
+owner's balance in the escrow); each participant withdraws its own."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import GatewayDep, TokenDep
+from api.problems import PROBLEMS, Problem
+from api.schemas import U48, PreparedPublic, ReleaseCreate, SettlementCreate
+
+router = APIRouter(prefix="/sessions/{session_id}", tags=["settlements"], responses=PROBLEMS)
+
+
+@router.post("/settlements", response_model=PreparedPublic)
+def settle(
+    session_id: U48, body: SettlementCreate, token: TokenDep, gateway: GatewayDep
+) -> PreparedPublic:
+    gateway.session(session_id)
+    fn = gateway.contracts.market.functions.settleAwards(session_id, body.from_index, body.count)
+    return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
+
+
+@router.post("/releases", response_model=PreparedPublic)
+def release(
+    session_id: U48, body: ReleaseCreate, token: TokenDep, gateway: GatewayDep
+) -> PreparedPublic:
+    """A need's unused budget (`need_index`) or a seller's bond and collateral (`seller`)."""
+    from eth_utils.address import to_checksum_address
+
+    gateway.session(session_id)
+    m = gateway.contracts.market.functions
+    if (body.need_index is None) == (body.seller is None):
+        raise Problem(
+            422, "invalid-input", "need_index or seller: exactly one", field="need_index",
+            reason="give exactly one of need_index, seller",
+        )  # fmt: skip
+    if body.need_index is not None:
+        fn = m.releaseBudget(session_id, body.need_index)
+    else:
+        fn = m.releaseSellerFunds(session_id, to_checksum_address(str(body.seller)))
+    return PreparedPublic.model_validate(gateway.prepare([fn], token.address))

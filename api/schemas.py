@@ -1,0 +1,313 @@
+"""Request (`XCreate`) and response (`XPublic`) bodies. Integers everywhere, units in
+names; hex strings for bytes32 and addresses; labels (zones, markets) as UTF-8 text of at
+most 32 bytes. A client never sends a field it does not own: no status, no award, no
+seller (the seller is the signed-in address)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+Hex32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
+Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
+Signature = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
+HexData = Annotated[str, StringConstraints(pattern=r"^0x([0-9a-fA-F]{2})+$", max_length=262146)]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+U16 = Annotated[int, Field(ge=0, le=2**16 - 1)]
+U32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
+U40 = Annotated[int, Field(ge=0, le=2**40 - 1)]
+U48 = Annotated[int, Field(ge=1, le=2**48 - 1)]
+U64 = Annotated[int, Field(ge=0, le=2**64 - 1)]
+U96 = Annotated[int, Field(ge=0, le=2**96 - 1)]
+U256 = Annotated[int, Field(ge=0, le=2**256 - 1)]
+Role = Literal["DSO", "TSO", "BRP", "AGGREGATOR", "ORACLE", "VALIDATOR", "METERING"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _label_fits(v: str) -> str:
+    if len(v.encode("utf-8")) > 32:
+        raise ValueError("longer than 32 bytes in UTF-8")
+    return v
+
+
+# --- sign-in
+class NoncePublic(BaseModel):
+    nonce: str
+    domain: str
+    uri: str
+    chain_id: int
+    expires_at: int
+    statement: str
+
+
+class SignInCreate(Strict):
+    message: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    signature: Signature
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: int
+    address: str
+    roles: list[str]
+
+
+# --- participants
+class ParticipantPublic(BaseModel):
+    address: str
+    roles: list[str]
+    free_ueur: int
+    locked_ueur: int
+    token_ueur: int
+    failures: int
+    suspended: bool
+
+
+class RoleGrantCreate(Strict):
+    role: Role
+
+
+class AmountCreate(Strict):
+    amount_ueur: Annotated[int, Field(ge=1, le=2**112 - 1)]
+
+
+class DeploymentPublic(BaseModel):
+    chain_id: int
+    contracts: dict[str, str]
+    relay_domain: dict[str, Any]
+
+
+# --- prepared and relayed transactions
+class PreparedTx(BaseModel):
+    tx: dict[str, Any]
+    function: str
+    intent: str
+
+
+class PreparedPublic(BaseModel):
+    sender: str
+    transactions: list[PreparedTx]
+    submit: str
+
+
+class TransactionCreate(Strict):
+    raw_tx: HexData
+    intent: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class EventPublic(BaseModel):
+    name: str
+    args: dict[str, Any]
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+
+class TxPublic(BaseModel):
+    tx_hash: str
+    block_number: int
+    events: list[EventPublic]
+
+
+# --- assets and zones
+class ZoneCreate(Strict):
+    zone: Label
+    limit_w: U64 = 0
+    _fits = field_validator("zone")(_label_fits)
+
+
+class AssetCreate(Strict):
+    asset_id: Hex32  # keyed hash of the meter code: the code never reaches the API
+    asset_type: Literal["load", "generation", "storage"]
+    p_max_w: Annotated[int, Field(ge=1, le=2**32 - 1)]
+    p_min_w: U32 = 0
+    zone: Label
+    owner: Address | None = None  # default: the signed-in aggregator
+    _fits = field_validator("zone")(_label_fits)
+
+
+class AssetPublic(BaseModel):
+    asset_id: str
+    owner: str
+    manager: str
+    asset_type: str
+    p_max_w: int
+    p_min_w: int
+    zone: str
+    prequalified: bool
+
+
+class PrequalificationCreate(Strict):
+    prequalified: bool = True
+
+
+# --- sessions and needs
+class SessionCreate(Strict):
+    market_id: Label
+    product: Label = "PowerMax"
+    pricing: Literal["pay_as_bid", "uniform"] = "pay_as_bid"
+    slot_count: Annotated[int, Field(ge=1, le=256)]
+    slot_minutes: Annotated[int, Field(ge=1, le=2**16 - 1)] = 15
+    delivery_start: U40
+    bidding_end: U40
+    reveal_deadline: U40
+    clearing_deadline: U40
+    min_bid_w: U40 = 0
+    granularity_w: Annotated[int, Field(ge=1, le=2**32 - 1)] = 1
+    price_floor_eur_per_mw: U64 = 0
+    price_cap_eur_per_mw: U64 = 2**64 - 1
+    unmet_penalty_eur_per_mw: U64 = 0
+    bid_bond_ueur: U64 = 0
+    collateral_ueur_per_w: Annotated[int, Field(ge=0, le=2**56 - 1)] = 0
+    shortfall_penalty_eur_per_mw: U64 = 0
+    tolerance_bps: Annotated[int, Field(ge=0, le=10_000)] = 0
+    attestation_quorum: Annotated[int, Field(ge=0, le=255)] = 0
+    _fits = field_validator("market_id", "product")(_label_fits)
+
+
+class SessionPublic(BaseModel):
+    session_id: int
+    operator: str
+    bidding_end: int
+    reveal_deadline: int
+    clearing_deadline: int
+    delivery_start: int
+    slot_count: int
+    slot_minutes: int
+    pricing: str
+    attestation_quorum: int
+    result_status: str
+    need_count: int
+    award_count: int
+    settled_count: int
+    phase: str
+
+
+class NeedCreate(Strict):
+    zone: Label | None = None  # None: system-wide
+    direction: Literal["up", "down"]
+    buyer_role: Literal["DSO", "TSO", "BRP"]
+    max_price_eur_per_mw: U64 = 2**64 - 1
+    budget_ueur: U96
+    quantity_w: Annotated[list[U40], Field(min_length=1, max_length=256)]
+
+
+class NeedPublic(BaseModel):
+    session_id: int
+    need_index: int
+    buyer: str
+    direction: str
+    buyer_role: str
+    max_price_eur_per_mw: int
+    budget_ueur: int
+    committed_ueur: int
+    released: bool
+
+
+# --- bids (relayed, signed by the seller)
+class JoinCreate(Strict):
+    added_bids: Annotated[int, Field(ge=1, le=2**16 - 1)]
+    nonce: U256
+    deadline: U256
+    signature: Signature
+
+
+class BidCommitCreate(Strict):
+    commitment: Hex32
+    nonce: U256
+    deadline: U256
+    signature: Signature
+
+
+class BidRevealCreate(Strict):
+    zone: Label
+    direction: Literal["up", "down"]
+    divisible: bool
+    quantity_w: U40
+    min_quantity_w: U40 = 0
+    price_eur_per_mw: U64
+    slot_mask: U256
+    asset_ids: Annotated[list[Hex32], Field(min_length=1, max_length=64)]
+    salt: Hex32
+    nonce: U256
+    deadline: U256
+    signature: Signature
+    _fits = field_validator("zone")(_label_fits)
+
+
+class BidPublic(BaseModel):
+    bid_id: str
+    session_id: int
+    seller: str
+    status: str  # queued | committed | failed (relay) ; revealed | forfeited | released (chain)
+    relay_tx_hash: str | None = None
+    relay_error: str | None = None
+    quantity_w: int | None = None
+    price_eur_per_mw: int | None = None
+    awarded_w: int | None = None
+
+
+# --- results, attestations, metering, settlements
+class AwardCreate(Strict):
+    bid_id: Hex32
+    need_index: U16
+    quantity_w: U40
+    price_eur_per_mw: U64
+
+
+class ResultCreate(Strict):
+    input_hash: Hex32
+    result_hash: Hex32
+    awards: Annotated[list[AwardCreate], Field(max_length=500)]
+    last_page: bool = True
+
+
+class AwardPublic(BaseModel):
+    award_index: int
+    bid_id: str
+    seller: str
+    buyer: str
+    need_index: int
+    quantity_w: int
+    delivered_w: int
+    delivered: bool
+    settled: bool
+    payment_ueur: int
+
+
+class ResultPublic(BaseModel):
+    session_id: int
+    status: str
+    input_hash: str
+    result_hash: str
+    awards: list[AwardPublic]
+
+
+class AttestationCreate(Strict):
+    result_hash: Hex32
+    dispute: bool = False  # True: dispute (result_hash is then the reason's hash)
+
+
+class DeliveryCreate(Strict):
+    award_index: U32
+    delivered_w: U40
+
+
+class MeteringCreate(Strict):
+    deliveries: Annotated[list[DeliveryCreate], Field(min_length=1, max_length=500)]
+    evidence_hash: Hex32
+
+
+class SettlementCreate(Strict):
+    from_index: U32 = 0
+    count: Annotated[int, Field(ge=1, le=500)] = 100
+
+
+class ReleaseCreate(Strict):
+    need_index: U16 | None = None
+    seller: Address | None = None

@@ -1,0 +1,116 @@
+"""The API's own small database: sign-in nonces (single use) and the bids it relays.
+
+SQLite (`sqlite:///path` or `sqlite:///:memory:`) or PostgreSQL (`postgresql://...`).
+A nonce is consumed by one DELETE whose row count says whether it existed and was
+still valid: two requests racing with the same nonce cannot both win.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from typing import Any
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS siwe_nonces (nonce TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS relayed_bids (
+        bid_id TEXT PRIMARY KEY, session_id BIGINT NOT NULL, seller TEXT NOT NULL,
+        commitment TEXT NOT NULL, nonce TEXT NOT NULL, status TEXT NOT NULL,
+        tx_hash TEXT, error TEXT, accepted_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS relayed_bids_seller ON relayed_bids (seller, session_id)",
+]
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self._lock = threading.Lock()
+        self._pg = url.startswith(("postgresql://", "postgres://"))
+        self._conn: Any
+        if self._pg:
+            import psycopg
+
+            self._conn = psycopg.connect(url, autocommit=True)
+        elif url.startswith("sqlite:///"):
+            path = url.removeprefix("sqlite:///")
+            self._conn = sqlite3.connect(
+                path,
+                check_same_thread=False,
+                isolation_level=None,  # autocommit
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        else:
+            raise ValueError(f"db_url: {url!r} is neither sqlite:///PATH nor postgresql://...")
+        for statement in SCHEMA:
+            self._exec(statement)
+
+    def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        if self._pg:
+            sql = sql.replace("?", "%s")
+        with self._lock:
+            cur = self._conn.execute(sql, params)
+            return cur
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # --- nonces
+    def add_nonce(self, nonce: str, expires_at: int) -> None:
+        self._exec("INSERT INTO siwe_nonces (nonce, expires_at) VALUES (?, ?)", (nonce, expires_at))
+
+    def consume_nonce(self, nonce: str, now: int) -> bool:
+        """True once for an issued, unexpired nonce; False ever after (one statement)."""
+        cur = self._exec("DELETE FROM siwe_nonces WHERE nonce = ? AND expires_at > ?", (nonce, now))
+        return bool(cur.rowcount == 1)
+
+    def purge_nonces(self, now: int) -> None:
+        self._exec("DELETE FROM siwe_nonces WHERE expires_at <= ?", (now,))
+
+    # --- relayed bids
+    def add_bids(self, rows: list[tuple[str, int, str, str, str, str, float]]) -> None:
+        sql = (
+            "INSERT INTO relayed_bids (bid_id, session_id, seller, commitment, nonce, status, "
+            "accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        if self._pg:
+            sql = sql.replace("?", "%s")
+        with self._lock:
+            if self._pg:
+                with self._conn.cursor() as cur:
+                    cur.executemany(sql, rows)
+            else:
+                self._conn.executemany(sql, rows)
+
+    def set_bid_status(self, updates: list[tuple[str, str | None, str | None, str]]) -> None:
+        """(status, tx_hash, error, bid_id) rows."""
+        sql = "UPDATE relayed_bids SET status = ?, tx_hash = ?, error = ? WHERE bid_id = ?"
+        if self._pg:
+            sql = sql.replace("?", "%s")
+        with self._lock:
+            if self._pg:
+                with self._conn.cursor() as cur:
+                    cur.executemany(sql, updates)
+            else:
+                self._conn.executemany(sql, updates)
+
+    def bid(self, bid_id: str) -> dict[str, Any] | None:
+        cur = self._exec(
+            "SELECT bid_id, session_id, seller, commitment, nonce, status, tx_hash, error "
+            "FROM relayed_bids WHERE bid_id = ?",
+            (bid_id,),
+        )
+        row = cur.fetchone()
+        return None if row is None else _bid_row(row)
+
+    def bids_of(self, seller: str, session_id: int) -> list[dict[str, Any]]:
+        cur = self._exec(
+            "SELECT bid_id, session_id, seller, commitment, nonce, status, tx_hash, error "
+            "FROM relayed_bids WHERE seller = ? AND session_id = ? ORDER BY accepted_at, bid_id",
+            (seller, session_id),
+        )
+        return [_bid_row(r) for r in cur.fetchall()]
+
+
+def _bid_row(row: Any) -> dict[str, Any]:
+    keys = ("bid_id", "session_id", "seller", "commitment", "nonce", "status", "tx_hash", "error")
+    return dict(zip(keys, row, strict=True))

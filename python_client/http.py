@@ -1,0 +1,199 @@
+"""The participant API from Python, with the participant's own wallet.
+
+    api = HttpClient("http://127.0.0.1:8000", private_key)
+    api.sign_in()                                  # EIP-4361, the key signs locally
+    api.register_asset(asset_id, "load", 3700, 0, "T1")
+    api.join(session_id, bids=2)                   # EIP-712, relayed: no gas needed
+    bid = api.commit_bid(session_id, fields)       # queued, relayed in a batch
+    api.reveal_bid(session_id, fields)             # after gate closure
+    api.result(session_id); api.withdraw(amount)
+
+Writes other than join/commit/reveal come back from the API as unsigned transactions;
+this client signs them with the key and posts them to `/transactions`. The key never
+leaves this process.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from python_client.errors import ClientError
+from python_client.hashing import bid_id, commitment
+from python_client.records import BidFields
+from python_client.relay import (
+    RelayDomain,
+    commit_digest,
+    join_digest,
+    new_nonce,
+    reveal_digest,
+    sign_digest,
+)
+
+
+class ApiError(ClientError):
+    """A problem-details answer: `status`, `problem` (the body)."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(f"{status} {problem.get('title')}: {problem.get('detail')}")
+        self.status = status
+        self.problem = problem
+
+
+def siwe_message(
+    domain: str, uri: str, address: str, chain_id: int, nonce: str,
+    statement: str = "Sign in to the flexmarket participant API.",
+    issued_at: datetime | None = None, ttl_s: int = 240,
+) -> str:  # fmt: skip
+    """An EIP-4361 message (the fields the server checks)."""
+    issued = issued_at or datetime.now(UTC)
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return (
+        f"{domain} wants you to sign in with your Ethereum account:\n{address}\n\n"
+        f"{statement}\n\nURI: {uri}\nVersion: 1\nChain ID: {chain_id}\nNonce: {nonce}\n"
+        f"Issued At: {issued.strftime(fmt)}\n"
+        f"Expiration Time: {(issued + timedelta(seconds=ttl_s)).strftime(fmt)}"
+    )
+
+
+class HttpClient:
+    def __init__(
+        self, base_url: str, private_key: str, client: httpx.Client | None = None,
+        deadline_s: int = 3600,
+    ) -> None:  # fmt: skip
+        self.http = client or httpx.Client(base_url=base_url, timeout=120)
+        self.account = Account.from_key(private_key)
+        self.address: str = self.account.address
+        self._key = private_key
+        self.token: str | None = None
+        self.deadline_s = deadline_s
+        self._domain: RelayDomain | None = None
+
+    # --- plumbing
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = kwargs.pop("headers", {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        r = self.http.request(method, path, headers=headers, **kwargs)
+        if r.status_code >= 400:
+            try:
+                body = r.json()
+            except ValueError:
+                body = {"detail": r.text}
+            raise ApiError(r.status_code, body)
+        return r.json() if r.content else None
+
+    def _sign_and_submit(self, prepared: dict[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        for item in prepared["transactions"]:
+            signed = Account.sign_transaction(item["tx"], self._key)
+            raw = "0x" + bytes(signed.raw_transaction).hex()
+            out.append(self.request("POST", "/transactions",
+                                    json={"raw_tx": raw, "intent": item["intent"]}))  # fmt: skip
+        return out
+
+    def write(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """POST a prepared write, sign what comes back, submit; the mined results."""
+        return self._sign_and_submit(self.request("POST", path, json=body))
+
+    @property
+    def domain(self) -> RelayDomain:
+        if self._domain is None:
+            d = self.request("GET", "/deployment")["relay_domain"]
+            self._domain = RelayDomain(int(d["chainId"]), d["verifyingContract"])
+        return self._domain
+
+    def _deadline(self) -> int:
+        return int(time.time()) + self.deadline_s
+
+    # --- sign-in
+    def sign_in(self) -> dict[str, Any]:
+        n = self.request("POST", "/auth/nonce")
+        message = siwe_message(n["domain"], n["uri"], self.address, n["chain_id"], n["nonce"])
+        sig = self.account.sign_message(encode_defunct(text=message)).signature
+        out: dict[str, Any] = self.request(
+            "POST", "/auth/token", json={"message": message, "signature": "0x" + sig.hex()}
+        )
+        self.token = out["access_token"]
+        return out
+
+    def me(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.request("GET", "/participants/me")
+        return out
+
+    # --- money, assets
+    def deposit(self, amount_ueur: int) -> list[dict[str, Any]]:
+        return self.write("/participants/me/deposits", {"amount_ueur": amount_ueur})
+
+    def withdraw(self, amount_ueur: int) -> list[dict[str, Any]]:
+        return self.write("/participants/me/withdrawals", {"amount_ueur": amount_ueur})
+
+    def register_asset(
+        self, asset_id: bytes, asset_type: str, p_max_w: int, p_min_w: int, zone: str
+    ) -> list[dict[str, Any]]:
+        return self.write("/assets", {
+            "asset_id": "0x" + asset_id.hex(), "asset_type": asset_type, "p_max_w": p_max_w,
+            "p_min_w": p_min_w, "zone": zone})  # fmt: skip
+
+    # --- relayed bids
+    def join(self, session_id: int, bids: int) -> dict[str, Any]:
+        nonce, deadline = new_nonce(), self._deadline()
+        sig = sign_digest(
+            self._key, join_digest(self.domain, self.address, session_id, bids, nonce, deadline)
+        )
+        out: dict[str, Any] = self.request(
+            "POST", f"/sessions/{session_id}/participation",
+            json={"added_bids": bids, "nonce": nonce, "deadline": deadline,
+                  "signature": "0x" + sig.hex()},
+        )  # fmt: skip
+        return out
+
+    def commit_bid(self, session_id: int, fields: BidFields, wait: bool = False) -> dict[str, Any]:
+        c = commitment(session_id, self.address, fields)
+        nonce, deadline = new_nonce(), self._deadline()
+        sig = sign_digest(
+            self._key, commit_digest(self.domain, self.address, session_id, c, nonce, deadline)
+        )
+        out: dict[str, Any] = self.request(
+            "POST", f"/sessions/{session_id}/bids", params={"wait": str(wait).lower()},
+            json={"commitment": "0x" + c.hex(), "nonce": nonce, "deadline": deadline,
+                  "signature": "0x" + sig.hex()},
+        )  # fmt: skip
+        return out
+
+    def bid_id_of(self, session_id: int, fields: BidFields) -> str:
+        return "0x" + bid_id(self.address, commitment(session_id, self.address, fields)).hex()
+
+    def reveal_bid(self, session_id: int, fields: BidFields) -> dict[str, Any]:
+        from python_client.hashing import unlabel
+
+        c = commitment(session_id, self.address, fields)
+        nonce, deadline = new_nonce(), self._deadline()
+        sig = sign_digest(self._key, reveal_digest(self.domain, self.address, c, nonce, deadline))
+        body = {
+            "zone": unlabel(fields.zone), "direction": "up" if int(fields.direction) == 0
+            else "down", "divisible": fields.divisible, "quantity_w": fields.quantity_w,
+            "min_quantity_w": fields.min_quantity_w, "price_eur_per_mw": fields.price_eur_per_mw,
+            "slot_mask": fields.slot_mask, "asset_ids": ["0x" + a.hex() for a in fields.asset_ids],
+            "salt": "0x" + fields.salt.hex(), "nonce": nonce, "deadline": deadline,
+            "signature": "0x" + sig.hex(),
+        }  # fmt: skip
+        out: dict[str, Any] = self.request(
+            "POST",
+            f"/sessions/{session_id}/bids/{self.bid_id_of(session_id, fields)}/reveal",
+            json=body,
+        )
+        return out
+
+    def bids(self, session_id: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self.request("GET", f"/sessions/{session_id}/bids")
+        return out
+
+    def result(self, session_id: int) -> dict[str, Any]:
+        out: dict[str, Any] = self.request("GET", f"/sessions/{session_id}/result")
+        return out
