@@ -178,7 +178,10 @@ class OracleService:
         rows = award_rows(scenario, rec.needs, result)
         start = 0
         if rec.status == "Committing":
-            if (rec.input_hash, rec.result_hash) != (result.input_hash, result.result_hash):
+            # the hashes of a partial result are in storage only (ResultCommitted comes last)
+            view = client.session(sid)
+            on_chain_hashes = ("0x" + bytes(view[4]).hex(), "0x" + bytes(view[5]).hex())
+            if on_chain_hashes != (result.input_hash, result.result_hash):
                 raise OracleServiceError(
                     "a partial result with other hashes is on chain: not resumed"
                 )

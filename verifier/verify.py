@@ -18,9 +18,10 @@ For each session whose result is committed, the verifier rebuilds the session
    and the session's tolerance, penalty rate and the seller's collateral left in the session,
    and only a `Final` result may have been paid.
 
-The deployed runtime bytecode (`eth_getCode`) must equal the compiled artifacts', except in
-32-byte words where the artifact holds zeros and the chain one of the deployment's own
-addresses (immutables: the token and registry a contract was built with).
+The deployed runtime bytecode (`eth_getCode`) of each contract (and of the FlexRelay that
+FlexMarket creates) must equal the compiled artifact's, except in the all-zero PUSH32
+immediates where solc leaves room for immutables; an immutable holding an address must be
+one of the deployment's contracts (the token, registry, market, relay it was built with).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from eth_utils.crypto import keccak
 
 from verifier.errors import InputError, RpcError, VerifierError
 from verifier.rebuild import (
@@ -305,6 +308,17 @@ def check_bytecode(
     rpc: JsonRpc, addresses: Mapping[str, str], artifacts_dir: Path = ARTIFACTS_DIR
 ) -> dict[str, Any]:
     """Runtime code on chain == compiled runtime code (immutables aside): name -> verdict."""
+    addresses = dict(addresses)
+    market_abi = artifacts_dir / "FlexMarket.json"
+    if "FlexMarket" in addresses and market_abi.is_file():
+        abi = json.loads(market_abi.read_text())["abi"]
+        if any(i.get("name") == "relay" and i.get("type") == "function" for i in abi):
+            # the relay FlexMarket creates: its code and address are checked too
+            selector = "0x" + keccak(text="relay()")[:4].hex()
+            word = rpc.call(
+                "eth_call", [{"to": addresses["FlexMarket"], "data": selector}, "latest"]
+            )
+            addresses["FlexRelay"] = "0x" + str(word)[-40:]
     allowed = {bytes(12) + bytes.fromhex(a[2:]) for a in addresses.values()}
     out: dict[str, Any] = {}
     names = sorted(addresses)
@@ -322,30 +336,37 @@ def check_bytecode(
     return out
 
 
+def _zero_push32(code: bytes) -> list[int]:
+    """Starts of the all-zero PUSH32 immediates of `code`: where solc leaves room for an
+    immutable in the runtime code it outputs (the constructor writes the value there)."""
+    starts, i = [], 0
+    while i < len(code):
+        op = code[i]
+        if op == 0x7F and code[i + 1 : i + 33] == bytes(32):
+            starts.append(i + 1)
+        i += 1 + (op - 0x5F if 0x60 <= op <= 0x7F else 0)
+    return starts
+
+
 def _compare_code(compiled: bytes, deployed: bytes, allowed: set[bytes]) -> dict[str, Any]:
+    """Equal, but in immutable slots; an immutable that holds an address (12 zero bytes
+    first) must be one of the deployment's contracts."""
     if len(compiled) != len(deployed):
-        return {
-            "ok": False,
-            "detail": f"{len(deployed)} bytes on chain, {len(compiled)} compiled",
-        }
-    diffs = [i for i in range(len(compiled)) if compiled[i] != deployed[i]]
+        return {"ok": False, "detail": f"{len(deployed)} bytes on chain, {len(compiled)} compiled"}
+    slots = _zero_push32(compiled)
+    masked = bytearray(deployed)
     immutables = 0
-    i = 0
-    while i < len(diffs):
-        pos = diffs[i]
-        # the 32-byte word holding this difference: the chain's bytes at an all-zero
-        # window of the artifact equal to one of the deployment's addresses
-        matched = False
-        for start in range(max(0, pos - 31), pos + 1):
-            window = deployed[start : start + 32]
-            if compiled[start : start + 32] == bytes(32) and window in allowed:
-                matched = True
-                immutables += 1
-                while i < len(diffs) and diffs[i] < start + 32:
-                    i += 1
-                break
-        if not matched:
-            return {"ok": False, "detail": f"code differs at byte {pos}"}
+    for start in slots:
+        word = deployed[start : start + 32]
+        if word == bytes(32):
+            continue
+        if word[:12] == bytes(12) and word not in allowed and int.from_bytes(word) >= 2**64:
+            return {"ok": False, "detail": f"immutable at byte {start} is a foreign address"}
+        masked[start : start + 32] = bytes(32)
+        immutables += 1
+    if bytes(masked) != compiled:
+        pos = next(i for i in range(len(compiled)) if compiled[i] != masked[i])
+        return {"ok": False, "detail": f"code differs at byte {pos}"}
     return {"ok": True, "bytes": len(deployed), "immutables": immutables}
 
 
