@@ -4,6 +4,8 @@
     flexmarket needs --grid G --day D     DSO needs found by power flow (issue 6)
     flexmarket index --rpc URL [--db URL] [--deployment FILE] [--follow]
                                           events of the chain into SQLite/PostgreSQL
+    flexmarket serve [--rpc URL] [--db URL] [--port N]
+                                          the participant API (FastAPI, /docs)
     flexmarket oracle --rpc URL [--key-env VAR]      clear sessions, commit results
     flexmarket verify --rpc URL [--session ID] [--json]   re-check results (replica)
     flexmarket replay --rpc URL [--json]             every session from genesis
@@ -229,6 +231,12 @@ def cmd_validate(rest: Sequence[str]) -> int:
     return validate_main(list(rest))
 
 
+def cmd_serve(rest: Sequence[str]) -> int:
+    from api.main import serve
+
+    return serve(list(rest))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flexmarket",
@@ -271,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("validate", "attest results that verify, dispute the others (validator node)"),
     ):
         sub.add_parser(name, help=f"{what} (see `flexmarket {name} -h`)", add_help=False)
+    sub.add_parser(
+        "serve",
+        help="the participant API (see `flexmarket serve -h`)",
+        add_help=False,
+    )
     return parser
 
 
@@ -282,6 +295,7 @@ PASSTHROUGH: dict[str, Callable[[Sequence[str]], int]] = {
     "verify": cmd_verify,
     "replay": cmd_replay,
     "validate": cmd_validate,
+    "serve": cmd_serve,
 }
 
 
