@@ -1,0 +1,226 @@
+"""Verification of a 10,000-bid session: decode, rebuild, check, fresh clear (make bench-verify).
+
+Prints figures, asserts nothing. The session is oracle.synthetic.random_session(10000,
+n_zones=50). Putting it on anvil takes ~25,000 asset registrations, as many
+pre-qualifications and 10,000 reveals, one signed transaction each (~8 ms of pure-Python
+signing per transaction here): over ten minutes of set-up, too slow for a benchmark.
+So the chain's answer is synthesised instead: the exact `eth_getLogs` JSON a node returns
+for this session (every event ABI-encoded from the artifacts: zones, assets, session, needs,
+commits, reveals, the oracle's award rows and result), and the verifier runs on it from the
+JSON text on. What is NOT measured: the node's own time to serve eth_getLogs and the
+transfer (bench/bench_decode.py and the indexer measure real nodes).
+
+    python bench/bench_verify.py [--bids 10000] [--zones 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from eth_abi.abi import encode
+from eth_utils.crypto import keccak
+
+from oracle import check, clear, parse_scenario
+from oracle.service import award_rows
+from oracle.synthetic import random_session
+from verifier.events import EventDecoder, abi_type
+from verifier.rebuild import ChainLog, replay
+from verifier.verify import chain_result, objective_ueur
+
+ROOT = Path(__file__).resolve().parents[1]
+ADDRESSES = {
+    "FlexToken": "0x" + "11" * 20,
+    "FlexRegistry": "0x" + "22" * 20,
+    "FlexMarket": "0x" + "33" * 20,
+}
+
+
+def _abi_value(item: dict[str, Any], value: Any) -> Any:
+    kind = str(item["type"])
+    if kind.endswith("]"):
+        inner = {**item, "type": kind[: kind.rindex("[")]}
+        return [_abi_value(inner, v) for v in value]
+    if kind == "tuple":
+        return tuple(_abi_value(c, value[c["name"]]) for c in item["components"])
+    if kind.startswith("bytes") and isinstance(value, str):
+        return bytes.fromhex(value[2:])
+    return value
+
+
+class LogWriter:
+    """Raw JSON-RPC logs, encoded from the artifacts' ABIs."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, tuple[str, dict[str, Any]]] = {}
+        for name, address in ADDRESSES.items():
+            abi = json.loads((ROOT / "build" / "artifacts" / f"{name}.json").read_text())["abi"]
+            for item in abi:
+                if item.get("type") == "event":
+                    self.events[item["name"]] = (address, item)
+        self.logs: list[dict[str, Any]] = []
+        self.block = 1
+
+    def emit(self, event: str, **args: Any) -> None:
+        address, item = self.events[event]
+        sig = f"{event}({','.join(abi_type(i) for i in item['inputs'])})"
+        topics = ["0x" + keccak(text=sig).hex()]
+        types, values = [], []
+        for i in item["inputs"]:
+            v = _abi_value(i, args[i["name"]])
+            if i.get("indexed"):
+                topics.append("0x" + encode([abi_type(i)], [v]).hex())
+            else:
+                types.append(abi_type(i))
+                values.append(v)
+        n = len(self.logs)
+        self.logs.append({
+            "address": address, "topics": topics, "data": "0x" + encode(types, values).hex(),
+            "blockNumber": hex(self.block), "blockHash": "0x" + f"{self.block:064x}",
+            "logIndex": hex(n), "transactionHash": "0x" + f"{n:064x}",
+            "transactionIndex": "0x0", "removed": False,
+        })  # fmt: skip
+
+
+def h32(text: str) -> str:
+    return "0x" + keccak(text=text).hex()
+
+
+def lbl(text: str) -> str:
+    return "0x" + text.encode().ljust(32, b"\0").hex()
+
+
+def synthesise(data: dict[str, Any], w: LogWriter) -> dict[int, int]:
+    """The session's events up to the reveals; returns block times of the commits."""
+    m = data["market"]
+    addr = {p["id"]: "0x" + keccak(text=p["id"]).hex()[-40:] for p in data["participants"]}
+    for i, z in enumerate(data["zones"]):
+        w.emit("ZoneRegistered", zone=lbl(z["id"]), zoneIndex=i + 1, dso=addr["DSO1"], limitW=0)
+    for a in data["assets"]:
+        w.emit("AssetRegistered", assetId=h32(a["id"]), manager=addr[a["manager"]],
+               owner=addr[a["manager"]], assetType=0 if a["type"] == "load" else 2,
+               pMaxW=a["p_max_w"], pMinW=a["p_min_w"], zone=lbl(a["zone"]))  # fmt: skip
+    start = 1_700_000_000
+    params = {
+        "marketId": lbl(m["id"][:32]), "product": lbl("PowerMax"), "pricing": 0,
+        "slotCount": m.get("slots", 96), "slotMinutes": 15, "deliveryStart": start + 10_000,
+        "biddingEnd": start + 1000, "revealDeadline": start + 2000,
+        "clearingDeadline": start + 9000, "minBidW": m.get("min_bid_w", 0),
+        "granularityW": m.get("granularity_w", 1), "priceFloorEurPerMw": 0,
+        "priceCapEurPerMw": 2**64 - 1,
+        "unmetPenaltyEurPerMw": data.get("unmet_penalty_eur_per_mw", 10**12),
+        "bidBondUeur": 1000, "collateralUeurPerW": 1, "shortfallPenaltyEurPerMw": 1,
+        "toleranceBps": 500, "attestationQuorum": 3,
+    }  # fmt: skip
+    w.emit("SessionOpened", sessionId=1, operator=addr["DSO1"], params=params)
+    slots = int(params["slotCount"])
+    for i, r in enumerate(data["requests"]):
+        q = r["quantity_w"]
+        w.emit("NeedPosted", sessionId=1, needIndex=i, buyer=addr[r["buyer"]],
+               buyerRole=["DSO", "TSO", "BRP"].index(next(
+                   p["role"] for p in data["participants"] if p["id"] == r["buyer"])),
+               zone=lbl(r["zone"]) if r["zone"] else "0x" + "00" * 32,
+               direction=0 if r["direction"] == "up" else 1,
+               maxPriceEurPerMw=r.get("max_price_eur_per_mw") or 2**64 - 1,
+               budgetUeur=10**18, quantityW=[q] if isinstance(q, int) else q)  # fmt: skip
+    w.block += 1
+    times: dict[int, int] = {}
+    for k, b in enumerate(data["bids"]):
+        if k % 100 == 0:  # commitBids: 100 per transaction, one block each
+            w.block += 1
+            times[w.block] = start + w.block
+        w.emit("BidCommitted", sessionId=1, bidId=h32(b["id"]), seller=addr[b["seller"]])
+    w.block += 1
+    asset_p_min = {a["id"]: a["p_min_w"] for a in data["assets"]}
+    for b in data["bids"]:
+        p_min = max([m.get("granularity_w", 1)] + [asset_p_min[a] for a in b["assets"]])
+        w.emit("BidRevealed", sessionId=1, bidId=h32(b["id"]), seller=addr[b["seller"]],
+               zone=lbl(b["zone"]), direction=0 if b["direction"] == "up" else 1,
+               divisible=b.get("divisible", False), quantityW=b["quantity_w"],
+               minQuantityW=(b.get("min_quantity_w") or p_min) if b.get("divisible")
+               else b["quantity_w"], priceEurPerMw=b["price_eur_per_mw"],
+               slotMask=sum(1 << t for t in (b.get("slots") or range(slots))),
+               assetIds=sorted(h32(a) for a in b["assets"]),
+               collateralUeur=b["quantity_w"])  # fmt: skip
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bids", type=int, default=10_000)
+    parser.add_argument("--zones", type=int, default=50)
+    args = parser.parse_args()
+    data = random_session(args.bids, n_zones=args.zones)
+    w = LogWriter()
+    t = time.perf_counter()
+    times = synthesise(data, w)
+    print(f"synthesised {len(w.logs):,} logs in {time.perf_counter() - t:.1f} s (set-up)")
+    decoder = EventDecoder.from_artifacts(ADDRESSES, ROOT / "build" / "artifacts")
+
+    def state_of(logs: list[dict[str, Any]]) -> Any:
+        decoded = decoder.decode_all(logs)
+        return replay(ChainLog(31337, ADDRESSES, 0, 0, decoded, times))
+
+    # --- the oracle: rebuild, clear, rows (its clearing time is the reference)
+    state = state_of(w.logs)
+    scenario = parse_scenario(state.scenario(1))
+    t = time.perf_counter()
+    result = clear(scenario)
+    clear_s = time.perf_counter() - t
+    rows = award_rows(scenario, state.sessions[1].needs, result)
+    seller = {b.id: b.seller for b in scenario.bids}
+    w.block += 1
+    buyer = {i: n["buyer"] for i, n in enumerate(state.sessions[1].needs)}
+    for i, r in enumerate(rows):
+        w.emit("AwardCommitted", sessionId=1, awardIndex=i, bidId=r.bid, needIndex=r.need,
+               seller=seller[r.bid], buyer=buyer[r.need], quantityW=r.quantity_w,
+               priceEurPerMw=r.price_eur_per_mw,
+               paymentUeur=r.quantity_w * r.price_eur_per_mw)  # fmt: skip
+    w.emit("ResultCommitted", sessionId=1, oracle=ADDRESSES["FlexMarket"],
+           inputHash=result.input_hash, resultHash=result.result_hash,
+           awardCount=len(rows), status=2)  # fmt: skip
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": w.logs})
+
+    # --- the verifier, from the eth_getLogs reply text on
+    t0 = time.perf_counter()
+    raw = json.loads(body)["result"]
+    t1 = time.perf_counter()
+    decoded = decoder.decode_all(raw)
+    t2 = time.perf_counter()
+    state = replay(ChainLog(31337, ADDRESSES, 0, 0, decoded, times))
+    scenario = parse_scenario(state.scenario(1))
+    t3 = time.perf_counter()
+    own = clear(scenario)
+    t4 = time.perf_counter()
+
+    class _R:
+        violations: list[str] = []
+
+        def fail(self, what: str) -> None:
+            self.violations.append(what)
+
+    committed = chain_result(scenario, state.sessions[1], own, _R())  # type: ignore[arg-type]
+    violations = check(scenario, committed)
+    ok = objective_ueur(scenario, committed) <= objective_ueur(scenario, own) * (1 + 0.0001)
+    t5 = time.perf_counter()
+    n = len(raw)
+    print(f"session: {len(scenario.bids):,} bids, {len(scenario.assets):,} assets, "
+          f"{len(scenario.requests)} needs, {len(rows):,} award rows; {n:,} events, "
+          f"{len(body) / 1e6:.1f} MB of eth_getLogs JSON")  # fmt: skip
+    print(f"oracle clearing (reference)      {clear_s:8.2f} s")
+    print(f"parse eth_getLogs JSON           {t1 - t0:8.2f} s")
+    print(f"decode events                    {t2 - t1:8.2f} s   {n / (t2 - t1):,.0f} events/s")
+    print(f"rebuild session (replay+parse)   {t3 - t2:8.2f} s")
+    print(f"fresh clear                      {t4 - t3:8.2f} s")
+    print(f"check (feasible + cost), given   {t5 - t4:8.2f} s   violations {len(violations)}, "
+          f"cost ok {ok}, same result_hash {own.result_hash == result.result_hash}")  # fmt: skip
+    total = t5 - t0
+    print(f"verify total                     {total:8.2f} s = {total / clear_s:.2f} x clearing")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
