@@ -23,6 +23,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +147,10 @@ class Gateway:
             value = int(self.w3.eth.get_block("latest")["timestamp"])
             self._clock = (value, time.monotonic())
         return value
+
+    def forget_clock(self) -> None:
+        """Read the chain's time afresh next time (after a local chain was moved)."""
+        self._clock = (0, 0.0)
 
     def has_role(self, address: str, role: str) -> bool:
         """From the registry (`hasRole`), reused for `role_cache_s`."""
@@ -431,8 +436,8 @@ def _jsonable(value: Any) -> Any:
         return "0x" + value.hex()
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, Mapping):  # web3's AttributeDict (struct arguments) too
+        return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
         return str(value)
     return value

@@ -78,6 +78,8 @@ class AmountCreate(Strict):
 
 class DeploymentPublic(BaseModel):
     chain_id: int
+    block_number: int  # the chain's head when asked, and its time (sessions are set from it)
+    block_timestamp: int
     contracts: dict[str, str]
     relay_domain: dict[str, Any]
 

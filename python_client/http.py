@@ -194,6 +194,93 @@ class HttpClient:
         out: list[dict[str, Any]] = self.request("GET", f"/sessions/{session_id}/bids")
         return out
 
+    def bid(self, session_id: int, bid_id_hex: str) -> dict[str, Any]:
+        out: dict[str, Any] = self.request("GET", f"/sessions/{session_id}/bids/{bid_id_hex}")
+        return out
+
     def result(self, session_id: int) -> dict[str, Any]:
         out: dict[str, Any] = self.request("GET", f"/sessions/{session_id}/result")
         return out
+
+    # --- reads anyone signed in may make
+    def deployment(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.request("GET", "/deployment")
+        return out
+
+    def session(self, session_id: int) -> dict[str, Any]:
+        out: dict[str, Any] = self.request("GET", f"/sessions/{session_id}")
+        return out
+
+    def need(self, session_id: int, need_index: int) -> dict[str, Any]:
+        out: dict[str, Any] = self.request("GET", f"/sessions/{session_id}/needs/{need_index}")
+        return out
+
+    def withdraw_all(self) -> int:
+        """Withdraw the whole free balance; the amount (0: nothing sent)."""
+        free = int(self.me()["free_ueur"])
+        if free:
+            self.withdraw(free)
+        return free
+
+    # --- admin
+    def grant_role(self, address: str, role: str) -> list[dict[str, Any]]:
+        return self.write(f"/participants/{address}/roles", {"role": role})
+
+    def mint(self, address: str, amount_ueur: int) -> list[dict[str, Any]]:
+        return self.write(f"/participants/{address}/mints", {"amount_ueur": amount_ueur})
+
+    # --- DSO (and the market operator for sessions)
+    def register_zone(self, zone: str, limit_w: int = 0) -> list[dict[str, Any]]:
+        return self.write("/zones", {"zone": zone, "limit_w": limit_w})
+
+    def prequalify(self, asset_id: bytes, prequalified: bool = True) -> list[dict[str, Any]]:
+        return self.write(f"/assets/0x{asset_id.hex()}/prequalification",
+                          {"prequalified": prequalified})  # fmt: skip
+
+    def open_session(self, params: dict[str, Any]) -> int:
+        """`params` as `SessionCreate`; the new session's id."""
+        return int(_event_arg(self.write("/sessions", params), "SessionOpened", "sessionId"))
+
+    def post_need(self, session_id: int, need: dict[str, Any]) -> int:
+        """`need` as `NeedCreate`; the need's index in the session."""
+        mined = self.write(f"/sessions/{session_id}/needs", need)
+        return int(_event_arg(mined, "NeedPosted", "needIndex"))
+
+    # --- market operator (oracle role), metering operator, anyone
+    def commit_result(
+        self, session_id: int, input_hash: str, result_hash: str,
+        awards: list[dict[str, Any]], last_page: bool = True,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """`awards`: {bid_id, need_index, quantity_w, price_eur_per_mw} rows."""
+        return self.write(f"/sessions/{session_id}/result", {
+            "input_hash": input_hash, "result_hash": result_hash, "awards": awards,
+            "last_page": last_page})  # fmt: skip
+
+    def record_deliveries(
+        self, session_id: int, delivered_w: dict[int, int], evidence_hash: str
+    ) -> list[dict[str, Any]]:
+        deliveries = [{"award_index": i, "delivered_w": w} for i, w in sorted(delivered_w.items())]
+        return self.write(f"/sessions/{session_id}/metering",
+                          {"deliveries": deliveries, "evidence_hash": evidence_hash})  # fmt: skip
+
+    def settle(self, session_id: int, from_index: int = 0, count: int = 100) -> list[Any]:
+        return self.write(f"/sessions/{session_id}/settlements",
+                          {"from_index": from_index, "count": count})  # fmt: skip
+
+    def release_budget(self, session_id: int, need_index: int) -> list[dict[str, Any]]:
+        return self.write(f"/sessions/{session_id}/releases", {"need_index": need_index})
+
+    def release_seller_funds(self, session_id: int, seller: str) -> list[dict[str, Any]]:
+        return self.write(f"/sessions/{session_id}/releases", {"seller": seller})
+
+    def attest(self, session_id: int, result_hash: str, dispute: bool = False) -> list[Any]:
+        return self.write(f"/sessions/{session_id}/attestations",
+                          {"result_hash": result_hash, "dispute": dispute})  # fmt: skip
+
+
+def _event_arg(mined: list[dict[str, Any]], name: str, arg: str) -> Any:
+    for tx in mined:
+        for event in tx["events"]:
+            if event["name"] == name:
+                return event["args"][arg]
+    raise ClientError(f"no {name} event in the mined transactions")

@@ -25,8 +25,10 @@ def deployment(gateway: GatewayDep) -> DeploymentPublic:
     """Chain id, contract addresses and the EIP-712 domain of the relay."""
     d = gateway.deployment.to_json()
     d["contracts"]["FlexRelay"] = gateway.relay.address
+    head = gateway.w3.eth.get_block("latest")
     return DeploymentPublic(
-        chain_id=d["chain_id"], contracts=d["contracts"],
+        chain_id=d["chain_id"], contracts=d["contracts"], block_number=int(head["number"]),
+        block_timestamp=int(head["timestamp"]),
         relay_domain={"name": "FlexRelay", "version": "1", "chainId": gateway.chain_id,
                       "verifyingContract": gateway.relay.address},
     )  # fmt: skip

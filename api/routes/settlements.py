@@ -16,8 +16,19 @@ router = APIRouter(prefix="/sessions/{session_id}", tags=["settlements"], respon
 def settle(
     session_id: U48, body: SettlementCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:
+    """Settle `count` awards from `from_index` (a page reaching past the last award stops
+    there); awards already settled are skipped."""
     gateway.session(session_id)
-    fn = gateway.contracts.market.functions.settleAwards(session_id, body.from_index, body.count)
+    m = gateway.contracts.market.functions
+    award_count = int(gateway.call(m.session(session_id))[3][4])
+    if body.from_index >= award_count:
+        raise Problem(
+            422, "invalid-input",
+            f"from_index: {body.from_index} is not below the session's {award_count} awards",
+            field="from_index", reason=f"the session has {award_count} awards",
+        )  # fmt: skip
+    count = min(body.count, award_count - body.from_index)  # a page past the end: the rest
+    fn = m.settleAwards(session_id, body.from_index, count)
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
 
 

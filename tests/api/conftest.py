@@ -37,8 +37,10 @@ def api(chain: LocalChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         db_url=f"sqlite:///{tmp}/api.sqlite3", domain="testserver", uri="http://testserver",
         role_cache_s=0.0,
     )  # fmt: skip
-    with TestClient(create_app(settings)) as client:
-        yield {"client": client, "keys": keys, "chain": chain, "w3": w3, "settings": settings}
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield {"client": client, "keys": keys, "chain": chain, "w3": w3, "settings": settings,
+               "app": app}  # fmt: skip
 
 
 def participant(api: dict[str, Any], index: int) -> HttpClient:
