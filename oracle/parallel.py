@@ -36,7 +36,8 @@ PRESOLVE_RULE_PARALLEL = 1 << 13  # HiGHS presolve rule "parallel rows and colum
 PARALLEL_MIN_COLS = 300  # use a worker only when at least two parts are this large
 
 # A model is a dict: cost, lower, upper, kind (HighsVarType values), row_lower, row_upper,
-# start, index, value (column-wise matrix), rel_gap, abs_gap, and optionally start_values.
+# start, index, value (column-wise matrix), rel_gap, abs_gap, and optionally start_values
+# and merge_parallel (let presolve merge parallel columns: only when there are no digits).
 Model = dict[str, Any]
 # An outcome is a dict: status ("Optimal" when solved), values, objective, dual_bound, gap.
 Outcome = dict[str, Any]
@@ -63,7 +64,8 @@ def run_highs(model: Model, log: bool = False) -> Outcome:
     h.setOptionValue("time_limit", SAFETY_TIME_LIMIT_S)
     # The engine writes wide integer columns as digits, which are parallel columns:
     # HiGHS's presolve would merge them back (see engine.expand_wide_integers).
-    h.setOptionValue("presolve_rule_off", PRESOLVE_RULE_PARALLEL)
+    if not model.get("merge_parallel", False):
+        h.setOptionValue("presolve_rule_off", PRESOLVE_RULE_PARALLEL)
     h.setOptionValue("mip_rel_gap", float(model["rel_gap"]))
     h.setOptionValue("mip_abs_gap", float(model["abs_gap"]))
     h.passModel(lp)
