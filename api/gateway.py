@@ -306,6 +306,20 @@ class Gateway:
             "events": [_event_json(e) for e in self.contracts.decode_logs(receipt)],
         }
 
+    def relay_with_nonce(self, seller: str, nonce: int, fn: Any) -> dict[str, Any]:
+        """Reserve the seller's nonce, relay at once; a relay that did not happen (the
+        contract refused, the node failed) gives the nonce back: nothing used it."""
+        self.reserve_nonce(seller, nonce)
+        try:
+            return self.relay_now(fn)
+        except Problem:
+            self.release_nonce(seller, nonce)
+            raise
+
+    def release_nonce(self, seller: str, nonce: int) -> None:
+        with self._lock:
+            self._reserved_nonces.discard((seller, nonce))
+
     def reserve_nonce(self, seller: str, nonce: int) -> None:
         """Refuse a nonce this API already took or the relay already used."""
         with self._lock:
@@ -314,12 +328,18 @@ class Gateway:
                               reason="already used")  # fmt: skip
             self._reserved_nonces.add((seller, nonce))
         if self.relay.functions.nonceUsed(seller, nonce).call():
+            self.release_nonce(seller, nonce)  # used on chain: the chain remembers it
             raise Problem(409, "nonce-used", f"nonce: {nonce} already used", field="nonce",
                           reason="already used on chain")  # fmt: skip
 
     def enqueue_commit(self, pending: PendingCommit) -> None:
         with self._lock:
-            if pending.bid_id in self._pending or self.store.bid(pending.bid_id) is not None:
+            known = self.store.bid(pending.bid_id)
+            if known is not None and known["status"] == "failed":
+                self.store.forget_bid(pending.bid_id)  # its relay failed: it may be sent again
+                known = None
+            if pending.bid_id in self._pending or known is not None:
+                self._reserved_nonces.discard((pending.seller, pending.nonce))
                 raise Problem(409, "bid-exists", f"bid {pending.bid_id} was already submitted")
             self._pending[pending.bid_id] = pending
         self.store.add_bids(
@@ -379,7 +399,8 @@ class Gateway:
                 try:
                     out = self.relay_now(self.relay.functions.commitBidFor(p.request()))
                     self._finish([p], "committed", out["tx_hash"], None)
-                except Problem as exc:
+                except Problem as exc:  # reverted: the nonce is still unused on chain
+                    self.release_nonce(p.seller, p.nonce)
                     self._finish([p], "failed", None, exc.extra.get("error", exc.detail))
             return
         receipt = self.w3.eth.get_transaction_receipt(raw["transactionHash"])

@@ -93,6 +93,9 @@ class Store:
             else:
                 self._conn.executemany(sql, updates)
 
+    def forget_bid(self, bid_id: str) -> None:
+        self._exec("DELETE FROM relayed_bids WHERE bid_id = ?", (bid_id,))
+
     def bid(self, bid_id: str) -> dict[str, Any] | None:
         cur = self._exec(
             "SELECT bid_id, session_id, seller, commitment, nonce, status, tx_hash, error "

@@ -153,29 +153,43 @@ class HttpClient:
         )  # fmt: skip
         return out
 
-    def commit_bid(self, session_id: int, fields: BidFields, wait: bool = False) -> dict[str, Any]:
+    def commit_body(
+        self, session_id: int, fields: BidFields, nonce: int | None = None,
+        deadline: int | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The signed `BidCommitCreate` body of a sealed bid (the fields stay here)."""
         c = commitment(session_id, self.address, fields)
-        nonce, deadline = new_nonce(), self._deadline()
+        nonce = new_nonce() if nonce is None else nonce
+        deadline = self._deadline() if deadline is None else deadline
         sig = sign_digest(
             self._key, commit_digest(self.domain, self.address, session_id, c, nonce, deadline)
         )
+        return {"commitment": "0x" + c.hex(), "nonce": nonce, "deadline": deadline,
+                "signature": "0x" + sig.hex()}  # fmt: skip
+
+    def commit_bid(self, session_id: int, fields: BidFields, wait: bool = False) -> dict[str, Any]:
+        """Queued for the relay (202); `wait=True` answers once relayed (`committed`)."""
         out: dict[str, Any] = self.request(
             "POST", f"/sessions/{session_id}/bids", params={"wait": str(wait).lower()},
-            json={"commitment": "0x" + c.hex(), "nonce": nonce, "deadline": deadline,
-                  "signature": "0x" + sig.hex()},
+            json=self.commit_body(session_id, fields),
         )  # fmt: skip
         return out
 
     def bid_id_of(self, session_id: int, fields: BidFields) -> str:
         return "0x" + bid_id(self.address, commitment(session_id, self.address, fields)).hex()
 
-    def reveal_bid(self, session_id: int, fields: BidFields) -> dict[str, Any]:
+    def reveal_body(
+        self, session_id: int, fields: BidFields, nonce: int | None = None,
+        deadline: int | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The signed `BidRevealCreate` body of a committed bid."""
         from python_client.hashing import unlabel
 
         c = commitment(session_id, self.address, fields)
-        nonce, deadline = new_nonce(), self._deadline()
+        nonce = new_nonce() if nonce is None else nonce
+        deadline = self._deadline() if deadline is None else deadline
         sig = sign_digest(self._key, reveal_digest(self.domain, self.address, c, nonce, deadline))
-        body = {
+        return {
             "zone": unlabel(fields.zone), "direction": "up" if int(fields.direction) == 0
             else "down", "divisible": fields.divisible, "quantity_w": fields.quantity_w,
             "min_quantity_w": fields.min_quantity_w, "price_eur_per_mw": fields.price_eur_per_mw,
@@ -183,10 +197,13 @@ class HttpClient:
             "salt": "0x" + fields.salt.hex(), "nonce": nonce, "deadline": deadline,
             "signature": "0x" + sig.hex(),
         }  # fmt: skip
+
+    def reveal_bid(self, session_id: int, fields: BidFields) -> dict[str, Any]:
+        """Relayed at once; answered when mined."""
         out: dict[str, Any] = self.request(
             "POST",
             f"/sessions/{session_id}/bids/{self.bid_id_of(session_id, fields)}/reveal",
-            json=body,
+            json=self.reveal_body(session_id, fields),
         )
         return out
 

@@ -31,6 +31,7 @@ from python_client.relay import commit_digest, join_digest, recover, reveal_dige
 
 router = APIRouter(prefix="/sessions/{session_id}", tags=["bids"], responses=PROBLEMS)
 CHAIN_STATUS = ("none", "committed", "revealed", "forfeited", "released")
+ZERO_ADDRESS = "0x" + "0" * 40
 
 
 def _check_message(
@@ -44,11 +45,16 @@ def _check_message(
             field="deadline", reason="expired or about to expire",
         )  # fmt: skip
     signer = recover(digest, bytes.fromhex(sig[2:]))
+    if signer is None:
+        raise Problem(422, "bad-signature", "signature: malformed", field="signature",
+                      reason="no signer can be recovered")  # fmt: skip
     if signer != seller:
+        # Someone else's signature, or the caller's over other fields: either way the
+        # caller may not have it relayed as its own (the seller is always the caller).
         raise Problem(
-            422, "bad-signature", "signature: not the signed-in seller's signature of this "
-            "message (chain id, relay, fields, nonce, deadline)", field="signature",
-            reason=f"recovered {signer}",
+            403, "not-your-signature", "signature: not the signed-in seller's signature of "
+            "this message (chain id, relay, seller, fields, nonce, deadline)",
+            field="signature", reason=f"recovered {signer}, not {seller}",
         )  # fmt: skip
 
 
@@ -66,12 +72,11 @@ def join(
         gateway.domain, token.address, session_id, body.added_bids, body.nonce, body.deadline
     )
     _check_message(gateway, settings, body.deadline, digest, body.signature, token.address)
-    gateway.reserve_nonce(token.address, body.nonce)
     fn = gateway.relay.functions.joinSessionFor(
         token.address, session_id, body.added_bids, body.nonce, body.deadline,
         bytes.fromhex(body.signature[2:]),
     )  # fmt: skip
-    return TxPublic.model_validate(gateway.relay_now(fn))
+    return TxPublic.model_validate(gateway.relay_with_nonce(token.address, body.nonce, fn))
 
 
 @router.post("/bids", response_model=BidPublic, status_code=status.HTTP_202_ACCEPTED)
@@ -170,9 +175,19 @@ def reveal_bid(
         )  # fmt: skip
     digest = reveal_digest(gateway.domain, seller, commitment, body.nonce, body.deadline)
     _check_message(gateway, settings, body.deadline, digest, body.signature, seller)
-    gateway.reserve_nonce(seller, body.nonce)
+    registry = gateway.contracts.registry.functions
+    for i, asset in enumerate(fields.asset_ids):
+        manager = gateway.call(registry.asset(asset))[1]
+        if manager == ZERO_ADDRESS:
+            raise Problem(422, "invalid-input", f"asset_ids[{i}]: not registered",
+                          field=f"asset_ids[{i}]", reason="not registered")  # fmt: skip
+        if manager != seller:
+            raise Problem(
+                403, "not-asset-manager", f"asset_ids[{i}]: managed by another aggregator",
+                field=f"asset_ids[{i}]", reason="you do not manage this asset",
+            )  # fmt: skip
     fn = gateway.relay.functions.revealBidFor(
         seller, fields.reveal_tuple(session_id), body.nonce, body.deadline,
         bytes.fromhex(body.signature[2:]),
     )  # fmt: skip
-    return TxPublic.model_validate(gateway.relay_now(fn))
+    return TxPublic.model_validate(gateway.relay_with_nonce(seller, body.nonce, fn))
