@@ -659,7 +659,7 @@ def optimise(
     # Measured on random_session (see bench/bench_clear.py): the Hall rows and digits
     # prove exact optima faster (2,000 bids: ~4-5 s against ~7-10 s), but HiGHS's
     # primal search to a 1e-4 gap on 10,000 bids did better on the split formulation
-    # (~135 s against over 480 s), so the gap regime keeps that one.
+    # (212 s against over 480 s, seed 1, load ~2.3), so the gap regime keeps that one.
     milps, models = [], []
     for part in components(session, cuts):
         ids = {b.id for b in part.bids}
