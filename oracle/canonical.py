@@ -23,8 +23,11 @@ def _reject_floats(value: Any, path: str = "$") -> None:
             _reject_floats(v, f"{path}[{i}]")
 
 
-def canonical_json(value: Any) -> bytes:
-    _reject_floats(value)
+def canonical_json(value: Any, *, integers_checked: bool = False) -> bytes:
+    """`integers_checked`: the caller's schema admits no float (pydantic models of ints and
+    strings), so the recursive float check can be skipped on large documents."""
+    if not integers_checked:
+        _reject_floats(value)
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")

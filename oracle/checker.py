@@ -230,17 +230,24 @@ def check(scenario: Scenario, result: Result) -> list[Violation]:
     for bid_id in awarded:
         for t in _slots(bids[bid_id], scenario):
             active[t].append(bid_id)
+    # the requests each awarded bid may serve, whatever the slot (needs filter per slot)
+    may_serve = {
+        bid_id: tuple(
+            r for r, req in enumerate(scenario.requests) if _may_serve(bids[bid_id], req)
+        )
+        for bid_id in awarded
+    }
     for t in range(m.slots):
         reqs = [r for r in range(len(scenario.requests)) if _need(scenario, r, t) > 0]
         if not reqs:
             continue
+        needed = set(reqs)
         # supply grouped by the set of requests it may serve in this slot
         supply: dict[tuple[int, ...], int] = defaultdict(int)
         for bid_id in active[t]:
-            b, q = bids[bid_id], awarded[bid_id]
-            serves = tuple(r for r in reqs if _may_serve(b, scenario.requests[r]))
+            serves = tuple(r for r in may_serve[bid_id] if r in needed)
             if serves:
-                supply[serves] += q
+                supply[serves] += awarded[bid_id]
         groups = sorted(supply)
         pos = {r: j for j, r in enumerate(reqs)}
         edges = [(i, pos[r]) for i, g in enumerate(groups) for r in g]

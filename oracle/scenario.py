@@ -133,7 +133,8 @@ class Scenario(_Strict):
         return data
 
     def input_hash(self) -> str:
-        return keccak_hex(canonical_json(self.canonical()))
+        # every field of the model is an int, str, bool, datetime or None: no float can occur
+        return keccak_hex(canonical_json(self.canonical(), integers_checked=True))
 
 
 def _path(loc: Iterable[int | str]) -> str:
