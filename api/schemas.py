@@ -25,7 +25,10 @@ Role = Literal["DSO", "TSO", "BRP", "AGGREGATOR", "ORACLE", "VALIDATOR", "METERI
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: no unknown field (a field the client does not own is named in the
+    422), and no coercion (`false` is not 0, `"1"` is not 1)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def _label_fits(v: str) -> str:

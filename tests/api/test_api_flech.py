@@ -21,6 +21,7 @@ DEPOSIT_UEUR = 10**15
 BOND_UEUR = 1_000_000
 COLLATERAL_UEUR_PER_W = 10_000
 PHASE_S = 60
+UNMET_PENALTY_EUR_PER_MW = 10**12  # the engine's default: unmet need costs more than any bid
 ROLE_OF = {"DSO": "DSO", "aggregator": "AGGREGATOR"}
 
 
@@ -70,7 +71,7 @@ def test_flech_session_over_http_equals_flexmarket_clear(api: dict[str, Any]) ->
         "reveal_deadline": now + 2 * PHASE_S, "clearing_deadline": now + 3 * PHASE_S,
         "min_bid_w": market["min_bid_w"], "granularity_w": market["granularity_w"],
         "bid_bond_ueur": BOND_UEUR, "collateral_ueur_per_w": COLLATERAL_UEUR_PER_W,
-        "tolerance_bps": 1_000,
+        "tolerance_bps": 1_000, "unmet_penalty_eur_per_mw": UNMET_PENALTY_EUR_PER_MW,
     })  # fmt: skip
     session = oracle.session(session_id)
     assert session["phase"] == "bidding" and session["operator"] == oracle.address
@@ -157,3 +158,8 @@ def test_flech_session_over_http_equals_flexmarket_clear(api: dict[str, Any]) ->
     assert final["FO1"]["token_ueur"] == DEPOSIT_UEUR + paid["FO1"]
     assert final["FO2"]["token_ueur"] == DEPOSIT_UEUR + paid["FO2"]
     assert final["DSO1"]["token_ueur"] == DEPOSIT_UEUR - 27_960_000_000
+
+    # --- the replica's report of the session, through the API
+    audit = people["FO2"].request("GET", f"/sessions/{session_id}/audit")
+    assert audit["ok"], json.dumps(audit, indent=1)
+    assert audit["sessions"][0]["checked"] and not audit["sessions"][0]["violations"]
