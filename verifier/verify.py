@@ -155,13 +155,19 @@ def chain_result(scenario: Any, rec: SessionRecord, own: Any, report: SessionRep
             active[t].append((b, a.quantity_w))
     unmet: list[Any] = []
     rows_by_request: dict[tuple[int, int], int] = {}
+    may_serve: dict[str, tuple[int, ...]] = {}  # per awarded bid, whatever the slot
     for t in range(m.slots):
         reqs = [r for r in range(len(requests)) if need(r, t) > 0]
         if not reqs:
             continue
+        needed = set(reqs)
         supply: dict[tuple[int, ...], int] = defaultdict(int)
         for b, q in active[t]:
-            group = tuple(r for r in reqs if serves(b, requests[r]))
+            if b.id not in may_serve:
+                may_serve[b.id] = tuple(
+                    r for r in range(len(requests)) if serves(b, requests[r])
+                )
+            group = tuple(r for r in may_serve[b.id] if r in needed)
             if group:
                 supply[group] += q
         groups = sorted(supply)
