@@ -424,8 +424,10 @@ def expand_wide_integers(m: Milp, unit: int, digit_max: int = DIGIT_MAX) -> High
     integer = (highspy.HighsVarType.kInteger, highspy.HighsVarType.kSemiInteger)
     for j in range(n_col):
         semi = m.kind[j] == highspy.HighsVarType.kSemiInteger
+        if m.kind[j] not in integer or not math.isfinite(m.upper[j]):
+            continue  # continuous, or unbounded above (no range to split into digits)
         k_max = int(m.upper[j])
-        if m.kind[j] not in integer or k_max <= digit_max or (not semi and m.lower[j] != 0):
+        if k_max <= digit_max or (not semi and m.lower[j] != 0):
             continue
         k_min = int(m.lower[j]) if semi else 0
         levels = 1
