@@ -1,4 +1,7 @@
-"""Dependencies: settings, chain gateway, store, and the signed-in caller."""
+"""Dependencies: settings, chain gateway, store, and the signed-in caller.
+
+All `async`: none of them blocks (app state, an HMAC, a token bucket), and FastAPI runs a
+sync dependency in its thread pool, one hop per dependency per request."""
 
 from __future__ import annotations
 
@@ -15,17 +18,17 @@ from api.problems import Problem
 bearer = HTTPBearer(auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
 
 
-def get_auth(request: Request) -> Authenticator:
+async def get_auth(request: Request) -> Authenticator:
     auth: Authenticator = request.app.state.auth
     return auth
 
@@ -35,7 +38,7 @@ GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 AuthDep = Annotated[Authenticator, Depends(get_auth)]
 
 
-def current_token(
+async def current_token(
     request: Request,
     auth: AuthDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],

@@ -105,7 +105,9 @@ def commit_bid(
     gateway.enqueue_commit(pending)
     if wait:
         gateway.wait_commit(bid_id, 60.0)
-    return _bid(gateway, token.address, session_id, bid_id)
+        return _bid(gateway, token.address, session_id, bid_id)
+    # just queued: nothing on chain to read yet
+    return BidPublic(bid_id=bid_id, session_id=session_id, seller=token.address, status="queued")
 
 
 def _bid(gateway: GatewayDep, caller: str, session_id: int, bid_id: str) -> BidPublic:

@@ -1,0 +1,225 @@
+"""Signed bids through the participant API (`make bench-api`): prints figures, asserts
+nothing.
+
+anvil and `flexmarket serve` (its own process, uvicorn on loopback) are started; 50
+aggregators, each with its own key, sign in with Ethereum, and then all at once submit
+sealed-bid commits, each an EIP-712 message signed by its aggregator (signed before the
+clock starts: the figure is the API's, not the clients' signing). The API checks each
+(token, role, session open, deadline, signature, nonce), queues it and answers 202; its
+relay thread sends the queue to FlexRelay in batches (`commitBidsFor`).
+
+Printed: accepted bids per second and the latency percentiles the clients saw (p50, p95,
+p99); then, separately, the relay's on-chain throughput (from the first accepted bid to
+the last one committed on chain) and the gas per relayed bid.
+
+    python bench/bench_api.py [--clients 50] [--bids-per-client 40] [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from python_client.chain import Contracts, Wallet, connect, deploy  # noqa: E402
+from python_client.clients import AdminClient, OracleClient  # noqa: E402
+from python_client.hashing import commitment, label, new_salt  # noqa: E402
+from python_client.http import siwe_message  # noqa: E402
+from python_client.localchain import start_chain  # noqa: E402
+from python_client.records import NO_LIMIT, BidFields, Direction, Pricing, SessionParams  # noqa: E402
+from python_client.relay import RelayDomain, commit_digest, new_nonce, sign_digest  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _wait_http(url: str, timeout_s: float = 60.0) -> None:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        try:
+            if httpx.get(url + "/deployment", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the API at {url} did not answer within {timeout_s} s")
+
+
+async def _sign_in(http: aiohttp.ClientSession, url: str, key: str) -> str:
+    acct = Account.from_key(key)
+    async with http.post(url + "/auth/nonce") as r:
+        n = await r.json()
+    message = siwe_message(n["domain"], n["uri"], acct.address, n["chain_id"], n["nonce"])
+    sig = acct.sign_message(encode_defunct(text=message)).signature
+    body = {"message": message, "signature": "0x" + sig.hex()}
+    async with http.post(url + "/auth/token", json=body) as r:
+        r.raise_for_status()
+        return str((await r.json())["access_token"])
+
+
+async def _client(
+    http: aiohttp.ClientSession, url: str, token: str, bodies: list[bytes],
+    latencies: list[float], statuses: dict[int, int], start: asyncio.Event,
+) -> None:  # fmt: skip
+    """One aggregator: its commits one after the other, as fast as answered."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    await start.wait()
+    for body in bodies:
+        t0 = time.perf_counter()
+        async with http.post(url, data=body, headers=headers) as r:
+            await r.read()
+            status = r.status
+        latencies.append(time.perf_counter() - t0)
+        statuses[status] = statuses.get(status, 0) + 1
+
+
+async def _load(
+    url: str, keys: list[str], session_id: int, bodies: dict[str, list[bytes]]
+) -> tuple[float, list[float], dict[int, int]]:
+    connector = aiohttp.TCPConnector(limit=len(keys) + 10)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        tokens = await asyncio.gather(*(_sign_in(http, url, k) for k in keys))
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        start = asyncio.Event()
+        path = f"{url}/sessions/{session_id}/bids"
+        tasks = [
+            asyncio.create_task(_client(http, path, t, bodies[k], latencies, statuses, start))
+            for k, t in zip(keys, tokens, strict=True)
+        ]
+        await asyncio.sleep(0.1)
+        t0 = time.perf_counter()
+        start.set()
+        await asyncio.gather(*tasks)
+        return time.perf_counter() - t0, latencies, statuses
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--bids-per-client", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=1, help="(uvicorn runs one process)")
+    args = parser.parse_args(argv)
+
+    with start_chain("anvil") as chain, tempfile.TemporaryDirectory() as tmp:
+        w3 = connect(chain.url)
+        keys = chain.dev_private_keys
+        deployment = deploy(w3, Wallet(w3, keys[0]))
+        contracts = Contracts(w3, deployment)
+        admin, oracle = AdminClient(contracts, keys[0]), OracleClient(contracts, keys[1])
+        admin.grant_role("ORACLE", oracle.address)
+        aggregators = [Account.create().key.to_0x_hex() for _ in range(args.clients)]
+        for k in aggregators:
+            admin.grant_role("AGGREGATOR", Account.from_key(k).address)
+        now = int(w3.eth.get_block("latest")["timestamp"])
+        session_id = oracle.open_session(SessionParams(
+            market_id=label("bench-api"), product=label("PowerMax"), pricing=Pricing.PAY_AS_BID,
+            slot_count=1, slot_minutes=15, delivery_start=now + 40_000, bidding_end=now + 10_000,
+            reveal_deadline=now + 20_000, clearing_deadline=now + 30_000, min_bid_w=0,
+            granularity_w=1, price_floor_eur_per_mw=0, price_cap_eur_per_mw=NO_LIMIT,
+            unmet_penalty_eur_per_mw=0, bid_bond_ueur=0, collateral_ueur_per_w=0,
+            shortfall_penalty_eur_per_mw=0, tolerance_bps=0, attestation_quorum=0,
+        ))  # fmt: skip
+        dep_file = Path(tmp) / "deployment.json"
+        dep_file.write_text(json.dumps(deployment.to_json()))
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "FLEXMARKET_API_RELAYER_KEY": keys[9]}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "flexmarket", "serve", "--rpc", chain.url, "--deployment",
+             str(dep_file), "--db", f"sqlite:///{tmp}/api.sqlite3", "--port", str(port)],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        try:
+            _wait_http(url)
+            relay = w3.eth.contract(address=contracts.market.functions.relay().call(), abi=[])
+            domain = RelayDomain(int(w3.eth.chain_id), relay.address)
+            deadline = now + 5_000
+            bodies: dict[str, list[bytes]] = {}
+            t_sign = time.perf_counter()
+            for k in aggregators:
+                seller = Account.from_key(k).address
+                items = []
+                for i in range(args.bids_per_client):
+                    f = BidFields(label("Z"), Direction.UP, True, 1_000 + i, 1, 1,
+                                  (os.urandom(32),), new_salt())  # fmt: skip
+                    c = commitment(session_id, seller, f)
+                    nonce = new_nonce()
+                    sig = sign_digest(
+                        k, commit_digest(domain, seller, session_id, c, nonce, deadline)
+                    )
+                    body = {"commitment": "0x" + c.hex(), "nonce": nonce, "deadline": deadline,
+                            "signature": "0x" + sig.hex()}  # fmt: skip
+                    items.append(json.dumps(body).encode())
+                bodies[k] = items
+            sign_s = time.perf_counter() - t_sign
+            total = args.clients * args.bids_per_client
+            head0 = w3.eth.block_number
+            elapsed, latencies, statuses = asyncio.run(_load(url, aggregators, session_id, bodies))
+            t_accepted = time.perf_counter() - elapsed
+            accepted = statuses.get(202, 0)
+            # the relay: until every accepted bid is committed on chain
+            event = contracts.market.events.BidCommitted()
+            committed, gas, relay_txs = 0, 0, set()
+            logs: list[Any] = []
+            wait_end = time.monotonic() + float(os.environ.get("RELAY_WAIT", 120))
+            while time.monotonic() < wait_end:
+                logs = event.get_logs(from_block=head0 + 1) if w3.eth.block_number > head0 else []
+                committed = len(logs)
+                if committed >= accepted:
+                    break
+                time.sleep(0.05)
+            relay_s = time.perf_counter() - t_accepted
+            for lg in logs:
+                relay_txs.add(lg["transactionHash"])
+            for h in relay_txs:
+                gas += int(w3.eth.get_transaction_receipt(h)["gasUsed"])
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+    ms = [x * 1000 for x in latencies]
+    print(f"bench-api: {args.clients} aggregator clients x {args.bids_per_client} signed "
+          f"commits on loopback ({total} bids), one uvicorn process, anvil")  # fmt: skip
+    print(f"  clients signed {total} EIP-712 commits in {sign_s:.2f} s beforehand "
+          f"({total / sign_s:,.0f}/s)")  # fmt: skip
+    print(f"  answers: {dict(sorted(statuses.items()))}")
+    print(f"  accepted by the API: {accepted / elapsed:,.0f} signed bids/s "
+          f"({accepted} in {elapsed:.2f} s)")  # fmt: skip
+    print(f"  latency ms: p50 {_percentile(ms, 0.50):.1f}  p95 {_percentile(ms, 0.95):.1f}  "
+          f"p99 {_percentile(ms, 0.99):.1f}  max {max(ms):.1f}  "
+          f"mean {statistics.fmean(ms):.1f}")  # fmt: skip
+    print(f"  relay on chain: {committed} bids committed in {relay_s:.2f} s from the first "
+          f"accepted bid ({committed / relay_s:,.0f} bids/s), {len(relay_txs)} commitBidsFor "
+          f"transactions, {gas / max(1, committed):,.0f} gas per bid")  # fmt: skip
+    return 0 if accepted == total and committed == accepted else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
