@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 
-.PHONY: demo test test-py lint bench-clear lock clean venv
+.PHONY: demo test test-py test-slow lint bench-clear lock clean venv
 
 # Each part of the project adds its own targets in mk/<part>.mk and registers
 # what `make test` must also run (TEST_TARGETS) and what it must install first
@@ -40,6 +40,10 @@ test: venv $(INSTALL_TARGETS)
 
 test-py: venv
 	$(BIN)/python -m pytest -q
+
+# The long forms of the fuzzing and property runs (marker `slow`).
+test-slow: venv $(INSTALL_TARGETS)
+	$(BIN)/python -m pytest -q -m slow
 
 lint: venv
 	$(BIN)/ruff check .

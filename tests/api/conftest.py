@@ -18,17 +18,6 @@ from python_client.http import HttpClient
 from python_client.localchain import LocalChain, start_chain
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The long runs of this folder (`slow`) only when asked for: `pytest -m slow`."""
-    if "slow" in (config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="long run: select it with -m slow")
-    here = Path(__file__).parent
-    for item in items:
-        if "slow" in item.keywords and here in Path(str(item.path)).parents:
-            item.add_marker(skip)
-
-
 @pytest.fixture(scope="module")
 def chain() -> Iterator[LocalChain]:
     with start_chain("anvil") as c:

@@ -3,6 +3,7 @@ nothing cheaper than the engine (and the engine's result always passes the check
 
 import itertools
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle_helpers import add_bid, add_request, cleared, market
@@ -97,3 +98,10 @@ def test_brute_force_finds_nothing_cheaper(data):
         for combo in itertools.product(*(options(b) for b in valid))
     )
     assert engine_cost == best
+
+
+@pytest.mark.slow
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_markets())
+def test_brute_force_finds_nothing_cheaper_long_run(data):
+    test_brute_force_finds_nothing_cheaper.hypothesis.inner_test(data)
