@@ -292,11 +292,11 @@ def define_need_constraints(
         need_slots[t].append(r)
 
     for t in sorted(need_slots):
-        reqs = need_slots[t]
+        slot_reqs = need_slots[t]
         at_t = sorted(supply.get(t, {}).items())
         targets = [tuple(r for r in cls if (r, t) in session.needs) for cls, _ in at_t]
         hard = lexicographic and unmet_floor.get(t, 0) == 0
-        sets = hall_sets(reqs, targets) if hard and hall else None
+        sets = hall_sets(slot_reqs, targets) if hard and hall else None
         if sets is not None:
             for q_reqs, q_classes in sets:
                 terms = [term for i in q_classes for term in at_t[i][1]]
@@ -305,7 +305,7 @@ def define_need_constraints(
                 if len(q_reqs) == 1:
                     m.need_row[(q_reqs[0], t)] = row
             continue
-        _split_slot(m, session, t, reqs, at_t, targets, penalty, lexicographic, hard,
+        _split_slot(m, session, t, slot_reqs, at_t, targets, penalty, lexicographic, hard,
                     unmet_floor.get(t, 0))
 
 

@@ -12,8 +12,12 @@ from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
 
-JOIN = "JoinSession(address seller,uint64 sessionId,uint16 addedBids,uint256 nonce,uint256 deadline)"
-COMMIT = "CommitBid(address seller,uint64 sessionId,bytes32 commitment,uint256 nonce,uint256 deadline)"
+JOIN = (
+    "JoinSession(address seller,uint64 sessionId,uint16 addedBids,uint256 nonce,uint256 deadline)"
+)
+COMMIT = (
+    "CommitBid(address seller,uint64 sessionId,bytes32 commitment,uint256 nonce,uint256 deadline)"
+)
 REVEAL = "RevealBid(address seller,bytes32 commitment,uint256 nonce,uint256 deadline)"
 DOMAIN = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 FAR = 2**40
@@ -124,7 +128,9 @@ def test_join_commit_reveal_through_the_relay_act_for_the_signer(env, relay, sel
     assert (core[0], core[2]) == (seller.address, BID_COMMITTED)
     assert tx.events["BidCommitted"]["seller"] == seller.address
     env.to_reveal(sid)
-    tx = relay.revealBidFor(seller.address, bid, 9, FAR, _reveal_sig(relay, seller, bid, 9), {"from": relayer})
+    tx = relay.revealBidFor(
+        seller.address, bid, 9, FAR, _reveal_sig(relay, seller, bid, 9), {"from": relayer}
+    )
     assert tx.return_value == bid_id
     assert env.market.bid(bid_id)[0][2] == BID_REVEALED
     assert tx.events["BidRevealed"]["seller"] == seller.address
@@ -152,7 +158,9 @@ def test_relay_reverts_when_the_deadline_passed(env, relay, seller):
         _join(env, relay, seller, sid, 1, nonce=1, deadline=deadline)
     c = "0x" + "11" * 32
     with reverts("FlexRelayExpired"):
-        relay.commitBidFor(_commit_request(relay, seller, sid, c, 2, deadline), {"from": env.oracle})
+        relay.commitBidFor(
+            _commit_request(relay, seller, sid, c, 2, deadline), {"from": env.oracle}
+        )
 
 
 def test_relay_reverts_when_the_nonce_is_used(env, relay, seller):
@@ -172,7 +180,9 @@ def test_relay_reverts_when_another_key_signed(env, relay, seller):
         _join(env, relay, seller, sid, 1, nonce=1, key=other)
     c = "0x" + "33" * 32
     with reverts("FlexRelayInvalidSignature"):
-        relay.commitBidFor(_commit_request(relay, seller, sid, c, 2, key=other), {"from": env.oracle})
+        relay.commitBidFor(
+            _commit_request(relay, seller, sid, c, 2, key=other), {"from": env.oracle}
+        )
 
 
 def test_relay_reverts_when_signed_for_another_chain(env, relay, seller):
@@ -197,7 +207,9 @@ def test_relay_reverts_when_a_signed_field_is_changed(env, relay, seller):
     assert not relay.nonceUsed(seller.address, 4)  # nothing was spent
 
 
-def test_reveal_for_reverts_when_the_revealed_fields_differ_from_the_signed_ones(env, relay, seller):
+def test_reveal_for_reverts_when_the_revealed_fields_differ_from_the_signed_ones(
+    env, relay, seller
+):
     sid = env.open_session()
     _join(env, relay, seller, sid, 1, nonce=30)
     bid = env.make_bid(sid, env.register_assets(seller.account, 4))
@@ -221,7 +233,9 @@ def test_relay_passes_the_market_errors_through(env, relay, seller):
     assert not relay.nonceUsed(seller.address, 41)  # the revert undid the nonce
     env.to_reveal(sid)
     with reverts("FlexMarketNotJoined"):  # committed but never joined
-        relay.revealBidFor(seller.address, bid, 42, FAR, _reveal_sig(relay, seller, bid, 42), {"from": env.oracle})
+        relay.revealBidFor(
+            seller.address, bid, 42, FAR, _reveal_sig(relay, seller, bid, 42), {"from": env.oracle}
+        )
 
 
 def test_relay_reverts_a_batch_with_one_bad_signature(env, relay, seller):
@@ -248,4 +262,3 @@ def test_appending_an_address_does_not_impersonate_without_the_relay(env):
     data = env.market.commitBid.encode_input(sid, c) + env.agg1.address[2:].lower()
     tx = env.agg2.transfer(env.market, 0, data=data)
     assert tx.events["BidCommitted"]["seller"] == env.agg2.address
-
