@@ -10,6 +10,7 @@ the market clears without them.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -133,8 +134,21 @@ class Scenario(_Strict):
         return data
 
     def input_hash(self) -> str:
+        """keccak256 of the canonical scenario, computed once per scenario object.
+
+        Scenarios are frozen; the cache is keyed by object identity through a weak
+        reference, so a copy (`model_copy(update=...)`, `copy.copy`) is hashed afresh."""
+        hit = _INPUT_HASHES.get(id(self))
+        if hit is not None and hit[0]() is self:
+            return hit[1]
         # every field of the model is an int, str, bool, datetime or None: no float can occur
-        return keccak_hex(canonical_json(self.canonical(), integers_checked=True))
+        digest = keccak_hex(canonical_json(self.canonical(), integers_checked=True))
+        key = id(self)
+        _INPUT_HASHES[key] = (weakref.ref(self, lambda _: _INPUT_HASHES.pop(key, None)), digest)
+        return digest
+
+
+_INPUT_HASHES: dict[int, tuple[weakref.ref[Scenario], str]] = {}
 
 
 def _path(loc: Iterable[int | str]) -> str:
