@@ -43,6 +43,15 @@ def bipartite_max_flow(
             edge_pos[(i, j)] = (i, len(graph[i]))
             add(i, n_s + j, sum(supplies))  # uncapacitated in effect
 
+    augment(graph, source, sink)
+    return edge_flows(graph, edge_pos)
+
+
+Graph = list[list[list[int]]]  # per node: [to, residual capacity, index of the reverse edge]
+
+
+def augment(graph: Graph, source: int, sink: int) -> None:
+    """Push flow along shortest augmenting paths (BFS in edge order) until none is left."""
     while True:
         parent: list[tuple[int, int] | None] = [None] * len(graph)
         parent[source] = (source, -1)
@@ -54,27 +63,29 @@ def bipartite_max_flow(
                     parent[v] = (u, k)
                     queue.append(v)
         if parent[sink] is None:
-            break
-        # bottleneck
-        push, v = None, sink
-        while v != source:
-            u, k = parent[v]  # type: ignore[misc]
-            cap = graph[u][k][1]
-            push = cap if push is None else min(push, cap)
-            v = u
-        assert push is not None
+            return
+        path = []
         v = sink
         while v != source:
-            u, k = parent[v]  # type: ignore[misc]
+            step = parent[v]
+            assert step is not None
+            path.append(step)
+            v = step[0]
+        push = min(graph[u][k][1] for u, k in path)
+        for u, k in path:
             graph[u][k][1] -= push
-            rev = graph[u][k][2]
-            graph[v][rev][1] += push
-            v = u
+            to, _, rev = graph[u][k]
+            graph[to][rev][1] += push
 
+
+def edge_flows(
+    graph: Graph, edge_pos: dict[tuple[int, int], tuple[int, int]]
+) -> dict[tuple[int, int], int]:
+    """The flow carried by each (supply, demand) edge, read off its reverse edge."""
     flows = {}
-    for (i, j), (u, k) in edge_pos.items():
-        v, cap, rev = graph[u][k]
+    for key, (u, k) in edge_pos.items():
+        v, _, rev = graph[u][k]
         carried = graph[v][rev][1]
         if carried:
-            flows[(i, j)] = carried
+            flows[key] = carried
     return flows

@@ -12,8 +12,9 @@ in the order given, levels in increasing order).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
+
+from oracle.flow import augment, edge_flows
 
 
 def priority_max_flow(
@@ -50,39 +51,6 @@ def priority_max_flow(
         for j, d in enumerate(demands):
             if levels[j] == level and d > 0:
                 add(n_s + j, sink, d)
-        _augment(graph, source, sink)
+        augment(graph, source, sink)
 
-    flows = {}
-    for (i, j), (u, k) in edge_pos.items():
-        v, _, rev = graph[u][k]
-        carried = graph[v][rev][1]
-        if carried:
-            flows[(i, j)] = carried
-    return flows
-
-
-def _augment(graph: list[list[list[int]]], source: int, sink: int) -> None:
-    while True:
-        parent: list[tuple[int, int] | None] = [None] * len(graph)
-        parent[source] = (source, -1)
-        queue = deque([source])
-        while queue and parent[sink] is None:
-            u = queue.popleft()
-            for k, (v, cap, _) in enumerate(graph[u]):
-                if cap > 0 and parent[v] is None:
-                    parent[v] = (u, k)
-                    queue.append(v)
-        if parent[sink] is None:
-            return
-        path = []
-        v = sink
-        while v != source:
-            step = parent[v]
-            assert step is not None
-            path.append(step)
-            v = step[0]
-        push = min(graph[u][k][1] for u, k in path)
-        for u, k in path:
-            graph[u][k][1] -= push
-            to, _, rev = graph[u][k]
-            graph[to][rev][1] += push
+    return edge_flows(graph, edge_pos)
