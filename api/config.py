@@ -13,7 +13,8 @@ class Settings(BaseSettings):
 
     rpc_url: str | None = None  # None: start anvil and deploy (like `flexmarket demo`)
     deployment_file: str | None = None  # deployments/<chain id>.json when rpc_url is given
-    db_url: str = "sqlite:///:memory:"  # sign-in nonces and relayed bids
+    # sign-in nonces and relayed bids; a relative SQLite path is from the working directory
+    db_url: str = "sqlite:///build/api/flexmarket-api.sqlite3"
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -31,7 +32,10 @@ class Settings(BaseSettings):
     relay_batch_size: int = 100
     relay_batch_wait_s: float = 0.05
     min_deadline_margin_s: int = 30  # a relayed message must stay valid this long
-    role_cache_s: float = 5.0  # hasRole answers are reused this long
+    # hasRole answers are reused this long; the chain follower drops one at once when it
+    # sees that role granted to or revoked from that address
+    role_cache_s: float = 60.0
+    follow_interval_s: float = 0.1  # head block, relay nonces and role changes read this often
 
     # Token buckets: per bearer token and per client IP (429 beyond).
     rate_per_token_per_s: float = 200.0

@@ -40,16 +40,22 @@ AuthDep = Annotated[Authenticator, Depends(get_auth)]
 
 async def current_token(
     request: Request,
-    auth: AuthDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Token:
     """The caller's verified token; 401 without one, 429 beyond its rate."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    return authenticate(request, credentials.credentials if credentials else None)
+
+
+def authenticate(request: Request, raw: str | None) -> Token:
+    """Verify a bearer token (`raw`: the credentials after `Bearer `; None when the header
+    is missing or not a bearer one) and take one from its bucket: 401, 429."""
+    if not raw:
         raise Problem(
             401, "token-missing", "Authorization: Bearer token required",
             headers={"WWW-Authenticate": 'Bearer realm="flexmarket"'},
         )  # fmt: skip
-    token = auth.verify_token(credentials.credentials)
+    auth: Authenticator = request.app.state.auth
+    token = auth.verify_token(raw)
     buckets: TokenBuckets = request.app.state.token_buckets
     wait = buckets.take(token.address)
     if wait:
@@ -58,6 +64,12 @@ async def current_token(
             headers={"Retry-After": str(max(1, round(wait)))},
         )  # fmt: skip
     return token
+
+
+def bearer_of(request: Request) -> str | None:
+    """The credentials of an `Authorization: Bearer ...` header, as HTTPBearer reads them."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials if scheme.lower() == "bearer" and credentials else None
 
 
 TokenDep = Annotated[Token, Depends(current_token)]

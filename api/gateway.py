@@ -8,6 +8,9 @@ Two ways a participant writes, and in neither does the API hold its key:
   relayer key, which pays the gas. Commits are *accepted* once checked (signature,
   deadline, nonce, session open) and queued; a background thread sends them in batches
   (`commitBidsFor`), so the API answers fast and the chain sees one transaction per batch.
+  A commit's checks read nothing from the chain per request: roles, session timing and
+  chain time are cached, and relay nonces are known from a follower thread that reads
+  FlexRelay's `Relayed`/`RelayFailed` logs (and the registry's role changes) block by block.
 - **Prepared** (everything else): the API checks the request and the caller's roles,
   answers an unsigned transaction plus an `intent` (HMAC of sender, target and calldata);
   the participant signs it with its wallet and posts it to `/transactions`, where only a
@@ -17,15 +20,16 @@ Two ways a participant writes, and in neither does the API hold its key:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import rlp
 from eth_abi.abi import decode, encode
@@ -34,6 +38,7 @@ from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
+from starlette.concurrency import run_in_threadpool
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import RPCEndpoint
@@ -45,16 +50,21 @@ from python_client.artifacts import load_artifact
 from python_client.chain import Contracts, Deployment, ErrorDecoder, Wallet
 from python_client.errors import ClientError, TransactionReverted
 from python_client.records import ChainEvent
-from python_client.relay import RelayDomain
+from python_client.relay import RelayDomain, commit_digest, recover_raw
 
 log = logging.getLogger("flexmarket.api")
+T = TypeVar("T")
 
 ROLE_NAMES = ("DSO", "TSO", "BRP", "AGGREGATOR", "ORACLE", "VALIDATOR", "METERING")
 ROLE_IDS: dict[str, bytes] = {name: keccak(text=f"{name}_ROLE") for name in ROLE_NAMES}
 ROLE_IDS["ADMIN"] = b"\0" * 32
 COMMIT_GAS_BASE, COMMIT_GAS_PER_BID = 60_000, 75_000
 NONCE_USED_SELECTOR = keccak(text="nonceUsed(address,uint256)")[:4]
+RELAYED_TOPIC = "0x" + keccak(text="Relayed(address,uint256)").hex()
 RELAY_FAILED_TOPIC = "0x" + keccak(text="RelayFailed(address,uint256,bytes)").hex()
+ROLE_GRANTED_TOPIC = "0x" + keccak(text="RoleGranted(bytes32,address,address)").hex()
+ROLE_REVOKED_TOPIC = "0x" + keccak(text="RoleRevoked(bytes32,address,address)").hex()
+ROLE_BY_ID = {"0x" + v.hex(): k for k, v in ROLE_IDS.items()}
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,69 @@ class PendingCommit:
         return (
             self.seller, self.session_id, self.commitment, self.nonce, self.deadline,
             self.signature,
+        )  # fmt: skip
+
+
+COMMIT_BIDS_FOR = keccak(text="commitBidsFor((address,uint64,bytes32,uint256,uint256,bytes)[])")[:4]
+
+
+def encode_commit_bids_for(batch: list[PendingCommit]) -> bytes:
+    """Calldata of `FlexRelay.commitBidsFor(CommitRequest[])`, by hand: web3's encoder
+    spends ~1 ms of Python per request (the relay thread holds the GIL the event loop
+    needs). Each request is (address, uint64, bytes32, uint256, uint256, bytes): six head
+    words (the last the offset of the signature, 0xc0), its length, its padded bytes."""
+    n = len(batch)
+    offsets, tails = [], []
+    at = 32 * n
+    for p in batch:
+        sig = p.signature
+        padded = sig + bytes(-len(sig) % 32)
+        tail = b"".join(
+            (
+                bytes(12) + bytes.fromhex(p.seller[2:]),
+                p.session_id.to_bytes(32, "big"),
+                p.commitment,
+                p.nonce.to_bytes(32, "big"),
+                p.deadline.to_bytes(32, "big"),
+                (0xC0).to_bytes(32, "big"),
+                len(sig).to_bytes(32, "big"),
+                padded,
+            )
+        )
+        offsets.append(at.to_bytes(32, "big"))
+        tails.append(tail)
+        at += len(tail)
+    head = (0x20).to_bytes(32, "big") + n.to_bytes(32, "big")
+    return COMMIT_BIDS_FOR + head + b"".join(offsets) + b"".join(tails)
+
+
+class RawCall:
+    """A contract call given as calldata, for `Wallet.send_batch` (which asks a call only
+    for `build_transaction`, its name, and `call` to replay a failure)."""
+
+    def __init__(self, to: str, data: bytes, fn_name: str, replay: Any) -> None:
+        self.to, self.data, self.fn_name = to, data, fn_name
+        self._replay = replay  # () -> the web3 function, built only to replay a failure
+
+    def build_transaction(self, tx: dict[str, Any]) -> dict[str, Any]:
+        return {**tx, "to": self.to, "data": "0x" + self.data.hex()}
+
+    def call(self, tx: dict[str, Any], block_identifier: Any = "latest") -> Any:
+        return self._replay().call(tx, block_identifier=block_identifier)
+
+
+def check_signer(signer: bytes | None, seller: str) -> None:
+    """422 for a signature with no signer, 403 for another signer than the seller."""
+    if signer is None:
+        raise Problem(422, "bad-signature", "signature: malformed", field="signature",
+                      reason="no signer can be recovered")  # fmt: skip
+    if signer != bytes.fromhex(seller[2:]):
+        # Someone else's signature, or the caller's over other fields: either way the
+        # caller may not have it relayed as its own (the seller is always the caller).
+        raise Problem(
+            403, "not-your-signature", "signature: not the signed-in seller's signature of "
+            "this message (chain id, relay, seller, fields, nonce, deadline)",
+            field="signature", reason=f"recovered {to_checksum_address(signer)}, not {seller}",
         )  # fmt: skip
 
 
@@ -128,43 +201,119 @@ class Gateway:
         self._secret = settings.token_secret.get_secret_value().encode()
         self._roles: dict[tuple[str, str], tuple[bool, float]] = {}
         self._sessions: dict[int, SessionTiming] = {}
-        self._reserved_nonces: set[tuple[str, int]] = set()
+        self._reserved_nonces: set[tuple[str, int]] = set()  # taken by this API
+        self._chain_nonces: set[tuple[str, int]] = set()  # used on chain (the follower)
         self._pending: dict[str, PendingCommit] = {}
+        self._inflight: dict[tuple[Any, ...], asyncio.Future[Any]] = {}  # see once()
         self._lock = threading.Lock()
         self._queue: queue.Queue[PendingCommit | None] = queue.Queue()
         self._worker = threading.Thread(target=self._relay_loop, name="bid-relay", daemon=True)
+        self._follower = threading.Thread(target=self._follow_loop, name="follow", daemon=True)
+        self._stopping = threading.Event()
+        self._followed = -1  # the last block whose relay and role logs were read
         self._clock: tuple[int, float] = (0, 0.0)
+        self._clock_epoch = 0  # bumped by forget_clock: a read begun before is dropped
         self.relay_stats = {"batches": 0, "bids": 0, "failed": 0, "seconds": 0.0}
 
     def start(self) -> None:
+        self._follow_once()  # every nonce used so far, before the first request
+        self._follower.start()
         self._worker.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self._queue.put(None)
         self._worker.join(timeout=30)
+        self._follower.join(timeout=5)
+
+    # --- following the chain: its time, used relay nonces, role changes
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        reply = self.w3.provider.make_request(RPCEndpoint(method), params)
+        if "error" in reply or "result" not in reply:
+            raise Problem(502, "node-failed", f"the node could not answer: {reply.get('error')}")
+        return reply["result"]
+
+    def _follow_loop(self) -> None:
+        while not self._stopping.wait(self.settings.follow_interval_s):
+            try:
+                self._follow_once()
+            except Exception:  # noqa: BLE001 - a node hiccup: try again next tick
+                log.exception("following the chain failed")
+
+    def _follow_once(self) -> None:
+        """Read the head block (the chain's time) and, from the blocks not yet read,
+        FlexRelay's `Relayed`/`RelayFailed` logs (nonces used on chain, whoever relayed
+        them) and the registry's role changes (drop the cached answer)."""
+        epoch = self._clock_epoch
+        head = self._rpc("eth_getBlockByNumber", ["latest", False])
+        number = int(head["number"], 16)
+        if epoch == self._clock_epoch:
+            self._clock = (int(head["timestamp"], 16), time.monotonic())
+        if number <= self._followed:
+            return
+        logs = self._rpc(
+            "eth_getLogs",
+            [
+                {
+                    "fromBlock": hex(self._followed + 1),
+                    "toBlock": hex(number),
+                    "address": [self.relay.address, self.contracts.registry.address],
+                    "topics": [
+                        [RELAYED_TOPIC, RELAY_FAILED_TOPIC, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC]
+                    ],
+                }
+            ],
+        )
+        relay = self.relay.address.lower()
+        for lg in logs:
+            topics = lg["topics"]
+            if lg["address"].lower() == relay:
+                seller = to_checksum_address("0x" + topics[1][-40:])
+                self._chain_nonces.add((seller, int(topics[2], 16)))
+            else:
+                role = ROLE_BY_ID.get(topics[1])
+                if role is not None:
+                    self._roles.pop((to_checksum_address("0x" + topics[2][-40:]), role), None)
+        self._followed = number
 
     # --- reads
     def now(self) -> int:
-        """The chain's time (latest block), refreshed at most every 0.2 s."""
-        value, at = self._clock
-        if time.monotonic() - at > 0.2:
+        """The chain's time (latest block): the follower's reading, read here when older
+        than 0.2 s."""
+        value = self.fresh_now()
+        if value is None:
+            epoch = self._clock_epoch
             value = int(self.w3.eth.get_block("latest")["timestamp"])
-            self._clock = (value, time.monotonic())
+            if epoch == self._clock_epoch:
+                self._clock = (value, time.monotonic())
         return value
+
+    def fresh_now(self) -> int | None:
+        """The chain's time if read in the last 0.2 s (no chain read), else None."""
+        value, at = self._clock
+        return value if time.monotonic() - at <= 0.2 else None
 
     def forget_clock(self) -> None:
         """Read the chain's time afresh next time (after a local chain was moved)."""
+        self._clock_epoch += 1
         self._clock = (0, 0.0)
 
     def has_role(self, address: str, role: str) -> bool:
-        """From the registry (`hasRole`), reused for `role_cache_s`."""
-        key = (address, role)
-        hit = self._roles.get(key)
+        """From the registry (`hasRole`), reused for `role_cache_s` (the follower drops
+        an answer as soon as it sees that role granted to or revoked from the address)."""
+        hit = self.cached_role(address, role)
+        if hit is not None:
+            return hit
+        value = bool(self.contracts.registry.functions.hasRole(ROLE_IDS[role], address).call())
+        self._roles[(address, role)] = (value, time.monotonic())
+        return value
+
+    def cached_role(self, address: str, role: str) -> bool | None:
+        """The cached `hasRole` answer while fresh (no chain read), else None."""
+        hit = self._roles.get((address, role))
         if hit is not None and time.monotonic() - hit[1] < self.settings.role_cache_s:
             return hit[0]
-        value = bool(self.contracts.registry.functions.hasRole(ROLE_IDS[role], address).call())
-        self._roles[key] = (value, time.monotonic())
-        return value
+        return None
 
     def roles_of(self, address: str) -> list[str]:
         return [r for r in (*ROLE_NAMES, "ADMIN") if self.has_role(address, r)]
@@ -174,6 +323,20 @@ class Gateway:
             raise Problem(
                 403, "role-required", f"{address} holds none of the roles {', '.join(roles)}"
             )
+
+    def cached_session(self, session_id: int) -> SessionTiming | None:
+        return self._sessions.get(session_id)
+
+    async def once(self, key: tuple[Any, ...], fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a worker thread, shared by every request that asks for the same
+        key meanwhile: fifty requests finding a cache empty make one chain read, not fifty
+        (a burst of thread hops and web3 calls that stalls the event loop)."""
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(run_in_threadpool(fn, *args))
+            self._inflight[key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return cast(T, await asyncio.shield(task))
 
     def session(self, session_id: int) -> SessionTiming:
         """A session's fixed timing (cached: it never changes once opened)."""
@@ -324,13 +487,20 @@ class Gateway:
         with self._lock:
             self._reserved_nonces.discard((seller, nonce))
 
-    def reserve_nonce(self, seller: str, nonce: int) -> None:
-        """Refuse a nonce this API already took or the relay already used."""
+    def _take_nonce(self, seller: str, nonce: int) -> None:
+        """Reserve a nonce neither this API took nor the follower saw used on chain
+        (in memory: no chain read)."""
+        key = (seller, nonce)
         with self._lock:
-            if (seller, nonce) in self._reserved_nonces:
+            if key in self._reserved_nonces or key in self._chain_nonces:
                 raise Problem(409, "nonce-used", f"nonce: {nonce} already used", field="nonce",
                               reason="already used")  # fmt: skip
-            self._reserved_nonces.add((seller, nonce))
+            self._reserved_nonces.add(key)
+
+    def reserve_nonce(self, seller: str, nonce: int) -> None:
+        """Refuse a nonce this API already took or the relay already used (asked of the
+        chain too: a join or reveal is relayed at once, the exact answer costs nothing)."""
+        self._take_nonce(seller, nonce)
         if self.nonce_used_on_chain(seller, nonce):
             self.release_nonce(seller, nonce)  # used on chain: the chain remembers it
             raise Problem(409, "nonce-used", f"nonce: {nonce} already used", field="nonce",
@@ -347,6 +517,28 @@ class Gateway:
         if "error" in reply or not isinstance(reply.get("result"), str):
             raise Problem(502, "node-failed", f"the node could not answer: {reply.get('error')}")
         return int(reply["result"], 16) != 0
+
+    def accept_commit(
+        self, seller: str, session_id: int, commitment: bytes, nonce: int, deadline: int,
+        signature: bytes, now: int,
+    ) -> PendingCommit:  # fmt: skip
+        """Check a signed commit (deadline, signature, nonce, not already submitted) and
+        queue it; nothing read from the chain. The caller checked role and session."""
+        margin = self.settings.min_deadline_margin_s
+        if deadline < now + margin:
+            raise Problem(
+                422, "deadline-too-close",
+                f"deadline: must be at least {margin} s after chain time",
+                field="deadline", reason="expired or about to expire",
+            )  # fmt: skip
+        digest = commit_digest(self.domain, seller, session_id, commitment, nonce, deadline)
+        check_signer(recover_raw(digest, signature), seller)
+        self._take_nonce(seller, nonce)
+        # the bid's id on chain: keccak256(abi.encode(seller, commitment)) (hashing.bid_id)
+        bid_id = "0x" + keccak(bytes(12) + bytes.fromhex(seller[2:]) + commitment).hex()
+        pending = PendingCommit(bid_id, seller, session_id, commitment, nonce, deadline, signature)
+        self.enqueue_commit(pending)
+        return pending
 
     def enqueue_commit(self, pending: PendingCommit) -> None:
         with self._lock:
@@ -402,7 +594,10 @@ class Gateway:
 
     def _send_batch(self, batch: list[PendingCommit]) -> None:
         started = time.perf_counter()
-        fn = self.relay.functions.commitBidsFor([p.request() for p in batch])
+        fn = RawCall(
+            self.relay.address, encode_commit_bids_for(batch), "commitBidsFor",
+            lambda: self.relay.functions.commitBidsFor([p.request() for p in batch]),
+        )  # fmt: skip
         gas = COMMIT_GAS_BASE + COMMIT_GAS_PER_BID * len(batch)
         with self._relayer_lock:
             try:

@@ -118,6 +118,9 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(participants.public)
+    # The hot route first: a request walks the route list until one matches.
+    hot = [r for r in app.router.routes if getattr(r, "endpoint", None) is bids.commit_bid]
+    app.router.routes[:] = hot + [r for r in app.router.routes if r not in hot]
     return app
 
 

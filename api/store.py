@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from pathlib import Path
 from typing import Any
 
 SCHEMA = [
@@ -32,6 +33,8 @@ class Store:
             self._conn = psycopg.connect(url, autocommit=True)
         elif url.startswith("sqlite:///"):
             path = url.removeprefix("sqlite:///")
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
                 path,
                 check_same_thread=False,

@@ -45,7 +45,12 @@ from python_client.hashing import commitment, label, new_salt  # noqa: E402
 from python_client.http import siwe_message  # noqa: E402
 from python_client.localchain import start_chain  # noqa: E402
 from python_client.records import NO_LIMIT, BidFields, Direction, Pricing, SessionParams  # noqa: E402
-from python_client.relay import RelayDomain, commit_digest, new_nonce, sign_digest  # noqa: E402
+from python_client.relay import (  # noqa: E402
+    NonceSequence,
+    RelayDomain,
+    commit_digest,
+    sign_digest,
+)
 
 
 def _free_port() -> int:
@@ -166,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             for k in aggregators:
                 seller = Account.from_key(k).address
                 items = []
+                new_nonce = NonceSequence()  # as HttpClient: consecutive bits of a word
                 for i in range(args.bids_per_client):
                     f = BidFields(label("Z"), Direction.UP, True, 1_000 + i, 1, 1,
                                   (os.urandom(32),), new_salt())  # fmt: skip

@@ -27,10 +27,10 @@ from python_client.errors import ClientError
 from python_client.hashing import bid_id, commitment
 from python_client.records import BidFields
 from python_client.relay import (
+    NonceSequence,
     RelayDomain,
     commit_digest,
     join_digest,
-    new_nonce,
     reveal_digest,
     sign_digest,
 )
@@ -73,6 +73,7 @@ class HttpClient:
         self.token: str | None = None
         self.deadline_s = deadline_s
         self._domain: RelayDomain | None = None
+        self.new_nonce = NonceSequence()  # relay nonces: the bits of one word in turn
 
     # --- plumbing
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -142,7 +143,7 @@ class HttpClient:
 
     # --- relayed bids
     def join(self, session_id: int, bids: int) -> dict[str, Any]:
-        nonce, deadline = new_nonce(), self._deadline()
+        nonce, deadline = self.new_nonce(), self._deadline()
         sig = sign_digest(
             self._key, join_digest(self.domain, self.address, session_id, bids, nonce, deadline)
         )
@@ -159,7 +160,7 @@ class HttpClient:
     ) -> dict[str, Any]:  # fmt: skip
         """The signed `BidCommitCreate` body of a sealed bid (the fields stay here)."""
         c = commitment(session_id, self.address, fields)
-        nonce = new_nonce() if nonce is None else nonce
+        nonce = self.new_nonce() if nonce is None else nonce
         deadline = self._deadline() if deadline is None else deadline
         sig = sign_digest(
             self._key, commit_digest(self.domain, self.address, session_id, c, nonce, deadline)
@@ -186,7 +187,7 @@ class HttpClient:
         from python_client.hashing import unlabel
 
         c = commitment(session_id, self.address, fields)
-        nonce = new_nonce() if nonce is None else nonce
+        nonce = self.new_nonce() if nonce is None else nonce
         deadline = self._deadline() if deadline is None else deadline
         sig = sign_digest(self._key, reveal_digest(self.domain, self.address, c, nonce, deadline))
         return {
