@@ -13,8 +13,10 @@ class Settings(BaseSettings):
 
     rpc_url: str | None = None  # None: start anvil and deploy (like `flexmarket demo`)
     deployment_file: str | None = None  # deployments/<chain id>.json when rpc_url is given
-    # sign-in nonces and relayed bids; a relative SQLite path is from the working directory
-    db_url: str = "sqlite:///build/api/flexmarket-api.sqlite3"
+    # Sign-in nonces and relayed bids (sqlite:///PATH, relative to the working directory,
+    # or postgresql://...). None: a file under build/api/ named after the chain and the
+    # market (`default_db_url`); with a local chain started by the API, a fresh one.
+    db_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -42,3 +44,15 @@ class Settings(BaseSettings):
     burst_per_token: int = 400
     rate_per_ip_per_s: float = 2000.0
     burst_per_ip: int = 4000
+
+
+DB_DIR = "build/api"
+
+
+def default_db_url(chain_id: int, market: str, local: bool) -> str:
+    """The SQLite file of a deployment: `build/api/<chain id>-<market>.sqlite3`, or
+    `build/api/local.sqlite3` for the chain `flexmarket serve` starts itself (emptied at
+    start: a new chain has relayed nothing yet)."""
+    if local:
+        return f"sqlite:///{DB_DIR}/local.sqlite3"
+    return f"sqlite:///{DB_DIR}/{chain_id}-{market.lower()}.sqlite3"

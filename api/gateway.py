@@ -276,6 +276,11 @@ class Gateway:
                     self._roles.pop((to_checksum_address("0x" + topics[2][-40:]), role), None)
         self._followed = number
 
+    @property
+    def followed_block(self) -> int:
+        """The last block whose relay nonces and role changes this API has read."""
+        return self._followed
+
     # --- reads
     def now(self) -> int:
         """The chain's time (latest block): the follower's reading, read here when older

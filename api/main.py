@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import problems
 from api.auth import Authenticator, TokenBuckets
-from api.config import Settings
+from api.config import Settings, default_db_url
 from api.gateway import Gateway
 from api.problems import Problem, problem_response
 from api.routes import (
@@ -80,10 +80,12 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop: Callable[[], None] = lambda: None  # noqa: E731
-        store = Store(settings.db_url)
         gw = gateway
         if gw is None:
             w3, deployment, relayer_key, stop = _connect(settings)
+            local = settings.rpc_url is None
+            url = settings.db_url or default_db_url(deployment.chain_id, deployment.market, local)
+            store = Store(url, fresh=local and settings.db_url is None)
             gw = Gateway(settings, w3, deployment, relayer_key, store)
         gw.start()
         app.state.settings = settings
@@ -153,7 +155,11 @@ def serve(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="flexmarket serve", description=__doc__)
     parser.add_argument("--rpc", metavar="URL", help="JSON-RPC node (default: start anvil)")
-    parser.add_argument("--db", metavar="URL", help="sqlite:///PATH or postgresql://...")
+    parser.add_argument(
+        "--db", metavar="URL",
+        help="sqlite:///PATH or postgresql://... (default: build/api/<chain id>-<market>.sqlite3;"
+        " with no --rpc a fresh build/api/local.sqlite3)",
+    )  # fmt: skip
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--deployment", metavar="FILE", help="deployments/<chain id>.json")

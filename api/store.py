@@ -23,7 +23,8 @@ SCHEMA = [
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, fresh: bool = False) -> None:
+        """`fresh`: start from an empty SQLite file (its old one removed)."""
         self._lock = threading.Lock()
         self._pg = url.startswith(("postgresql://", "postgres://"))
         self._conn: Any
@@ -35,6 +36,9 @@ class Store:
             path = url.removeprefix("sqlite:///")
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                if fresh:
+                    for old in (path, path + "-wal", path + "-shm"):
+                        Path(old).unlink(missing_ok=True)
             self._conn = sqlite3.connect(
                 path,
                 check_same_thread=False,
