@@ -262,3 +262,34 @@ def test_appending_an_address_does_not_impersonate_without_the_relay(env):
     data = env.market.commitBid.encode_input(sid, c) + env.agg1.address[2:].lower()
     tx = env.agg2.transfer(env.market, 0, data=data)
     assert tx.events["BidCommitted"]["seller"] == env.agg2.address
+
+
+def test_nonces_are_bits_of_words_each_used_once(env, relay, seller):
+    """Bit `nonce % 256` of word `nonce // 256` (Permit2-style unordered nonces): the bits
+    of one word are independent nonces, each single-use; the first bit set in a word pays
+    for a fresh storage slot, the next ones for a set slot (what NonceSequence exploits)."""
+    sid = env.open_session()
+    word = 0xC0FFEE << 8
+    first = relay.commitBidFor(
+        _commit_request(relay, seller, sid, "0x" + "81" * 32, word + 1), {"from": env.oracle}
+    )
+    second = relay.commitBidFor(
+        _commit_request(relay, seller, sid, "0x" + "82" * 32, word + 2), {"from": env.oracle}
+    )
+    assert relay.nonceUsed(seller.address, word + 1) and relay.nonceUsed(seller.address, word + 2)
+    for unused in (word, word + 3, word + 255, word + 256 + 1, word - 256 + 1):
+        assert not relay.nonceUsed(seller.address, unused)
+    assert first.gas_used - second.gas_used >= 15_000  # 22,100 (fresh slot) vs 2,900
+    with reverts("FlexRelayNonceUsed"):  # a reused bit reverts, alone or in a batch
+        relay.commitBidFor(
+            _commit_request(relay, seller, sid, "0x" + "83" * 32, word + 2), {"from": env.oracle}
+        )
+    batch = [
+        _commit_request(relay, seller, sid, "0x" + "84" * 32, word + 3),
+        _commit_request(relay, seller, sid, "0x" + "85" * 32, word + 1),
+    ]
+    with reverts("FlexRelayNonceUsed"):
+        relay.commitBidsFor(batch, {"from": env.oracle})
+    assert not relay.nonceUsed(seller.address, word + 3)  # the reverted batch set nothing
+    tx = relay.commitBidsFor(batch[:1], {"from": env.oracle})
+    assert tx.return_value == 0 and relay.nonceUsed(seller.address, word + 3)
