@@ -2,7 +2,8 @@
 pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {Escrow} from "./Escrow.sol";
+import {FlexMarketStorage} from "./FlexMarketStorage.sol";
+import {FlexResults} from "./FlexResults.sol";
 import {FlexRelay} from "./FlexRelay.sol";
 import {IFlexMarket} from "./interfaces/IFlexMarket.sol";
 import {IFlexRegistry} from "./interfaces/IFlexRegistry.sol";
@@ -26,47 +27,22 @@ import {
 /// `commitBid` reads and writes only the bid's own slot (gate closure and joining are
 /// checked at reveal); `revealBid` writes one new slot; `settleAward` touches the session's
 /// money slot, the award's two slots and the two participants' balance slots.
-contract FlexMarket is Escrow, IFlexMarket {
-    // ------------------------------------------------------------- storage types
-
-    struct SessionRecord {
-        SessionTiming timing; // slot 0
-        SessionRules rules; // slot 1
-        SessionMoney money; // slot 2
-        address operator; // slot 3
-        uint16 lastAwardNeed; // sorting key of the last award row committed
-        bool hasLastAward;
-        bytes32 lastAwardBid; // slot 4
-        bytes32 inputHash; // slot 5
-        bytes32 resultHash; // slot 6
-        // marketId, product and unmetPenaltyEurPerMw are only in SessionOpened: no rule
-        // on chain reads them.
-    }
-
+contract FlexMarket is FlexMarketStorage, IFlexMarket {
     /// @dev FLECH: a seller that fails for the fourth time loses its standing.
     uint8 private constant _FAILURES_TO_SUSPEND = 4;
 
     IFlexRegistry private immutable _registry;
     /// @dev The one trusted forwarder (ERC-2771): bids its sellers signed (see IFlexRelay).
     address private immutable _relay;
-
-    uint64 private _sessionCount;
-    mapping(uint64 sessionId => SessionRecord) private _sessions;
-    mapping(uint64 sessionId => mapping(address seller => Participation)) private _participations;
-    mapping(bytes32 bidId => BidCore) private _bidCores;
-    mapping(bytes32 bidId => BidTerms) private _bidTerms;
-    mapping(uint64 sessionId => mapping(uint16 needIndex => NeedCore)) private _needCores;
-    mapping(uint64 sessionId => mapping(uint16 needIndex => NeedMoney)) private _needMoney;
-    mapping(uint64 sessionId => mapping(uint32 awardIndex => AwardCore)) private _awardCores;
-    mapping(uint64 sessionId => mapping(uint32 awardIndex => AwardPay)) private _awardPays;
-    mapping(uint64 sessionId => mapping(uint32 awardIndex => bytes32 bidId)) private _awardBids;
-    mapping(uint64 sessionId => mapping(address validator => bool)) private _attested;
+    /// @dev The code of commitResult, run here by delegatecall (this contract's size limit).
+    address private immutable _results;
 
     /// @param settlementToken The µEUR token.
     /// @param flexRegistry Roles, zones and assets.
-    constructor(IERC20 settlementToken, IFlexRegistry flexRegistry) Escrow(settlementToken) {
+    constructor(IERC20 settlementToken, IFlexRegistry flexRegistry) FlexMarketStorage(settlementToken) {
         _registry = flexRegistry;
         _relay = address(new FlexRelay(address(this)));
+        _results = address(new FlexResults());
     }
 
     // ------------------------------------------------------------- sessions and needs
@@ -149,6 +125,17 @@ contract FlexMarket is Escrow, IFlexMarket {
             params.budgetUeur,
             params.quantityW
         );
+    }
+
+    /// @inheritdoc IFlexMarket
+    function publishCoordination(uint64 sessionId, bytes calldata coordination) external {
+        SessionRecord storage s = _existingSession(sessionId);
+        if (msg.sender != s.operator) revert FlexMarketNotOperator(sessionId, msg.sender);
+        uint40 biddingEnd = s.timing.biddingEnd;
+        if (block.timestamp >= biddingEnd) revert FlexMarketBiddingClosed(sessionId, biddingEnd);
+        if (s.coordinationPublished) revert FlexMarketCoordinationExists(sessionId);
+        s.coordinationPublished = true;
+        emit CoordinationPublished(sessionId, msg.sender, coordination);
     }
 
     // ------------------------------------------------------------- sealed bids
@@ -292,39 +279,16 @@ contract FlexMarket is Escrow, IFlexMarket {
     // ------------------------------------------------------------- clearing result
 
     /// @inheritdoc IFlexMarket
-    function commitResult(
-        uint64 sessionId,
-        bytes32 inputHash,
-        bytes32 resultHash,
-        Award[] calldata awards,
-        bool lastPage
-    ) external {
+    /// @dev Runs FlexResults' code on this contract's storage (see FlexMarketStorage).
+    function commitResult(uint64, bytes32, bytes32, Award[] calldata, bool) external {
         _requireRole(FlexRoles.ORACLE);
-        SessionRecord storage s = _existingSession(sessionId);
-        {
-            SessionTiming memory timing = s.timing;
-            ResultStatus status = s.money.resultStatus;
-            if (block.timestamp < timing.revealDeadline) revert FlexMarketClearingNotOpen(sessionId, timing.revealDeadline);
-            if (block.timestamp >= timing.clearingDeadline) {
-                revert FlexMarketClearingClosed(sessionId, timing.clearingDeadline);
-            }
-            if (inputHash == bytes32(0) || resultHash == bytes32(0)) revert FlexMarketResultHashMismatch(sessionId);
-            if (status == ResultStatus.None) {
-                s.inputHash = inputHash;
-                s.resultHash = resultHash;
-                s.money.resultStatus = ResultStatus.Committing;
-            } else if (status == ResultStatus.Committing) {
-                if (s.inputHash != inputHash || s.resultHash != resultHash) revert FlexMarketResultHashMismatch(sessionId);
-            } else {
-                revert FlexMarketResultStatusInvalid(sessionId, status);
-            }
-        }
-        _commitAwards(sessionId, s, awards);
-        if (lastPage) {
-            if (s.hasLastAward) _closeBidAward(s.lastAwardBid, s.rules.granularityW);
-            ResultStatus status = s.timing.attestationQuorum == 0 ? ResultStatus.Final : ResultStatus.Pending;
-            s.money.resultStatus = status;
-            emit ResultCommitted(sessionId, msg.sender, inputHash, resultHash, s.money.awardCount, status);
+        address results = _results;
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), results, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
         }
     }
 
@@ -480,6 +444,11 @@ contract FlexMarket is Escrow, IFlexMarket {
     }
 
     /// @inheritdoc IFlexMarket
+    function results() external view returns (address) {
+        return _results;
+    }
+
+    /// @inheritdoc IFlexMarket
     function registry() external view returns (address) {
         return address(_registry);
     }
@@ -556,11 +525,6 @@ contract FlexMarket is Escrow, IFlexMarket {
         if (!_registry.hasRole(role, msg.sender)) revert FlexMarketUnauthorized(msg.sender, role);
     }
 
-    function _existingSession(uint64 sessionId) private view returns (SessionRecord storage s) {
-        if (sessionId == 0 || sessionId > _sessionCount) revert FlexMarketSessionUnknown(sessionId);
-        return _sessions[sessionId];
-    }
-
     function _checkSessionParams(SessionParams calldata params) private view {
         if (params.slotCount == 0 || params.slotCount > 256) revert FlexMarketSessionParamInvalid("slotCount");
         if (params.slotMinutes == 0) revert FlexMarketSessionParamInvalid("slotMinutes");
@@ -611,95 +575,6 @@ contract FlexMarket is Escrow, IFlexMarket {
         return keccak256(abi.encode(seller, commitment));
     }
 
-    function _commitAwards(uint64 sessionId, SessionRecord storage s, Award[] calldata awards) private {
-        uint32 awardIndex = s.money.awardCount;
-        uint16 needCount = s.money.needCount;
-        Pricing pricing = s.timing.pricing;
-        uint32 granularityW = s.rules.granularityW;
-        uint64 capEurPerMw = s.rules.priceCapEurPerMw;
-        bytes32 lastBid = s.lastAwardBid;
-        uint16 lastNeed = s.lastAwardNeed;
-        bool hasLast = s.hasLastAward;
-        uint256 count = awards.length;
-        if (uint256(awardIndex) + count > type(uint32).max) revert FlexMarketTooManyAwards(sessionId);
-        for (uint256 i; i < count; ++i) {
-            Award calldata a = awards[i];
-            bytes32 bidId = a.bidId;
-            if (hasLast && (bidId < lastBid || (bidId == lastBid && a.needIndex <= lastNeed))) {
-                revert FlexMarketAwardsNotSorted(sessionId, i);
-            }
-            if (hasLast && bidId != lastBid) _closeBidAward(lastBid, granularityW);
-            BidCore memory core = _bidCores[bidId];
-            if (core.status != BidStatus.Revealed || core.sessionId != sessionId) {
-                revert FlexMarketAwardBidInvalid(sessionId, i, bidId);
-            }
-            BidTerms memory terms = _bidTerms[bidId];
-            if (a.needIndex >= needCount) revert FlexMarketAwardNeedInvalid(sessionId, i, a.needIndex);
-            NeedCore memory needCore = _needCores[sessionId][a.needIndex];
-            if (
-                needCore.direction != terms.direction
-                    || (needCore.zoneIndex != 0 && needCore.zoneIndex != terms.zoneIndex)
-                    || a.priceEurPerMw > needCore.maxPriceEurPerMw
-            ) revert FlexMarketAwardNeedInvalid(sessionId, i, a.needIndex);
-            if (
-                (pricing == Pricing.PayAsBid && a.priceEurPerMw != terms.priceEurPerMw)
-                    || a.priceEurPerMw < terms.priceEurPerMw || a.priceEurPerMw > capEurPerMw
-            ) revert FlexMarketAwardPriceInvalid(sessionId, i, a.priceEurPerMw, terms.priceEurPerMw);
-            uint256 expected = uint256(a.quantityW) * a.priceEurPerMw;
-            if (a.paymentUeur != expected || expected > type(uint80).max) {
-                revert FlexMarketAwardPaymentMismatch(sessionId, i, a.paymentUeur, expected);
-            }
-            uint256 awardedW = uint256(terms.awardedW) + a.quantityW;
-            if (a.quantityW == 0 || awardedW > terms.quantityW) {
-                revert FlexMarketAwardExceedsBid(bidId, awardedW, terms.quantityW);
-            }
-            _bidTerms[bidId].awardedW = uint40(awardedW);
-            NeedMoney storage needMoney = _needMoney[sessionId][a.needIndex];
-            uint256 committed = needMoney.committedUeur + expected;
-            if (committed > needMoney.budgetUeur) {
-                revert FlexMarketAwardExceedsBudget(sessionId, a.needIndex, committed, needMoney.budgetUeur);
-            }
-            needMoney.committedUeur = uint112(committed);
-
-            _awardCores[sessionId][awardIndex] =
-                AwardCore({seller: core.seller, quantityW: a.quantityW, deliveredW: 0, delivered: false, settled: false});
-            _awardPays[sessionId][awardIndex] =
-                AwardPay({buyer: needCore.buyer, paymentUeur: uint80(expected), needIndex: a.needIndex});
-            _awardBids[sessionId][awardIndex] = bidId;
-            emit AwardCommitted(
-                sessionId,
-                awardIndex,
-                bidId,
-                a.needIndex,
-                core.seller,
-                needCore.buyer,
-                a.quantityW,
-                a.priceEurPerMw,
-                expected
-            );
-            ++awardIndex;
-            lastBid = bidId;
-            lastNeed = a.needIndex;
-            hasLast = true;
-        }
-        s.money.awardCount = awardIndex;
-        s.lastAwardBid = lastBid;
-        s.lastAwardNeed = lastNeed;
-        s.hasLastAward = hasLast;
-    }
-
-    /// @dev Checks a bid's total award once all its rows are in.
-    function _closeBidAward(bytes32 bidId, uint32 granularityW) private view {
-        BidTerms memory terms = _bidTerms[bidId];
-        if (!terms.divisible) {
-            if (terms.awardedW != terms.quantityW) {
-                revert FlexMarketAwardNotAllOrNothing(bidId, terms.awardedW, terms.quantityW);
-            }
-        } else if (terms.awardedW < terms.minQuantityW || terms.awardedW % granularityW != 0) {
-            revert FlexMarketAwardQuantityInvalid(bidId, terms.awardedW, terms.minQuantityW, granularityW);
-        }
-    }
-
     /// @dev The attestation and dispute hook: payments need a final result (a later k-of-n
     /// attestation rule or dispute window plugs in here and in attestResult/disputeResult).
     function _requireSettleable(uint64 sessionId, ResultStatus status) private pure {
@@ -741,12 +616,70 @@ contract FlexMarket is Escrow, IFlexMarket {
         }
         seller.freeUeur += uint112(paymentUeur);
         _storeAccount(core.seller, seller);
-        Account memory buyer = _accounts[pay.buyer];
-        buyer.lockedUeur -= uint112(paymentUeur + refundUeur);
-        buyer.freeUeur += uint112(refundUeur + penaltyUeur);
-        _storeAccount(pay.buyer, buyer);
+        if (pay.shareCount == 0) {
+            Account memory buyer = _accounts[pay.buyer];
+            buyer.lockedUeur -= uint112(paymentUeur + refundUeur);
+            buyer.freeUeur += uint112(refundUeur + penaltyUeur);
+            _storeAccount(pay.buyer, buyer);
+        } else {
+            _settleShares(sessionId, awardIndex, pay, refundUeur, penaltyUeur);
+        }
         emit AwardSettled(sessionId, awardIndex, core.seller, paymentUeur, refundUeur, penaltyUeur);
         return true;
+    }
+
+    /// @dev Splits a shared award's refund and penalty among its shares in proportion to their
+    /// payments: share rows in order, then the award's first need, each taking
+    /// `floor(x * cumulative / total) - floor(x * cumulativeBefore / total)` of `x`, so that
+    /// no share gets back more than it paid and the parts add up exactly.
+    function _settleShares(
+        uint64 sessionId,
+        uint32 awardIndex,
+        AwardPay memory pay,
+        uint256 refundUeur,
+        uint256 penaltyUeur
+    ) private {
+        uint256 totalUeur = pay.paymentUeur;
+        uint256 cumulativeUeur;
+        uint256 refundDone;
+        uint256 penaltyDone;
+        for (uint8 k; k < pay.shareCount; ++k) {
+            AwardShare memory share = _awardShares[sessionId][awardIndex][k];
+            cumulativeUeur += share.paymentUeur;
+            // a zero payment (price 0) has no proportion: its first need takes everything
+            uint256 refund = totalUeur == 0 ? 0 : refundUeur * cumulativeUeur / totalUeur - refundDone;
+            uint256 penalty = totalUeur == 0 ? 0 : penaltyUeur * cumulativeUeur / totalUeur - penaltyDone;
+            refundDone += refund;
+            penaltyDone += penalty;
+            _settleShare(sessionId, awardIndex, share.needIndex, share.buyer, share.paymentUeur, refund, penalty);
+        }
+        _settleShare(
+            sessionId,
+            awardIndex,
+            pay.needIndex,
+            pay.buyer,
+            totalUeur - cumulativeUeur,
+            refundUeur - refundDone,
+            penaltyUeur - penaltyDone
+        );
+    }
+
+    /// @dev One buyer's part of a shared award: `shareUeur` leaves its locked balance, of which
+    /// `refundUeur` comes back to its free balance with `penaltyUeur`.
+    function _settleShare(
+        uint64 sessionId,
+        uint32 awardIndex,
+        uint16 needIndex,
+        address buyerAddress,
+        uint256 shareUeur,
+        uint256 refundUeur,
+        uint256 penaltyUeur
+    ) private {
+        Account memory buyer = _accounts[buyerAddress];
+        buyer.lockedUeur -= uint112(shareUeur);
+        buyer.freeUeur += uint112(refundUeur + penaltyUeur);
+        _storeAccount(buyerAddress, buyer);
+        emit ShareSettled(sessionId, awardIndex, buyerAddress, needIndex, shareUeur - refundUeur, refundUeur, penaltyUeur);
     }
 
     function _endedWithoutResult(SessionRecord storage s) private view returns (bool) {

@@ -119,10 +119,20 @@ interface IFlexMarket is IEscrow {
         bool settled;
     }
 
-    /// @notice An award's payment.
+    /// @notice An award's payment: `paymentUeur = quantityW * priceEurPerMw`, paid to the seller;
+    /// the buyer of need `needIndex` pays it, less the award's `shareCount` shares (see
+    /// {AwardShared}) that other needs pay.
     struct AwardPay {
         address buyer;
-        uint80 paymentUeur;
+        uint72 paymentUeur;
+        uint16 needIndex;
+        uint8 shareCount;
+    }
+
+    /// @notice The part of a shared award's payment that another need pays.
+    struct AwardShare {
+        address buyer;
+        uint72 paymentUeur;
         uint16 needIndex;
     }
 
@@ -249,6 +259,28 @@ interface IFlexMarket is IEscrow {
         uint256 paymentUeur
     );
 
+    /// @notice A share row of a clearing result: `paymentUeur` of award `awardIndex`'s payment
+    /// is charged to need `needIndex` (committed from its budget, still locked with `buyer`)
+    /// instead of the award's own need, whose part is its payment less all its shares.
+    /// @param sessionId The session.
+    /// @param awardIndex The shared award.
+    /// @param needIndex The need that pays this share.
+    /// @param buyer The need's buyer.
+    /// @param paymentUeur The share.
+    event AwardShared(
+        uint64 indexed sessionId, uint32 indexed awardIndex, uint16 needIndex, address buyer, uint256 paymentUeur
+    );
+
+    /// @notice The session operator published the session's coordination inputs (issue 7):
+    /// canonical JSON (UTF-8) of `{"coupling", "priority", "balance_dso", "zones": [{"id",
+    /// "forecast_w", "limit_w", "red_slots"}]}` as in the scenario format, fields at their
+    /// defaults left out. No rule on chain reads it: the oracle and the verifiers rebuild the
+    /// session's scenario with it (see docs/contracts.md).
+    /// @param sessionId The session.
+    /// @param operator The session operator.
+    /// @param coordination The canonical JSON.
+    event CoordinationPublished(uint64 indexed sessionId, address indexed operator, bytes coordination);
+
     /// @notice The last page of a clearing result was committed.
     /// @param sessionId The session.
     /// @param oracle The caller.
@@ -309,6 +341,30 @@ interface IFlexMarket is IEscrow {
         uint64 indexed sessionId,
         uint32 indexed awardIndex,
         address indexed seller,
+        uint256 paymentUeur,
+        uint256 refundUeur,
+        uint256 penaltyUeur
+    );
+
+    /// @notice One buyer's part of the settlement of a shared award (one event per share, the
+    /// award's own need last, after which {AwardSettled} gives the totals): the buyer's locked
+    /// balance lost `paymentUeur + refundUeur`, its free balance gained `refundUeur +
+    /// penaltyUeur`. Refund and penalty are split in proportion to the shares: share rows in
+    /// order, then the award's own need, each taking `floor(x * cumulative / payment) -
+    /// floor(x * cumulativeBefore / payment)` of `x` (all of it to the own need if the payment
+    /// is zero).
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    /// @param buyer The buyer.
+    /// @param needIndex The need its part was committed from.
+    /// @param paymentUeur What it paid to the seller.
+    /// @param refundUeur Part of its share returned to it (shortfall).
+    /// @param penaltyUeur Its part of the seller's penalty.
+    event ShareSettled(
+        uint64 indexed sessionId,
+        uint32 indexed awardIndex,
+        address indexed buyer,
+        uint16 needIndex,
         uint256 paymentUeur,
         uint256 refundUeur,
         uint256 penaltyUeur
@@ -479,12 +535,29 @@ interface IFlexMarket is IEscrow {
     /// @param priceEurPerMw Award price.
     /// @param bidPriceEurPerMw Bid price.
     error FlexMarketAwardPriceInvalid(uint64 sessionId, uint256 position, uint64 priceEurPerMw, uint64 bidPriceEurPerMw);
-    /// @notice The payment is not quantity times price.
+    /// @notice A row charges more than its award has left to charge: an award row more than
+    /// `quantityW * priceEurPerMw`, a share row more than the rows before it left.
     /// @param sessionId The session.
-    /// @param position Position of the award in the call.
+    /// @param position Position of the row in the call.
     /// @param paymentUeur Given payment.
-    /// @param expectedUeur quantityW * priceEurPerMw.
+    /// @param expectedUeur At most this much (for an award row: quantityW * priceEurPerMw).
     error FlexMarketAwardPaymentMismatch(uint64 sessionId, uint256 position, uint256 paymentUeur, uint256 expectedUeur);
+    /// @notice A share row (`quantityW == 0`) must follow a row of the same bid.
+    /// @param sessionId The session.
+    /// @param position Position of the row in the call.
+    error FlexMarketAwardShareWithoutAward(uint64 sessionId, uint256 position);
+    /// @notice The rows of an award charge less than its payment (`quantityW * priceEurPerMw`).
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    /// @param leftUeur Payment charged to no need.
+    error FlexMarketAwardSharesIncomplete(uint64 sessionId, uint32 awardIndex, uint256 leftUeur);
+    /// @notice Only the session's operator may do this.
+    /// @param sessionId The session.
+    /// @param account The caller.
+    error FlexMarketNotOperator(uint64 sessionId, address account);
+    /// @notice The session's coordination inputs were published already.
+    /// @param sessionId The session.
+    error FlexMarketCoordinationExists(uint64 sessionId);
     /// @notice A bid's awarded quantity is zero or above its quantity.
     /// @param bidId The bid.
     /// @param awardedW Awarded so far.
@@ -558,6 +631,13 @@ interface IFlexMarket is IEscrow {
     /// @return needIndex Its index in the session.
     function postNeed(NeedParams calldata need) external returns (uint16 needIndex);
 
+    /// @notice Publishes the session's coordination inputs (coupling, priority, zone forecasts,
+    /// limits and red slots; see {CoordinationPublished}). Only the session operator, once,
+    /// before gate closure.
+    /// @param sessionId The session.
+    /// @param coordination Canonical JSON of the inputs.
+    function publishCoordination(uint64 sessionId, bytes calldata coordination) external;
+
     /// @notice Registers the caller (an aggregator, not suspended) for a session with an
     /// allowance of `addedBids` more bids, locking `addedBids * bidBondUeur`. Before gate closure.
     /// @param sessionId The session.
@@ -588,13 +668,17 @@ interface IFlexMarket is IEscrow {
     function forfeitBond(bytes32 bidId) external;
 
     /// @notice Commits (a page of) the clearing result. Only the oracle, between the reveal
-    /// and clearing deadlines. Every award is checked: revealed bid of the session, need it
-    /// can serve, pricing rule, payment = quantity * price, all-or-nothing for indivisible
-    /// bids, minimum and granularity for divisible ones, payments within each need's budget.
+    /// and clearing deadlines. A row with `quantityW > 0` is an award: its need pays
+    /// `paymentUeur` of the award's `quantityW * priceEurPerMw`; the rows with `quantityW == 0`
+    /// that follow it (same bid, later needs) are its shares, each paid by its own need, and
+    /// the award's rows must add up to its payment exactly (shared payments between buyers,
+    /// issue 7). Every row is checked: revealed bid of the session, need it can serve,
+    /// pricing rule, payments, all-or-nothing for indivisible bids, minimum and granularity for
+    /// divisible ones, payments within each need's budget.
     /// @param sessionId The session.
     /// @param inputHash keccak256 of the canonical scenario (same on every page).
     /// @param resultHash keccak256 of the canonical result (same on every page).
-    /// @param awards Award rows, sorted by (bidId, needIndex) across pages.
+    /// @param awards Award and share rows, sorted by (bidId, needIndex) across pages.
     /// @param lastPage Whether this page completes the result.
     function commitResult(
         uint64 sessionId,
@@ -672,6 +756,11 @@ interface IFlexMarket is IEscrow {
     /// who signed: for its calls the seller is the last 20 bytes of the calldata (ERC-2771).
     /// @return Its address.
     function relay() external view returns (address);
+
+    /// @notice The FlexResults contract whose code `commitResult` runs (delegatecall); created
+    /// with this market.
+    /// @return Its address.
+    function results() external view returns (address);
 
     /// @notice The registry of roles, zones and assets.
     /// @return Its address.

@@ -206,7 +206,11 @@ def test_commit_result_reverts_when_uniform_price_below_the_bid(env):
 
 def test_commit_result_reverts_when_payment_is_not_quantity_times_price(env, revealed):
     s = revealed
-    with reverts("FlexMarketAwardPaymentMismatch"):
+    with reverts("FlexMarketAwardPaymentMismatch"):  # more than quantity x price
+        env.commit_result(
+            s["session"], [env.award(s["bids"][0], 12_300, 500_000, payment=12_300 * 500_000 + 1)]
+        )
+    with reverts("FlexMarketAwardSharesIncomplete"):  # less, and no share row pays the rest
         env.commit_result(s["session"], [env.award(s["bids"][0], 12_300, 500_000, payment=1)])
 
 
@@ -214,7 +218,7 @@ def test_commit_result_reverts_when_award_exceeds_the_bid(env, revealed):
     s = revealed
     with reverts("FlexMarketAwardExceedsBid"):
         env.commit_result(s["session"], [env.award(s["bids"][2], 15_500, 1_000_000)])
-    with reverts("FlexMarketAwardExceedsBid"):
+    with reverts("FlexMarketAwardShareWithoutAward"):  # 0 W: a share row, of no award here
         env.commit_result(s["session"], [env.award(s["bids"][2], 0, 1_000_000)])
 
 

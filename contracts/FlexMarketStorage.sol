@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Escrow} from "./Escrow.sol";
+import {IFlexMarket} from "./interfaces/IFlexMarket.sol";
+
+/// @title FlexMarketStorage
+/// @notice The market's storage, shared by FlexMarket and FlexResults: FlexMarket runs
+/// FlexResults' code (commitResult) by delegatecall on its own storage, so both contracts
+/// inherit this one base and have the same storage layout, slot for slot (Escrow's
+/// ReentrancyGuard status and accounts first, then the variables below).
+abstract contract FlexMarketStorage is Escrow {
+    struct SessionRecord {
+        IFlexMarket.SessionTiming timing; // slot 0
+        IFlexMarket.SessionRules rules; // slot 1
+        IFlexMarket.SessionMoney money; // slot 2
+        address operator; // slot 3
+        uint16 lastAwardNeed; // sorting key of the last award row committed
+        bool hasLastAward;
+        bool coordinationPublished;
+        bytes32 lastAwardBid; // slot 4
+        bytes32 inputHash; // slot 5
+        bytes32 resultHash; // slot 6
+        uint256 lastAwardLeftUeur; // slot 7: payment of the last award not yet charged to a need
+        // marketId, product and unmetPenaltyEurPerMw are only in SessionOpened: no rule
+        // on chain reads them.
+    }
+
+    uint64 internal _sessionCount;
+    mapping(uint64 sessionId => SessionRecord) internal _sessions;
+    mapping(uint64 sessionId => mapping(address seller => IFlexMarket.Participation)) internal _participations;
+    mapping(bytes32 bidId => IFlexMarket.BidCore) internal _bidCores;
+    mapping(bytes32 bidId => IFlexMarket.BidTerms) internal _bidTerms;
+    mapping(uint64 sessionId => mapping(uint16 needIndex => IFlexMarket.NeedCore)) internal _needCores;
+    mapping(uint64 sessionId => mapping(uint16 needIndex => IFlexMarket.NeedMoney)) internal _needMoney;
+    mapping(uint64 sessionId => mapping(uint32 awardIndex => IFlexMarket.AwardCore)) internal _awardCores;
+    mapping(uint64 sessionId => mapping(uint32 awardIndex => IFlexMarket.AwardPay)) internal _awardPays;
+    mapping(uint64 sessionId => mapping(uint32 awardIndex => bytes32 bidId)) internal _awardBids;
+    mapping(uint64 sessionId => mapping(uint32 awardIndex => mapping(uint8 share => IFlexMarket.AwardShare))) internal
+        _awardShares;
+    mapping(uint64 sessionId => mapping(address validator => bool)) internal _attested;
+
+
+    /// @param settlementToken The µEUR token (FlexResults passes none: it never moves money).
+    constructor(IERC20 settlementToken) Escrow(settlementToken) {}
+
+    function _existingSession(uint64 sessionId) internal view returns (SessionRecord storage s) {
+        if (sessionId == 0 || sessionId > _sessionCount) revert IFlexMarket.FlexMarketSessionUnknown(sessionId);
+        return _sessions[sessionId];
+    }
+}
