@@ -10,9 +10,11 @@ relay thread sends the queue to FlexRelay in batches (`commitBidsFor`).
 
 Printed: accepted bids per second and the latency percentiles the clients saw (p50, p95,
 p99); then, separately, the relay's on-chain throughput (from the first accepted bid to
-the last one committed on chain) and the gas per relayed bid.
+the last one committed on chain) and the gas per relayed bid; the CPU time the server,
+the clients and anvil spent during the load (all three share this machine's cores) and
+the load average before and after (other jobs on the machine count too).
 
-    python bench/bench_api.py [--clients 50] [--bids-per-client 40] [--workers 1]
+    python bench/bench_api.py [--clients 50] [--bids-per-client 100]
 """
 
 from __future__ import annotations
@@ -51,6 +53,26 @@ from python_client.relay import (  # noqa: E402
     commit_digest,
     sign_digest,
 )
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants, from /proc (the
+    anvil launcher is a node script whose child is the anvil binary)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _free_port() -> int:
@@ -128,9 +150,9 @@ async def _load(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--bids-per-client", type=int, default=40)
-    parser.add_argument("--workers", type=int, default=1, help="(uvicorn runs one process)")
+    parser.add_argument("--bids-per-client", type=int, default=100)
     args = parser.parse_args(argv)
+    load_before = _loadavg()
 
     with start_chain("anvil") as chain, tempfile.TemporaryDirectory() as tmp:
         w3 = connect(chain.url)
@@ -187,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
             sign_s = time.perf_counter() - t_sign
             total = args.clients * args.bids_per_client
             head0 = w3.eth.block_number
+            cpu0 = (_cpu_s(server.pid), time.process_time(), _cpu_s(chain.process.pid))
             elapsed, latencies, statuses = asyncio.run(_load(url, aggregators, session_id, bodies))
+            cpu1 = (_cpu_s(server.pid), time.process_time(), _cpu_s(chain.process.pid))
             t_accepted = time.perf_counter() - elapsed
             accepted = statuses.get(202, 0)
             # the relay: until every accepted bid is committed on chain
@@ -212,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ms = [x * 1000 for x in latencies]
     print(f"bench-api: {args.clients} aggregator clients x {args.bids_per_client} signed "
-          f"commits on loopback ({total} bids), one uvicorn process, anvil")  # fmt: skip
+          f"commits on loopback ({total} bids); one uvicorn process (httptools, uvloop), "
+          f"aiohttp clients in one process, anvil; {os.cpu_count()} cores, load average "
+          f"{load_before} before")  # fmt: skip
     print(f"  clients signed {total} EIP-712 commits in {sign_s:.2f} s beforehand "
           f"({total / sign_s:,.0f}/s)")  # fmt: skip
     print(f"  answers: {dict(sorted(statuses.items()))}")
@@ -224,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  relay on chain: {committed} bids committed in {relay_s:.2f} s from the first "
           f"accepted bid ({committed / relay_s:,.0f} bids/s), {len(relay_txs)} commitBidsFor "
           f"transactions, {gas / max(1, committed):,.0f} gas per bid")  # fmt: skip
+    server_cpu, client_cpu, anvil_cpu = (b - a for a, b in zip(cpu0, cpu1, strict=True))
+    print(f"  CPU during the load ({elapsed:.2f} s): server {server_cpu:.2f} s "
+          f"({server_cpu / max(1, accepted) * 1e6:,.0f} us per bid, relay thread included), "
+          f"clients {client_cpu:.2f} s, anvil {anvil_cpu:.2f} s")  # fmt: skip
+    print(f"  load average after: {_loadavg()}")
     return 0 if accepted == total and committed == accepted else 1
 
 
