@@ -145,6 +145,10 @@ def render_chain(chain: Mapping[str, Any]) -> str:
         )
     if chain.get("refused_bids"):
         lines.append(f"bids refused on chain: {', '.join(map(str, chain['refused_bids']))}")
+    if chain.get("payments_ueur"):
+        lines += ["", "paid by each buyer's escrow (its shares of the awards):"]
+        lines += [f"  {pid:<10} {_fmt_ueur(v):>18}  ({v:,} µEUR)"
+                  for pid, v in sorted(chain["payments_ueur"].items())]  # fmt: skip
     lines += ["", "gas, largest single call of each kind:"]
     lines += [f"  {k:<22} {v:>10,}" for k, v in chain["gas"].items()]
     lines += ["", "transactions per step:"]
@@ -171,6 +175,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     path = Path(args.scenario)
     scenario = load_scenario(path)  # a malformed file stops here, before any chain starts
     raw = json.loads(path.read_text())
+    if args.coupling is not None:  # TSO-DSO coordination: override market.coupling
+        raw["market"]["coupling"] = args.coupling
+        scenario = load_scenario(raw)
 
     def clear_on_chain(data: Mapping[str, Any]) -> Mapping[str, Any]:
         return clear_scenario(load_scenario(dict(data)), path.parent).to_json_dict()
@@ -260,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="anvil",
         metavar="anvil|ganache|URL",
         help="start anvil (default) or ganache, or use a JSON-RPC URL",
+    )
+    p.add_argument(
+        "--coupling",
+        choices=("sequential", "common"),
+        help="TSO-DSO coordination: override the scenario's market.coupling",
     )
     p.set_defaults(run=cmd_demo)
     sub.add_parser(

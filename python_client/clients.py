@@ -151,6 +151,10 @@ class DsoClient(BuyerClient):
         events = self._send(self.market.openSession(params.as_tuple()))
         return int(next(e for e in events if e.name == "SessionOpened").args["sessionId"])
 
+    def publish_coordination(self, session_id: int, coordination: bytes) -> list[ChainEvent]:
+        """The coordination inputs of a session this DSO opened, before gate closure."""
+        return self._send(self.market.publishCoordination(session_id, coordination))
+
 
 class AggregatorClient(ParticipantClient):
     """A flexibility service provider: assets, joining, sealed bids."""
@@ -218,6 +222,11 @@ class OracleClient(ParticipantClient):
     def open_session(self, params: SessionParams) -> int:
         events = self._send(self.market.openSession(params.as_tuple()))
         return int(next(e for e in events if e.name == "SessionOpened").args["sessionId"])
+
+    def publish_coordination(self, session_id: int, coordination: bytes) -> list[ChainEvent]:
+        """The session's coordination inputs (see python_client.shares.coordination_json);
+        the session's operator, before gate closure."""
+        return self._send(self.market.publishCoordination(session_id, coordination))
 
     def commit_result(
         self,

@@ -15,6 +15,14 @@ clock, and a local chain is moved past each deadline (a URL chain is waited for)
 A bid the contracts refuse (unknown zone or asset, asset not managed by the seller, rule of
 the session) cannot be revealed: its reveal is skipped and its bond forfeited, as the
 engine lists it under `rejected`.
+
+TSO-DSO sessions (issue 7): each buyer posts its needs from its own account in its role
+(DSO, TSO, BRP); the session operator publishes the scenario's coordination inputs
+(coupling, priority, zone forecasts, limits, red slots) before gate closure, so that the
+validators rebuild the same session; bids are committed in the scenario's tie-break order
+(`submitted_at`, id), one block each, so that the chain's order is the file's; a result with
+`shares` is committed as award and share rows (python_client.shares), each buyer's share
+charged to its own needs, and `chain.payments_ueur` reports what each buyer paid.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from python_client.chain import Contracts, Wallet, connect, deploy
 from python_client.clients import (
     AdminClient,
     AggregatorClient,
+    BuyerClient,
     DsoClient,
     MeteringClient,
     OracleClient,
@@ -52,6 +61,7 @@ from python_client.records import (
     Pricing,
     SessionParams,
 )
+from python_client.shares import NeedInfo, coordination_json, share_rows, shares_by_award
 
 ASSET_KEY = b"flexmarket-demo-asset-key"
 DEPOSIT_UEUR = 10**15  # each participant's deposit: 1e9 EUR, enough for any demo budget
@@ -173,7 +183,7 @@ def _run(
     roles = {p["id"]: p["role"] for p in scenario.get("participants", [])}
     clients: dict[str, ParticipantClient] = {}
     for i, (pid, role) in enumerate(roles.items()):
-        cls = {"DSO": DsoClient, "aggregator": AggregatorClient}.get(role, DsoClient)
+        cls = {"DSO": DsoClient, "aggregator": AggregatorClient}.get(role, BuyerClient)
         clients[pid] = cls(contracts, keys[3 + i], gas)
     run = _Run(w3, local, contracts, gas, clients)
     market = scenario["market"]
@@ -209,6 +219,8 @@ def _run(
 
     # --- session and needs
     now = int(w3.eth.get_block("latest")["timestamp"])
+    # gate closure leaves a second per bid: commits go one per second (below)
+    now += len(scenario.get("bids", []))
     cap = market.get("price_cap_eur_per_mw")
     params = SessionParams(
         market_id=label(market["id"][:32]), product=label(market.get("product", "PowerMax")[:32]),
@@ -231,10 +243,14 @@ def _run(
     mark = len(oracle.wallet.sent)
     session_id = oracle.open_session(params)
     run.record_sent("open_session", oracle, mark)
+    coordination = coordination_json(scenario)
+    if coordination is not None:
+        run.record("publish_coordination", oracle.publish_coordination(session_id, coordination))
     need_index: dict[str, int] = {}
+    budgets: dict[int, int] = {}
     for r in scenario.get("requests", []):
         buyer = clients[r["buyer"]]
-        assert isinstance(buyer, DsoClient)
+        assert isinstance(buyer, BuyerClient)
         quantities = _per_slot(r["quantity_w"], slots)
         max_price = r.get("max_price_eur_per_mw")
         eligible = [b for b in scenario.get("bids", []) if _serves(b, r)]
@@ -248,6 +264,7 @@ def _run(
         )  # fmt: skip
         mark = len(buyer.wallet.sent)
         need_index[r["id"]] = buyer.post_need(need)
+        budgets[need_index[r["id"]]] = budget
         run.record_sent("post_need", buyer, mark)
 
     # --- sealed bids: join, commit (batched per seller), reveal
@@ -277,10 +294,20 @@ def _run(
         seller = clients[sid_name]
         assert isinstance(seller, AggregatorClient)
         run.record("join", seller.join_session(session_id, len(items)))
+    # one commit per block in the file's tie-break order: the chain's commit times keep it
+    order = {b["id"]: (_instant(b.get("submitted_at")), b["id"]) for b in bids}
+    commits = sorted(((order[n], s, n, f) for s, items in by_seller.items() for n, f in items),
+                     key=lambda c: c[0])  # fmt: skip
+    last_commit = 0
+    for _, sid_name, bid_name, fields in commits:
+        seller = clients[sid_name]
+        assert isinstance(seller, AggregatorClient)
+        if last_commit:  # a later block time than the previous commit's
+            run.wait_until(last_commit + 1)
         mark = len(seller.wallet.sent)
-        for bid_name, fields in items:
-            chain_bid_id[bid_name] = seller.commit_bid(session_id, fields)
+        chain_bid_id[bid_name] = seller.commit_bid(session_id, fields)
         run.record_sent("commit_bid", seller, mark)
+        last_commit = int(w3.eth.get_block("latest")["timestamp"])
     run.wait_until(params.bidding_end)
     refused: dict[str, str] = {}
     for sid_name, items in by_seller.items():
@@ -300,12 +327,25 @@ def _run(
     rows = []
     request_by_id = {r["id"]: r for r in scenario.get("requests", [])}
     bid_by_id = {b["id"]: b for b in bids}
+    shares = shares_by_award(result["shares"]) if result.get("shares") else None
+    needs = [
+        NeedInfo(need_index[r["id"]], r["buyer"], r.get("zone"), r["direction"],
+                 r.get("max_price_eur_per_mw"))
+        for r in scenario.get("requests", [])
+    ]  # fmt: skip
     for a in result["awards"]:
         if a["bid"] in refused or a["bid"] in unsubmittable or a["bid"] not in chain_bid_id:
             raise ClientError(f"award of bid {a['bid']} which the chain refused")
+        b, price = bid_by_id[a["bid"]], int(a["price_eur_per_mw"])
+        if shares is not None:  # coordinated: each buyer's share from its own needs
+            for need, w, charged in share_rows(
+                a["bid"], b["zone"], b["direction"], int(a["quantity_w"]), price,
+                shares.get(a["bid"], []), needs, budgets,
+            ):  # fmt: skip
+                rows.append(AwardRow(chain_bid_id[a["bid"]], need, w, price, charged))
+            continue
         rows.append(AwardRow(chain_bid_id[a["bid"]], _need_for(
-            bid_by_id[a["bid"]], request_by_id, need_index, int(a["price_eur_per_mw"])),
-            int(a["quantity_w"]), int(a["price_eur_per_mw"])))  # fmt: skip
+            b, request_by_id, need_index, price), int(a["quantity_w"]), price))  # fmt: skip
     input_hash = bytes.fromhex(result["input_hash"].removeprefix("0x"))
     result_hash = bytes.fromhex(result["result_hash"].removeprefix("0x"))
     run.record("commit_result", oracle.commit_result(session_id, input_hash, result_hash, rows))
@@ -318,7 +358,7 @@ def _run(
     payable = verification is None or verification.get("status") == "Final"
 
     # --- delivery (full), settlement, releases, withdrawals
-    award_count = len(rows) if payable else 0
+    award_count = sum(1 for r in rows if r.quantity_w) if payable else 0
     if award_count:
         delivered = {i: int(oracle.award(session_id, i)[1][1]) for i in range(award_count)}
         run.record("record_deliveries", metering.record_deliveries(
@@ -333,6 +373,7 @@ def _run(
     for pid, client in clients.items():
         client.withdraw_all()
         balances[pid] = client.token_balance()
+    buyers = [pid for pid, role in roles.items() if role != "aggregator"]
     operator_forfeits = oracle.withdraw_all()
 
     largest = gas.largest
@@ -344,6 +385,8 @@ def _run(
         "balances_ueur": balances,
         "operator_forfeits_ueur": operator_forfeits,
         "refused_bids": {**refused, **unsubmittable},
+        # what each buyer's escrow paid in this session (deposit - withdrawn)
+        "payments_ueur": {pid: DEPOSIT_UEUR - balances[pid] for pid in buyers},
         "gas": {
             kind: max((largest.get(n, 0) for n in names), default=0)
             for kind, names in GAS_KINDS.items()
@@ -353,6 +396,13 @@ def _run(
     if verification is not None:
         return {**result, "chain": chain_info, "verification": verification}
     return {**result, "chain": chain_info}
+
+
+def _instant(text: str | None) -> float:
+    """A scenario time as seconds (a bid without `submitted_at` sorts first)."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(text).timestamp() if text else float("-inf")
 
 
 def _serves(bid: Mapping[str, Any], request: Mapping[str, Any], price: int | None = None) -> bool:

@@ -128,14 +128,22 @@ class BidFields:
 
 @dataclass(frozen=True)
 class AwardRow:
+    """A result row (contracts/types/FlexTypes.sol `Award`): with `quantity_w > 0` an award
+    whose need pays `charged_ueur` of its `quantity_w * price_eur_per_mw` (None: all of it);
+    with `quantity_w == 0` a share row charging `charged_ueur` more of the award just before
+    it (same bid) to its own need (payments shared between buyers, issue 7)."""
+
     bid_id: bytes
     need_index: int
     quantity_w: int
     price_eur_per_mw: int
+    charged_ueur: int | None = None
 
     @property
     def payment_ueur(self) -> int:
-        return self.quantity_w * self.price_eur_per_mw
+        if self.charged_ueur is None:
+            return self.quantity_w * self.price_eur_per_mw
+        return self.charged_ueur
 
     def as_tuple(self) -> tuple[object, ...]:
         return (self.bid_id, self.need_index, self.quantity_w, self.price_eur_per_mw,

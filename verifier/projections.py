@@ -207,6 +207,8 @@ class Batch:
 
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     award_buyers: dict[tuple[int, int], str] = field(default_factory=dict)
+    # awards whose buyers' moves came with ShareSettled (shared payments, issue 7)
+    shared_settled: set[tuple[int, int]] = field(default_factory=set)
     lookup_buyer: Callable[[int, int], str | None] = lambda session, award: None
 
     def add(self, table: str, ev: DecodedLog, *values: Any) -> None:
@@ -352,8 +354,19 @@ def _award_settled(b: Batch, ev: DecodedLog, ts: int) -> None:
     buyer = b.award_buyers.get((sid, index)) or b.lookup_buyer(sid, index)
     b.add("settlements", ev, sid, index, seller, buyer, pay, refund, penalty)
     b.move(ev, 0, seller, sid, pay, -penalty)
+    if (sid, index) in b.shared_settled:  # each buyer's part moved with its ShareSettled
+        return
     if buyer is not None:  # None only when indexing started after the award was committed
         b.move(ev, 1, buyer, sid, refund + penalty, -(pay + refund))
+
+
+def _share_settled(b: Batch, ev: DecodedLog, ts: int) -> None:
+    """One buyer's part of a shared award's settlement; its AwardSettled follows in the
+    same transaction."""
+    a = ev.args
+    pay, refund, penalty = a["paymentUeur"], a["refundUeur"], a["penaltyUeur"]
+    b.shared_settled.add((a["sessionId"], a["awardIndex"]))
+    b.move(ev, 0, a["buyer"], a["sessionId"], refund + penalty, -(pay + refund))
 
 
 def _seller_suspended(b: Batch, ev: DecodedLog, ts: int) -> None:
@@ -412,6 +425,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("FlexMarket", "ResultDisputed"): _result_disputed,
     ("FlexMarket", "DisputeResolved"): _dispute_resolved,
     ("FlexMarket", "DeliveryRecorded"): _delivery_recorded,
+    ("FlexMarket", "ShareSettled"): _share_settled,
     ("FlexMarket", "AwardSettled"): _award_settled,
     ("FlexMarket", "SellerSuspended"): _seller_suspended,
     ("FlexMarket", "SellerReinstated"): _seller_reinstated,

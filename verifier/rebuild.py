@@ -16,6 +16,7 @@ A session becomes a `flexmarket.scenario/1` scenario in chain identifiers:
 | assets | `0x` asset ids named by revealed bids; manager as of the latest reveal naming them |
 | requests | `need-<index>`, one per `NeedPosted`; zone `bytes32(0)` = system-wide |
 | bids | revealed, in chain order: `0x` id, `BidRevealed` terms, `submitted_at`: commit time |
+| coordination | `CoordinationPublished` JSON: market `coupling`, `priority`, `balance_dso`; zones' `forecast_w`, `limit_w`, `red_slots` |
 
 Unrevealed (forfeited) bids never exist in the market. What the contract filled in stays
 filled in (a divisible bid's minimum; an indivisible bid's `min_quantity_w` is left null).
@@ -25,6 +26,7 @@ deliveries and settlements, so that a verifier needs nothing else.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +48,8 @@ DIRECTIONS = ("up", "down")
 PRICING = ("pay_as_bid", "uniform")
 STATUS = ("None", "Committing", "Pending", "Final", "Disputed", "Voided")
 MAX_LOG_SPAN = 100_000
+COORD_MARKET = ("coupling", "priority", "balance_dso")
+COORD_ZONE = ("forecast_w", "limit_w", "red_slots")
 
 
 class RebuildError(VerifierError):
@@ -146,6 +150,16 @@ class AwardRecord:
     payment_ueur: int
     delivered_w: int | None = None
     settlement: tuple[int, int, int] | None = None  # payment, refund, penalty as emitted
+    # share rows (issue 7): (need, buyer, µEUR) charged to other needs, in row order; the
+    # award's own need pays payment_ueur less their sum
+    shares: list[tuple[int, str, int]] = field(default_factory=list)
+    # ShareSettled, in order: (need, buyer, payment, refund, penalty)
+    share_settlements: list[tuple[int, str, int, int, int]] = field(default_factory=list)
+
+    def parts(self) -> list[tuple[int, str, int]]:
+        """Who pays the award: (need, buyer, µEUR), the award's own need first."""
+        own = self.payment_ueur - sum(p for _, _, p in self.shares)
+        return [(self.need, self.buyer, own), *self.shares]
 
 
 @dataclass
@@ -171,6 +185,7 @@ class SessionRecord:
     status_events: list[tuple[str, str]] = field(default_factory=list)  # event, status
     settle_order: list[int] = field(default_factory=list)  # award indices as settled
     statuses_at_settlement: list[str] = field(default_factory=list)
+    coordination: str | None = None  # CoordinationPublished, 0x hex of the JSON bytes
 
     @property
     def result_committed(self) -> bool:
@@ -198,6 +213,7 @@ class SessionRecord:
                 zones[n["zone"]] = None
         slots = int(p["slotCount"])
         cap = int(p["priceCapEurPerMw"])
+        market_extra, zone_extra = self._coordination()
         return {
             "schema": "flexmarket.scenario/1",
             "name": f"session {self.session_id} of {market_address} on chain {chain_id}",
@@ -212,10 +228,16 @@ class SessionRecord:
                 "granularity_w": int(p["granularityW"]),
                 "price_floor_eur_per_mw": int(p["priceFloorEurPerMw"]),
                 "price_cap_eur_per_mw": None if cap == NO_LIMIT else cap,
+                **market_extra,
             },
             "participants": [{"id": a, "role": role} for a, role in participants.items()],
             "zones": [
-                {"id": label_text(z), "limit_w": self.zone_limits.get(z) or None} for z in zones
+                {
+                    "id": label_text(z),
+                    "limit_w": self.zone_limits.get(z) or None,
+                    **zone_extra.get(label_text(z), {}),
+                }
+                for z in zones
             ],
             "assets": [
                 {
@@ -250,6 +272,34 @@ class SessionRecord:
             "bids": [self._bid(r, slots) for r in self.reveals],
             "unmet_penalty_eur_per_mw": int(p["unmetPenaltyEurPerMw"]),
         }
+
+    def _coordination(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """The published coordination inputs: market fields, and zone fields per zone id."""
+        if self.coordination is None:
+            return {}, {}
+        try:
+            body = json.loads(bytes.fromhex(self.coordination[2:]).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RebuildError(
+                f"session {self.session_id}: published coordination is not JSON: {exc}"
+            ) from exc
+        if not isinstance(body, dict) or set(body) - {*COORD_MARKET, "zones"}:
+            raise RebuildError(
+                f"session {self.session_id}: published coordination: an object with "
+                f"{', '.join(COORD_MARKET)} and zones expected"
+            )
+        market = {k: body[k] for k in COORD_MARKET if k in body}
+        zones: dict[str, dict[str, Any]] = {}
+        for z in body.get("zones", []):
+            if not isinstance(z, dict) or not isinstance(z.get("id"), str) or (
+                set(z) - {"id", *COORD_ZONE}
+            ):
+                raise RebuildError(
+                    f"session {self.session_id}: published coordination: zones[] must be "
+                    f"objects with id and {', '.join(COORD_ZONE)}"
+                )
+            zones[z["id"]] = {k: z[k] for k in COORD_ZONE if k in z}
+        return market, zones
 
     def _bid(self, r: Mapping[str, Any], slots: int) -> dict[str, Any]:
         mask = int(r["slotMask"])
@@ -343,6 +393,17 @@ def replay(chain: ChainLog) -> ChainState:
             s.awards.append(rec)
             award_of[(sid, rec.index)] = rec
             s.status = "Committing"
+        elif name == "AwardShared":
+            award_of[(sid, int(a["awardIndex"]))].shares.append(
+                (int(a["needIndex"]), a["buyer"], int(a["paymentUeur"]))
+            )
+        elif name == "CoordinationPublished":
+            s.coordination = a["coordination"]
+        elif name == "ShareSettled":
+            award_of[(sid, int(a["awardIndex"]))].share_settlements.append(
+                (int(a["needIndex"]), a["buyer"], int(a["paymentUeur"]), int(a["refundUeur"]),
+                 int(a["penaltyUeur"]))
+            )  # fmt: skip
         elif name == "ResultCommitted":
             s.input_hash, s.result_hash = a["inputHash"], a["resultHash"]
             s.status = STATUS[int(a["status"])]

@@ -16,10 +16,21 @@ For each session whose result is committed, the verifier rebuilds the session
    not on chain), the hashes cannot be reproduced: noted, and the content checks decide;
 5. **settlements**: every `AwardSettled` is recomputed from the award, its `DeliveryRecorded`
    and the session's tolerance, penalty rate and the seller's collateral left in the session,
-   and only a `Final` result may have been paid.
+   and only a `Final` result may have been paid; a shared award's `ShareSettled` parts are
+   recomputed by the contract's split (cumulative floors in share-row order, its own need
+   last).
 
-The deployed runtime bytecode (`eth_getCode`) of each contract (and of the FlexRelay that
-FlexMarket creates) must equal the compiled artifact's, except in the all-zero PUSH32
+A session with TSO-DSO coordination (several buyer roles, zone safety, red slots, or
+published coordination inputs: `oracle.coordination.needs_coordination`) is cleared here with
+`clear_coordinated`; the committed award set becomes a whole coordinated result
+(`coordinated_result`: unmet per layer, shares, conflicts, traffic light) that
+`check_coordinated` must accept, and what each buyer pays per award on chain (its rows: the
+award's own need, its share rows) must equal that result's `shares` exactly. Under
+sequential coupling the shares depend on which stage bought which watts: exact when the
+committed awards are this node's own, otherwise only their sums are checked (noted).
+
+The deployed runtime bytecode (`eth_getCode`) of each contract (and of the FlexRelay and
+FlexResults that FlexMarket creates) must equal the compiled artifact's, except in the all-zero PUSH32
 immediates where solc leaves room for immutables; an immutable holding an address must be
 one of the deployment's contracts (the token, registry, market, relay it was built with).
 """
@@ -43,6 +54,7 @@ from verifier.errors import InputError, RpcError, VerifierError
 from verifier.rebuild import (
     ARTIFACTS_DIR,
     ChainState,
+    RebuildError,
     SessionRecord,
     read_chain,
     replay,
@@ -195,6 +207,73 @@ def chain_result(scenario: Any, rec: SessionRecord, own: Any, report: SessionRep
     return result.sealed(scenario.input_hash())
 
 
+def _rows_per_bid(rec: SessionRecord, scenario: Any, report: SessionReport) -> dict[str, list[Any]]:
+    bids = {b.id: b for b in scenario.bids}
+    per_bid: dict[str, list[Any]] = defaultdict(list)
+    for row in rec.awards:
+        per_bid[row.bid].append(row)
+    for bid_id, rows in per_bid.items():
+        prices = {r.price_eur_per_mw for r in rows}
+        if len(prices) > 1:
+            report.fail(f"awards of bid {bid_id}: rows at different prices {sorted(prices)}")
+        b = bids.get(bid_id)
+        if b is None:
+            report.fail(f"awards of bid {bid_id}: not a revealed bid of the session")
+        elif any(r.seller != b.seller for r in rows):
+            report.fail(f"awards of bid {bid_id}: a row names another seller")
+    return per_bid
+
+
+def coordinated_chain_result(
+    scenario: Any, rec: SessionRecord, own: Any, report: SessionReport
+) -> Any:
+    """The committed awards as a whole coordinated result (None if they cannot be one), and
+    the shares on chain checked against it: per award and buyer, µEUR paid = its share."""
+    from oracle.coordination import coordinated_result
+
+    per_bid = _rows_per_bid(rec, scenario, report)
+    awards_w = {b: sum(r.quantity_w for r in rows) for b, rows in per_bid.items()}
+    own_w = {a.bid: a.quantity_w for a in own.awards}
+    coupling = scenario.market.coupling
+    try:
+        if awards_w == own_w:
+            result = own  # the same award set: this node's shares are the reference
+        else:
+            result = coordinated_result(scenario, awards_w, coupling=coupling)
+    except ValueError as exc:
+        report.fail(f"infeasible: {exc}")
+        return None
+    paid = {a.bid: a.payment_ueur for a in result.awards}
+    for bid_id, rows in sorted(per_bid.items()):
+        on_chain = sum(r.payment_ueur for r in rows)
+        if on_chain != paid.get(bid_id):
+            report.fail(f"awards of bid {bid_id}: payment {on_chain} µEUR, the pricing rule "
+                        f"gives {paid.get(bid_id)} µEUR")  # fmt: skip
+    expected: dict[tuple[str, str], int] = defaultdict(int)
+    for row in result.shares or []:
+        expected[(str(row["bid"]), str(row["buyer"]))] += int(row["payment_ueur"])
+    committed: dict[tuple[str, str], int] = defaultdict(int)
+    for bid_id, rows in per_bid.items():
+        for r in rows:
+            for _, buyer, amount in r.parts():
+                committed[(bid_id, buyer)] += amount
+    exact = coupling == "common" or result is own
+    mismatches = []
+    for key in sorted(set(expected) | set(committed)):
+        if expected.get(key, 0) != committed.get(key, 0):
+            mismatches.append(f"bid {key[0]}: {key[1]} pays {committed.get(key, 0)} µEUR on "
+                              f"chain, its share is {expected.get(key, 0)} µEUR")  # fmt: skip
+    if exact:
+        for m in mismatches:
+            report.fail(f"shares: {m}")
+    elif mismatches:
+        report.notes.append(
+            "sequential coupling with another award set than this node's: which stage bought "
+            "which watts is not on chain, shares checked for their sums only"
+        )
+    return result
+
+
 def objective_ueur(scenario: Any, result: Any) -> int:
     """Payments at bid prices plus unmet watts at the penalty: what clearing minimises."""
     price = {b.id: b.price_eur_per_mw for b in scenario.bids}
@@ -235,9 +314,36 @@ def check_settlements(state: ChainState, rec: SessionRecord, report: SessionRepo
                 f"award {index}: settled (payment, refund, penalty) {a.settlement}, "
                 f"recomputed {expected}"
             )
+        parts = share_parts(a.parts(), a.payment_ueur, refund, penalty) if a.shares else []
+        if a.share_settlements != parts:
+            mismatches.append(
+                f"award {index}: buyers' parts (need, buyer, payment, refund, penalty) "
+                f"{a.share_settlements}, recomputed {parts}"
+            )
     report.settlements = {"checked": checked, "mismatches": mismatches}
     for m in mismatches:
         report.fail(f"settlement: {m}")
+
+
+def share_parts(
+    parts: Sequence[tuple[int, str, int]], total: int, refund: int, penalty: int
+) -> list[tuple[int, str, int, int, int]]:
+    """FlexMarket's split of a shared award's settlement: share rows in order, the award's
+    own need (`parts[0]`) last, each taking floor(x * cumulative / total) - floor(x *
+    cumulative before / total) of the refund and the penalty (all to the own need when the
+    payment is 0). Returns (need, buyer, paid to the seller, refund, penalty) per part."""
+    out = []
+    cumulative = refund_done = penalty_done = 0
+    for need, buyer, share in [*parts[1:], parts[0]]:
+        cumulative += share
+        last = len(out) == len(parts) - 1
+        r = refund - refund_done if last else (refund * cumulative // total - refund_done if total else 0)
+        p = penalty - penalty_done if last else (
+            penalty * cumulative // total - penalty_done if total else 0)  # fmt: skip
+        refund_done += r
+        penalty_done += p
+        out.append((need, buyer, share - r, r, p))
+    return out
 
 
 def verify_session(
@@ -245,7 +351,8 @@ def verify_session(
 ) -> tuple[SessionReport, Any]:
     """Judge one session; returns the report and this node's own result (None if not
     cleared: no committed result yet)."""
-    from oracle import check, clear, parse_scenario
+    from oracle import OracleError, check, clear, parse_scenario
+    from oracle.coordination import check_coordinated, clear_coordinated, needs_coordination
 
     rec = state.sessions[session_id]
     report = SessionReport(session_id, rec.status, len(rec.reveals), len(rec.awards))
@@ -254,12 +361,26 @@ def verify_session(
         check_settlements(state, rec, report)
         return report, None
     t0 = time.perf_counter()
-    scenario = parse_scenario(state.scenario(session_id))
+    try:
+        scenario = parse_scenario(state.scenario(session_id))
+    except (RebuildError, OracleError) as exc:
+        report.fail(f"the session cannot be rebuilt from chain: {exc}")
+        check_settlements(state, rec, report)
+        return report, None
     t1 = time.perf_counter()
-    own = clear(scenario)
+    coordinated = needs_coordination(scenario)
+    own = clear_coordinated(scenario) if coordinated else clear(scenario)
     t2 = time.perf_counter()
-    committed = chain_result(scenario, rec, own, report)
-    for v in check(scenario, committed):
+    if coordinated:
+        committed = coordinated_chain_result(scenario, rec, own, report)
+        if committed is None:
+            check_settlements(state, rec, report)
+            return report, own
+        violations = check_coordinated(scenario, committed)
+    else:
+        committed = chain_result(scenario, rec, own, report)
+        violations = check(scenario, committed)
+    for v in violations:
         report.fail(f"infeasible: {v}")
     gap = Decimal(own.mip_gap or 0)
     obj_chain, obj_own = objective_ueur(scenario, committed), objective_ueur(scenario, own)
@@ -318,13 +439,15 @@ def check_bytecode(
     market_abi = artifacts_dir / "FlexMarket.json"
     if "FlexMarket" in addresses and market_abi.is_file():
         abi = json.loads(market_abi.read_text())["abi"]
-        if any(i.get("name") == "relay" and i.get("type") == "function" for i in abi):
-            # the relay FlexMarket creates: its code and address are checked too
-            selector = "0x" + keccak(text="relay()")[:4].hex()
-            word = rpc.call(
-                "eth_call", [{"to": addresses["FlexMarket"], "data": selector}, "latest"]
-            )
-            addresses["FlexRelay"] = "0x" + str(word)[-40:]
+        # the contracts FlexMarket creates (its relay, the FlexResults it delegates
+        # commitResult to): their code and addresses are checked too
+        for view, name in (("relay", "FlexRelay"), ("results", "FlexResults")):
+            if any(i.get("name") == view and i.get("type") == "function" for i in abi):
+                selector = "0x" + keccak(text=f"{view}()")[:4].hex()
+                word = rpc.call(
+                    "eth_call", [{"to": addresses["FlexMarket"], "data": selector}, "latest"]
+                )
+                addresses[name] = "0x" + str(word)[-40:]
     allowed = {bytes(12) + bytes.fromhex(a[2:]) for a in addresses.values()}
     out: dict[str, Any] = {}
     names = sorted(addresses)

@@ -6,12 +6,17 @@ See docs/coordination.md.
 """
 
 from oracle.coordination.checker import check_coordinated
-from oracle.coordination.clearing import clear_coordinated, needs_coordination
+from oracle.coordination.clearing import (
+    clear_coordinated,
+    coordinated_result,
+    needs_coordination,
+)
 from oracle.coordination.zones import traffic_light, zone_cuts
 
 __all__ = [
     "check_coordinated",
     "clear_coordinated",
+    "coordinated_result",
     "needs_coordination",
     "traffic_light",
     "zone_cuts",

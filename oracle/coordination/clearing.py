@@ -153,11 +153,10 @@ def clear_coordinated(
     `cuts` are further constraints on awards (grid cuts), kept in every stage.
     """
     coupling = coupling or scenario.market.coupling
-    session, rejected = build_session(scenario)
+    session, _ = build_session(scenario)
     red = red_cells(scenario)
-    guarded = zonal_need_cells(scenario)
     open_bids = [b for b in session.bids if not is_suspended(b, red)]  # rank order
-    bids = [b for b in open_bids if not against_congestion(b, guarded)]
+    bids = [b for b in open_bids if not against_congestion(b, zonal_need_cells(scenario))]
     needs = session.needs
     all_cuts = zone_cuts(scenario, bids) + list(cuts)
     stages = None
@@ -165,7 +164,33 @@ def clear_coordinated(
         awards_w = clear_common(scenario, bids, needs, all_cuts, exact_max_bids)
     else:
         awards_w, stages = clear_sequential(scenario, bids, needs, all_cuts, exact_max_bids)
-    awards = price_awards(session, awards_w)
+    return coordinated_result(scenario, awards_w, coupling=coupling, stages=stages,
+                              exact_max_bids=exact_max_bids)
+
+
+def coordinated_result(
+    scenario: Scenario, awards_w: Mapping[str, int], *, coupling: str | None = None,
+    stages: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+    exact_max_bids: int = EXACT_MAX_BIDS,
+) -> Result:
+    """The coordinated result of an award set (bid id -> W): prices and payments, who
+    received what, unmet, shares, conflicts, traffic light. `stages` (sequential coupling:
+    bid -> [(stage, W bought in it)]) says which stage bought which watts; without it the
+    watts serve buyers in priority order (common coupling's rule). Verifiers rebuild a
+    committed result with it (verifier.verify)."""
+    coupling = coupling or scenario.market.coupling
+    session, rejected = build_session(scenario)
+    red = red_cells(scenario)
+    guarded = zonal_need_cells(scenario)
+    open_bids = [b for b in session.bids if not is_suspended(b, red)]  # rank order
+    bids = [b for b in open_bids if not against_congestion(b, guarded)]
+    needs = session.needs
+    known = {b.id for b in bids}
+    outside = sorted(b for b in awards_w if b not in known)
+    if outside:
+        raise ValueError(f"bids {outside} cannot be activated (invalid, in a red zone or "
+                         "against a congestion need)")
+    awards = price_awards(session, dict(awards_w))
     allocation = allocate_layers(scenario, bids, awards_w, needs, layer_of(scenario, coupling),
                                  stages)
     requests = scenario.requests
@@ -178,7 +203,7 @@ def clear_coordinated(
                for (r, t), w in sorted(allocation.unmet.items())],
         total_cost_ueur=sum(a.payment_ueur for a in awards),
         mip_gap=None if len(bids) <= exact_max_bids else GAP_LIMIT,
-        conflicts=find_conflicts(scenario, open_bids, awards_w, needs, allocation),
+        conflicts=find_conflicts(scenario, open_bids, dict(awards_w), needs, allocation),
         shares=share_payments(scenario, awards, allocation, bids),
         coordination={
             "coupling": coupling,
