@@ -8,9 +8,12 @@ block time, never the wall clock) whose result is not complete on chain:
 
 1. forfeits the bond of every bid committed and never revealed (anyone may; the bond goes
    to the session operator);
-2. rebuilds the session as a scenario, clears it with `oracle.clear`, and turns the
-   awards into award rows: each bid's payment is charged to the needs it may serve, in
-   need order, within what is left of each need's escrowed budget;
+2. rebuilds the session as a scenario (with its published coordination inputs), clears it
+   with `oracle.clear`, or `clear_coordinated` for a TSO-DSO session (issue 7), and turns
+   the awards into award rows: each bid's payment is charged to the needs it may serve, in
+   need order, within what is left of each need's escrowed budget; a coordinated result's
+   `shares` are charged buyer by buyer, each to its own needs (award and share rows,
+   python_client.shares);
 3. commits input_hash, result_hash and the rows in pages. What is on chain is read first:
    a complete result is never committed again, and a partly committed one (the service
    stopped between pages) is resumed after its last row, with the same hashes (the
@@ -51,8 +54,9 @@ class OracleServiceError(Exception):
 class Row:
     bid: str
     need: int
-    quantity_w: int
+    quantity_w: int  # 0: a share row of the award before it
     price_eur_per_mw: int
+    charged_ueur: int | None = None  # None: quantity x price
 
     def key(self) -> tuple[int, int]:
         return (int(self.bid, 16), self.need)
@@ -69,6 +73,8 @@ def award_rows(scenario: Scenario, needs: Sequence[Mapping[str, Any]], result: R
     bids = {b.id: b for b in scenario.bids}
     budget = {int(n["needIndex"]): int(n["budgetUeur"]) for n in needs}
     requests = sorted(scenario.requests, key=lambda r: need_index(r.id))
+    if result.shares is not None:
+        return _share_rows(scenario, requests, result, budget)
     rows: list[Row] = []
     for a in sorted(result.awards, key=lambda a: int(a.bid, 16)):
         b = bids[a.bid]
@@ -89,6 +95,29 @@ def award_rows(scenario: Scenario, needs: Sequence[Mapping[str, Any]], result: R
                 left -= take
         if left:
             raise OracleServiceError(f"bid {a.bid}: the needs it serves lack budget for {left} W")
+    return sorted(rows, key=Row.key)
+
+
+def _share_rows(
+    scenario: Scenario, requests: Sequence[Any], result: Result, budget: dict[int, int]
+) -> list[Row]:
+    from python_client.errors import ClientError
+    from python_client.shares import NeedInfo, share_rows, shares_by_award
+    from verifier.rebuild import need_index
+
+    bids = {b.id: b for b in scenario.bids}
+    needs = [NeedInfo(need_index(r.id), r.buyer, r.zone, r.direction, r.max_price_eur_per_mw)
+             for r in requests]  # fmt: skip
+    shares = shares_by_award(result.shares or [])
+    rows: list[Row] = []
+    for a in sorted(result.awards, key=lambda a: int(a.bid, 16)):
+        b = bids[a.bid]
+        try:
+            parts = share_rows(a.bid, b.zone, b.direction, a.quantity_w, a.price_eur_per_mw,
+                               shares.get(a.bid, []), needs, budget)  # fmt: skip
+        except ClientError as exc:
+            raise OracleServiceError(str(exc)) from exc
+        rows += [Row(a.bid, n, w, a.price_eur_per_mw, c) for n, w, c in parts]
     return sorted(rows, key=Row.key)
 
 
@@ -170,11 +199,13 @@ class OracleService:
 
     def _commit(self, state: Any, sid: int, client: Any, done: Pass) -> None:
         from oracle import clear, parse_scenario
+        from oracle.coordination import clear_coordinated, needs_coordination
         from python_client.records import AwardRow
 
         rec = state.sessions[sid]
         scenario = parse_scenario(state.scenario(sid))
-        result = (self._clear or clear)(scenario)
+        default = clear_coordinated if needs_coordination(scenario) else clear
+        result = (self._clear or default)(scenario)
         rows = award_rows(scenario, rec.needs, result)
         start = 0
         if rec.status == "Committing":
@@ -185,8 +216,15 @@ class OracleService:
                 raise OracleServiceError(
                     "a partial result with other hashes is on chain: not resumed"
                 )
-            on_chain = [Row(a.bid, a.need, a.quantity_w, a.price_eur_per_mw) for a in rec.awards]
-            if on_chain != rows[: len(on_chain)]:
+            # rows on chain: each award, then its share rows (charged amounts aside: the
+            # award's own part is known once all its shares are in)
+            on_chain = [
+                (a.bid, n, a.quantity_w if i == 0 else 0, a.price_eur_per_mw)
+                for a in rec.awards
+                for i, n in enumerate([a.need] + [need for need, _, _ in a.shares])
+            ]
+            mine = [(r.bid, r.need, r.quantity_w, r.price_eur_per_mw) for r in rows]
+            if on_chain != mine[: len(on_chain)]:
                 raise OracleServiceError("the rows on chain are not this result's: not resumed")
             start = len(on_chain)
             done.resumed[sid] = start
@@ -200,9 +238,10 @@ class OracleService:
             if self.stop_after_pages is not None and n >= self.stop_after_pages:
                 raise KeyboardInterrupt("stopped between pages (test)")
             award = [
-                AwardRow(bytes.fromhex(r.bid[2:]), r.need, r.quantity_w, r.price_eur_per_mw)
+                AwardRow(bytes.fromhex(r.bid[2:]), r.need, r.quantity_w, r.price_eur_per_mw,
+                         r.charged_ueur)
                 for r in page
-            ]
+            ]  # fmt: skip
             client.wallet.transact(
                 client.market.commitResult(
                     sid, ih, rh, [a.as_tuple() for a in award], n == len(pages) - 1
