@@ -338,11 +338,11 @@ def _run(
             raise ClientError(f"award of bid {a['bid']} which the chain refused")
         b, price = bid_by_id[a["bid"]], int(a["price_eur_per_mw"])
         if shares is not None:  # coordinated: each buyer's share from its own needs
-            for need, w, charged in share_rows(
+            for index, w, charged in share_rows(
                 a["bid"], b["zone"], b["direction"], int(a["quantity_w"]), price,
                 shares.get(a["bid"], []), needs, budgets,
             ):  # fmt: skip
-                rows.append(AwardRow(chain_bid_id[a["bid"]], need, w, price, charged))
+                rows.append(AwardRow(chain_bid_id[a["bid"]], index, w, price, charged))
             continue
         rows.append(AwardRow(chain_bid_id[a["bid"]], _need_for(
             b, request_by_id, need_index, price), int(a["quantity_w"]), price))  # fmt: skip

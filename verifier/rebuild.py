@@ -16,7 +16,7 @@ A session becomes a `flexmarket.scenario/1` scenario in chain identifiers:
 | assets | `0x` asset ids named by revealed bids; manager as of the latest reveal naming them |
 | requests | `need-<index>`, one per `NeedPosted`; zone `bytes32(0)` = system-wide |
 | bids | revealed, in chain order: `0x` id, `BidRevealed` terms, `submitted_at`: commit time |
-| coordination | `CoordinationPublished` JSON: market `coupling`, `priority`, `balance_dso`; zones' `forecast_w`, `limit_w`, `red_slots` |
+| coordination | `CoordinationPublished` JSON: `coupling`, `priority`, `balance_dso`, zone fields |
 
 Unrevealed (forfeited) bids never exist in the market. What the contract filled in stays
 filled in (a divisible bid's minimum; an indivisible bid's `min_quantity_w` is left null).
@@ -291,8 +291,10 @@ class SessionRecord:
         market = {k: body[k] for k in COORD_MARKET if k in body}
         zones: dict[str, dict[str, Any]] = {}
         for z in body.get("zones", []):
-            if not isinstance(z, dict) or not isinstance(z.get("id"), str) or (
-                set(z) - {"id", *COORD_ZONE}
+            if (
+                not isinstance(z, dict)
+                or not isinstance(z.get("id"), str)
+                or (set(z) - {"id", *COORD_ZONE})
             ):
                 raise RebuildError(
                     f"session {self.session_id}: published coordination: zones[] must be "

@@ -30,9 +30,10 @@ sequential coupling the shares depend on which stage bought which watts: exact w
 committed awards are this node's own, otherwise only their sums are checked (noted).
 
 The deployed runtime bytecode (`eth_getCode`) of each contract (and of the FlexRelay and
-FlexResults that FlexMarket creates) must equal the compiled artifact's, except in the all-zero PUSH32
-immediates where solc leaves room for immutables; an immutable holding an address must be
-one of the deployment's contracts (the token, registry, market, relay it was built with).
+FlexResults that FlexMarket creates) must equal the compiled artifact's, except in the
+all-zero PUSH32 immediates where solc leaves room for immutables; an immutable holding an
+address must be one of the deployment's contracts (the token, registry, market, the relay
+and results contracts it created).
 """
 
 from __future__ import annotations
@@ -332,14 +333,18 @@ def share_parts(
     own need (`parts[0]`) last, each taking floor(x * cumulative / total) - floor(x *
     cumulative before / total) of the refund and the penalty (all to the own need when the
     payment is 0). Returns (need, buyer, paid to the seller, refund, penalty) per part."""
-    out = []
+    out: list[tuple[int, str, int, int, int]] = []
     cumulative = refund_done = penalty_done = 0
     for need, buyer, share in [*parts[1:], parts[0]]:
         cumulative += share
         last = len(out) == len(parts) - 1
-        r = refund - refund_done if last else (refund * cumulative // total - refund_done if total else 0)
-        p = penalty - penalty_done if last else (
-            penalty * cumulative // total - penalty_done if total else 0)  # fmt: skip
+        if last:
+            r, p = refund - refund_done, penalty - penalty_done
+        elif total:
+            r = refund * cumulative // total - refund_done
+            p = penalty * cumulative // total - penalty_done
+        else:
+            r = p = 0
         refund_done += r
         penalty_done += p
         out.append((need, buyer, share - r, r, p))

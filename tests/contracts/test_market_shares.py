@@ -75,7 +75,11 @@ def test_a_shared_award_charges_each_need_its_share_and_pays_the_seller_once(env
     shared = tx.events["AwardShared"]
     assert len(shared) == 1
     assert (shared["awardIndex"], shared["needIndex"], shared["buyer"], shared["paymentUeur"]) == (
-        0, 1, env.tso, TSO_SHARE)  # fmt: skip
+        0,
+        1,
+        env.tso,
+        TSO_SHARE,
+    )
     assert env.market.session(sid)[3][4] == 1  # one award, not two
     _, core, pay = env.market.award(sid, 0)
     assert (core[1], pay[0], pay[1], pay[2], pay[3]) == (Q, env.dso, P, 0, 1)
@@ -87,8 +91,10 @@ def test_a_shared_award_charges_each_need_its_share_and_pays_the_seller_once(env
     print(f"\ngas: settle_award, shared by 2 buyers: {settle.gas_used}")
     assert settle.gas_used <= SHARE_SETTLE_MAX
     parts = settle.events["ShareSettled"]
-    assert [(e["buyer"], e["needIndex"], e["paymentUeur"], e["refundUeur"], e["penaltyUeur"])
-            for e in parts] == [(env.tso, 1, TSO_SHARE, 0, 0), (env.dso, 0, DSO_SHARE, 0, 0)]  # fmt: skip
+    assert [
+        (e["buyer"], e["needIndex"], e["paymentUeur"], e["refundUeur"], e["penaltyUeur"])
+        for e in parts
+    ] == [(env.tso, 1, TSO_SHARE, 0, 0), (env.dso, 0, DSO_SHARE, 0, 0)]
     done = settle.events["AwardSettled"]
     assert (done["paymentUeur"], done["refundUeur"], done["penaltyUeur"]) == (P, 0, 0)
     assert env.balances(env.agg1)[0] == agg0[0] + P  # paid once, the whole payment
@@ -121,8 +127,10 @@ def test_a_shortfall_on_a_shared_award_splits_refund_and_penalty_by_share(env):
     penalties = _split(penalty, [TSO_SHARE], P)
     assert sum(refunds) == refund and sum(penalties) == penalty
     assert refunds[0] <= TSO_SHARE and refunds[1] <= DSO_SHARE
-    parts = [(e["buyer"], e["paymentUeur"], e["refundUeur"], e["penaltyUeur"])
-             for e in settle.events["ShareSettled"]]  # fmt: skip
+    parts = [
+        (e["buyer"], e["paymentUeur"], e["refundUeur"], e["penaltyUeur"])
+        for e in settle.events["ShareSettled"]
+    ]
     assert parts == [
         (env.tso, TSO_SHARE - refunds[0], refunds[0], penalties[0]),
         (env.dso, DSO_SHARE - refunds[1], refunds[1], penalties[1]),
@@ -160,8 +168,10 @@ def test_a_share_of_zero_and_a_free_award_settle(env):
     env.market.recordDeliveries(sid2, [0], [0], EVIDENCE, {"from": env.metering})
     dso0 = env.balances(env.dso)
     settle = env.market.settleAward(sid2, 0, {"from": env.admin})
-    parts = [(e["buyer"], e["paymentUeur"], e["refundUeur"], e["penaltyUeur"])
-             for e in settle.events["ShareSettled"]]  # fmt: skip
+    parts = [
+        (e["buyer"], e["paymentUeur"], e["refundUeur"], e["penaltyUeur"])
+        for e in settle.events["ShareSettled"]
+    ]
     penalty = Q * 50_000  # the whole shortfall, capped by the bid's collateral
     assert parts == [(env.tso, 0, 0, 0), (env.dso, 0, 0, penalty)]
     assert env.balances(env.dso)[0] == dso0[0] + penalty
@@ -171,7 +181,8 @@ def test_share_rows_may_span_pages_and_several_awards(env):
     s = _shared_session(env)
     sid, (a, b, c) = s["session"], s["bids"]
     rows = sorted(
-        _rows(env, a) + [env.award(b, Q, 600_000, 0, 1), env.award(b, 0, 600_000, 1, Q * 600_000 - 1)],
+        _rows(env, a)
+        + [env.award(b, Q, 600_000, 0, 1), env.award(b, 0, 600_000, 1, Q * 600_000 - 1)],
         key=lambda r: (int(r[0], 16), r[1]),
     )
     env.commit_result(sid, rows[:1], last=False)  # an award whose share comes on the next page
@@ -190,18 +201,22 @@ def test_share_rows_that_do_not_add_up_revert(env):
     with reverts("FlexMarketAwardSharesIncomplete"):  # the last award is short
         env.commit_result(sid, _rows(env, a)[:1])
     with reverts("FlexMarketAwardPaymentMismatch"):  # a share beyond what is left
-        env.commit_result(sid, _rows(env, a, tso_share=TSO_SHARE)[:1] + [
-            env.award(a, 0, PRICE, 1, TSO_SHARE + 1)])  # fmt: skip
+        env.commit_result(
+            sid, _rows(env, a, tso_share=TSO_SHARE)[:1] + [env.award(a, 0, PRICE, 1, TSO_SHARE + 1)]
+        )
     with reverts("FlexMarketAwardPaymentMismatch"):  # the award's own row beyond q x price
         env.commit_result(sid, [env.award(a, Q, PRICE, 0, P + 1)])
     # the next award opens while the previous one is short
     first, second = sorted([a, b], key=lambda x: int(x, 16))
     price = {a: PRICE, b: 600_000}
     with reverts("FlexMarketAwardSharesIncomplete"):
-        env.commit_result(sid, [
-            env.award(first, Q, price[first], 0, 1),
-            env.award(second, Q, price[second], 0),
-        ])  # fmt: skip
+        env.commit_result(
+            sid,
+            [
+                env.award(first, Q, price[first], 0, 1),
+                env.award(second, Q, price[second], 0),
+            ],
+        )
 
 
 def test_a_share_row_without_its_award_reverts(env):
@@ -212,14 +227,25 @@ def test_a_share_row_without_its_award_reverts(env):
     first, second = sorted([a, b], key=lambda x: int(x, 16))
     price = {a: PRICE, b: 600_000}
     with reverts("FlexMarketAwardShareWithoutAward"):  # a share of another bid's award
-        env.commit_result(sid, [
-            env.award(first, Q, price[first], 0),
-            env.award(second, 0, price[second], 1, 0),
-        ])  # fmt: skip
+        env.commit_result(
+            sid,
+            [
+                env.award(first, Q, price[first], 0),
+                env.award(second, 0, price[second], 1, 0),
+            ],
+        )
     with reverts("FlexMarketAwardsNotSorted"):  # shares follow their award's own need
-        env.market.commitResult(sid, "0x" + "01" * 32, "0x" + "02" * 32, [
-            env.award(a, Q, PRICE, 1, TSO_SHARE), env.award(a, 0, PRICE, 0, DSO_SHARE),
-        ], True, {"from": env.oracle})  # fmt: skip
+        env.market.commitResult(
+            sid,
+            "0x" + "01" * 32,
+            "0x" + "02" * 32,
+            [
+                env.award(a, Q, PRICE, 1, TSO_SHARE),
+                env.award(a, 0, PRICE, 0, DSO_SHARE),
+            ],
+            True,
+            {"from": env.oracle},
+        )
 
 
 def test_a_share_row_is_checked_like_an_award_row(env):
@@ -230,12 +256,14 @@ def test_a_share_row_is_checked_like_an_award_row(env):
     with reverts("FlexMarketAwardNeedInvalid"):  # no need 9
         env.commit_result(sid, [env.award(a, Q, PRICE, 0, P - 5), env.award(a, 0, PRICE, 9, 5)])
     with reverts("FlexMarketAwardExceedsBudget"):  # need 3's budget is 1 EUR
-        env.commit_result(sid, [
-            env.award(a, Q, PRICE, 0, P - 1_000_001), env.award(a, 0, PRICE, 3, 1_000_001)])  # fmt: skip
+        env.commit_result(
+            sid, [env.award(a, Q, PRICE, 0, P - 1_000_001), env.award(a, 0, PRICE, 3, 1_000_001)]
+        )
     with reverts("FlexMarketAwardPriceInvalid"):  # pay-as-bid: the bid's price on every row
         env.commit_result(sid, [env.award(a, Q, PRICE, 0, P - 5), env.award(a, 0, 400_000, 1, 5)])
-    env.commit_result(sid, [
-        env.award(a, Q, PRICE, 0, P - 1_000_000), env.award(a, 0, PRICE, 3, 1_000_000)])  # fmt: skip
+    env.commit_result(
+        sid, [env.award(a, Q, PRICE, 0, P - 1_000_000), env.award(a, 0, PRICE, 3, 1_000_000)]
+    )
     assert _committed(env, sid, 3) == 1_000_000
 
 
@@ -258,11 +286,23 @@ def test_the_results_contract_runs_only_through_the_market(env, FlexResults):
     assert len(results.bytecode) > 0
     s = env.revealed_session()
     with reverts("FlexMarketSessionUnknown"):  # its own storage holds no session
-        results.commitResult(s["session"], "0x" + "01" * 32, "0x" + "02" * 32,
-                             [env.award(s["bids"][0], Q, PRICE)], True, {"from": env.oracle})  # fmt: skip
+        results.commitResult(
+            s["session"],
+            "0x" + "01" * 32,
+            "0x" + "02" * 32,
+            [env.award(s["bids"][0], Q, PRICE)],
+            True,
+            {"from": env.oracle},
+        )
     with reverts("FlexMarketUnauthorized"):  # the market checks the role before delegating
-        env.market.commitResult(s["session"], "0x" + "01" * 32, "0x" + "02" * 32,
-                                [env.award(s["bids"][0], Q, PRICE)], True, {"from": env.dso})  # fmt: skip
+        env.market.commitResult(
+            s["session"],
+            "0x" + "01" * 32,
+            "0x" + "02" * 32,
+            [env.award(s["bids"][0], Q, PRICE)],
+            True,
+            {"from": env.dso},
+        )
 
 
 COORDINATION = b'{"coupling":"common","priority":["DSO","TSO","BRP"]}'
