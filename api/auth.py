@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils.address import to_checksum_address
+from siwe import SiweMessage  # at import: building its grammar takes ~1 s of CPU
 
 from api.config import Settings
 from api.problems import Problem
@@ -88,8 +89,6 @@ class Authenticator:
 
     # --- sign-in
     def sign_in(self, message: str, signature: str) -> Token:
-        from siwe import SiweMessage
-
         s = self.settings
         try:
             msg = SiweMessage.from_message(message=message, abnf=False)

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # sees that role granted to or revoked from that address
     role_cache_s: float = 60.0
     follow_interval_s: float = 0.1  # head block, relay nonces and role changes read this often
+    # the chain's time (its latest block's, whole seconds) is reused this long; the
+    # follower reads it every follow_interval_s, a request reads it only if older
+    clock_max_age_s: float = 0.5
 
     # Token buckets: per bearer token and per client IP (429 beyond).
     rate_per_token_per_s: float = 200.0

@@ -284,19 +284,20 @@ class Gateway:
     # --- reads
     def now(self) -> int:
         """The chain's time (latest block): the follower's reading, read here when older
-        than 0.2 s."""
+        than `clock_max_age_s`."""
         value = self.fresh_now()
         if value is None:
             epoch = self._clock_epoch
-            value = int(self.w3.eth.get_block("latest")["timestamp"])
+            value = int(self._rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
             if epoch == self._clock_epoch:
                 self._clock = (value, time.monotonic())
         return value
 
     def fresh_now(self) -> int | None:
-        """The chain's time if read in the last 0.2 s (no chain read), else None."""
+        """The chain's time if read in the last `clock_max_age_s` (no chain read), else
+        None."""
         value, at = self._clock
-        return value if time.monotonic() - at <= 0.2 else None
+        return value if time.monotonic() - at <= self.settings.clock_max_age_s else None
 
     def forget_clock(self) -> None:
         """Read the chain's time afresh next time (after a local chain was moved)."""

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +128,9 @@ async def _client(
 
 
 async def _load(
-    url: str, keys: list[str], session_id: int, bodies: dict[str, list[bytes]]
-) -> tuple[float, list[float], dict[int, int]]:
+    url: str, keys: list[str], session_id: int, bodies: dict[str, list[bytes]],
+    snapshot: Callable[[], None],
+) -> tuple[float, list[float], dict[int, int]]:  # fmt: skip
     connector = aiohttp.TCPConnector(limit=len(keys) + 10)
     async with aiohttp.ClientSession(connector=connector) as http:
         tokens = await asyncio.gather(*(_sign_in(http, url, k) for k in keys))
@@ -141,10 +143,13 @@ async def _load(
             for k, t in zip(keys, tokens, strict=True)
         ]
         await asyncio.sleep(0.1)
+        snapshot()
         t0 = time.perf_counter()
         start.set()
         await asyncio.gather(*tasks)
-        return time.perf_counter() - t0, latencies, statuses
+        elapsed = time.perf_counter() - t0
+        snapshot()
+        return elapsed, latencies, statuses
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,9 +214,14 @@ def main(argv: list[str] | None = None) -> int:
             sign_s = time.perf_counter() - t_sign
             total = args.clients * args.bids_per_client
             head0 = w3.eth.block_number
-            cpu0 = (_cpu_s(server.pid), time.process_time(), _cpu_s(chain.process.pid))
-            elapsed, latencies, statuses = asyncio.run(_load(url, aggregators, session_id, bodies))
-            cpu1 = (_cpu_s(server.pid), time.process_time(), _cpu_s(chain.process.pid))
+            cpu: list[tuple[float, float, float]] = []  # after sign-in; after the load
+
+            def snapshot() -> None:
+                cpu.append((_cpu_s(server.pid), time.process_time(), _cpu_s(chain.process.pid)))
+
+            elapsed, latencies, statuses = asyncio.run(
+                _load(url, aggregators, session_id, bodies, snapshot)
+            )
             t_accepted = time.perf_counter() - elapsed
             accepted = statuses.get(202, 0)
             # the relay: until every accepted bid is committed on chain
@@ -250,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  relay on chain: {committed} bids committed in {relay_s:.2f} s from the first "
           f"accepted bid ({committed / relay_s:,.0f} bids/s), {len(relay_txs)} commitBidsFor "
           f"transactions, {gas / max(1, committed):,.0f} gas per bid")  # fmt: skip
-    server_cpu, client_cpu, anvil_cpu = (b - a for a, b in zip(cpu0, cpu1, strict=True))
+    server_cpu, client_cpu, anvil_cpu = (b - a for a, b in zip(*cpu, strict=True))
     print(f"  CPU during the load ({elapsed:.2f} s): server {server_cpu:.2f} s "
           f"({server_cpu / max(1, accepted) * 1e6:,.0f} us per bid, relay thread included), "
           f"clients {client_cpu:.2f} s, anvil {anvil_cpu:.2f} s")  # fmt: skip
