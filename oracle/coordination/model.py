@@ -7,7 +7,7 @@ may relieve its zone and serve a system-wide need of the same direction and
 slot at once. A sequential stage is the one-layer case.
 
 Built with the engine's pieces (`Milp`, `define_award_variables`,
-`define_cut_constraints`, `solve`, `read_awards`); only the need rows and the
+`define_cut_constraints`, `solve_many`, `read_awards`); only the need rows and the
 balance rows are ours. Unmet watts cost the scenario's penalty in the
 objective, as the spec writes it; the imbalance left by DSO actions (with
 `balance_dso`) costs the same per watt.
@@ -29,7 +29,7 @@ from oracle.engine import (
     define_award_variables,
     define_cut_constraints,
     read_awards,
-    solve,
+    solve_many,
 )
 from oracle.rules import ValidBid
 from oracle.scenario import Scenario
@@ -45,13 +45,23 @@ def define_layered_need_constraints(
     one target in a slot feeds that need row directly, otherwise continuous
     split variables bounded by the class's awards in that slot.
 
-    With `floor` ((layer, slot) -> least unmet watts any award set leaves), unmet
-    watts are free but bounded by the floor (the engine's lexicographic regime):
-    no penalty coefficient, and no unmet column where the floor is zero.
+    With `floor` ((request, slot) -> unmet watts when every bid is fully awarded),
+    unmet watts are free but bounded by the floor (the engine's lexicographic regime):
+    no penalty coefficient, and no unmet column where the floor is zero. The bound is
+    stated per *group*: the needs of one layer and slot that share bids; a group's
+    least unmet is the sum of its members' (groups are independent max-flows), and
+    stating it per group rather than per slot keeps zones apart in the model.
     """
     terms: dict[tuple[int, int], tuple[list[int], list[float]]] = {
         key: ([], []) for key in session.needs
     }
+    group: dict[tuple[int, int], tuple[int, int]] = {key: key for key in session.needs}
+
+    def find(key: tuple[int, int]) -> tuple[int, int]:
+        while group[key] != key:
+            group[key] = group[group[key]]
+            key = group[key]
+        return key
     for layer in sorted(set(layer_of.values())):
         classes: dict[tuple[int, ...], list[ValidBid]] = defaultdict(list)
         for bid in session.bids:
@@ -65,6 +75,9 @@ def define_layered_need_constraints(
                     active[t].append(bid)
             for t in sorted(active):
                 targets = [r for r in reqs if (r, t) in session.needs]
+                for r in targets[1:]:
+                    a, b = sorted((find((targets[0], t)), find((r, t))))
+                    group[b] = a
                 if len(targets) == 1:
                     cols, coefs = terms[(targets[0], t)]
                     for bid in active[t]:
@@ -83,21 +96,70 @@ def define_layered_need_constraints(
                               [1.0] * len(split)
                               + [-float(m.award_unit_w[b.id]) for b in active[t]],
                               -np.inf, 0.0)
+    group_floor: dict[tuple[int, int], int] = defaultdict(int)
+    for key in session.needs:
+        group_floor[find(key)] += floor.get(key, 0) if floor is not None else 0
+    hard = {key for key in session.needs if floor is not None and not group_floor[find(key)]}
+    implied = implied_need_rows(session, layer_of, terms, hard)
     free: dict[tuple[int, int], list[int]] = defaultdict(list)
     for (r, t), q in sorted(session.needs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         cols, coefs = terms[(r, t)]
         coefs = [min(c, float(q)) for c in coefs]  # no column counts for more than the need
-        if floor is not None and not floor.get((layer_of[r], t), 0):
+        if (r, t) in implied:
+            continue
+        if (r, t) in hard:
             m.need_row[(r, t)] = m.add_row(cols, coefs, float(q), np.inf)
             continue
         u = m.add_col(0 if floor is not None else penalty, 0.0, float(q),
                       highspy.HighsVarType.kInteger)
         m.unmet_col[(r, t)] = u
-        free[(layer_of[r], t)].append(u)
+        free[find((r, t))].append(u)
         m.need_row[(r, t)] = m.add_row(cols + [u], coefs + [1.0], float(q), np.inf)
     if floor is not None:
         for key, us in sorted(free.items()):
-            m.add_row(us, [1.0] * len(us), -np.inf, float(floor[key]))
+            m.add_row(us, [1.0] * len(us), -np.inf, float(group_floor[key]))
+
+
+def implied_need_rows(
+    session: Session, layer_of: Mapping[int, int],
+    terms: Mapping[tuple[int, int], tuple[list[int], list[float]]],
+    hard: set[tuple[int, int]],
+) -> set[tuple[int, int]]:
+    """Need rows that other layers' rows imply: left out of the model, which stays exact.
+
+    A row R, sum(min(w_j, D) x_j) >= D, with no unmet column, is implied by rows
+    R_1..R_k of *other* layers (no unmet columns either), sum(min(w_j, D_i) x_j) >= D_i,
+    when their columns are disjoint, every column of each R_i is in R with the same
+    watts w_j, and sum(min(D, D_i)) >= D: min(w, D) >= min(w, D_i) * min(D, D_i) / D_i
+    for every w >= 0, so R_i gives sum over its columns of min(w_j, D) x_j >= min(D, D_i),
+    for integer and fractional x alike (the LP relaxation is unchanged too). Under common
+    coupling this is the usual case of a system-wide need no larger than the zonal needs
+    of its slot: the zones' own rows already carry it, and without that one row coupling
+    every zone the model falls apart into one small part per zone (`optimise_layers`).
+    """
+    by_slot: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for key in sorted(hard):
+        by_slot[key[1]].append(key)
+    out: set[tuple[int, int]] = set()
+    for _, keys in sorted(by_slot.items()):
+        for key in keys:
+            need = session.needs[key]
+            weight = dict(zip(*terms[key], strict=True))
+            covered, used = 0, set[int]()
+            for other in keys:
+                if other in out or layer_of[other[0]] == layer_of[key[0]]:
+                    continue
+                cols, coefs = terms[other]
+                if not cols or used.intersection(cols) or any(
+                    weight.get(c) != w for c, w in zip(cols, coefs, strict=True)
+                ):
+                    continue
+                used.update(cols)
+                covered += min(need, session.needs[other])
+                if covered >= need:
+                    out.add(key)
+                    break
+    return out
 
 
 def define_balance_constraints(
@@ -153,6 +215,7 @@ def optimise_layers(
     penalty = scenario.unmet_penalty_eur_per_mw
     groups = [list(bids)] if balance else independent_parts(bids, eligible, cuts)
     awards: dict[str, int] = {}
+    milps: list[Milp] = []
     for part in groups:
         ids = {b.id for b in part}
         reqs = {r for b in part for r in eligible.get(b.id, ())}
@@ -179,7 +242,9 @@ def optimise_layers(
             define_balance_constraints(m, session, sorted(balance), fixed_net_w or {},
                                        min(max(dearest, 0) + 1, penalty))
         if m.cost:
-            awards.update(read_awards(m, solve(m, exact)))
+            milps.append(m)
+    for m, values in zip(milps, solve_many(milps, exact), strict=True):
+        awards.update(read_awards(m, values))
     return awards
 
 
@@ -187,7 +252,8 @@ def least_unmet(
     scenario: Scenario, bids: Sequence[ValidBid], needs: Mapping[tuple[int, int], int],
     layer_of: Mapping[int, int],
 ) -> dict[tuple[int, int], int]:
-    """(layer, slot) -> unmet watts with every bid fully awarded: a floor for any award set.
+    """(request, slot) -> unmet watts with every bid fully awarded: summed over a group of
+    needs sharing bids (define_layered_need_constraints), a floor for any award set.
 
     Served watts are a sum of max-flows, submodular in the awards: while more can be
     served, raising one bid to its full quantity serves at least one more watt, at a cost
@@ -197,10 +263,8 @@ def least_unmet(
     from oracle.coordination.allocation import allocate_layers
 
     full = {b.id: b.quantity_w for b in bids}
-    out: dict[tuple[int, int], int] = defaultdict(int)
-    for (r, t), w in allocate_layers(scenario, bids, full, needs, layer_of).unmet.items():
-        out[(layer_of[r], t)] += w
-    return dict(out)
+    unmet = allocate_layers(scenario, bids, full, needs, layer_of).unmet
+    return {key: w for key, w in unmet.items() if w}
 
 
 def independent_parts(
