@@ -65,6 +65,7 @@ RELAY_FAILED_TOPIC = "0x" + keccak(text="RelayFailed(address,uint256,bytes)").he
 ROLE_GRANTED_TOPIC = "0x" + keccak(text="RoleGranted(bytes32,address,address)").hex()
 ROLE_REVOKED_TOPIC = "0x" + keccak(text="RoleRevoked(bytes32,address,address)").hex()
 ROLE_BY_ID = {"0x" + v.hex(): k for k, v in ROLE_IDS.items()}
+FOLLOW_RANGE = 10_000  # blocks per eth_getLogs of the chain follower
 
 
 @dataclass(frozen=True)
@@ -249,14 +250,18 @@ class Gateway:
         number = int(head["number"], 16)
         if epoch == self._clock_epoch:
             self._clock = (int(head["timestamp"], 16), time.monotonic())
-        if number <= self._followed:
-            return
+        while self._followed < number:  # in ranges a node answers (a long chain at start)
+            to = min(number, self._followed + FOLLOW_RANGE)
+            self._read_logs(self._followed + 1, to)
+            self._followed = to
+
+    def _read_logs(self, first: int, last: int) -> None:
         logs = self._rpc(
             "eth_getLogs",
             [
                 {
-                    "fromBlock": hex(self._followed + 1),
-                    "toBlock": hex(number),
+                    "fromBlock": hex(first),
+                    "toBlock": hex(last),
                     "address": [self.relay.address, self.contracts.registry.address],
                     "topics": [
                         [RELAYED_TOPIC, RELAY_FAILED_TOPIC, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC]
@@ -274,7 +279,6 @@ class Gateway:
                 role = ROLE_BY_ID.get(topics[1])
                 if role is not None:
                     self._roles.pop((to_checksum_address("0x" + topics[2][-40:]), role), None)
-        self._followed = number
 
     @property
     def followed_block(self) -> int:
