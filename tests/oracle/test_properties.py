@@ -105,3 +105,32 @@ def test_brute_force_finds_nothing_cheaper(data):
 @given(small_markets())
 def test_brute_force_finds_nothing_cheaper_long_run(data):
     test_brute_force_finds_nothing_cheaper.hypothesis.inner_test(data)
+
+
+def _within_gap(data):
+    scenario = parse_scenario(data)
+    result = cleared(scenario, exact_max_bids=0)  # the gap regime, checked
+    assert result.mip_gap == "0.0001"
+    valid, _ = validate_bids(scenario)
+    engine_cost = objective(scenario, {a.bid: a.quantity_w for a in result.awards})
+    best = min(
+        objective(scenario, {b.id: w for b, w in zip(valid, combo, strict=True) if w})
+        for combo in itertools.product(*(options(b) for b in valid))
+    )
+    assert best <= engine_cost
+    assert (engine_cost - best) * 10_000 <= abs(engine_cost)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_markets())
+def test_the_gap_regime_is_within_its_stated_gap_of_brute_force(data):
+    """Above exact_max_bids the engine relaxes divisible quantities, rounds, and proves the
+    gap, or falls back to the integer MILP: either way within 1e-4 of the optimum."""
+    _within_gap(data)
+
+
+@pytest.mark.slow
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_markets())
+def test_the_gap_regime_is_within_its_stated_gap_long_run(data):
+    _within_gap(data)
