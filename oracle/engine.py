@@ -740,68 +740,63 @@ def _rounding(m: Milp, relaxed: Milp, values: dict[int, float]) -> Milp:
                 unmet_col=m.unmet_col)
 
 
-def optimise_within_gap(
-    milps: Sequence[Milp], stats: dict[str, object] | None = None
-) -> dict[str, int] | None:
-    """Awards within GAP_LIMIT of the optimum, in two steps, or None (then the caller
-    solves the integer MILPs themselves).
+def relax_and_round(
+    milps: Sequence[Milp], exact: bool
+) -> tuple[list[dict[int, float] | None], list[Outcome], list[Outcome]]:
+    """Each part's column values by relaxing, then rounding, or None where that proves
+    nothing (the caller then solves that part's integer MILP itself).
 
-    1. The relaxed MILPs (`_relaxed`: divisible quantities continuous, on/off decisions
-       still integer) to RELAXED_GAP: their dual bounds add up to a lower bound of the
-       integer optimum. HiGHS handles these far better than hundreds of granularity units
-       per column (10,000 bids: seconds instead of minutes; see bench/bench_clear.py).
-    2. The integer MILPs with the relaxed solution's on/off decisions fixed (`_rounding`),
+    1. The relaxed MILP (`_relaxed`: divisible quantities continuous, on/off decisions
+       still integer): its optimum, and any dual bound of it, bound the integer optimum
+       from below. HiGHS handles it far better than columns of hundreds of granularity
+       units (2,000 bids: ~1-2 s instead of ~4; 10,000: seconds instead of minutes).
+    2. The integer MILP with the relaxed solution's on/off decisions fixed (`_rounding`),
        started from its quantities rounded up: every quantity a whole number of units.
-    The awards are returned only when step 2's cost is within GAP_LIMIT of step 1's bound:
-    a guarantee proven by the two solves, not assumed. Deterministic like every solve.
+    A part's rounded awards are used when step 2's cost is proven close enough to step
+    1's bound: exact, less than one objective unit above it (integer award vectors cost
+    whole units, so nothing cheaper exists); otherwise within GAP_LIMIT of it (step 1
+    then runs to RELAXED_GAP, leaving the rest to the rounding). A proof, not a hope;
+    deterministic like every solve. Returns the values and both steps' outcomes.
     """
-    limit = float(GAP_LIMIT)
     relaxed = [_relaxed(m) for m in milps]
     models = [expand_wide_integers(r, objective_unit(r), 2**62) for r in relaxed]
-    arrays = [highs_arrays(hm, False) for hm in models]
+    arrays = [highs_arrays(hm, exact) for hm in models]
     for a in arrays:
-        a["rel_gap"], a["merge_parallel"] = RELAXED_GAP, True
+        a["merge_parallel"] = True  # no digits here
+        if not exact:
+            a["rel_gap"] = RELAXED_GAP
     first = solve_all(arrays)
-    if any(o["status"] != "Optimal" for o in first):
-        return None
-    units = [objective_unit(m) for m in milps]
-    bound = sum(o["dual_bound"] * u for o, u in zip(first, units, strict=True))
     rounded, round_models, round_arrays = [], [], []
     for m, r, hm, o in zip(milps, relaxed, models, first, strict=True):
-        values = column_values(r, hm, o)
-        fixed = _rounding(m, r, values)
+        values = column_values(r, hm, o) if o["status"] == "Optimal" else None
+        fixed = _rounding(m, r, values) if values is not None else m
         rm = expand_wide_integers(fixed, objective_unit(fixed), 2**62)
-        a = highs_arrays(rm, False)
-        a["rel_gap"], a["merge_parallel"] = 1e-7, True
-        start = [values[j] for j in range(len(m.cost))]
-        for j in m.award_col.values():
-            start[j] = float(math.ceil(start[j] - 1e-9))
-        a["start_values"] = start
+        a = highs_arrays(rm, exact)
+        a["merge_parallel"] = True
+        if not exact:
+            a["rel_gap"] = 1e-7
+        if values is not None:
+            start = [values[j] for j in range(len(m.cost))]
+            for j in m.award_col.values():
+                start[j] = float(math.ceil(start[j] - 1e-9))
+            a["start_values"] = start
         rounded.append(fixed)
         round_models.append(rm)
         round_arrays.append(a)
-    second = solve_all(round_arrays)
-    if any(o["status"] != "Optimal" for o in second):
-        return None
-    objective = sum(o["objective"] * u for o, u in zip(second, units, strict=True))
-    gap = (objective - bound) / max(abs(objective), 1.0)
-    if stats is not None:
-        stats.update(
-            method="relaxed MILP, then rounding",
-            parts=[(len(m.cost), len(m.row_lower)) for m in milps],
-            relaxed_objective_ueur=sum(
-                o["objective"] * u for o, u in zip(first, units, strict=True)
-            ),
-            objective_ueur=objective,
-            dual_bound_ueur=bound,
-            proven_gap=gap,
-        )
-    if not gap <= limit:
-        return None
-    awards: dict[str, int] = {}
-    for fixed, rm, o in zip(rounded, round_models, second, strict=True):
-        awards.update(read_awards(fixed, column_values(fixed, rm, o)))
-    return awards
+    todo = [i for i, o in enumerate(first) if o["status"] == "Optimal"]
+    second: list[Outcome] = [{"status": "not run"} for _ in milps]
+    for i, o in zip(todo, solve_all([round_arrays[i] for i in todo]), strict=True):
+        second[i] = o
+    out: list[dict[int, float] | None] = []
+    limit = float(GAP_LIMIT)
+    for fixed, rm, o1, o2 in zip(rounded, round_models, first, second, strict=True):
+        if o2["status"] != "Optimal":
+            out.append(None)
+            continue
+        excess = o2["objective"] - o1["dual_bound"]
+        proven = excess < 1.0 if exact else excess <= limit * abs(o2["objective"])
+        out.append(column_values(fixed, rm, o2) if proven else None)
+    return out, first, second
 
 
 def optimise(
@@ -812,39 +807,43 @@ def optimise(
 
     Each independent part is solved on its own (on several cores when there are
     several large parts: oracle.parallel); above `exact_max_bids` each part is within
-    GAP_LIMIT of its optimum, hence so is their sum.
+    GAP_LIMIT of its optimum, hence so is their sum. Each part is first relaxed and
+    rounded (`relax_and_round`); a part where that proves nothing is solved as an
+    integer MILP (wide integers as digits in the exact regime).
     """
     exact = len(session.bids) <= exact_max_bids
-    # Measured on random_session (see bench/bench_clear.py): the Hall rows and digits
-    # prove exact optima faster (2,000 bids: ~4-5 s against ~7-10 s), but HiGHS's
-    # primal search to a 1e-4 gap on 10,000 bids did better on the split formulation
-    # (212 s against over 480 s, seed 1, load ~2.3), so the gap regime keeps that one.
-    milps, models = [], []
+    milps: list[Milp] = []
     for part in components(session, cuts):
         ids = {b.id for b in part.bids}
         part_cuts = [c for c in cuts if any(b in ids for b, _ in c.terms)]
-        m = build_part_model(part, part_cuts, hall=exact)
-        milps.append(m)
-        models.append(expand_wide_integers(m, objective_unit(m),
-                                           DIGIT_MAX if exact else 2**62))
-    if not exact:
-        within = optimise_within_gap(milps, stats)
-        if within is not None:
-            return Solution(awards_w=within, exact=False)
-    arrays = [highs_arrays(hm, exact) for hm in models]
+        # The Hall rows prove exact optima faster; for the gap regime's integer MILP
+        # (the fallback) HiGHS's primal search did better on the split formulation
+        # (10,000 bids: 212 s against over 480 s).
+        milps.append(build_part_model(part, part_cuts, hall=exact))
+    values, first, second = relax_and_round(milps, exact)
+    undecided = [i for i, v in enumerate(values) if v is None]
+    models = {i: expand_wide_integers(milps[i], objective_unit(milps[i]),
+                                      DIGIT_MAX if exact else 2**62) for i in undecided}
+    arrays = [highs_arrays(models[i], exact) for i in undecided]
     for a in arrays:
         a["merge_parallel"] = not exact  # digits only in the exact regime
-    outcomes = solve_all(arrays)
+    third = dict(zip(undecided, solve_all(arrays) if arrays else [], strict=True))
     awards: dict[str, int] = {}
-    for m, hm, outcome in zip(milps, models, outcomes, strict=True):
-        awards.update(read_awards(m, column_values(m, hm, outcome)))
+    for i, m in enumerate(milps):
+        v = values[i]
+        awards.update(read_awards(m, v if v is not None else
+                                  column_values(m, models[i], third[i])))
     if stats is not None:
-        stats["method"] = "integer MILP"
         units = [objective_unit(m) for m in milps]
-        objective = sum(o["objective"] * u for o, u in zip(outcomes, units, strict=True))
-        bound = sum(o["dual_bound"] * u for o, u in zip(outcomes, units, strict=True))
+        final = [third[i] if i in third else second[i] for i in range(len(milps))]
+        bounds = [third[i]["dual_bound"] if i in third else first[i]["dual_bound"]
+                  for i in range(len(milps))]
+        objective = sum(o["objective"] * u for o, u in zip(final, units, strict=True))
+        bound = sum(b * u for b, u in zip(bounds, units, strict=True))
         stats.update(
             parts=[(len(m.cost), len(m.row_lower)) for m in milps],
+            method="integer MILP" if undecided else "relaxed MILP, then rounding",
+            integer_milp_parts=len(undecided),
             objective_ueur=objective,
             dual_bound_ueur=bound,
             proven_gap=(objective - bound) / max(abs(objective), 1.0),
