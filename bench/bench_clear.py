@@ -8,7 +8,9 @@ prints the parse time, the clearing time (`oracle.clear`, everything included:
 validation, model, solve on the machine's cores, allocation, hashes), exact or the
 guaranteed gap, the cost, the number of awards and unmet needs, the relative gap
 HiGHS proved (objective vs dual bound, summed over independent parts), the parts'
-sizes, and the independent checker's verdict (`oracle.check`).
+sizes, how they were decided (relaxed MILP then rounding, or the integer MILP for
+some part: oracle.engine.relax_and_round), and the independent checker's verdict
+(`oracle.check`).
 
     .venv/bin/python bench/bench_clear.py                # the three sizes, seed 1
     .venv/bin/python bench/bench_clear.py --seeds 1 2 3 --sizes 2000
@@ -43,7 +45,7 @@ def main() -> int:
         load = float("nan")
     print(f"clearing benchmark: {os.cpu_count()} cores, load {load:.2f}")
     print(f"{'bids':>6} {'zones':>5} {'seed':>4} {'parse':>6} {'clear':>7} {'result':>10} "
-          f"{'cost_ueur':>16} {'awards':>6} {'unmet':>5} {'proven_gap':>10}  parts  check")
+          f"{'cost_ueur':>16} {'awards':>6} {'unmet':>5} {'proven_gap':>10}  parts  decided  check")
     failures = 0
     for n in args.sizes:
         zones = ZONES.get(n, 50 if n > 2000 else 20)
@@ -72,12 +74,14 @@ def main() -> int:
             assert isinstance(part_sizes, list)
             parts = "+".join(str(c) for c, _ in sorted(part_sizes, reverse=True)[:3])
             verdict = "ok" if not violations else f"{len(violations)} violations: {violations[:3]}"
+            how = "rounded" if stats.get("integer_milp_parts") == 0 else \
+                f"{stats.get('integer_milp_parts')} integer"
             target = TARGET_S.get(n)
             flag = "" if target is None else (" (target met)" if min(times) <= target
                                               else f" (target {target:.0f}s missed)")
             print(f"{n:>6} {zones:>5} {seed:>4} {parse_s:5.2f}s {shown:>7} {kind:>10} "
                   f"{result.total_cost_ueur:>16} {len(result.awards):>6} {len(result.unmet):>5} "
-                  f"{gap:>10.2e}  {parts}  {verdict}{flag}",
+                  f"{gap:>10.2e}  {parts} {how:>9}  {verdict}{flag}",
                   flush=True)
     return 1 if failures else 0
 
