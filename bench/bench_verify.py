@@ -267,6 +267,11 @@ def chain_main(data: dict[str, Any]) -> int:
     fetch_s, decode_s = log.fetch_s, log.decode_s
     read_other = (t1 - t0) - fetch_s - decode_s  # chain id, head: two calls
     timings = report.timings_s
+    if not report.ok or "clear" not in timings:
+        print(f"the replica did not verify the session: ok {report.ok}")
+        for line in (report.violations + report.notes)[:10]:
+            print(f"  {line}")
+        return 1
     rebuild_s = (t2 - t1) + timings["scenario"]
     check_s = (t3 - t2) - timings["scenario"] - timings["clear"]
     total = t3 - t0
