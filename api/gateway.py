@@ -27,7 +27,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -41,6 +41,7 @@ from hexbytes import HexBytes
 from starlette.concurrency import run_in_threadpool
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 from web3.types import RPCEndpoint
 
 from api.config import Settings
@@ -65,7 +66,7 @@ RELAY_FAILED_TOPIC = "0x" + keccak(text="RelayFailed(address,uint256,bytes)").he
 ROLE_GRANTED_TOPIC = "0x" + keccak(text="RoleGranted(bytes32,address,address)").hex()
 ROLE_REVOKED_TOPIC = "0x" + keccak(text="RoleRevoked(bytes32,address,address)").hex()
 ROLE_BY_ID = {"0x" + v.hex(): k for k, v in ROLE_IDS.items()}
-FOLLOW_RANGE = 10_000  # blocks per eth_getLogs of the chain follower
+FOLLOW_RANGE = 10_000  # blocks per eth_getLogs (the follower's, and the session log reads)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,18 @@ def encode_commit_bids_for(batch: list[PendingCommit]) -> bytes:
         at += len(tail)
     head = (0x20).to_bytes(32, "big") + n.to_bytes(32, "big")
     return COMMIT_BIDS_FOR + head + b"".join(offsets) + b"".join(tails)
+
+
+def market_topics(market: Contract) -> dict[str, str]:
+    """Each market event's first topic (`0x` hex), by name, from the ABI."""
+    from verifier.events import event_signature
+
+    abi: list[dict[str, Any]] = [dict(item) for item in market.abi]
+    return {
+        str(item["name"]): "0x" + keccak(text=event_signature(item)).hex()
+        for item in abi
+        if item.get("type") == "event"
+    }
 
 
 class RawCall:
@@ -202,6 +215,8 @@ class Gateway:
         self._secret = settings.token_secret.get_secret_value().encode()
         self._roles: dict[tuple[str, str], tuple[bool, float]] = {}
         self._sessions: dict[int, SessionTiming] = {}
+        self._opened_at: dict[int, int] = {}  # session -> block of its SessionOpened
+        self._topics = market_topics(self.contracts.market)
         self._reserved_nonces: set[tuple[str, int]] = set()  # taken by this API
         self._chain_nonces: set[tuple[str, int]] = set()  # used on chain (the follower)
         self._pending: dict[str, PendingCommit] = {}
@@ -244,7 +259,8 @@ class Gateway:
     def _follow_once(self) -> None:
         """Read the head block (the chain's time) and, from the blocks not yet read,
         FlexRelay's `Relayed`/`RelayFailed` logs (nonces used on chain, whoever relayed
-        them) and the registry's role changes (drop the cached answer)."""
+        them), the registry's role changes (drop the cached answer) and the market's
+        `SessionOpened` (where a session's logs begin)."""
         epoch = self._clock_epoch
         head = self._rpc("eth_getBlockByNumber", ["latest", False])
         number = int(head["number"], 16)
@@ -262,17 +278,23 @@ class Gateway:
                 {
                     "fromBlock": hex(first),
                     "toBlock": hex(last),
-                    "address": [self.relay.address, self.contracts.registry.address],
+                    "address": [
+                        self.relay.address, self.contracts.registry.address,
+                        self.contracts.market.address,
+                    ],
                     "topics": [
-                        [RELAYED_TOPIC, RELAY_FAILED_TOPIC, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC]
+                        [RELAYED_TOPIC, RELAY_FAILED_TOPIC, ROLE_GRANTED_TOPIC, ROLE_REVOKED_TOPIC,
+                         self._topics["SessionOpened"]]
                     ],
                 }
             ],
-        )
+        )  # fmt: skip
         relay = self.relay.address.lower()
         for lg in logs:
             topics = lg["topics"]
-            if lg["address"].lower() == relay:
+            if topics[0] == self._topics["SessionOpened"]:
+                self._opened_at.setdefault(int(topics[1], 16), int(lg["blockNumber"], 16))
+            elif lg["address"].lower() == relay:
                 seller = to_checksum_address("0x" + topics[1][-40:])
                 self._chain_nonces.add((seller, int(topics[2], 16)))
             else:
@@ -366,11 +388,42 @@ class Gateway:
         self._sessions[session_id] = found
         return found
 
-    def call(self, fn: Any) -> Any:
+    def call(self, fn: Any, block: int | None = None) -> Any:
+        """A read-only call (at `block`, default the latest); a revert is a 409 problem."""
         try:
-            return self.relayer.call(fn)
+            if block is None:
+                return self.relayer.call(fn)
+            try:
+                return fn.call({"from": self.relayer.address}, block_identifier=block)
+            except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+                raise self.relayer._reverted(fn, exc) from exc
         except TransactionReverted as exc:
             raise reverted_problem(exc) from exc
+
+    def head(self) -> int:
+        """The latest block's number (reads that must agree are made at one block)."""
+        return int(self._rpc("eth_blockNumber", []), 16)
+
+    def session_logs(
+        self, session_id: int, names: Sequence[str], to_block: int | None = None
+    ) -> list[ChainEvent]:
+        """The market's events `names` of one session (each has `sessionId` as its first
+        indexed argument), decoded, in chain order: from the block that opened the session
+        (known from the follower; else the chain's start) to `to_block` (default: the
+        head), in ranges of FOLLOW_RANGE blocks."""
+        last_block = self.head() if to_block is None else to_block
+        first = self._opened_at.get(session_id, 0)
+        topics = [[self._topics[n] for n in names], "0x" + session_id.to_bytes(32, "big").hex()]
+        out: list[ChainEvent] = []
+        while first <= last_block:
+            last = min(last_block, first + FOLLOW_RANGE - 1)
+            logs = self.w3.eth.get_logs(
+                {"fromBlock": first, "toBlock": last, "address": self.contracts.market.address,
+                 "topics": topics}
+            )  # fmt: skip
+            out += self.contracts.decode_logs(cast(Any, {"logs": logs}))
+            first = last + 1
+        return out
 
     # --- prepared transactions (participant-signed)
     def _intent_mac(self, sender: str, to: str, data: str, expires: int) -> str:
@@ -685,10 +738,18 @@ def _jsonable(value: Any) -> Any:
 
 
 def _event_json(e: ChainEvent) -> dict[str, Any]:
-    return {
+    out = {
         "name": e.name,
         "args": _jsonable(e.args),
         "block_number": e.block_number,
         "tx_hash": e.tx_hash,
         "log_index": e.log_index,
     }
+    if e.name == "CoordinationPublished":  # the published JSON too, when it is JSON
+        import json
+
+        try:
+            out["coordination"] = json.loads(bytes(e.args["coordination"]).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            out["coordination"] = None
+    return out

@@ -28,6 +28,7 @@ from api.routes import (
     audit,
     auth,
     bids,
+    coordination,
     events,
     metering,
     needs,
@@ -115,8 +116,8 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
 
     app.add_middleware(PerIpLimit)
     for module in (
-        auth, participants, assets, sessions, needs, bids, results, attestations, metering,
-        settlements, audit, transactions, events,
+        auth, participants, assets, sessions, needs, coordination, bids, results, attestations,
+        metering, settlements, audit, transactions, events,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(participants.public)

@@ -19,6 +19,7 @@ U32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
 U40 = Annotated[int, Field(ge=0, le=2**40 - 1)]
 U48 = Annotated[int, Field(ge=1, le=2**48 - 1)]
 U64 = Annotated[int, Field(ge=0, le=2**64 - 1)]
+U72 = Annotated[int, Field(ge=0, le=2**72 - 1)]
 U96 = Annotated[int, Field(ge=0, le=2**96 - 1)]
 U256 = Annotated[int, Field(ge=0, le=2**256 - 1)]
 Role = Literal["DSO", "TSO", "BRP", "AGGREGATOR", "ORACLE", "VALIDATOR", "METERING"]
@@ -206,8 +207,10 @@ class NeedPublic(BaseModel):
     session_id: int
     need_index: int
     buyer: str
+    zone: str | None  # None: system-wide
     direction: str
     buyer_role: str
+    quantity_w: list[int]  # one value (every slot) or one per slot, as posted
     max_price_eur_per_mw: int
     budget_ueur: int
     committed_ueur: int
@@ -259,10 +262,17 @@ class BidPublic(BaseModel):
 
 # --- results, attestations, metering, settlements
 class AwardCreate(Strict):
+    """A result row. With `quantity_w > 0` it opens an award and charges `payment_ueur` of
+    it (default: all of it, `quantity_w * price_eur_per_mw`) to its need; with
+    `quantity_w == 0` it is a share row: `payment_ueur` more of the award opened before it
+    (same bid, lower need index) charged to its own need. An award's rows add up to its
+    payment (the contract checks it: shared payments, TSO-DSO sessions)."""
+
     bid_id: Hex32
     need_index: U16
     quantity_w: U40
     price_eur_per_mw: U64
+    payment_ueur: U72 | None = None
 
 
 class ResultCreate(Strict):
@@ -272,17 +282,28 @@ class ResultCreate(Strict):
     last_page: bool = True
 
 
+class SharePublic(BaseModel):
+    """What one need (and so its buyer) pays of an award."""
+
+    need_index: int
+    buyer: str
+    payment_ueur: int
+
+
 class AwardPublic(BaseModel):
     award_index: int
     bid_id: str
     seller: str
-    buyer: str
+    buyer: str  # the buyer of the award's own need
     need_index: int
     quantity_w: int
     delivered_w: int
     delivered: bool
     settled: bool
-    payment_ueur: int
+    payment_ueur: int  # the whole payment to the seller
+    # who pays it: the award's own need first (the payment less the share rows), then each
+    # share row (TSO-DSO sessions); they add up to payment_ueur
+    shares: list[SharePublic]
 
 
 class ResultPublic(BaseModel):
@@ -316,3 +337,85 @@ class SettlementCreate(Strict):
 class ReleaseCreate(Strict):
     need_index: U16 | None = None
     seller: Address | None = None
+
+
+class SettlementPartPublic(BaseModel):
+    """One buyer's part of a settled award (`ShareSettled`; the award's `AwardSettled` when
+    it is not shared): paid to the seller, refunded, and its part of the penalty."""
+
+    need_index: int
+    buyer: str
+    payment_ueur: int
+    refund_ueur: int
+    penalty_ueur: int
+
+
+class AwardSettlementPublic(BaseModel):
+    award_index: int
+    bid_id: str
+    seller: str
+    quantity_w: int
+    payment_ueur: int  # committed: the whole payment
+    shares: list[SharePublic]  # who pays it (as in the result)
+    settled: bool
+    paid_ueur: int  # to the seller (AwardSettled; 0 until settled)
+    refund_ueur: int
+    penalty_ueur: int
+    settled_tx_hash: str | None
+    parts: list[SettlementPartPublic]  # each buyer's part once settled, else []
+
+
+class BuyerPaymentPublic(BaseModel):
+    """A buyer's money in a session's awards: its shares, then what settlement did."""
+
+    buyer: str
+    committed_ueur: int  # its shares of the committed awards
+    paid_ueur: int  # to sellers, in the awards settled so far
+    refund_ueur: int
+    penalty_ueur: int  # received from sellers' collateral
+
+
+class SettlementsPublic(BaseModel):
+    session_id: int
+    block_number: int  # every figure is read at this block
+    status: str
+    award_count: int
+    settled_count: int
+    awards: list[AwardSettlementPublic]
+    buyers: list[BuyerPaymentPublic]
+
+
+# --- TSO-DSO coordination inputs (published by the session operator)
+JsonInt = Annotated[int, Field(ge=0, le=2**53 - 1)]  # exact in any JSON reader
+PerSlotW = JsonInt | Annotated[list[JsonInt], Field(min_length=1, max_length=256)]
+
+
+class CoordinationZone(Strict):
+    id: Label  # a zone registered on chain
+    forecast_w: PerSlotW | None = None
+    limit_w: PerSlotW | None = None
+    red_slots: (
+        Annotated[list[Annotated[int, Field(ge=0, le=255)]], Field(max_length=256)] | None
+    ) = None
+    _fits = field_validator("id")(_label_fits)
+
+
+class CoordinationCreate(Strict):
+    """The scenario's coordination fields (docs/coordination.md); a field left out (or
+    null) is not published, and the oracle and validators use its default."""
+
+    coupling: Literal["sequential", "common"] | None = None
+    priority: (
+        Annotated[list[Literal["DSO", "TSO", "BRP"]], Field(min_length=1, max_length=3)] | None
+    ) = None
+    balance_dso: bool | None = None
+    zones: Annotated[list[CoordinationZone], Field(max_length=1000)] | None = None
+
+
+class CoordinationPublic(BaseModel):
+    session_id: int
+    operator: str
+    coordination: dict[str, Any] | None  # the published JSON (None: not a JSON object)
+    canonical: str  # the bytes on chain, as UTF-8 text
+    tx_hash: str
+    block_number: int

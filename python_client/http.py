@@ -8,6 +8,15 @@
     api.reveal_bid(session_id, fields)             # after gate closure
     api.result(session_id); api.withdraw(amount)
 
+A TSO (or BRP) buys with the same client: its role comes from the chain's registry.
+
+    tso = HttpClient("http://127.0.0.1:8000", tso_key); tso.sign_in()
+    tso.deposit(10**12)
+    need = tso.post_need(session_id, {"zone": None, "direction": "up", "buyer_role": "TSO",
+                                      "budget_ueur": 10**10, "quantity_w": [0, 0, 45_000]})
+    tso.my_shares(session_id)      # after clearing: what it pays of each award
+    tso.payments(session_id)       # after settlement: paid, refunded, penalties received
+
 Writes other than join/commit/reveal come back from the API as unsigned transactions;
 this client signs them with the key and posts them to `/transactions`. The key never
 leaves this process.
@@ -233,6 +242,65 @@ class HttpClient:
         out: dict[str, Any] = self.request("GET", f"/sessions/{session_id}/needs/{need_index}")
         return out
 
+    def needs(self, session_id: int) -> list[dict[str, Any]]:
+        """Every need of the session (buyer, role, zone, quantities, budget, committed)."""
+        out: list[dict[str, Any]] = self.request("GET", f"/sessions/{session_id}/needs")
+        return out
+
+    def coordination(self, session_id: int) -> dict[str, Any]:
+        """The session's published coordination inputs (`ApiError` 404 while none are)."""
+        out: dict[str, Any] = self.request("GET", f"/sessions/{session_id}/coordination")
+        return out
+
+    def settlements(self, session_id: int, buyer: str | None = None) -> dict[str, Any]:
+        """Every award with who pays it (`shares`) and, once settled, each buyer's part;
+        each buyer's totals (`buyers`). With `buyer`: only what that buyer pays."""
+        params = {} if buyer is None else {"buyer": buyer}
+        out: dict[str, Any] = self.request(
+            "GET", f"/sessions/{session_id}/settlements", params=params
+        )
+        return out
+
+    def my_shares(self, session_id: int) -> list[dict[str, Any]]:
+        """What this address pays of each committed award: `{award_index, bid_id,
+        need_index, payment_ueur}` rows (one per need it pays from), from the result."""
+        rows = []
+        for award in self.result(session_id)["awards"]:
+            for share in award["shares"]:
+                if share["buyer"] == self.address:
+                    rows.append({"award_index": award["award_index"], "bid_id": award["bid_id"],
+                                 "need_index": share["need_index"],
+                                 "payment_ueur": share["payment_ueur"]})  # fmt: skip
+        return rows
+
+    def payments(self, session_id: int) -> dict[str, int]:
+        """This address's money in the session's awards: `committed_ueur` (its shares),
+        `paid_ueur` (to sellers, settled so far), `refund_ueur`, `penalty_ueur` (received);
+        zeros if it pays no award."""
+        found = self.settlements(session_id, buyer=self.address)["buyers"]
+        zero = {"committed_ueur": 0, "paid_ueur": 0, "refund_ueur": 0, "penalty_ueur": 0}
+        return {k: int(found[0][k]) for k in zero} if found else zero
+
+    def events(self, from_block: int = 0, to_block: int | None = None) -> list[dict[str, Any]]:
+        """The chain's events from the API's server-sent event stream, decoded (`name`,
+        `args`, `block_number`, `tx_hash`, `log_index`), from `from_block` to `to_block`
+        (default: the head block now)."""
+        import json
+
+        if to_block is None:
+            to_block = int(self.deployment()["block_number"])
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        params = {"from_block": from_block, "to_block": to_block, "poll_s": 0.1}
+        out: list[dict[str, Any]] = []
+        with self.http.stream("GET", "/events", params=params, headers=headers) as r:
+            if r.status_code >= 400:
+                r.read()
+                raise ApiError(r.status_code, r.json())
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    out.append(json.loads(line[5:].strip()))
+        return out
+
     def withdraw_all(self) -> int:
         """Withdraw the whole free balance; the amount (0: nothing sent)."""
         free = int(self.me()["free_ueur"])
@@ -247,7 +315,7 @@ class HttpClient:
     def mint(self, address: str, amount_ueur: int) -> list[dict[str, Any]]:
         return self.write(f"/participants/{address}/mints", {"amount_ueur": amount_ueur})
 
-    # --- DSO (and the market operator for sessions)
+    # --- buyers (DSO, TSO, BRP), DSO, and the market operator for sessions
     def register_zone(self, zone: str, limit_w: int = 0) -> list[dict[str, Any]]:
         return self.write("/zones", {"zone": zone, "limit_w": limit_w})
 
@@ -260,16 +328,28 @@ class HttpClient:
         return int(_event_arg(self.write("/sessions", params), "SessionOpened", "sessionId"))
 
     def post_need(self, session_id: int, need: dict[str, Any]) -> int:
-        """`need` as `NeedCreate`; the need's index in the session."""
+        """`need` as `NeedCreate` (`buyer_role` DSO, TSO or BRP: a role this address holds);
+        the need's index in the session."""
         mined = self.write(f"/sessions/{session_id}/needs", need)
         return int(_event_arg(mined, "NeedPosted", "needIndex"))
+
+    def publish_coordination(
+        self, session_id: int, coordination: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The session operator: publish the coordination inputs (`coupling`, `priority`,
+        `balance_dso`, `zones` with `forecast_w`, `limit_w`, `red_slots`), once, before
+        gate closure. `python_client.shares.coordination_json(scenario)` gives a
+        scenario's."""
+        return self.write(f"/sessions/{session_id}/coordination", coordination)
 
     # --- market operator (oracle role), metering operator, anyone
     def commit_result(
         self, session_id: int, input_hash: str, result_hash: str,
         awards: list[dict[str, Any]], last_page: bool = True,
     ) -> list[dict[str, Any]]:  # fmt: skip
-        """`awards`: {bid_id, need_index, quantity_w, price_eur_per_mw} rows."""
+        """`awards`: {bid_id, need_index, quantity_w, price_eur_per_mw} rows, and for a
+        shared payment `payment_ueur`: the part the row's need pays (a share row has
+        `quantity_w` 0)."""
         return self.write(f"/sessions/{session_id}/result", {
             "input_hash": input_hash, "result_hash": result_hash, "awards": awards,
             "last_page": last_page})  # fmt: skip

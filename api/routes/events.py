@@ -1,4 +1,10 @@
-"""Server-sent events: every decoded event of the market, registry and relay, live."""
+"""Server-sent events: every decoded event of the market and the registry, live.
+
+Public chain data (any signed-in participant): a sealed bid's commit shows only its id and
+seller, its fields appear with its reveal. TSO-DSO sessions add `AwardShared` (a share row
+of an award), `ShareSettled` (a buyer's part of a shared settlement) and
+`CoordinationPublished` (the session's coordination inputs; `coordination` carries the
+JSON object besides the raw bytes in `args`)."""
 
 from __future__ import annotations
 
@@ -11,8 +17,8 @@ from fastapi import APIRouter, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
 from api.deps import GatewayDep, TokenDep
-from api.gateway import _event_json
-from api.problems import PROBLEMS
+from api.gateway import FOLLOW_RANGE, _event_json
+from api.problems import PROBLEMS, Problem
 
 router = APIRouter(prefix="/events", tags=["events"], responses=PROBLEMS)
 
@@ -21,19 +27,33 @@ router = APIRouter(prefix="/events", tags=["events"], responses=PROBLEMS)
 async def stream(
     request: Request, token: TokenDep, gateway: GatewayDep,
     from_block: int = Query(0, ge=0, le=2**63 - 1), poll_s: float = Query(0.5, ge=0.1, le=10),
+    to_block: int | None = Query(
+        None, ge=0, le=2**63 - 1,
+        description="stop once this block is sent (default: follow new blocks forever)",
+    ),
 ) -> EventSourceResponse:  # fmt: skip
     """`text/event-stream`: one SSE event per chain event (`event:` its name, `id:`
-    block:log index, `data:` JSON), from `from_block` on, following new blocks."""
+    block:log index, `data:` JSON: `name`, `args` with integers beyond 2^53 as decimal
+    strings and bytes as `0x` hex, `block_number`, `tx_hash`, `log_index`), from
+    `from_block` on, following new blocks (until `to_block` if given)."""
+    if to_block is not None and to_block < from_block:
+        raise Problem(
+            422, "invalid-input", "to_block: below from_block", field="to_block",
+            reason="must be at least from_block",
+        )  # fmt: skip
 
     async def events() -> AsyncIterator[dict[str, Any]]:
         nxt = from_block
         addresses = [c.address for c in (gateway.contracts.market, gateway.contracts.registry)]
         while not await request.is_disconnected():
-            head = await asyncio.to_thread(lambda: int(gateway.w3.eth.block_number))
-            if head >= nxt:
+            head = await asyncio.to_thread(gateway.head)
+            if to_block is not None:
+                head = min(head, to_block)
+            while head >= nxt:  # in ranges a node answers
+                last = min(head, nxt + FOLLOW_RANGE - 1)
                 logs = await asyncio.to_thread(
                     gateway.w3.eth.get_logs,
-                    {"fromBlock": nxt, "toBlock": head, "address": addresses},
+                    {"fromBlock": nxt, "toBlock": last, "address": addresses},
                 )
                 receipt: Any = {"logs": logs}
                 for e in gateway.contracts.decode_logs(receipt):
@@ -41,7 +61,9 @@ async def stream(
                         "event": e.name, "id": f"{e.block_number}:{e.log_index}",
                         "data": json.dumps(_event_json(e)),
                     }  # fmt: skip
-                nxt = head + 1
+                nxt = last + 1
+            if to_block is not None and nxt > to_block:
+                return
             await asyncio.sleep(poll_s)
 
     return EventSourceResponse(events())

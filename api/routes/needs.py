@@ -1,23 +1,29 @@
-"""Needs: buyers (DSO, TSO, BRP; the role the need names) post them with a budget."""
+"""Needs: buyers (DSO, TSO, BRP; the role the need names, held in the registry) post them
+with a budget; anyone signed in reads them (public chain data)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter
 
 from api.deps import GatewayDep, TokenDep
+from api.gateway import Gateway
 from api.problems import PROBLEMS, Problem
 from api.schemas import U16, U48, NeedCreate, NeedPublic, PreparedPublic
-from python_client.hashing import label
+from python_client.hashing import label, unlabel
 
 router = APIRouter(prefix="/sessions/{session_id}/needs", tags=["needs"], responses=PROBLEMS)
 ROLES = ("DSO", "TSO", "BRP")
+ZERO32 = b"\0" * 32
 
 
 @router.post("", response_model=PreparedPublic)
 def post_need(
     session_id: U48, body: NeedCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:
-    """Only a holder of the buyer role the need names (a DSO for DSO needs)."""
+    """Only a holder of the buyer role the need names (a DSO for DSO needs, a TSO for TSO
+    needs, a BRP for BRP needs), before gate closure; zonal or system-wide (`zone` null)."""
     gateway.require_role(token.address, body.buyer_role)
     t = gateway.session(session_id)
     if len(body.quantity_w) not in (1, t.slot_count):
@@ -27,7 +33,7 @@ def post_need(
             field="quantity_w", reason="length is neither 1 nor the session's slot count",
         )  # fmt: skip
     need = (
-        session_id, b"\0" * 32 if body.zone is None else label(body.zone),
+        session_id, ZERO32 if body.zone is None else label(body.zone),
         0 if body.direction == "up" else 1, ROLES.index(body.buyer_role),
         body.max_price_eur_per_mw, body.budget_ueur, body.quantity_w,
     )  # fmt: skip
@@ -35,15 +41,51 @@ def post_need(
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
 
 
-@router.get("/{need_index}", response_model=NeedPublic)
-def get_need(session_id: U48, need_index: U16, token: TokenDep, gateway: GatewayDep) -> NeedPublic:
-    gateway.session(session_id)
-    core, money = gateway.call(gateway.contracts.market.functions.need(session_id, need_index))
-    if core[0] == "0x" + "0" * 40:
-        raise Problem(404, "not-found", f"need {need_index} of session {session_id} not found")
+def zone_text(zone: bytes) -> str:
+    """A zone label as text (`0x` hex if it is not UTF-8: registered outside the API)."""
+    try:
+        return unlabel(zone)
+    except UnicodeDecodeError:
+        return "0x" + zone.hex()
+
+
+def _posted(gateway: Gateway, session_id: int, block: int) -> dict[int, dict[str, Any]]:
+    """need index -> its `NeedPosted` arguments (zone and quantities are only there)."""
+    return {
+        int(e.args["needIndex"]): dict(e.args)
+        for e in gateway.session_logs(session_id, ["NeedPosted"], block)
+    }
+
+
+def _need(
+    gateway: Gateway, session_id: int, index: int, posted: dict[str, Any], block: int
+) -> NeedPublic:
+    core, money = gateway.call(gateway.contracts.market.functions.need(session_id, index), block)
+    zone = bytes(posted["zone"])
     return NeedPublic(
-        session_id=session_id, need_index=need_index, buyer=core[0],
+        session_id=session_id, need_index=index, buyer=core[0],
+        zone=None if zone == ZERO32 else zone_text(zone),
         direction="up" if int(core[2]) == 0 else "down", buyer_role=ROLES[int(core[3])],
+        quantity_w=[int(w) for w in posted["quantityW"]],
         max_price_eur_per_mw=int(core[4]), budget_ueur=int(money[0]),
         committed_ueur=int(money[1]), released=bool(money[2]),
     )  # fmt: skip
+
+
+@router.get("", response_model=list[NeedPublic])
+def list_needs(session_id: U48, token: TokenDep, gateway: GatewayDep) -> list[NeedPublic]:
+    """Every need of the session, in order (read at one block)."""
+    gateway.session(session_id)
+    block = gateway.head()
+    posted = _posted(gateway, session_id, block)
+    return [_need(gateway, session_id, i, posted[i], block) for i in sorted(posted)]
+
+
+@router.get("/{need_index}", response_model=NeedPublic)
+def get_need(session_id: U48, need_index: U16, token: TokenDep, gateway: GatewayDep) -> NeedPublic:
+    gateway.session(session_id)
+    block = gateway.head()
+    posted = _posted(gateway, session_id, block).get(need_index)
+    if posted is None:
+        raise Problem(404, "not-found", f"need {need_index} of session {session_id} not found")
+    return _need(gateway, session_id, need_index, posted, block)

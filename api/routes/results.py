@@ -1,12 +1,15 @@
 """Clearing results: the market operator (oracle role) commits them; anyone signed in
-reads them. Awards are the oracle's to set; payments are computed here, not sent."""
+reads them (public chain data). Awards are the oracle's to set; a row's payment is its
+watts times its price unless the row says which part of the award its need pays (a share
+row of a TSO-DSO session: 0 W and its share)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from api.deps import GatewayDep, TokenDep
-from api.problems import PROBLEMS
+from api.ledger import share_rows, shares_of
+from api.problems import PROBLEMS, Problem
 from api.routes.sessions import STATUSES
 from api.schemas import U48, AwardPublic, PreparedPublic, ResultCreate, ResultPublic
 
@@ -17,11 +20,13 @@ router = APIRouter(prefix="/sessions/{session_id}/result", tags=["results"], res
 def commit_result(
     session_id: U48, body: ResultCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:
+    """Oracle only. Rows are sorted by (bid, need) here; the contract checks the rest
+    (each award's rows add up to its payment, each need may pay, budgets)."""
     gateway.require_role(token.address, "ORACLE")
     gateway.session(session_id)
     rows = sorted(
         (bytes.fromhex(a.bid_id[2:]), a.need_index, a.quantity_w, a.price_eur_per_mw,
-         a.quantity_w * a.price_eur_per_mw)
+         a.quantity_w * a.price_eur_per_mw if a.payment_ueur is None else a.payment_ueur)
         for a in body.awards
     )  # fmt: skip
     fn = gateway.contracts.market.functions.commitResult(
@@ -33,12 +38,21 @@ def commit_result(
 
 @router.get("", response_model=ResultPublic)
 def get_result(session_id: U48, token: TokenDep, gateway: GatewayDep) -> ResultPublic:
+    """The committed awards (read at one block), each with who pays it (`shares`)."""
     gateway.session(session_id)
     m = gateway.contracts.market.functions
-    _, _, _, money, input_hash, result_hash = gateway.call(m.session(session_id))
+    block = gateway.head()
+    _, _, _, money, input_hash, result_hash = gateway.call(m.session(session_id), block)
+    rows = [gateway.call(m.award(session_id, i), block) for i in range(int(money[4]))]
+    shared = share_rows(gateway, session_id, block) if any(int(r[2][3]) for r in rows) else {}
     awards = []
-    for i in range(int(money[4])):
-        bid_id, core, pay = gateway.call(m.award(session_id, i))
+    for i, (bid_id, core, pay) in enumerate(rows):
+        mine = shared.get(i, [])
+        if len(mine) != int(pay[3]):
+            raise Problem(
+                502, "node-inconsistent",
+                f"award {i}: {int(pay[3])} share rows in storage, {len(mine)} AwardShared logs",
+            )  # fmt: skip
         awards.append(
             AwardPublic(
                 award_index=i,
@@ -51,6 +65,7 @@ def get_result(session_id: U48, token: TokenDep, gateway: GatewayDep) -> ResultP
                 delivered=bool(core[3]),
                 settled=bool(core[4]),
                 payment_ueur=int(pay[1]),
+                shares=shares_of(int(pay[2]), pay[0], int(pay[1]), mine),
             )  # fmt: skip
         )
     return ResultPublic(

@@ -1,13 +1,25 @@
 """Settlement and releases: anyone signed in may trigger them (money always goes to its
-owner's balance in the escrow); each participant withdraws its own."""
+owner's balance in the escrow); each participant withdraws its own. Anyone signed in reads
+a session's settlements: who pays each award and each buyer's part once settled (public
+chain data: the market's events)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from api.deps import GatewayDep, TokenDep
+from api.ledger import settlements
 from api.problems import PROBLEMS, Problem
-from api.schemas import U48, PreparedPublic, ReleaseCreate, SettlementCreate
+from api.schemas import (
+    U48,
+    Address,
+    PreparedPublic,
+    ReleaseCreate,
+    SettlementCreate,
+    SettlementsPublic,
+)
 
 router = APIRouter(prefix="/sessions/{session_id}", tags=["settlements"], responses=PROBLEMS)
 
@@ -30,6 +42,21 @@ def settle(
     count = min(body.count, award_count - body.from_index)  # a page past the end: the rest
     fn = m.settleAwards(session_id, body.from_index, count)
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
+
+
+@router.get("/settlements", response_model=SettlementsPublic)
+def list_settlements(
+    session_id: U48, token: TokenDep, gateway: GatewayDep,
+    buyer: Annotated[
+        Address | None, Query(description="only the awards this buyer pays part of")
+    ] = None,
+) -> SettlementsPublic:  # fmt: skip
+    """Every award with who pays it (`shares`: the award's own need, then its share rows)
+    and, once settled, what the seller got and each buyer's part (paid, refunded, its part
+    of the penalty); each buyer's totals. Read at one block."""
+    from eth_utils.address import to_checksum_address
+
+    return settlements(gateway, session_id, None if buyer is None else to_checksum_address(buyer))
 
 
 @router.post("/releases", response_model=PreparedPublic)

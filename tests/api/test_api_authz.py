@@ -324,7 +324,12 @@ def test_only_the_oracle_commits_results_and_only_the_admin_grants(w: World) -> 
         ("/sessions/{b}/bids", {"bid_id": "0x" + "11" * 32}, "bid_id"),
         ("/sessions/{a}/bids/{bid}/reveal", {"awarded_w": 3_000}, "awarded_w"),
         ("/sessions/{a}/bids/{bid}/reveal", {"status": "revealed"}, "status"),
-        ("/sessions/{a}/result", {"awards": [{"payment_ueur": 1}]}, "awards.0.payment_ueur"),
+        # a row's need pays payment_ueur (the oracle's to set: shared payments); the buyer
+        # is the need's and the seller the bid's, never the client's
+        ("/sessions/{a}/result", {"awards": [{"buyer": "0x" + "11" * 20}]}, "awards.0.buyer"),
+        ("/sessions/{a}/result", {"awards": [{"seller": "0x" + "11" * 20}]}, "awards.0.seller"),
+        ("/sessions/{b}/coordination", {"operator": "0x" + "11" * 20}, "operator"),
+        ("/sessions/{b}/coordination", {"zones": [{"id": "T1", "dso": "x"}]}, "zones.0.dso"),
         ("/sessions/{a}/result", {"status": "final"}, "status"),
         ("/assets", {"prequalified": True}, "prequalified"),
         ("/assets", {"manager": "0x" + "11" * 20}, "manager"),
@@ -339,7 +344,8 @@ def test_a_field_the_client_does_not_own_is_422_naming_it(
     bid = w.fo1.bid_id_of(w.session_a, w.bids["A-FO1"])
     url = path.format(a=w.session_a, b=w.session_b, bid=bid)
     caller = {"/sessions/{a}/result": w.oracle, "/sessions/{a}/metering": w.metering,
-              "/sessions": w.oracle, "/sessions/{b}/needs": w.dso}.get(path, w.fo1)  # fmt: skip
+              "/sessions": w.oracle, "/sessions/{b}/needs": w.dso,
+              "/sessions/{b}/coordination": w.oracle}.get(path, w.fo1)  # fmt: skip
     before = len(w.fo1.bids(w.session_b))
     r = _raw(w, caller, "POST", url, body)
     assert r.status_code == 422, r.text
