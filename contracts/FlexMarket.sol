@@ -97,7 +97,15 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         uint40 biddingEnd = s.timing.biddingEnd;
         if (block.timestamp >= biddingEnd) revert FlexMarketBiddingClosed(sessionId, biddingEnd);
         uint256 length = params.quantityW.length;
-        if (length != 1 && length != s.timing.slotCount) revert FlexMarketNeedQuantitiesInvalid(sessionId, length);
+        bool balancing = length == 0;
+        if (balancing) {
+            // a DSO's system-wide budget for counter-activations (balance_dso), no watts asked
+            if (params.buyerRole != BuyerRole.DSO || params.zone != bytes32(0)) {
+                revert FlexMarketBalancingNeedInvalid(sessionId);
+            }
+        } else if (length != 1 && length != s.timing.slotCount) {
+            revert FlexMarketNeedQuantitiesInvalid(sessionId, length);
+        }
         if (params.budgetUeur == 0) revert FlexMarketNeedBudgetInvalid(sessionId);
         needIndex = s.money.needCount;
         if (needIndex == type(uint16).max) revert FlexMarketTooManyNeeds(sessionId);
@@ -112,7 +120,7 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
             maxPriceEurPerMw: params.maxPriceEurPerMw
         });
         _needMoney[sessionId][needIndex] =
-            NeedMoney({budgetUeur: params.budgetUeur, committedUeur: 0, released: false});
+            NeedMoney({budgetUeur: params.budgetUeur, committedUeur: 0, released: false, balancing: balancing});
         _lock(msg.sender, params.budgetUeur);
         emit NeedPosted(
             sessionId,

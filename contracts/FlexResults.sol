@@ -60,7 +60,9 @@ contract FlexResults is FlexMarketStorage {
     /// @dev A row with `quantityW > 0` opens an award of its bid and charges `paymentUeur` of the
     /// award's `quantityW * priceEurPerMw` to its need; a row with `quantityW == 0` (a share row)
     /// charges `paymentUeur` more of the award opened last, of the same bid, to its need. The
-    /// rows of an award must charge exactly its payment before the next award opens.
+    /// rows of an award must charge exactly its payment before the next award opens. A balancing
+    /// need (no quantities) is charged only by an award row carrying the whole payment, with no
+    /// share rows after it.
     function _commitAwards(uint64 sessionId, SessionRecord storage s, Award[] calldata awards) internal {
         uint32 awardIndex = s.money.awardCount;
         uint16 needCount = s.money.needCount;
@@ -103,11 +105,17 @@ contract FlexResults is FlexMarketStorage {
                     || a.priceEurPerMw < terms.priceEurPerMw || a.priceEurPerMw > capEurPerMw
             ) revert IFlexMarket.FlexMarketAwardPriceInvalid(sessionId, i, a.priceEurPerMw, terms.priceEurPerMw);
             uint256 paymentUeur = a.paymentUeur;
+            IFlexMarket.NeedMoney storage needMoney = _needMoney[sessionId][a.needIndex];
+            bool balancing = needMoney.balancing;
             if (isShare) {
-                if (paymentUeur > leftUeur) revert IFlexMarket.FlexMarketAwardPaymentMismatch(sessionId, i, paymentUeur, leftUeur);
-                leftUeur -= paymentUeur;
                 uint32 opened = awardIndex - 1;
                 IFlexMarket.AwardPay storage pay = _awardPays[sessionId][opened];
+                // a balancing need pays whole awards: no share of one, no share after one
+                if (balancing || _needMoney[sessionId][pay.needIndex].balancing) {
+                    revert IFlexMarket.FlexMarketBalancingRowInvalid(sessionId, i, a.needIndex);
+                }
+                if (paymentUeur > leftUeur) revert IFlexMarket.FlexMarketAwardPaymentMismatch(sessionId, i, paymentUeur, leftUeur);
+                leftUeur -= paymentUeur;
                 uint8 shareIndex = pay.shareCount;
                 if (shareIndex == type(uint8).max) revert IFlexMarket.FlexMarketTooManyAwards(sessionId);
                 pay.shareCount = shareIndex + 1;
@@ -118,6 +126,9 @@ contract FlexResults is FlexMarketStorage {
                 uint256 expected = uint256(a.quantityW) * a.priceEurPerMw;
                 if (paymentUeur > expected || expected > type(uint72).max) {
                     revert IFlexMarket.FlexMarketAwardPaymentMismatch(sessionId, i, paymentUeur, expected);
+                }
+                if (balancing && paymentUeur != expected) {
+                    revert IFlexMarket.FlexMarketBalancingRowInvalid(sessionId, i, a.needIndex);
                 }
                 leftUeur = expected - paymentUeur;
                 uint256 awardedW = uint256(terms.awardedW) + a.quantityW;
@@ -141,7 +152,6 @@ contract FlexResults is FlexMarketStorage {
                 );
                 ++awardIndex;
             }
-            IFlexMarket.NeedMoney storage needMoney = _needMoney[sessionId][a.needIndex];
             uint256 committed = needMoney.committedUeur + paymentUeur;
             if (committed > needMoney.budgetUeur) {
                 revert IFlexMarket.FlexMarketAwardExceedsBudget(sessionId, a.needIndex, committed, needMoney.budgetUeur);

@@ -103,11 +103,14 @@ interface IFlexMarket is IEscrow {
         uint64 maxPriceEurPerMw;
     }
 
-    /// @notice A need's escrowed budget and the payments committed from it.
+    /// @notice A need's escrowed budget and the payments committed from it. `balancing`: a
+    /// balancing need (posted with no quantities): a DSO's budget for counter-activations,
+    /// charged only by whole awards (see {postNeed}).
     struct NeedMoney {
         uint112 budgetUeur;
         uint112 committedUeur;
         bool released;
+        bool balancing;
     }
 
     /// @notice An award's power and delivery.
@@ -163,7 +166,8 @@ interface IFlexMarket is IEscrow {
     /// @param direction Up or down.
     /// @param maxPriceEurPerMw Highest price it pays (type(uint64).max = no limit).
     /// @param budgetUeur Escrowed budget.
-    /// @param quantityW Needed power, one value (every slot) or one per slot.
+    /// @param quantityW Needed power, one value (every slot) or one per slot; none: a balancing
+    /// need (a DSO's system-wide budget for counter-activations, see {postNeed}).
     event NeedPosted(
         uint64 indexed sessionId,
         uint16 indexed needIndex,
@@ -412,10 +416,14 @@ interface IFlexMarket is IEscrow {
     /// @param sessionId The session.
     /// @param biddingEnd Gate closure.
     error FlexMarketBiddingClosed(uint64 sessionId, uint40 biddingEnd);
-    /// @notice A need's quantities must be one value or one per slot.
+    /// @notice A need's quantities must be one value or one per slot (none: a balancing need).
     /// @param sessionId The session.
     /// @param length Number of values given.
     error FlexMarketNeedQuantitiesInvalid(uint64 sessionId, uint256 length);
+    /// @notice A balancing need (no quantities) must be a DSO's (`buyerRole` DSO) and
+    /// system-wide (zone bytes32(0)).
+    /// @param sessionId The session.
+    error FlexMarketBalancingNeedInvalid(uint64 sessionId);
     /// @notice A need's budget must be positive.
     /// @param sessionId The session.
     error FlexMarketNeedBudgetInvalid(uint64 sessionId);
@@ -558,6 +566,13 @@ interface IFlexMarket is IEscrow {
     /// @notice The session's coordination inputs were published already.
     /// @param sessionId The session.
     error FlexMarketCoordinationExists(uint64 sessionId);
+    /// @notice A balancing need pays whole awards only: a row charging it must be an award row
+    /// (`quantityW > 0`) charging its whole payment, and no share row may follow an award
+    /// charged to a balancing need.
+    /// @param sessionId The session.
+    /// @param position Position of the row in the call.
+    /// @param needIndex The row's need.
+    error FlexMarketBalancingRowInvalid(uint64 sessionId, uint256 position, uint16 needIndex);
     /// @notice A bid's awarded quantity is zero or above its quantity.
     /// @param bidId The bid.
     /// @param awardedW Awarded so far.
@@ -626,7 +641,12 @@ interface IFlexMarket is IEscrow {
     function openSession(SessionParams calldata params) external returns (uint64 sessionId);
 
     /// @notice Posts a need and locks its budget. Only a DSO, TSO or BRP (as `buyerRole`),
-    /// before gate closure.
+    /// before gate closure. A need with no quantities is a *balancing need* (issue 7,
+    /// `balance_dso`): a DSO's system-wide budget, per direction, for counter-activations
+    /// (awards no request counted, bought so that the DSO's actions leave the system
+    /// balanced). It asks for no watts; rows charge it like any need (direction, price,
+    /// budget), but only whole awards (see {FlexMarketBalancingRowInvalid}); verifiers check
+    /// that exactly the counter-activations are charged to it.
     /// @param need The need.
     /// @return needIndex Its index in the session.
     function postNeed(NeedParams calldata need) external returns (uint16 needIndex);

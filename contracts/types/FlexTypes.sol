@@ -91,7 +91,8 @@ struct BidReveal {
 }
 
 /// @notice A need as posted by a buyer. `quantityW` has one entry (the same need in every
-/// slot) or one per slot.
+/// slot) or one per slot; none: a balancing need (a DSO's system-wide budget for
+/// counter-activations, see IFlexMarket.postNeed).
 struct NeedParams {
     uint64 sessionId;
     bytes32 zone; // bytes32(0) = system-wide
@@ -99,7 +100,7 @@ struct NeedParams {
     BuyerRole buyerRole;
     uint64 maxPriceEurPerMw; // type(uint64).max = no limit
     uint96 budgetUeur; // escrowed from the buyer's free balance
-    uint40[] quantityW;
+    uint40[] quantityW; // empty: a balancing need
 }
 
 /// @notice One row of a clearing result: the part of bid `bidId` that serves need
