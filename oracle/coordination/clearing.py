@@ -156,7 +156,8 @@ def clear_coordinated(
     session, _ = build_session(scenario)
     red = red_cells(scenario)
     open_bids = [b for b in session.bids if not is_suspended(b, red)]  # rank order
-    bids = [b for b in open_bids if not against_congestion(b, zonal_need_cells(scenario))]
+    guarded = zonal_need_cells(scenario)  # once: it reads every request
+    bids = [b for b in open_bids if not against_congestion(b, guarded)]
     needs = session.needs
     all_cuts = zone_cuts(scenario, bids) + list(cuts)
     stages = None
