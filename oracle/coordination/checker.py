@@ -119,11 +119,15 @@ def check_coordinated(scenario: Scenario, result: Result) -> list[Violation]:
             if load > max(limit[t], forecast[t]):
                 fail(f"zones.{z.id}", f"slot {t}: load {load} W above limit {limit[t]} W "
                                       f"(forecast {forecast[t]} W)")
+    zonal_at: dict[tuple[str | None, int], list[int]] = defaultdict(list)  # zone, slot
+    for k, t in sorted(need):
+        if reqs[k].zone is not None:
+            zonal_at[(reqs[k].zone, t)].append(k)
     for b_id in awarded:
         b = bids[b_id]
         for t in _slots(b, n):
-            against = [reqs[r].id for (r, tt) in need if tt == t and reqs[r].zone == b.zone
-                       and reqs[r].direction != b.direction]
+            against = [reqs[k].id for k in zonal_at.get((b.zone, t), ())
+                       if reqs[k].direction != b.direction]
             if against:
                 fail(f"awards.{b_id}", f"slot {t}: {b.direction} activation in zone {b.zone} "
                                        f"against the need of {against[0]}")
@@ -133,16 +137,21 @@ def check_coordinated(scenario: Scenario, result: Result) -> list[Violation]:
     if coupling == "common":
         layers = [[r for r in range(len(reqs)) if reqs[r].zone is not None],
                   [r for r in range(len(reqs)) if reqs[r].zone is None]]
+    active_at: dict[int, list[str]] = defaultdict(list)  # slot -> awarded bids active in it
+    for b_id in awarded:
+        for t in _slots(bids[b_id], n):
+            active_at[t].append(b_id)
+    need_at: dict[int, list[int]] = defaultdict(list)  # slot -> requests with a need in it
+    for k, t in sorted(need):
+        need_at[t].append(k)
     for t in range(n):
         for layer in layers:
             here = [r for r in layer if (r, t) in need]
             if not here:
                 continue
             supply: dict[tuple[int, ...], int] = defaultdict(int)
-            for b_id, w in awarded.items():
-                b = bids[b_id]
-                if t not in _slots(b, n):
-                    continue
+            for b_id in active_at.get(t, ()):
+                b, w = bids[b_id], awarded[b_id]
                 serves = tuple(r for r in here if reqs[r].direction == b.direction
                                and reqs[r].zone in (None, b.zone)
                                and b.price_eur_per_mw <= _cap(reqs[r].max_price_eur_per_mw))
@@ -208,15 +217,15 @@ def check_coordinated(scenario: Scenario, result: Result) -> list[Violation]:
     stated = {(c.get("type"), c.get("slot")) for c in conflicts}
     for t in range(n):
         zonal = [r for r in range(len(reqs)) if reqs[r].zone is not None and received.get((r, t))]
-        net = sum((w if bids[b].direction == "up" else -w) for b, w in awarded.items()
-                  if t in _slots(bids[b], n))
+        net = sum((awarded[b] if bids[b].direction == "up" else -awarded[b])
+                  for b in active_at.get(t, ()))
         net -= sum((w if reqs[r].direction == "up" else -w) for (r, tt), w in received.items()
                    if tt == t and reqs[r].zone is None)
         if (("imbalance", t) in stated) != bool(zonal and net):
             fail("conflicts", f"slot {t}: imbalance {net} W after DSO actions, stated "
                               f"{('imbalance', t) in stated}")
         for d in ("up", "down"):
-            here = [r for (r, tt) in need if tt == t and reqs[r].direction == d]
+            here = [r for r in need_at.get(t, ()) if reqs[r].direction == d]
             scarce = len({role[reqs[r].buyer] for r in here}) > 1 and any(
                 unmet.get((reqs[r].id, t)) for r in here)
             found = any(c.get("type") == "scarcity" and c.get("slot") == t
