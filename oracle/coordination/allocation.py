@@ -125,28 +125,19 @@ def share_payments(
     """Each award's payment split among buyers in proportion to the watts they received.
 
     Integer division; the remainder goes to the first of them in priority order. An award
-    that no request counted (a counter-activation bought for `balance_dso`, or watts an
-    indivisible bid delivers beyond every need) is paid by the first buyer, in priority
-    order, with a need in one of its slots.
+    that no request counted is paid by one buyer (`counter_activation_payer`).
     """
     buyers = buyer_order(scenario)
     req_buyer = [req.buyer for req in scenario.requests]
     got: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (bid, r, _), w in allocation.flows.items():
         got[bid][req_buyer[r]] += w
-    slots_of = {b.id: set(b.slots) for b in bids}
-    needing: dict[int, set[str]] = defaultdict(set)
-    for req in scenario.requests:
-        q = req.quantity_w
-        for t in range(scenario.market.slots):
-            if (q if isinstance(q, int) else q[t]) > 0:
-                needing[t].add(req.buyer)
+    slots_of = {b.id: b.slots for b in bids}
     rows: list[dict[str, int | str]] = []
     for a in awards:
         received = {b: w for b, w in got.get(a.bid, {}).items() if w}
         if not received:
-            payers = [b for b in buyers if any(b in needing[t] for t in slots_of[a.bid])]
-            payer = (payers or buyers)[0]
+            payer = counter_activation_payer(scenario, slots_of[a.bid])
             rows.append({"bid": a.bid, "buyer": payer, "received_w_slots": 0,
                          "payment_ueur": a.payment_ueur})
             continue
@@ -157,3 +148,33 @@ def share_payments(
         rows += [{"bid": a.bid, "buyer": b, "received_w_slots": received[b],
                   "payment_ueur": parts[b]} for b in ordered]
     return rows
+
+
+def counter_activation_payer(scenario: Scenario, slots: Sequence[int]) -> str:
+    """Who pays an award that no request counted, covering `slots`.
+
+    Under `balance_dso` such an award is a counter-activation, bought because a DSO's zonal
+    need was served in one of its slots: the first DSO (participant order) with a zonal need
+    there pays it, from its balancing need on chain (docs/contracts.md). Otherwise (watts an
+    indivisible bid delivers beyond every need, say), or failing such a DSO: the first buyer,
+    in priority order, with a need in one of its slots; failing that, the first buyer.
+    """
+    buyers = buyer_order(scenario)
+    n = scenario.market.slots
+
+    def needs_in(buyer: str, zonal_only: bool) -> bool:
+        for req in scenario.requests:
+            if req.buyer != buyer or (zonal_only and req.zone is None):
+                continue
+            q = req.quantity_w
+            if any((q if isinstance(q, int) else q[t]) > 0 for t in slots if 0 <= t < n):
+                return True
+        return False
+
+    if scenario.market.balance_dso:
+        dsos = [p.id for p in scenario.participants if p.role == "DSO"]
+        for b in dsos:
+            if needs_in(b, True):
+                return b
+    payers = [b for b in buyers if needs_in(b, False)]
+    return (payers or buyers)[0]

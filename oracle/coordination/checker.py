@@ -12,7 +12,10 @@ coordinated clearing (only the scenario parser, bid rules' results through
 - no activation in a red zone and slot; zone safety; the congestion guard;
 - shares: one row per buyer who received watts, in priority order, adding up to
   the award's payment, proportional to the watts received, the remainder to the
-  first; each buyer's watts add up to what its requests received;
+  first; each buyer's watts add up to what its requests received; an award no
+  request counted has one payer: under `balance_dso` (a counter-activation) the
+  first DSO with a zonal need in one of its slots, else the first buyer in
+  priority order with a need there;
 - conflicts well formed (integers and strings only); `imbalance` and `scarcity`
   exactly where the awards and unmet rows say they are;
 - the coupling, the priority and the traffic light.
@@ -56,6 +59,26 @@ def _only_ints_and_strings(value: Any) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and _only_ints_and_strings(v) for k, v in value.items())
     return False
+
+
+def _payer(scenario: Scenario, bid: Bid, buyers: list[Any]) -> Any:
+    """Who pays an award no request counted: under balance_dso (a counter-activation) the
+    first DSO with a zonal need in one of the bid's slots; else, or failing one, the first
+    buyer in priority order with a need there; failing that, the first buyer."""
+    n = scenario.market.slots
+    slots = _slots(bid, n)
+
+    def needing(req: Any) -> bool:
+        q = _per_slot(req.quantity_w, n) or []
+        return any(q[t] > 0 for t in slots)
+
+    if scenario.market.balance_dso:
+        for p in scenario.participants:
+            if p.role == "DSO" and any(r.buyer == p.id and r.zone is not None and needing(r)
+                                       for r in scenario.requests):
+                return p.id
+    payers = [b for b in buyers if any(r.buyer == b and needing(r) for r in scenario.requests)]
+    return (payers or buyers or [None])[0]
 
 
 def check_coordinated(scenario: Scenario, result: Result) -> list[Violation]:
@@ -200,6 +223,9 @@ def check_coordinated(scenario: Scenario, result: Result) -> list[Violation]:
                                        f"in proportion to {got} they are {expect}")
         elif len(rs) != 1:
             fail(f"shares.{b_id}", "an award that served no request has one payer")
+        elif b_id in bids and rs[0].get("buyer") != (payer := _payer(scenario, bids[b_id], buyers)):
+            fail(f"shares.{b_id}", f"an award that served no request is paid by {payer}, "
+                                   f"not {rs[0].get('buyer')}")
     for buyer in buyers:
         want = sum(w for (r, _), w in received.items() if reqs[r].buyer == buyer)
         if per_buyer.get(buyer, 0) != want:

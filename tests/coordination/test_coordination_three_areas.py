@@ -9,6 +9,7 @@ from coordination_helpers import ROOT, THREE_AREAS, awards, coordinated, objecti
 
 from flexmarket.cli import main
 from oracle import load_scenario, parse_scenario
+from oracle.coordination import check_coordinated
 
 SEQUENTIAL_COST_UEUR = 17_410_000_000  # 17,410 EUR, 27,000 W of TSO needs unmet
 COMMON_COST_UEUR = 10_150_000_000  # 10,150 EUR, 2,000 W unmet
@@ -129,6 +130,29 @@ def test_balance_dso_procures_counter_activations():
     assert [(r["buyer"], r["payment_ueur"]) for r in result.shares if r["bid"] == "D1C"] == [
         ("DSO1", 900_000_000)]
     assert "D1C" not in awards(coordinated(three_areas()))
+
+
+def test_a_counter_activation_is_paid_by_the_dso_whatever_the_priority():
+    """With the TSO first in priority and a TSO need in D1C's slot, the counter-activation is
+    still the DSO's: it balances the DSO's actions (on chain, its balancing need pays it)."""
+    s = three_areas()
+    s["market"].update(balance_dso=True, priority=["TSO", "DSO", "BRP"])
+    s["requests"].append({"id": "TSO-UP1", "buyer": "TSO1", "zone": None, "direction": "up",
+                          "quantity_w": [0, 1_000, 0, 0, 0]})  # fmt: skip
+    scenario = parse_scenario(s)
+    result = coordinated(scenario)  # check_coordinated accepts it
+    assert awards(result)["D1C"] == 15_000
+    assert [(r["buyer"], r["received_w_slots"]) for r in result.shares if r["bid"] == "D1C"] == [
+        ("DSO1", 0)]
+    # the checker recomputes the payer: the TSO paying it is a violation
+    shares = [dict(r, buyer="TSO1") if r["bid"] == "D1C" else r for r in result.shares]
+    tampered = result.model_copy(update={"shares": shares}).sealed(scenario.input_hash())
+    assert [(v.where, v.what) for v in check_coordinated(scenario, tampered)] == [
+        ("shares.D1C", "an award that served no request is paid by DSO1, not TSO1")]
+    # without balance_dso an award no request counted is the first buyer's in priority order
+    # with a need in its slots (here: none is bought)
+    s["market"]["balance_dso"] = False
+    assert "D1C" not in awards(coordinated(s))
 
 
 def test_new_fields_leave_existing_input_hashes_alone():
