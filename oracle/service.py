@@ -13,7 +13,8 @@ block time, never the wall clock) whose result is not complete on chain:
    the awards into award rows: each bid's payment is charged to the needs it may serve, in
    need order, within what is left of each need's escrowed budget; a coordinated result's
    `shares` are charged buyer by buyer, each to its own needs (award and share rows,
-   python_client.shares);
+   python_client.shares), a counter-activation (`balance_dso`: an award no request
+   counted) wholly to its payer's balancing need (a DSO's need posted with no quantities);
 3. commits input_hash, result_hash and the rows in pages. What is on chain is read first:
    a complete result is never committed again, and a partly committed one (the service
    stopped between pages) is resumed after its last row, with the same hashes (the
@@ -74,7 +75,7 @@ def award_rows(scenario: Scenario, needs: Sequence[Mapping[str, Any]], result: R
     budget = {int(n["needIndex"]): int(n["budgetUeur"]) for n in needs}
     requests = sorted(scenario.requests, key=lambda r: need_index(r.id))
     if result.shares is not None:
-        return _share_rows(scenario, requests, result, budget)
+        return _share_rows(scenario, requests, needs, result, budget)
     rows: list[Row] = []
     for a in sorted(result.awards, key=lambda a: int(a.bid, 16)):
         b = bids[a.bid]
@@ -99,22 +100,34 @@ def award_rows(scenario: Scenario, needs: Sequence[Mapping[str, Any]], result: R
 
 
 def _share_rows(
-    scenario: Scenario, requests: Sequence[Any], result: Result, budget: dict[int, int]
+    scenario: Scenario,
+    requests: Sequence[Any],
+    posted: Sequence[Mapping[str, Any]],
+    result: Result,
+    budget: dict[int, int],
 ) -> list[Row]:
     from python_client.errors import ClientError
-    from python_client.shares import NeedInfo, share_rows, shares_by_award
-    from verifier.rebuild import need_index
+    from python_client.shares import NeedInfo, counter_activations, share_rows, shares_by_award
+    from verifier.rebuild import DIRECTIONS, NO_LIMIT, is_balancing, need_index
 
     bids = {b.id: b for b in scenario.bids}
     needs = [NeedInfo(need_index(r.id), r.buyer, r.zone, r.direction, r.max_price_eur_per_mw)
              for r in requests]  # fmt: skip
+    for n in posted:  # balancing needs: not requests of the scenario, they pay counter-activations
+        if is_balancing(n):
+            cap = int(n["maxPriceEurPerMw"])
+            needs.append(NeedInfo(int(n["needIndex"]), n["buyer"], None,
+                                  DIRECTIONS[int(n["direction"])],
+                                  None if cap == NO_LIMIT else cap, balancing=True))  # fmt: skip
     shares = shares_by_award(result.shares or [])
+    counters = counter_activations(result.shares or [])
     rows: list[Row] = []
     for a in sorted(result.awards, key=lambda a: int(a.bid, 16)):
         b = bids[a.bid]
         try:
             parts = share_rows(a.bid, b.zone, b.direction, a.quantity_w, a.price_eur_per_mw,
-                               shares.get(a.bid, []), needs, budget)  # fmt: skip
+                               shares.get(a.bid, []), needs, budget,
+                               counter=a.bid in counters)  # fmt: skip
         except ClientError as exc:
             raise OracleServiceError(str(exc)) from exc
         rows += [Row(a.bid, n, w, a.price_eur_per_mw, c) for n, w, c in parts]

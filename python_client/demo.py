@@ -22,7 +22,11 @@ TSO-DSO sessions (issue 7): each buyer posts its needs from its own account in i
 validators rebuild the same session; bids are committed in the scenario's tie-break order
 (`submitted_at`, id), one block each, so that the chain's order is the file's; a result with
 `shares` is committed as award and share rows (python_client.shares), each buyer's share
-charged to its own needs, and `chain.payments_ueur` reports what each buyer paid.
+charged to its own needs, and `chain.payments_ueur` reports what each buyer paid. With
+`market.balance_dso`, each DSO with a zonal need also posts a balancing need per direction
+(no quantities: a system-wide budget for counter-activations), and each counter-activation
+of the result (an award no request counted) is charged to its payer's balancing need;
+every budget, the balancing needs' included, is released after settlement.
 """
 
 from __future__ import annotations
@@ -61,7 +65,13 @@ from python_client.records import (
     Pricing,
     SessionParams,
 )
-from python_client.shares import NeedInfo, coordination_json, share_rows, shares_by_award
+from python_client.shares import (
+    NeedInfo,
+    coordination_json,
+    counter_activations,
+    share_rows,
+    shares_by_award,
+)
 
 ASSET_KEY = b"flexmarket-demo-asset-key"
 DEPOSIT_UEUR = 10**15  # each participant's deposit: 1e9 EUR, enough for any demo budget
@@ -130,6 +140,8 @@ def _keys(url_or_chain: LocalChain | None, count: int) -> list[str]:
 
 # validate(rpc_url, deployment JSON, session id, validator keys) -> verification summary
 Validate = Callable[[str, Mapping[str, Any], int, list[str]], Mapping[str, Any]]
+# tamper_rows(award rows, need index per name) -> the rows committed instead (tests)
+TamperRows = Callable[[list[AwardRow], dict[str, int]], list[AwardRow]]
 
 
 def run_session(
@@ -139,6 +151,7 @@ def run_session(
     validate: Validate | None = None,
     validators: int = 4,
     quorum: int = 3,
+    tamper_rows: TamperRows | None = None,
 ) -> dict[str, Any]:
     """Run `scenario` on a chain: "anvil" or "ganache" (started and stopped here), a running
     LocalChain (left running), or a JSON-RPC URL whose first accounts of the development
@@ -147,12 +160,15 @@ def run_session(
     With `validate` (e.g. verifier.validator.validate_session), `validators` accounts get
     the validator role, the session needs `quorum` attestations, and the validator nodes
     run after the result commit, before settlement; the result then carries their
-    `verification` summary. A result they do not make final is not settled."""
+    `verification` summary. A result they do not make final is not settled.
+
+    `tamper_rows(rows, need indices)` (tests: a dishonest market operator) rewrites the award
+    rows before they are committed; need indices as in `chain.needs`."""
     ensure_artifacts()
     participants = list(scenario.get("participants", []))
     extra = validators if validate is not None else 0
     needed = 3 + len(participants) + extra  # admin, oracle, metering, participants, validators
-    checks = (validate, extra, quorum if validate is not None else 0)
+    checks = (validate, extra, quorum if validate is not None else 0, tamper_rows)
     if isinstance(chain, LocalChain):
         if chain.accounts < needed:
             raise ClientError(f"the chain has {chain.accounts} accounts, {needed} needed")
@@ -170,9 +186,9 @@ def _run(
     w3: Web3,
     local: LocalChain | None,
     keys: list[str],
-    checks: tuple[Validate | None, int, int] = (None, 0, 0),
+    checks: tuple[Validate | None, int, int, TamperRows | None] = (None, 0, 0, None),
 ) -> dict[str, Any]:
-    validate, n_validators, quorum = checks
+    validate, n_validators, quorum, tamper_rows = checks
     validator_keys = keys[len(keys) - n_validators :] if n_validators else []
     gas = GasLog()
     deployment = deploy(w3, Wallet(w3, keys[0], gas_log=gas))
@@ -266,6 +282,26 @@ def _run(
         need_index[r["id"]] = buyer.post_need(need)
         budgets[need_index[r["id"]]] = budget
         run.record_sent("post_need", buyer, mark)
+    # balance_dso: each DSO with a zonal need posts a balancing need per direction, a budget
+    # for counter-activations (no quantities: it asks for no watts)
+    balancing: list[NeedInfo] = []
+    if market.get("balance_dso"):
+        zonal = {r["buyer"] for r in scenario.get("requests", []) if r.get("zone") is not None}
+        for pid in (d for d in dsos if d in zonal):
+            buyer = clients[pid]
+            assert isinstance(buyer, BuyerClient)
+            for direction in ("up", "down"):
+                offers = [b for b in scenario.get("bids", []) if b["direction"] == direction]
+                top = max((int(b["price_eur_per_mw"]) for b in offers), default=0)
+                budget = max(1, sum(int(b["quantity_w"]) for b in offers) * top)
+                need = NeedParams(session_id, ZERO32, _direction(direction), BuyerRole.DSO,
+                                  budget, ())  # fmt: skip
+                mark = len(buyer.wallet.sent)
+                index = buyer.post_need(need)
+                run.record_sent("post_need", buyer, mark)
+                budgets[index] = budget
+                need_index[f"{pid}/balancing-{direction}"] = index
+                balancing.append(NeedInfo(index, pid, None, direction, None, balancing=True))
 
     # --- sealed bids: join, commit (batched per seller), reveal
     bids = scenario.get("bids", [])
@@ -328,11 +364,12 @@ def _run(
     request_by_id = {r["id"]: r for r in scenario.get("requests", [])}
     bid_by_id = {b["id"]: b for b in bids}
     shares = shares_by_award(result["shares"]) if result.get("shares") else None
+    counters = counter_activations(result["shares"]) if result.get("shares") else set()
     needs = [
         NeedInfo(need_index[r["id"]], r["buyer"], r.get("zone"), r["direction"],
                  r.get("max_price_eur_per_mw"))
         for r in scenario.get("requests", [])
-    ]  # fmt: skip
+    ] + balancing  # fmt: skip
     for a in result["awards"]:
         if a["bid"] in refused or a["bid"] in unsubmittable or a["bid"] not in chain_bid_id:
             raise ClientError(f"award of bid {a['bid']} which the chain refused")
@@ -340,12 +377,14 @@ def _run(
         if shares is not None:  # coordinated: each buyer's share from its own needs
             for index, w, charged in share_rows(
                 a["bid"], b["zone"], b["direction"], int(a["quantity_w"]), price,
-                shares.get(a["bid"], []), needs, budgets,
+                shares.get(a["bid"], []), needs, budgets, counter=a["bid"] in counters,
             ):  # fmt: skip
                 rows.append(AwardRow(chain_bid_id[a["bid"]], index, w, price, charged))
             continue
         rows.append(AwardRow(chain_bid_id[a["bid"]], _need_for(
             b, request_by_id, need_index, price), int(a["quantity_w"]), price))  # fmt: skip
+    if tamper_rows is not None:
+        rows = tamper_rows(rows, dict(need_index))
     input_hash = bytes.fromhex(result["input_hash"].removeprefix("0x"))
     result_hash = bytes.fromhex(result["result_hash"].removeprefix("0x"))
     run.record("commit_result", oracle.commit_result(session_id, input_hash, result_hash, rows))
@@ -365,8 +404,8 @@ def _run(
             session_id, delivered, label("demo-metering-report")))  # fmt: skip
         for i in range(award_count):
             run.record("settle", oracle.settle_award(session_id, i))
-    for r in scenario.get("requests", []) if payable else []:
-        run.record("release", oracle.release_budget(session_id, need_index[r["id"]]))
+    for index in sorted(need_index.values()) if payable else []:  # balancing needs too
+        run.record("release", oracle.release_budget(session_id, index))
     for sid_name in by_seller if payable else []:
         run.record("release", oracle.release_seller_funds(session_id, clients[sid_name].address))
     balances: dict[str, int] = {}
@@ -385,6 +424,8 @@ def _run(
         "balances_ueur": balances,
         "operator_forfeits_ueur": operator_forfeits,
         "refused_bids": {**refused, **unsubmittable},
+        # need index per request id, and per "<DSO>/balancing-<direction>" (balance_dso)
+        "needs": dict(need_index),
         # what each buyer's escrow paid in this session (deposit - withdrawn)
         "payments_ueur": {pid: DEPOSIT_UEUR - balances[pid] for pid in buyers},
         "gas": {

@@ -14,9 +14,15 @@ A session becomes a `flexmarket.scenario/1` scenario in chain identifiers:
 | participants | buyers (lowercase address, role of their `NeedPosted`), sellers (`aggregator`) |
 | zones | the labels of every zone a bid, need or asset names; `limit_w` as published (0: none) |
 | assets | `0x` asset ids named by revealed bids; manager as of the latest reveal naming them |
-| requests | `need-<index>`, one per `NeedPosted`; zone `bytes32(0)` = system-wide |
+| requests | `need-<index>`, one per `NeedPosted` with quantities; zone `bytes32(0)` = system-wide |
 | bids | revealed, in chain order: `0x` id, `BidRevealed` terms, `submitted_at`: commit time |
 | coordination | `CoordinationPublished` JSON: `coupling`, `priority`, `balance_dso`, zone fields |
+
+A *balancing need* (`NeedPosted` with no quantities: a DSO's budget for counter-activations,
+`balance_dso`) asks for no watts: it is not a request of the scenario (a request would have
+to be met, and the session cleared here would differ from the one the oracle cleared), but
+its buyer is a participant and the record keeps it (`SessionRecord.balancing_needs`): the
+verifier checks that exactly the counter-activations are charged to it.
 
 Unrevealed (forfeited) bids never exist in the market. What the contract filled in stays
 filled in (a divisible bid's minimum; an indivisible bid's `min_quantity_w` is left null).
@@ -191,6 +197,11 @@ class SessionRecord:
     def result_committed(self) -> bool:
         return self.status not in ("None", "Committing")
 
+    @property
+    def balancing_needs(self) -> set[int]:
+        """Indices of the balancing needs (posted with no quantities)."""
+        return {int(n["needIndex"]) for n in self.needs if is_balancing(n)}
+
     def scenario(self, chain_id: int, market_address: str) -> dict[str, Any]:
         """The session as a `flexmarket.scenario/1` dict (see the module docstring)."""
         p = self.params
@@ -268,6 +279,7 @@ class SessionRecord:
                     ),  # fmt: skip
                 }
                 for n in self.needs
+                if not is_balancing(n)
             ],
             "bids": [self._bid(r, slots) for r in self.reveals],
             "unmet_penalty_eur_per_mw": int(p["unmetPenaltyEurPerMw"]),
@@ -321,6 +333,11 @@ class SessionRecord:
             "assets": list(r["assetIds"]),
             "submitted_at": iso_utc(committed_at),
         }
+
+
+def is_balancing(need: Mapping[str, Any]) -> bool:
+    """A `NeedPosted` with no quantities: a balancing need (not a request to be met)."""
+    return len(need["quantityW"]) == 0
 
 
 def need_id(index: int) -> str:

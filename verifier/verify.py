@@ -29,6 +29,13 @@ award's own need, its share rows) must equal that result's `shares` exactly. Und
 sequential coupling the shares depend on which stage bought which watts: exact when the
 committed awards are this node's own, otherwise only their sums are checked (noted).
 
+Balancing needs (`balance_dso`: a DSO's need posted with no quantities, its budget for
+counter-activations) are not requests of the rebuilt session; exactly the counter-activations
+(awards of that coordinated result no request counted: their `shares` row received 0 W) must
+be charged to balancing needs, every row of theirs, and no row of any other award may charge
+one. A session without coordination has no counter-activations: no row may charge a
+balancing need.
+
 The deployed runtime bytecode (`eth_getCode`) of each contract (and of the FlexRelay and
 FlexResults that FlexMarket creates) must equal the compiled artifact's, except in the
 all-zero PUSH32 immediates where solc leaves room for immutables; an immutable holding an
@@ -259,20 +266,44 @@ def coordinated_chain_result(
             for _, buyer, amount in r.parts():
                 committed[(bid_id, buyer)] += amount
     exact = coupling == "common" or result is own
-    mismatches = []
+    mismatches = _balancing_mismatches(rec, per_bid, result.shares or [])
     for key in sorted(set(expected) | set(committed)):
         if expected.get(key, 0) != committed.get(key, 0):
             mismatches.append(f"bid {key[0]}: {key[1]} pays {committed.get(key, 0)} µEUR on "
                               f"chain, its share is {expected.get(key, 0)} µEUR")  # fmt: skip
     if exact:
         for m in mismatches:
-            report.fail(f"shares: {m}")
+            report.fail(m if m.startswith("balancing: ") else f"shares: {m}")
     elif mismatches:
         report.notes.append(
             "sequential coupling with another award set than this node's: which stage bought "
             "which watts is not on chain, shares checked for their sums only"
         )
     return result
+
+
+def _balancing_mismatches(
+    rec: SessionRecord, per_bid: Mapping[str, Sequence[Any]], shares: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """Rows that charge a balancing need for an award some request counted, or another need
+    for a counter-activation (an award no request counted, by the result's `shares`)."""
+    balancing = rec.balancing_needs
+    received: dict[str, int] = defaultdict(int)
+    for row in shares:
+        received[str(row["bid"])] += int(row["received_w_slots"])
+    out = []
+    for bid_id, rows in sorted(per_bid.items()):
+        counter = received.get(bid_id) == 0
+        for r in rows:
+            for need, _, amount in r.parts():
+                if counter and need not in balancing:
+                    out.append(f"balancing: bid {bid_id} is a counter-activation (no request "
+                               f"counted its watts), {amount} µEUR of it charged to need-{need}, "
+                               "not a balancing need")  # fmt: skip
+                elif not counter and need in balancing:
+                    out.append(f"balancing: bid {bid_id} served requests, {amount} µEUR of it "
+                               f"charged to the balancing need need-{need}")  # fmt: skip
+    return out
 
 
 def objective_ueur(scenario: Any, result: Any) -> int:
@@ -385,6 +416,11 @@ def verify_session(
     else:
         committed = chain_result(scenario, rec, own, report)
         violations = check(scenario, committed)
+        for a in rec.awards:  # no counter-activations without coordination
+            for need, _, amount in a.parts():
+                if need in rec.balancing_needs:
+                    report.fail(f"balancing: bid {a.bid}: {amount} µEUR charged to the balancing "
+                                f"need need-{need} in a session without coordination")  # fmt: skip
     for v in violations:
         report.fail(f"infeasible: {v}")
     gap = Decimal(own.mip_gap or 0)
