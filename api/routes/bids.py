@@ -186,10 +186,8 @@ def list_bids(session_id: U48, token: TokenDep, gateway: GatewayDep) -> list[Bid
     t = gateway.session(session_id)
     ids = [r["bid_id"] for r in gateway.store.bids_of(token.address, session_id)]
     if gateway.now() >= t.reveal_deadline:
-        logs = gateway.contracts.market.events.BidRevealed().get_logs(
-            from_block=0, argument_filters={"sessionId": session_id}
-        )
-        ids += ["0x" + bytes(lg["args"]["bidId"]).hex() for lg in logs]
+        logs = gateway.session_logs(session_id, ["BidRevealed"])
+        ids += ["0x" + bytes(e.args["bidId"]).hex() for e in logs]
     seen: dict[str, None] = dict.fromkeys(ids)
     return [_bid(gateway, token.address, session_id, b) for b in seen]
 
