@@ -200,7 +200,9 @@ class NeedCreate(Strict):
     buyer_role: Literal["DSO", "TSO", "BRP"]
     max_price_eur_per_mw: U64 = 2**64 - 1
     budget_ueur: U96
-    quantity_w: Annotated[list[U40], Field(min_length=1, max_length=256)]
+    # one value (every slot) or one per slot; [] a balancing need: a DSO's system-wide
+    # budget for counter-activations (balance_dso), asking for no watts
+    quantity_w: Annotated[list[U40], Field(max_length=256)]
 
 
 class NeedPublic(BaseModel):
@@ -211,6 +213,7 @@ class NeedPublic(BaseModel):
     direction: str
     buyer_role: str
     quantity_w: list[int]  # one value (every slot) or one per slot, as posted
+    balancing: bool  # a balancing need (no quantities): a DSO's budget for counter-activations
     max_price_eur_per_mw: int
     budget_ueur: int
     committed_ueur: int

@@ -23,14 +23,23 @@ def post_need(
     session_id: U48, body: NeedCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:
     """Only a holder of the buyer role the need names (a DSO for DSO needs, a TSO for TSO
-    needs, a BRP for BRP needs), before gate closure; zonal or system-wide (`zone` null)."""
+    needs, a BRP for BRP needs), before gate closure; zonal or system-wide (`zone` null).
+    No quantities: a balancing need, a DSO's system-wide budget for counter-activations
+    (`balance_dso` sessions; docs/contracts.md)."""
     gateway.require_role(token.address, body.buyer_role)
     t = gateway.session(session_id)
-    if len(body.quantity_w) not in (1, t.slot_count):
+    if len(body.quantity_w) not in (0, 1, t.slot_count):
         raise Problem(
             422, "invalid-input",
             f"quantity_w: {len(body.quantity_w)} values, need 1 or {t.slot_count}",
             field="quantity_w", reason="length is neither 1 nor the session's slot count",
+        )  # fmt: skip
+    if not body.quantity_w and (body.buyer_role != "DSO" or body.zone is not None):
+        raise Problem(
+            422, "invalid-input",
+            "quantity_w: none given, but a balancing need is a DSO's and system-wide",
+            field="quantity_w",
+            reason="empty only for a balancing need (buyer_role DSO, zone null)",
         )  # fmt: skip
     need = (
         session_id, ZERO32 if body.zone is None else label(body.zone),
@@ -68,7 +77,7 @@ def _need(
         direction="up" if int(core[2]) == 0 else "down", buyer_role=ROLES[int(core[3])],
         quantity_w=[int(w) for w in posted["quantityW"]],
         max_price_eur_per_mw=int(core[4]), budget_ueur=int(money[0]),
-        committed_ueur=int(money[1]), released=bool(money[2]),
+        committed_ueur=int(money[1]), released=bool(money[2]), balancing=bool(money[3]),
     )  # fmt: skip
 
 

@@ -7,9 +7,10 @@ and the settlement is read per buyer. Every participant is an `HttpClient` with 
 key, on a real anvil; the figures are the engine's (`clear_coordinated` of the file) and
 the final token balances.
 
-Then the refusals: a TSO cannot post a DSO need, an aggregator no TSO need, nobody but the
-session operator publishes coordination inputs (403), and malformed inputs are 422
-naming the field with nothing published."""
+Then the refusals: a TSO cannot post a DSO need, an aggregator no TSO need, a balancing
+need (no quantities) is a DSO's and system-wide, nobody but the session operator
+publishes coordination inputs (403), and malformed inputs are 422 naming the field with
+nothing published."""
 
 from __future__ import annotations
 
@@ -388,8 +389,17 @@ def test_needs_only_in_roles_held_and_coordination_only_by_the_operator(w: World
     # BRP's system-wide need
     p["TSO1"].post_need(sid, {**tso_need, "zone": "T2"})
     w.brp.post_need(sid, {**tso_need, "buyer_role": "BRP"})
-    assert [(n["buyer_role"], n["zone"]) for n in p["TSO1"].needs(sid)] == [
-        ("TSO", "T2"), ("BRP", None)]  # fmt: skip
+    # no quantities: a balancing need, a DSO's and system-wide only (422 otherwise)
+    balancing = {**dso_need, "zone": None, "direction": "down", "quantity_w": []}
+    for who, body in ((p["TSO1"], {**balancing, "buyer_role": "TSO"}),
+                      (p["DSO1"], {**balancing, "zone": "T1"})):  # fmt: skip
+        r = _raw(w, who, "POST", f"/sessions/{sid}/needs", json=body)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "quantity_w", r.text
+    p["DSO1"].post_need(sid, balancing)
+    assert [(n["buyer_role"], n["zone"], n["balancing"], n["quantity_w"])
+            for n in p["TSO1"].needs(sid)] == [
+        ("TSO", "T2", False, [0, 0, 45_000, 0, 0]), ("BRP", None, False, [0, 0, 45_000, 0, 0]),
+        ("DSO", None, True, [])]  # fmt: skip
 
     # coordination: only the session's operator
     good = json.loads(coordination_json(SCENARIO) or b"{}")
@@ -445,7 +455,7 @@ def test_needs_only_in_roles_held_and_coordination_only_by_the_operator(w: World
     assert r.status_code == 409 and r.json()["type"].endswith("bidding-closed"), r.text
     r = _raw(w, p["TSO1"], "POST", f"/sessions/{sid}/needs", json=tso_need)
     assert r.status_code == 409 and r.json()["error"] == "FlexMarketBiddingClosed", r.text
-    assert w.operator.session(sid)["need_count"] == 2
+    assert w.operator.session(sid)["need_count"] == 3
 
     # reads: public chain data, signed in only; a settlement filter names an address
     assert _raw(w, p["AG1"], "GET", f"/sessions/{sid}/settlements").json()["awards"] == []
