@@ -51,7 +51,6 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -125,14 +124,9 @@ class SessionReport:
 
 
 def chain_result(scenario: Any, rec: SessionRecord, own: Any, report: SessionReport) -> Any:
-    """The committed award rows as a sealed `Result` of the rebuilt scenario (`own`, this
-    node's result, is not needed: the rejections and the stated gap follow from the rules)."""
-    from oracle.engine import EXACT_MAX_BIDS, GAP_LIMIT
+    """The committed award rows as a sealed `Result` of the rebuilt scenario."""
     from oracle.flow import bipartite_max_flow
-    from oracle.result import Award, Rejected, Result, Unmet
-    from oracle.rules import validate_bids
-
-    valid, rejections = validate_bids(scenario)
+    from oracle.result import Award, Result, Unmet
 
     bids = {b.id: b for b in scenario.bids}
     per_bid: dict[str, list[Any]] = defaultdict(list)
@@ -213,10 +207,10 @@ def chain_result(scenario: Any, rec: SessionRecord, own: Any, report: SessionRep
         market=m.id,
         pricing=m.pricing,
         awards=awards,
-        rejected=[Rejected(bid=r.bid, reason=r.reason) for r in rejections],
+        rejected=list(own.rejected),
         unmet=unmet,
         total_cost_ueur=sum(a.payment_ueur for a in awards),
-        mip_gap=None if len(valid) <= EXACT_MAX_BIDS else GAP_LIMIT,
+        mip_gap=own.mip_gap,
     )
     return result.sealed(scenario.input_hash())
 
@@ -247,26 +241,16 @@ def coordinated_chain_result(
 
     per_bid = _rows_per_bid(rec, scenario, report)
     awards_w = {b: sum(r.quantity_w for r in rows) for b, rows in per_bid.items()}
+    own_w = {a.bid: a.quantity_w for a in own.awards}
     coupling = scenario.market.coupling
-    if own is not None and awards_w == {a.bid: a.quantity_w for a in own.awards}:
-        result = own  # the same award set: this node's shares are the reference
-    else:
-        try:
+    try:
+        if awards_w == own_w:
+            result = own  # the same award set: this node's shares are the reference
+        else:
             result = coordinated_result(scenario, awards_w, coupling=coupling)
-        except ValueError as exc:
-            report.fail(f"infeasible: {exc}")
-            return None
-    check_committed_shares(rec, per_bid, result, exact=coupling == "common" or result is own,
-                           report=report)
-    return result
-
-
-def check_committed_shares(
-    rec: SessionRecord, per_bid: Mapping[str, Sequence[Any]], result: Any, *, exact: bool,
-    report: SessionReport,
-) -> None:
-    """Each bid's rows on chain against `result`: payments by the pricing rule, each buyer's
-    µEUR per award equal to its share (failures when `exact`, else a note on the sums)."""
+    except ValueError as exc:
+        report.fail(f"infeasible: {exc}")
+        return None
     paid = {a.bid: a.payment_ueur for a in result.awards}
     for bid_id, rows in sorted(per_bid.items()):
         on_chain = sum(r.payment_ueur for r in rows)
@@ -281,6 +265,7 @@ def check_committed_shares(
         for r in rows:
             for _, buyer, amount in r.parts():
                 committed[(bid_id, buyer)] += amount
+    exact = coupling == "common" or result is own
     mismatches = _balancing_mismatches(rec, per_bid, result.shares or [])
     for key in sorted(set(expected) | set(committed)):
         if expected.get(key, 0) != committed.get(key, 0):
@@ -294,6 +279,7 @@ def check_committed_shares(
             "sequential coupling with another award set than this node's: which stage bought "
             "which watts is not on chain, shares checked for their sums only"
         )
+    return result
 
 
 def _balancing_mismatches(
@@ -402,12 +388,7 @@ def verify_session(
     """Judge one session; returns the report and this node's own result (None if not
     cleared: no committed result yet)."""
     from oracle import OracleError, check, clear, parse_scenario
-    from oracle.coordination import (
-        check_coordinated,
-        clear_coordinated,
-        coordinated_result,
-        needs_coordination,
-    )
+    from oracle.coordination import check_coordinated, clear_coordinated, needs_coordination
 
     rec = state.sessions[session_id]
     report = SessionReport(session_id, rec.status, len(rec.reveals), len(rec.awards))
@@ -424,54 +405,24 @@ def verify_session(
         return report, None
     t1 = time.perf_counter()
     coordinated = needs_coordination(scenario)
-    fresh = clear_coordinated if coordinated else clear
-
-    def fresh_clear() -> tuple[Any, float]:
-        t = time.perf_counter()
-        return fresh(scenario), time.perf_counter() - t
-
-    # This node's own clear runs on a thread (its solves release the GIL, on this core or
-    # the other) while this thread rebuilds the committed result from the rows alone and
-    # checks it: the two are independent until the cost and hash comparison.
-    with ThreadPoolExecutor(1) as pool:
-        clearing = pool.submit(fresh_clear)
-        if coordinated:
-            per_bid = _rows_per_bid(rec, scenario, report)
-            awards_w = {b: sum(r.quantity_w for r in rows) for b, rows in per_bid.items()}
-            try:
-                committed = coordinated_result(
-                    scenario, awards_w, coupling=scenario.market.coupling
-                )
-            except ValueError as exc:
-                report.fail(f"infeasible: {exc}")
-                committed = None
-            violations = check_coordinated(scenario, committed) if committed else []
-        else:
-            committed = chain_result(scenario, rec, None, report)
-            violations = check(scenario, committed)
-            for a in rec.awards:  # no counter-activations without coordination
-                for need, _, amount in a.parts():
-                    if need in rec.balancing_needs:
-                        report.fail(f"balancing: bid {a.bid}: {amount} µEUR charged to the "
-                                    f"balancing need need-{need} in a session without "
-                                    f"coordination")  # fmt: skip
-        t_checked = time.perf_counter()
-        own, clear_s = clearing.result()
+    own = clear_coordinated(scenario) if coordinated else clear(scenario)
     t2 = time.perf_counter()
     if coordinated:
+        committed = coordinated_chain_result(scenario, rec, own, report)
         if committed is None:
             check_settlements(state, rec, report)
             return report, own
-        same = awards_w == {a.bid: a.quantity_w for a in own.awards}
-        # the same award set: this node's result (its shares, stages and all) is the reference
-        reference = own if same else committed
-        check_committed_shares(
-            rec, per_bid, reference,
-            exact=scenario.market.coupling == "common" or same, report=report,
-        )
+        violations = check_coordinated(scenario, committed)
+    else:
+        committed = chain_result(scenario, rec, own, report)
+        violations = check(scenario, committed)
+        for a in rec.awards:  # no counter-activations without coordination
+            for need, _, amount in a.parts():
+                if need in rec.balancing_needs:
+                    report.fail(f"balancing: bid {a.bid}: {amount} µEUR charged to the balancing "
+                                f"need need-{need} in a session without coordination")  # fmt: skip
     for v in violations:
         report.fail(f"infeasible: {v}")
-    assert committed is not None
     gap = Decimal(own.mip_gap or 0)
     obj_chain, obj_own = objective_ueur(scenario, committed), objective_ueur(scenario, own)
     allowed = obj_own * (1 + gap)
@@ -514,13 +465,7 @@ def verify_session(
     t3 = time.perf_counter()
     check_settlements(state, rec, report)
     report.checked = True
-    report.timings_s = {
-        "scenario": t1 - t0,
-        "clear": clear_s,  # on its thread, alongside the committed result's check
-        "check_alongside": t_checked - t1,
-        "clear_and_check": t2 - t1,
-        "compare": t3 - t2,
-    }
+    report.timings_s = {"scenario": t1 - t0, "clear": t2 - t1, "check": t3 - t2}
     return report, own
 
 
