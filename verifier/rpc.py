@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+import orjson
 
 from verifier.errors import InputError, RpcError
 
@@ -73,7 +74,7 @@ class JsonRpc:
                         f"HTTP {response.status_code}", request=response.request, response=response
                     )
                 response.raise_for_status()
-                return response.json()
+                return orjson.loads(response.content)  # 4x json's speed on big eth_getLogs
             except (httpx.TransportError, httpx.HTTPStatusError) as exc:
                 status = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else 0
                 if status and status not in TRANSIENT_STATUS:
