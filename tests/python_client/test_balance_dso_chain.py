@@ -12,22 +12,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from shares_chain_helpers import clear_dict, per_buyer, recording
 
 from oracle.coordination import clear_coordinated
-from oracle.scenario import load_scenario, parse_scenario
+from oracle.scenario import parse_scenario
 from oracle.service import award_rows
 from python_client.chain import Contracts, Deployment, connect
 from python_client.demo import DEPOSIT_UEUR, run_session
 from python_client.localchain import start_chain
 from python_client.records import AwardRow
 from verifier.rebuild import rebuild
-from verifier.validator import validate_session
 from verifier.verify import verify_chain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,33 +35,12 @@ D1C_PAYMENT = 15_000 * 60_000  # the counter-activation: 900 EUR
 D1B = (4_000, 120_000)  # quantity, price: a down award the TSO's request counted
 
 
-def _clear(scenario: Mapping[str, Any]) -> dict[str, Any]:
-    return clear_coordinated(load_scenario(dict(scenario))).to_json_dict()
-
-
-def _recording(reports: list[Any]) -> Any:
-    """validate_session, after keeping a replica's report of the session."""
-
-    def validate(url: str, deployment: Mapping[str, Any], sid: int, keys: list[str]) -> Any:
-        reports.append(verify_chain(url, deployment, sessions=[sid]))
-        return validate_session(url, deployment, sid, keys)
-
-    return validate
-
-
-def _per_buyer(shares: list[dict[str, Any]]) -> dict[str, int]:
-    out: dict[str, int] = defaultdict(int)
-    for row in shares:
-        out[row["buyer"]] += int(row["payment_ueur"])
-    return dict(out)
-
-
 def test_the_example_is_the_three_area_case_with_balance_dso() -> None:
     plain = json.loads((ROOT / "examples" / "tso_dso_three_areas.json").read_text())
     plain["market"]["balance_dso"] = True
     assert {k: v for k, v in BALANCED.items() if k != "name"} == {
         k: v for k, v in plain.items() if k != "name"}  # fmt: skip
-    result = _clear(BALANCED)
+    result = clear_dict(BALANCED)
     counters = [r for r in result["shares"] if r["received_w_slots"] == 0]
     assert counters == [{"bid": "D1C", "buyer": "DSO1", "received_w_slots": 0,
                          "payment_ueur": D1C_PAYMENT}]  # fmt: skip
@@ -70,10 +48,10 @@ def test_the_example_is_the_three_area_case_with_balance_dso() -> None:
 
 def test_a_balance_dso_session_charges_its_counter_activation_to_the_balancing_need() -> None:
     scenario = json.loads(json.dumps(BALANCED))
-    expected = _clear(scenario)
+    expected = clear_dict(scenario)
     reports: list[Any] = []
     with start_chain("anvil", accounts=20) as local:
-        out = run_session(scenario, _clear, local, validate=_recording(reports))
+        out = run_session(scenario, clear_dict, local, validate=recording(reports))
         chain = out["chain"]
         deployment = {"chain_id": chain["chain_id"], "contracts": chain["contracts"]}
         sid = chain["session_id"]
@@ -97,7 +75,7 @@ def test_a_balance_dso_session_charges_its_counter_activation_to_the_balancing_n
     assert views["DSO1/balancing-up"][1][1] == 0
     assert views["DSO1/balancing-down"][0][1] == 0  # system-wide
     # each buyer's escrow paid exactly its shares, the counter-activation with the DSO's
-    want = _per_buyer(expected["shares"])
+    want = per_buyer(expected["shares"])
     assert chain["payments_ueur"] == want
     assert sum(want.values()) == expected["total_cost_ueur"]
     for buyer in ("DSO1", "TSO1"):
@@ -158,8 +136,8 @@ def test_validators_dispute_a_balancing_need_charged_for_the_wrong_awards(
     tamper: Callable[[list[AwardRow], dict[str, int]], list[AwardRow]], violation: str
 ) -> None:
     reports: list[Any] = []
-    out = run_session(json.loads(json.dumps(BALANCED)), _clear, "anvil",
-                      validate=_recording(reports), tamper_rows=tamper)  # fmt: skip
+    out = run_session(json.loads(json.dumps(BALANCED)), clear_dict, "anvil",
+                      validate=recording(reports), tamper_rows=tamper)  # fmt: skip
     assert out["chain"]["needs"]["TSO-DOWN"] == 4
     assert out["chain"]["needs"]["DSO1/balancing-down"] == 6
     v = out["verification"]

@@ -8,50 +8,27 @@ from __future__ import annotations
 
 import copy
 import json
-from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from oracle.coordination import clear_coordinated
-from oracle.scenario import load_scenario
+from shares_chain_helpers import clear_dict, per_buyer, recording
+
 from python_client.demo import DEPOSIT_UEUR, run_session
 from python_client.localchain import start_chain
-from verifier.validator import validate_session
 from verifier.verify import verify_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 THREE_AREAS = json.loads((ROOT / "examples" / "tso_dso_three_areas.json").read_text())
 
 
-def _clear(scenario: Mapping[str, Any]) -> dict[str, Any]:
-    return clear_coordinated(load_scenario(dict(scenario))).to_json_dict()
-
-
-def _recording(reports: list[Any]) -> Any:
-    """validate_session, after keeping a replica's report of the session."""
-
-    def validate(url: str, deployment: Mapping[str, Any], sid: int, keys: list[str]) -> Any:
-        reports.append(verify_chain(url, deployment, sessions=[sid]))
-        return validate_session(url, deployment, sid, keys)
-
-    return validate
-
-
-def _per_buyer(shares: list[dict[str, Any]]) -> dict[str, int]:
-    out: dict[str, int] = defaultdict(int)
-    for row in shares:
-        out[row["buyer"]] += int(row["payment_ueur"])
-    return dict(out)
-
-
 def test_common_coupling_settles_each_buyers_shares_from_its_own_escrow() -> None:
     scenario = copy.deepcopy(THREE_AREAS)
     assert scenario["market"]["coupling"] == "common"
-    expected = _clear(scenario)
+    expected = clear_dict(scenario)
     reports: list[Any] = []
     with start_chain("anvil", accounts=20) as local:
-        out = run_session(scenario, _clear, local, validate=_recording(reports))
+        out = run_session(scenario, clear_dict, local, validate=recording(reports))
         deployment = {"chain_id": out["chain"]["chain_id"], "contracts": out["chain"]["contracts"]}
         after = verify_chain(local.url, deployment, sessions=[out["chain"]["session_id"]])
     assert out["result_hash"] == expected["result_hash"]
@@ -65,7 +42,7 @@ def test_common_coupling_settles_each_buyers_shares_from_its_own_escrow() -> Non
     assert all(b["ok"] for b in report.bytecode.values()) and "FlexResults" in report.bytecode
     chain = out["chain"]
     # each buyer's escrow paid exactly its shares, budgets released (deposit - withdrawn)
-    want = _per_buyer(expected["shares"])
+    want = per_buyer(expected["shares"])
     assert chain["payments_ueur"] == want
     assert sum(want.values()) == expected["total_cost_ueur"]
     for buyer in ("DSO1", "TSO1"):
@@ -86,7 +63,7 @@ def test_validators_dispute_shares_moved_from_one_buyer_to_another() -> None:
     scenario = copy.deepcopy(THREE_AREAS)
 
     def tampered(s: Mapping[str, Any]) -> dict[str, Any]:
-        result = _clear(s)
+        result = clear_dict(s)
         rows = [r for r in result["shares"] if r["bid"] == "U2A"]
         dso = next(r for r in rows if r["buyer"] == "DSO1")
         tso = next(r for r in rows if r["buyer"] == "TSO1")
@@ -95,7 +72,7 @@ def test_validators_dispute_shares_moved_from_one_buyer_to_another() -> None:
         return result
 
     reports: list[Any] = []
-    out = run_session(scenario, tampered, "anvil", validate=_recording(reports))
+    out = run_session(scenario, tampered, "anvil", validate=recording(reports))
     v = out["verification"]
     assert not v["ok"] and v["status"] == "Disputed" and v["disputes"] == 1, v
     (report,) = reports
