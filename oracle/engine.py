@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import highspy
@@ -634,10 +634,13 @@ def price_awards(session: Session, awards_w: dict[str, int]) -> list[Award]:
 # --------------------------------------------------------------------------- entry point
 
 
-def components(session: Session, cuts: Sequence[LinearCut] = ()) -> list[Session]:
-    """Split a session into independent parts: bids that never serve a common request,
-    nor share a grid cut, can be optimised separately (a smaller MILP each, and exact
-    B&B on a part does not multiply with the others' trees)."""
+def bid_groups(
+    bids: Sequence[ValidBid], eligible: Mapping[str, tuple[int, ...]],
+    cuts: Sequence[LinearCut] = (),
+) -> tuple[list[list[ValidBid]], Callable[[object], object]]:
+    """Eligible bids grouped so that no request (`("r", index)`) nor grid cut joins two
+    groups, each group in the order of `bids`, groups in the order of their first bid;
+    and the union-find's `find` (a bid `("b", id)` or a request to its group's root)."""
     parent: dict[object, object] = {}
 
     def find(x: object) -> object:
@@ -652,19 +655,28 @@ def components(session: Session, cuts: Sequence[LinearCut] = ()) -> list[Session
         if ra != rb:
             parent[rb] = ra
 
-    for bid in session.bids:
-        for r in session.eligible.get(bid.id, ()):
+    for bid in bids:
+        for r in eligible.get(bid.id, ()):
             union(("b", bid.id), ("r", r))
     for cut in cuts:
-        ids = [b for b, _ in cut.terms if b in session.eligible]
+        ids = [b for b, _ in cut.terms if b in eligible]
         for other in ids[1:]:
             union(("b", ids[0]), ("b", other))
     groups: dict[object, list[ValidBid]] = defaultdict(list)
-    for bid in session.bids:  # rank order: each group's first bid fixes the group order
-        if bid.id in session.eligible:
+    for bid in bids:
+        if bid.id in eligible:
             groups[find(("b", bid.id))].append(bid)
+    return list(groups.values()), find
+
+
+def components(session: Session, cuts: Sequence[LinearCut] = ()) -> list[Session]:
+    """Split a session into independent parts: bids that never serve a common request,
+    nor share a grid cut, can be optimised separately (a smaller MILP each, and exact
+    B&B on a part does not multiply with the others' trees)."""
+    # rank order: each group's first bid fixes the group order
+    groups, find = bid_groups(session.bids, session.eligible, cuts)
     parts = []
-    for bids in groups.values():
+    for bids in groups:
         root = find(("b", bids[0].id))
         parts.append(Session(
             scenario=session.scenario,

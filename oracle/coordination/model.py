@@ -26,6 +26,7 @@ from oracle.engine import (
     LinearCut,
     Milp,
     Session,
+    bid_groups,
     define_award_variables,
     define_cut_constraints,
     read_awards,
@@ -272,30 +273,7 @@ def independent_parts(
     cuts: Sequence[LinearCut],
 ) -> list[list[ValidBid]]:
     """Bids that share no request and no cut can be optimised apart (smaller MILPs)."""
-    parent: dict[object, object] = {}
-
-    def find(x: object) -> object:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def union(a: object, b: object) -> None:
-        parent[find(b)] = find(a)
-
-    for bid in bids:
-        for r in eligible.get(bid.id, ()):
-            union(("b", bid.id), ("r", r))
-    for cut in cuts:
-        ids = [b for b, _ in cut.terms if b in eligible]
-        for other in ids[1:]:
-            union(("b", ids[0]), ("b", other))
-    groups: dict[object, list[ValidBid]] = defaultdict(list)
-    for bid in bids:
-        if bid.id in eligible:
-            groups[find(("b", bid.id))].append(bid)
-    return list(groups.values())
+    return bid_groups(bids, eligible, cuts)[0]
 
 
 def _touches(cut: LinearCut, m: Milp) -> bool:
