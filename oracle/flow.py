@@ -22,32 +22,41 @@ def bipartite_max_flow(
     supplies[i]; demand j receives at most demands[j]. Edmonds-Karp with BFS
     in index order, so the same input always gives the same flows.
     """
-    n_s, n_d = len(supplies), len(demands)
-    source, sink = n_s + n_d, n_s + n_d + 1
-    # adjacency as edge lists: to, capacity, reverse index
-    graph: list[list[list[int]]] = [[] for _ in range(n_s + n_d + 2)]
-
-    def add(u: int, v: int, cap: int) -> None:
-        graph[u].append([v, cap, len(graph[v])])
-        graph[v].append([u, 0, len(graph[u]) - 1])
-
-    for i, s in enumerate(supplies):
-        if s > 0:
-            add(source, i, s)
+    graph, source, sink = supply_graph(supplies, len(demands))
+    n_s = len(supplies)
     for j, d in enumerate(demands):
         if d > 0:
-            add(n_s + j, sink, d)
+            add_edge(graph, n_s + j, sink, d)
     edge_pos: dict[tuple[int, int], tuple[int, int]] = {}
     for i, j in edges:
         if supplies[i] > 0 and demands[j] > 0 and (i, j) not in edge_pos:
             edge_pos[(i, j)] = (i, len(graph[i]))
-            add(i, n_s + j, sum(supplies))  # uncapacitated in effect
+            add_edge(graph, i, n_s + j, sum(supplies))  # uncapacitated in effect
 
     augment(graph, source, sink)
     return edge_flows(graph, edge_pos)
 
 
 Graph = list[list[list[int]]]  # per node: [to, residual capacity, index of the reverse edge]
+
+
+def add_edge(graph: Graph, u: int, v: int, cap: int) -> None:
+    """An edge u -> v of capacity `cap` and its reverse (capacity 0)."""
+    graph[u].append([v, cap, len(graph[v])])
+    graph[v].append([u, 0, len(graph[u]) - 1])
+
+
+def supply_graph(supplies: Sequence[int], n_demands: int) -> tuple[Graph, int, int]:
+    """The residual graph of a bipartite flow: supply nodes 0.., demand nodes after them,
+    then the source and the sink; the source's edges to every positive supply added.
+    Returns (graph, source, sink)."""
+    n_s = len(supplies)
+    source, sink = n_s + n_demands, n_s + n_demands + 1
+    graph: Graph = [[] for _ in range(n_s + n_demands + 2)]
+    for i, s in enumerate(supplies):
+        if s > 0:
+            add_edge(graph, source, i, s)
+    return graph, source, sink
 
 
 def augment(graph: Graph, source: int, sink: int) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from oracle.flow import augment, edge_flows
+from oracle.flow import add_edge, augment, edge_flows, supply_graph
 
 
 def priority_max_flow(
@@ -29,17 +29,8 @@ def priority_max_flow(
     sequential coupling first lets each stage's purchases serve that stage's requests
     only, then opens every edge so that the flow ends maximum.
     """
-    n_s, n_d = len(supplies), len(demands)
-    source, sink = n_s + n_d, n_s + n_d + 1
-    graph: list[list[list[int]]] = [[] for _ in range(n_s + n_d + 2)]  # [to, cap, rev]
-
-    def add(u: int, v: int, cap: int) -> None:
-        graph[u].append([v, cap, len(graph[v])])
-        graph[v].append([u, 0, len(graph[u]) - 1])
-
-    for i, s in enumerate(supplies):
-        if s > 0:
-            add(source, i, s)
+    graph, source, sink = supply_graph(supplies, len(demands))
+    n_s = len(supplies)
     big = sum(supplies)
     edge_level = {(e[0], e[1]): (e[2] if len(e) > 2 else 0) for e in edges}
     edge_pos: dict[tuple[int, int], tuple[int, int]] = {}
@@ -47,10 +38,10 @@ def priority_max_flow(
         for (i, j), lv in edge_level.items():
             if lv == level and supplies[i] > 0 and demands[j] > 0:
                 edge_pos[(i, j)] = (i, len(graph[i]))
-                add(i, n_s + j, big)
+                add_edge(graph, i, n_s + j, big)
         for j, d in enumerate(demands):
             if levels[j] == level and d > 0:
-                add(n_s + j, sink, d)
+                add_edge(graph, n_s + j, sink, d)
         augment(graph, source, sink)
 
     return edge_flows(graph, edge_pos)
