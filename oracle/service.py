@@ -31,7 +31,6 @@ exponential pause; a revert is not transient and is reported.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -329,15 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def oracle_main(argv: Sequence[str]) -> int:
     from verifier.errors import InputError, VerifierError
+    from verifier.validator import key_from_env
 
     try:
         args = build_parser().parse_args(list(argv))
     except SystemExit as exc:
         return EXIT_INPUT if exc.code else EXIT_OK
-    key = os.environ.get(args.key_env, "").strip()
     try:
-        if not key:
-            raise InputError("--key-env", f"the environment variable {args.key_env} is empty")
+        key = key_from_env(args.key_env)
         service = OracleService(
             args.rpc, key, Path(args.deployment) if args.deployment else None, log=print
         )

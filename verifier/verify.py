@@ -58,7 +58,7 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
-from verifier.errors import InputError, RpcError, VerifierError
+from verifier.errors import InputError, VerifierError
 from verifier.rebuild import (
     ARTIFACTS_DIR,
     ChainState,
@@ -693,10 +693,7 @@ def _run(argv: Sequence[str], prog: str, what: str, session: bool) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    except RpcError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_MISMATCH
-    except VerifierError as exc:
+    except VerifierError as exc:  # RpcError included
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_MISMATCH
     if args.json:
