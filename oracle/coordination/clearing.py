@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from oracle.coordination.allocation import (
     allocate_layers,
@@ -49,7 +50,7 @@ from oracle.engine import (
     optimise,
     price_awards,
 )
-from oracle.result import Result, Unmet
+from oracle.result import Rejected, Result, Unmet
 from oracle.rules import ValidBid
 from oracle.scenario import DEFAULT_PRIORITY, Scenario
 
@@ -153,12 +154,8 @@ def clear_coordinated(
     `cuts` are further constraints on awards (grid cuts), kept in every stage.
     """
     coupling = coupling or scenario.market.coupling
-    session, _ = build_session(scenario)
-    red = red_cells(scenario)
-    open_bids = [b for b in session.bids if not is_suspended(b, red)]  # rank order
-    guarded = zonal_need_cells(scenario)  # once: it reads every request
-    bids = [b for b in open_bids if not against_congestion(b, guarded)]
-    needs = session.needs
+    market = open_market(scenario)
+    bids, needs = market.bids, market.session.needs
     all_cuts = zone_cuts(scenario, bids) + list(cuts)
     stages = None
     if coupling == "common":
@@ -166,26 +163,46 @@ def clear_coordinated(
     else:
         awards_w, stages = clear_sequential(scenario, bids, needs, all_cuts, exact_max_bids)
     return coordinated_result(scenario, awards_w, coupling=coupling, stages=stages,
-                              exact_max_bids=exact_max_bids)
+                              exact_max_bids=exact_max_bids, market=market)
+
+
+@dataclass(frozen=True)
+class OpenMarket:
+    """What a coordinated session offers: its valid bids and needs (`session`), the rules'
+    rejections, the red cells, the bids outside red zones (`open_bids`) and, of those, the
+    bids that may be activated (`bids`: not against a congestion need), in rank order."""
+
+    session: Session
+    rejected: list[Rejected]
+    red: set[tuple[str, int]]
+    open_bids: list[ValidBid]
+    bids: list[ValidBid]
+
+
+def open_market(scenario: Scenario) -> OpenMarket:
+    session, rejected = build_session(scenario)
+    red = red_cells(scenario)
+    open_bids = [b for b in session.bids if not is_suspended(b, red)]  # rank order
+    guarded = zonal_need_cells(scenario)  # once: it reads every request
+    bids = [b for b in open_bids if not against_congestion(b, guarded)]
+    return OpenMarket(session, rejected, red, open_bids, bids)
 
 
 def coordinated_result(
     scenario: Scenario, awards_w: Mapping[str, int], *, coupling: str | None = None,
     stages: Mapping[str, Sequence[tuple[int, int]]] | None = None,
-    exact_max_bids: int = EXACT_MAX_BIDS,
+    exact_max_bids: int = EXACT_MAX_BIDS, market: OpenMarket | None = None,
 ) -> Result:
     """The coordinated result of an award set (bid id -> W): prices and payments, who
     received what, unmet, shares, conflicts, traffic light. `stages` (sequential coupling:
     bid -> [(stage, W bought in it)]) says which stage bought which watts; without it the
     watts serve buyers in priority order (common coupling's rule). Verifiers rebuild a
-    committed result with it (verifier.verify)."""
+    committed result with it (verifier.verify). `market`: `open_market(scenario)` when the
+    caller has it already."""
     coupling = coupling or scenario.market.coupling
-    session, rejected = build_session(scenario)
-    red = red_cells(scenario)
-    guarded = zonal_need_cells(scenario)
-    open_bids = [b for b in session.bids if not is_suspended(b, red)]  # rank order
-    bids = [b for b in open_bids if not against_congestion(b, guarded)]
-    needs = session.needs
+    market = market or open_market(scenario)
+    session, rejected, red = market.session, market.rejected, market.red
+    open_bids, bids, needs = market.open_bids, market.bids, session.needs
     known = {b.id for b in bids}
     outside = sorted(b for b in awards_w if b not in known)
     if outside:
