@@ -1,9 +1,9 @@
 """The clearing engine: the cheapest awards that meet the needs, on HiGHS.
 
 A pure function from a scenario to a result, built from small named steps
-(PyPSA's habit): `define_award_variables`, `define_split_variables`,
-`define_need_constraints`, `define_cut_constraints`, then `solve`, then exact
-integer post-processing (`allocate`, `price_awards`).
+(PyPSA's habit): `define_award_variables`, `define_need_constraints`,
+`define_cut_constraints`, then `relax_and_round` (or the integer MILP where that
+proves nothing), then exact integer post-processing (`allocate`, `price_awards`).
 
 The model. Every valid bid b gets one integer variable: a binary y_b for an
 indivisible bid (award q_b * y_b), or k_b in {0} u [kmin_b, K_b] (award
@@ -52,7 +52,7 @@ import numpy as np
 
 from oracle.errors import SolverError
 from oracle.flow import bipartite_max_flow
-from oracle.parallel import Model, Outcome, run_highs, solve_all
+from oracle.parallel import Model, Outcome, solve_all
 from oracle.result import Award, Rejected, Result, Unmet
 from oracle.rules import ValidBid, validate_bids
 from oracle.scenario import Scenario, per_slot
@@ -409,7 +409,7 @@ def expand_wide_integers(m: Milp, unit: int, digit_max: int = DIGIT_MAX) -> High
     integer column and inserts them in quadratic time in the range; with award columns of
     hundreds of granularity units this dominated the root cut loop (over 80 % of the time).
     Digits keep every range small. HiGHS's presolve would merge the digits back (they are
-    parallel columns): `solve` switches that presolve rule off.
+    parallel columns): `oracle.parallel.run_highs` switches that presolve rule off.
     """
     n_col = len(m.cost)
     columns: list[list[tuple[int, float]]] = [[] for _ in range(n_col)]
@@ -511,12 +511,6 @@ def column_values(m: Milp, hm: HighsModel, outcome: Outcome) -> dict[int, float]
     return out
 
 
-def solve(m: Milp, exact: bool) -> dict[int, float]:
-    """Run HiGHS on one Milp; column values of the optimum (exact or within GAP_LIMIT)."""
-    hm = expand_wide_integers(m, objective_unit(m))
-    return column_values(m, hm, run_highs(highs_arrays(hm, exact)))
-
-
 def split_milp(m: Milp) -> list[tuple[Milp, list[int]]]:
     """The independent blocks of a Milp (no row joins them), each with its columns' indices
     in `m`. A column in no row is a block of its own. Bookkeeping maps are not carried."""
@@ -557,7 +551,8 @@ def split_milp(m: Milp) -> list[tuple[Milp, list[int]]]:
 
 
 def solve_many(milps: Sequence[Milp], exact: bool) -> list[dict[int, float]]:
-    """`solve` for several Milps, each split into its independent blocks, the blocks solved
+    """Column values of each Milp's optimum (exact or within GAP_LIMIT; wide integers as
+    digits), each Milp split into its independent blocks, the blocks solved
     on the machine's cores (oracle.parallel: same answers as one by one)."""
     blocks = [(i, b, cols) for i, m in enumerate(milps) for b, cols in split_milp(m)]
     models = [expand_wide_integers(b, objective_unit(b)) for _, b, _ in blocks]
@@ -703,12 +698,6 @@ def build_part_model(part: Session, cuts: Sequence[LinearCut], hall: bool = True
     define_need_constraints(m, part, penalty, lexicographic, floor, hall)
     define_cut_constraints(m, part, cuts)
     return m
-
-
-def optimise_part(part: Session, cuts: Sequence[LinearCut], exact: bool) -> dict[str, int]:
-    """Cost-minimal awards of one independent part."""
-    m = build_part_model(part, cuts)
-    return read_awards(m, solve(m, exact))
 
 
 RELAXED_GAP = 8e-5  # the relaxed MILPs' gap: the rest of GAP_LIMIT is left to the rounding
