@@ -33,35 +33,6 @@ def canonical_json(value: Any, *, integers_checked: bool = False) -> bytes:
     ).encode("utf-8")
 
 
-class DuplicateKeyError(ValueError):
-    """A JSON object names a key twice (`key`): refused, never "the last one wins"."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"{key}: duplicate key")
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise DuplicateKeyError(key)
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def strict_loads(text: str | bytes) -> Any:
-    """JSON as every reader should agree on it: a key twice in one object raises
-    `DuplicateKeyError` naming it (plain `json.loads` keeps the last, another reader may
-    keep the first), and NaN/Infinity raise ValueError. The one loader of scenario files
-    and API bodies; malformed JSON raises `json.JSONDecodeError` as `json.loads` does."""
-    return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-
-
 def keccak256(data: bytes) -> bytes:
     return keccak.new(digest_bits=256, data=data).digest()
 
