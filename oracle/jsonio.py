@@ -1,0 +1,76 @@
+"""Strict JSON reading: a key given twice in one object is an error, never "the last wins".
+
+Python's `json` and pydantic's parser both keep the last value of a repeated key, so a
+file or a request body that says `"quantity_w": 100, ..., "quantity_w": 10000` would
+silently mean the second. Every JSON that reaches the market from outside (scenario files,
+API bodies) goes through `loads` or `check_no_duplicate_keys` first. One home: use these,
+do not write a second hook.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names a key twice. `path` is where the object lies (`bids[3]`, or ""
+    for the top level), `key` the repeated key; `field` joins them (`bids[3].quantity_w`)."""
+
+    def __init__(self, path: str, key: str) -> None:
+        self.path = path
+        self.key = key
+        self.field = f"{path}.{key}" if path else key
+        super().__init__(f"{self.field}: key given twice")
+
+
+class _Object(dict[str, Any]):
+    """A decoded object that remembers the first key it saw twice."""
+
+    duplicate: str | None = None
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> _Object:
+    obj = _Object()
+    for key, value in pairs:
+        if key in obj and obj.duplicate is None:
+            obj.duplicate = key
+        obj[key] = value
+    return obj
+
+
+def _first_duplicate(value: Any, path: str) -> DuplicateKeyError | None:
+    """The first repeated key in document order (depth first), with its path."""
+    if isinstance(value, dict):
+        if isinstance(value, _Object) and value.duplicate is not None:
+            return DuplicateKeyError(path, value.duplicate)
+        for key, item in value.items():
+            found = _first_duplicate(item, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _first_duplicate(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def loads(text: str | bytes) -> Any:
+    """`json.loads`, but a key repeated in one object raises `DuplicateKeyError` naming it.
+    Invalid JSON raises `json.JSONDecodeError` as usual. Objects come back as plain dicts
+    (a subclass of dict: compare and serialise them like dicts)."""
+    value = json.loads(text, object_pairs_hook=_pairs)
+    found = _first_duplicate(value, "")
+    if found is not None:
+        raise found
+    return value
+
+
+def check_no_duplicate_keys(text: str | bytes) -> None:
+    """Raise `DuplicateKeyError` if `text` repeats a key in an object; do nothing for text
+    that is not valid JSON (the caller's own parser reports that, with its own message)."""
+    try:
+        loads(text)
+    except json.JSONDecodeError:
+        return
