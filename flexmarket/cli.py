@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oracle.display import EscapingWriter, printable
+
 if TYPE_CHECKING:
     from oracle.result import Result
     from oracle.scenario import Scenario
@@ -48,13 +50,13 @@ def render_result(result: object) -> str:
     from oracle.result import Result
 
     assert isinstance(result, Result)
-    lines = [f"market {result.market} ({result.pricing.replace('_', '-')})", ""]
+    lines = [f"market {printable(result.market)} ({result.pricing.replace('_', '-')})", ""]
     if result.awards:
         rows = [("bid", "seller", "awarded", "price EUR/MW", "payment")]
         rows += [
             (
-                a.bid,
-                a.seller,
+                printable(a.bid),
+                printable(a.seller),
                 _fmt_w(a.quantity_w),
                 f"{a.price_eur_per_mw:,}",
                 _fmt_ueur(a.payment_ueur),
@@ -74,18 +76,19 @@ def render_result(result: object) -> str:
         lines.append("no awards")
     if result.rejected:
         lines += ["", "rejected bids:"]
-        lines += [f"  {r.bid}: {r.reason}" for r in result.rejected]
+        lines += [f"  {printable(r.bid)}: {printable(r.reason)}" for r in result.rejected]
     lines.append("")
     if result.unmet:
         lines.append("unmet needs:")
-        lines += [f"  {u.request} slot {u.slot}: {_fmt_w(u.quantity_w)}" for u in result.unmet]
+        lines += [f"  {printable(u.request)} slot {u.slot}: {_fmt_w(u.quantity_w)}"
+                  for u in result.unmet]
     else:
         lines.append("every need met")
     lines.append(
         f"total cost: {_fmt_ueur(result.total_cost_ueur)} ({result.total_cost_ueur:,} µEUR)"
     )
     if result.mip_gap is not None:
-        lines.append(f"optimal within a relative gap of {result.mip_gap}")
+        lines.append(f"optimal within a relative gap of {printable(result.mip_gap)}")
     if result.grid_check is not None:
         gc = result.grid_check
         lines.append(
@@ -137,17 +140,18 @@ def render_chain(chain: Mapping[str, Any]) -> str:
     lines += [f"  {name:<13} {addr}" for name, addr in sorted(chain["contracts"].items())]
     lines += ["", "final token balances:"]
     lines += [
-        f"  {pid:<10} {_fmt_ueur(v):>18}" for pid, v in sorted(chain["balances_ueur"].items())
+        f"  {printable(pid):<10} {_fmt_ueur(v):>18}"
+        for pid, v in sorted(chain["balances_ueur"].items())
     ]
     if chain.get("operator_forfeits_ueur"):
         lines.append(
             f"  forfeited bonds to the operator: {_fmt_ueur(chain['operator_forfeits_ueur'])}"
         )
     if chain.get("refused_bids"):
-        lines.append(f"bids refused on chain: {', '.join(map(str, chain['refused_bids']))}")
+        lines.append(f"bids refused on chain: {', '.join(map(printable, chain['refused_bids']))}")
     if chain.get("payments_ueur"):
         lines += ["", "paid by each buyer's escrow (its shares of the awards):"]
-        lines += [f"  {pid:<10} {_fmt_ueur(v):>18}  ({v:,} µEUR)"
+        lines += [f"  {printable(pid):<10} {_fmt_ueur(v):>18}  ({v:,} µEUR)"
                   for pid, v in sorted(chain["payments_ueur"].items())]  # fmt: skip
     lines += ["", "gas, largest single call of each kind:"]
     lines += [f"  {k:<22} {v:>10,}" for k, v in chain["gas"].items()]
@@ -191,7 +195,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     result = Result.model_validate(
         {k: v for k, v in out.items() if k not in ("chain", "verification")}
     )
-    print(f"scenario {scenario.name}")
+    print(f"scenario {printable(scenario.name)}")
     print(render_result(result))
     print(render_chain(out["chain"]))
     v = out.get("verification")
@@ -312,10 +316,27 @@ PASSTHROUGH: dict[str, Callable[[Sequence[str]], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Everything it prints for a person goes through
+    `oracle.display.printable`: stderr always, stdout unless `--json` asks for JSON (which
+    json.dumps already writes without a raw control character). `serve` is left alone: its
+    output is uvicorn's log, coloured on a terminal."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:
+        return _main(argv)
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stderr = EscapingWriter(stderr)
+    if "--json" not in argv:
+        sys.stdout = EscapingWriter(stdout)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: list[str]) -> int:
     from oracle.errors import OracleError, ScenarioError
     from python_client.errors import ClientError
 
-    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in PASSTHROUGH:
             return PASSTHROUGH[argv[0]](argv[1:])

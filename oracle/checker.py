@@ -25,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 
 from oracle.flow import bipartite_max_flow
 from oracle.result import Result
-from oracle.scenario import Bid, Request, Scenario
+from oracle.scenario import Bid, Request, Scenario, scenario_problems
 
 MAX_GAP = Decimal("0.0001")
 
@@ -147,6 +147,12 @@ def check(scenario: Scenario, result: Result) -> list[Violation]:
                 fail("mip_gap", f"{result.mip_gap} is outside 0 to {MAX_GAP}")
         except InvalidOperation:
             fail("mip_gap", f"{result.mip_gap!r} is not a decimal number")
+
+    # --- a scenario built without parse_scenario (model_construct, model_copy(update=...))
+    # may hold what no result can be checked against exactly: integers beyond the
+    # contracts' widths or the solver's 2**53, contradictory needs (docs/files.md)
+    for where, what in scenario_problems(scenario):
+        fail(f"scenario.{where}" if where else "scenario", what)
 
     # --- validity: rejected list == invalid bids, in file order
     invalid = _bid_problems(scenario)

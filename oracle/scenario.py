@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from oracle.canonical import canonical_json, keccak_hex
 from oracle.errors import ScenarioError
 from oracle.grid_spec import GridSpec
+from oracle.jsonio import DuplicateKeyError, check_no_duplicate_keys
 
 SCENARIO_SCHEMA = "flexmarket.scenario/1"
 
@@ -250,17 +251,200 @@ def _structural_problems(s: Scenario) -> list[tuple[str, str]]:
     return problems
 
 
+# --------------------------------------------------------------------------- integer bounds
+#
+# Every integer of a scenario must fit where it goes: the contracts' storage (a bid's
+# quantity is a uint40, its price a uint64, ...; contracts/types/FlexTypes.sol,
+# IFlexRegistry.sol) and HiGHS, which holds every number in a double. A double holds every
+# integer up to 2**53 exactly and no longer all of them above (2**53 + 1 is read as 2**53):
+# a request of 2**53 + 1 W was cleared as 2**53 W. So, besides each field's own range,
+# the sums the engine forms must stay within 2**53 (`_exactness_problems`). The table
+# in docs/files.md is this one.
+
+EXACT_MAX = 2**53
+"""The largest integer below which every integer is a double: the solver's exact range."""
+UINT16_MAX = 2**16 - 1
+UINT32_MAX = 2**32 - 1
+UINT40_MAX = 2**40 - 1
+UINT64_MAX = 2**64 - 1
+
+# field (list indices written []) -> (lowest, highest, why the highest)
+FIELD_BOUNDS: dict[str, tuple[int, int, str]] = {
+    "market.slot_minutes": (1, UINT16_MAX, "the contracts store (uint16)"),
+    "market.min_bid_w": (0, UINT40_MAX, "the contracts store (uint40)"),
+    "market.granularity_w": (1, UINT32_MAX, "the contracts store (uint32)"),
+    "market.price_floor_eur_per_mw": (0, UINT64_MAX - 1, "the contracts store (uint64)"),
+    "market.price_cap_eur_per_mw": (
+        0, UINT64_MAX - 1, "the contracts store (uint64; its maximum means no cap)"),
+    "zones[].limit_w": (0, UINT40_MAX, "a power may be (uint40, as bid quantities)"),
+    "zones[].forecast_w": (0, UINT40_MAX, "a power may be (uint40, as bid quantities)"),
+    "assets[].p_max_w": (0, UINT32_MAX, "the contracts store (uint32)"),
+    "assets[].p_min_w": (0, UINT32_MAX, "the contracts store (uint32)"),
+    "assets[].bus": (0, UINT32_MAX, "a bus index may be (uint32)"),
+    "requests[].quantity_w": (0, UINT40_MAX, "the contracts store (uint40)"),
+    "requests[].max_price_eur_per_mw": (
+        0, UINT64_MAX - 1, "the contracts store (uint64; its maximum means no limit)"),
+    "bids[].quantity_w": (0, UINT40_MAX, "the contracts store (uint40)"),
+    "bids[].min_quantity_w": (0, UINT40_MAX, "the contracts store (uint40)"),
+    # below the market's floor (>= 0) a bid is rejected by rule 4, not an error
+    "bids[].price_eur_per_mw": (-UINT64_MAX, UINT64_MAX, "the contracts store (uint64)"),
+    "unmet_penalty_eur_per_mw": (
+        0, EXACT_MAX, "the solver holds exactly (2**53; the contracts store a uint64)"),
+    "grid.time_step": (0, UINT32_MAX, "a profile step may be (uint32)"),
+}
+
+
+def _integer_fields(s: Scenario) -> Iterable[tuple[str, str, object]]:
+    """(FIELD_BOUNDS key, field path, value) for every bounded integer of `s`."""
+    m = s.market
+    for name in ("slot_minutes", "min_bid_w", "granularity_w", "price_floor_eur_per_mw",
+                 "price_cap_eur_per_mw"):
+        yield f"market.{name}", f"market.{name}", getattr(m, name)
+    lists: tuple[tuple[str, Sequence[Any], tuple[str, ...]], ...] = (
+        ("zones", s.zones, ("limit_w", "forecast_w")),
+        ("assets", s.assets, ("p_max_w", "p_min_w", "bus")),
+        ("requests", s.requests, ("quantity_w", "max_price_eur_per_mw")),
+        ("bids", s.bids, ("quantity_w", "min_quantity_w", "price_eur_per_mw")),
+    )
+    for kind, items, names in lists:
+        for i, item in enumerate(items):
+            for name in names:
+                value = getattr(item, name)
+                if isinstance(value, list):
+                    for t, v in enumerate(value):
+                        yield f"{kind}[].{name}", f"{kind}[{i}].{name}[{t}]", v
+                else:
+                    yield f"{kind}[].{name}", f"{kind}[{i}].{name}", value
+    yield "unmet_penalty_eur_per_mw", "unmet_penalty_eur_per_mw", s.unmet_penalty_eur_per_mw
+    if s.grid is not None:
+        yield "grid.time_step", "grid.time_step", s.grid.time_step
+
+
+def _bound_problems(s: Scenario) -> list[tuple[str, str]]:
+    """Every integer field outside FIELD_BOUNDS (`None`, a bus name: not bounded)."""
+    problems = []
+    for key, path, value in _integer_fields(s):
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        lowest, highest, why = FIELD_BOUNDS[key]
+        if value > highest:
+            problems.append((path, f"{value} exceeds {highest}, the largest {why}"))
+        elif value < lowest:
+            problems.append((path, f"{value} is below {lowest}, the smallest allowed"))
+    return problems
+
+
+def _exactness_problems(s: Scenario) -> list[tuple[str, str]]:
+    """The sums the engine puts in doubles, each at most EXACT_MAX (2**53).
+
+    - Watts: every row of the model (a need, a Hall set, a zone's limit) adds bid
+      quantities, needs, unmet and zone powers of one slot, so it is at most the total of
+      every bid's quantity_w, every need of every slot and every zone value of every slot.
+    - Money: an objective value is at most the bids' value, sum(max(price, 0) * quantity_w),
+      plus, when the penalty is not above the dearest bid's value max(price, 0) * quantity_w,
+      penalty * (every need of every slot): such a penalty always enters the objective.
+      Above it, plain clearing minimises unmet first and leaves the penalty out
+      (`oracle.engine.build_part_model`, the same test per part); grid cuts, zone safety
+      and DSO balancing still price unmet watts, and that objective is not bounded here
+      (docs/files.md says so).
+    The problem names the field that contributes most, and the total."""
+    problems: list[tuple[str, str]] = []
+    n = s.market.slots
+    watts: list[tuple[int, str]] = [(b.quantity_w, f"bids[{i}].quantity_w")
+                                    for i, b in enumerate(s.bids)]
+    needs = [(sum(per_slot(r.quantity_w, n) or []), f"requests[{i}].quantity_w")
+             for i, r in enumerate(s.requests)]
+    watts += needs
+    for i, z in enumerate(s.zones):
+        for name in ("limit_w", "forecast_w"):
+            watts.append((sum(per_slot(getattr(z, name), n) or []), f"zones[{i}].{name}"))
+    total_w = sum(w for w, _ in watts)
+    if total_w > EXACT_MAX:
+        _, path = max(watts)
+        problems.append((path, f"the session's watts (every bid, need and zone value, per slot) "
+                               f"add up to {total_w}, above 2**53 = {EXACT_MAX}, the largest "
+                               f"integer the solver holds exactly"))
+    values = [(max(b.price_eur_per_mw, 0) * b.quantity_w, f"bids[{i}].price_eur_per_mw")
+              for i, b in enumerate(s.bids)]
+    value = sum(v for v, _ in values)
+    penalty = s.unmet_penalty_eur_per_mw
+    priced = penalty <= max((v for v, _ in values), default=0)
+    objective = value + (penalty * sum(w for w, _ in needs) if priced else 0)
+    if objective > EXACT_MAX:
+        if value <= EXACT_MAX:
+            path = "unmet_penalty_eur_per_mw"
+            what = (f"the penalty, not above the dearest bid's value, enters the objective: "
+                    f"with every need unmet it reaches {objective} µEUR")
+        else:
+            path = max(values)[1]
+            what = f"the bids' value (price * quantity_w of every bid) is {objective} µEUR"
+        problems.append((path, f"{what}, above 2**53 = {EXACT_MAX}, the largest integer the "
+                               f"solver holds exactly"))
+    return problems
+
+
+def _contradiction_problems(s: Scenario) -> list[tuple[str, str]]:
+    """Requests of one zone that need both `up` and `down` in one slot.
+
+    More net injection and less at the same point and time cannot both be wanted: plain
+    clearing would buy both, and coordinated clearing's congestion guard would then drop
+    every bid of the zone and leave all its needs unmet. One problem per pair of requests,
+    at the later one, naming both, the zone and the first slot they clash in."""
+    n = s.market.slots
+    problems: list[tuple[str, str]] = []
+    by_zone: dict[str, list[int]] = {}
+    for i, r in enumerate(s.requests):
+        # a per-slot list of the wrong length is reported by _structural_problems
+        if r.zone is not None and len(per_slot(r.quantity_w, n) or []) == n:
+            by_zone.setdefault(r.zone, []).append(i)
+    needs = {i: per_slot(s.requests[i].quantity_w, n) or [] for j in by_zone.values() for i in j}
+    for zone, indices in by_zone.items():
+        for k, j in enumerate(indices):
+            for i in indices[:k]:
+                a, b = s.requests[i], s.requests[j]
+                if a.direction == b.direction:
+                    continue
+                clash = [t for t in range(n) if needs[i][t] > 0 and needs[j][t] > 0]
+                if clash:
+                    more = f" (and {len(clash) - 1} more slots)" if len(clash) > 1 else ""
+                    problems.append((
+                        f"requests[{j}]",
+                        f"{b.id!r} needs {b.direction} in zone {zone!r} in slot {clash[0]}{more} "
+                        f"while requests[{i}] {a.id!r} needs {a.direction} there: a zone cannot "
+                        f"need both directions in one slot",
+                    ))
+    return problems
+
+
 def parse_scenario(data: str | bytes | Mapping[str, Any]) -> Scenario:
     """Parse and validate a scenario; raise `ScenarioError` listing every problem."""
     text = data if isinstance(data, str | bytes) else json.dumps(data)
     try:
+        check_no_duplicate_keys(text)
+    except DuplicateKeyError as exc:
+        raise ScenarioError([(exc.field, "key given twice")]) from None
+    try:
         scenario = Scenario.model_validate_json(text)
     except ValidationError as exc:
         raise ScenarioError(_pydantic_problems(exc)) from None
-    problems = _structural_problems(scenario)
+    problems = scenario_problems(scenario)
     if problems:
         raise ScenarioError(problems)
     return scenario
+
+
+def scenario_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    """Everything that makes a parsed scenario unfit to clear, beyond its types: duplicate
+    ids and dangling references, integers the contracts or the solver cannot hold exactly,
+    contradictory needs. `parse_scenario` raises them; `oracle.check` reports them for a
+    scenario built without it."""
+    bounds = _bound_problems(scenario)
+    return (
+        bounds
+        + _structural_problems(scenario)
+        + ([] if bounds else _exactness_problems(scenario))
+        + _contradiction_problems(scenario)
+    )
 
 
 def load_scenario(source: str | Path | Mapping[str, Any]) -> Scenario:

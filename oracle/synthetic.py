@@ -93,13 +93,28 @@ def random_session(
             supply[(zone, direction, t)] = supply.get((zone, direction, t), 0) + qty
 
     requests: list[dict[str, Any]] = []
-    for zone, direction in keys:
-        profile = [
-            int(supply.get((zone, direction, t), 0) * need_share * rng.uniform(0.5, 1.0))
+    profiles = {
+        key: [
+            int(supply.get((key[0], key[1], t), 0) * need_share * rng.uniform(0.5, 1.0))
             // granularity_w
             * granularity_w
             for t in range(n_slots)
         ]
+        for key in keys
+    }
+    # a zone cannot need up and down in one slot (a file error, docs/files.md): where the
+    # windows' bids overlap, the larger need stays (up on a tie); the random draws are unchanged
+    for zone in zones:
+        up, down = profiles.get((zone, "up")), profiles.get((zone, "down"))
+        if up is not None and down is not None:
+            for t in range(n_slots):
+                if up[t] and down[t]:
+                    if up[t] >= down[t]:
+                        down[t] = 0
+                    else:
+                        up[t] = 0
+    for zone, direction in keys:
+        profile = profiles[(zone, direction)]
         if any(profile):
             requests.append(
                 {

@@ -21,15 +21,19 @@ def small_markets(draw):
     s = market(
         slots=n_slots, granularity_w=G, pricing=draw(st.sampled_from(["pay_as_bid", "uniform"]))
     )
+    zone_direction: dict[str, str] = {}  # a zone cannot need up and down in one slot
     for i in range(draw(st.integers(1, 3))):
         zone = draw(st.sampled_from(["Z", "Y", None]))
+        direction = draw(st.sampled_from(["up", "down"]))
+        if zone is not None:
+            direction = zone_direction.setdefault(zone, direction)
         add_request(
             s,
             f"R{i}",
             [draw(st.integers(0, 8)) * 50 for _ in range(n_slots)],
             zone=zone,
             buyer="DSO1" if zone else "TSO1",
-            direction=draw(st.sampled_from(["up", "down"])),
+            direction=direction,
             max_price_eur_per_mw=draw(st.sampled_from([None, 300, 600])),
         )
     for i in range(draw(st.integers(1, 5))):
