@@ -19,20 +19,26 @@ BROWNIE_ENV := PATH="$(CURDIR)/node_modules/.bin:$$PATH" HOME="$(BROWNIE_HOME)" 
 	SOLCX_BINARY_PATH="$(SOLCX_DIR)"
 BROWNIE_TEST_ARGS ?=
 
-.PHONY: node-modules solc build-contracts brownie-venv brownie-network compile-brownie \
+.PHONY: node-modules lock-node solc build-contracts brownie-venv brownie-network compile-brownie \
 	test-contracts deploy-local bench-chain
 
-# `npm install` from package-lock.json (exact versions, integrity-checked). Not `npm ci`:
-# the lock holds only the anvil platform package this registry serves (linux x64), and
-# npm ci refuses a lock without the others. --ignore-scripts: anvil's binary comes in its
+# `npm ci`: exactly what package-lock.json pins (versions and integrity), and the lock is
+# never rewritten, so a fresh clone stays clean. The lock lists anvil's platform package
+# for every platform (darwin, linux, win32; x64 and arm64) with its integrity; npm installs
+# only the one matching this machine. After changing package.json, regenerate the lock
+# with `make lock-node` and commit it whole. --ignore-scripts: anvil's binary comes in its
 # platform package; its postinstall (a download fallback) and ganache's optional native
 # builds are not needed.
 $(NODE_STAMP): package.json package-lock.json
-	$(NPM) install --no-audit --no-fund --ignore-scripts --loglevel=error
+	$(NPM) ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	node_modules/.bin/anvil --version >/dev/null
 	touch $@
 
 node-modules: $(NODE_STAMP)
+
+# The lock with every platform's optional packages (npm resolves them all; it installs one).
+lock-node:
+	$(NPM) install --package-lock-only --no-audit --no-fund --ignore-scripts --loglevel=error
 
 # A native solc 0.8.30 if py-solc-x can download one, else the solc-js stand-in
 # (tools/solc/solc), installed where py-solc-x and brownie look.
