@@ -146,6 +146,17 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         emit CoordinationPublished(sessionId, msg.sender, coordination);
     }
 
+    /// @inheritdoc IFlexMarket
+    function publishGrid(uint64 sessionId, bytes calldata grid) external {
+        SessionRecord storage s = _existingSession(sessionId);
+        if (msg.sender != s.operator) revert FlexMarketNotOperator(sessionId, msg.sender);
+        uint40 biddingEnd = s.timing.biddingEnd;
+        if (block.timestamp >= biddingEnd) revert FlexMarketBiddingClosed(sessionId, biddingEnd);
+        if (s.gridPublished) revert FlexMarketGridExists(sessionId);
+        s.gridPublished = true;
+        emit GridPublished(sessionId, msg.sender, grid);
+    }
+
     // ------------------------------------------------------------- sealed bids
 
     /// @inheritdoc IFlexMarket

@@ -19,6 +19,7 @@ abstract contract FlexMarketStorage is Escrow {
         uint16 lastAwardNeed; // sorting key of the last award row committed
         bool hasLastAward;
         bool coordinationPublished;
+        bool gridPublished;
         bytes32 lastAwardBid; // slot 4
         bytes32 inputHash; // slot 5
         bytes32 resultHash; // slot 6

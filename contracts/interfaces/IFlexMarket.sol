@@ -285,6 +285,17 @@ interface IFlexMarket is IEscrow {
     /// @param coordination The canonical JSON.
     event CoordinationPublished(uint64 indexed sessionId, address indexed operator, bytes coordination);
 
+    /// @notice The session operator published the session's grid inputs (issue 19): canonical
+    /// JSON (UTF-8) of the scenario's `grid` object with its `inputs` (the model's identity and
+    /// hash, the day, the profiles' hash, the zones' forecasts, the limits, each asset's bus and
+    /// the linear cuts the session is cleared with; see docs/grid.md). No rule on chain reads
+    /// it: the oracle and the verifiers clear the rebuilt session with these cuts, and nodes
+    /// holding the model re-derive them and run the AC check.
+    /// @param sessionId The session.
+    /// @param operator The session operator.
+    /// @param grid The canonical JSON.
+    event GridPublished(uint64 indexed sessionId, address indexed operator, bytes grid);
+
     /// @notice The last page of a clearing result was committed.
     /// @param sessionId The session.
     /// @param oracle The caller.
@@ -566,6 +577,9 @@ interface IFlexMarket is IEscrow {
     /// @notice The session's coordination inputs were published already.
     /// @param sessionId The session.
     error FlexMarketCoordinationExists(uint64 sessionId);
+    /// @notice The session's grid inputs were published already.
+    /// @param sessionId The session.
+    error FlexMarketGridExists(uint64 sessionId);
     /// @notice A balancing need pays whole awards only: a row charging it must be an award row
     /// (`quantityW > 0`) charging its whole payment, and no share row may follow an award
     /// charged to a balancing need.
@@ -657,6 +671,13 @@ interface IFlexMarket is IEscrow {
     /// @param sessionId The session.
     /// @param coordination Canonical JSON of the inputs.
     function publishCoordination(uint64 sessionId, bytes calldata coordination) external;
+
+    /// @notice Publishes the session's grid inputs (model identity and hash, profiles' hash,
+    /// forecasts, limits, asset buses and linear cuts; see {GridPublished}). Only the session
+    /// operator, once, before gate closure.
+    /// @param sessionId The session.
+    /// @param grid Canonical JSON of the inputs.
+    function publishGrid(uint64 sessionId, bytes calldata grid) external;
 
     /// @notice Registers the caller (an aggregator, not suspended) for a session with an
     /// allowance of `addedBids` more bids, locking `addedBids * bidBondUeur`. Before gate closure.
