@@ -63,6 +63,13 @@ def _timestamp(value: object, field: str) -> float:
     return parsed.timestamp()
 
 
+def same_mac(given: str, expected: str) -> bool:
+    """Constant-time comparison of a MAC from the client (a header, a body) with ours.
+    `hmac.compare_digest` raises TypeError on a non-ASCII str: compare UTF-8 bytes (our
+    MAC is ASCII, so any other character simply does not match)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
+
+
 @dataclass(frozen=True)
 class Token:
     address: str
@@ -162,8 +169,10 @@ class Authenticator:
 
     def verify_token(self, raw: str) -> Token:
         body, _, mac = raw.partition(".")
-        expected = _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
-        if not mac or not hmac.compare_digest(mac, expected):
+        expected = _b64(
+            hmac.new(self._secret, body.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+        )
+        if not mac or not same_mac(mac, expected):
             raise _unauthorized("token-invalid", "bearer token: invalid")
         try:
             payload = json.loads(_unb64(body))
@@ -195,3 +204,44 @@ class TokenBuckets:
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / self.rate if self.rate > 0 else 60.0
+
+
+class StreamCaps:
+    """Server-sent event streams open at once, per signed-in address and per client IP:
+    `open` refuses one beyond either cap (429), `close` gives its place back."""
+
+    def __init__(self, per_token: int, per_ip: int) -> None:
+        self.per_token = per_token
+        self.per_ip = per_ip
+        self._open: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def open(self, address: str, ip: str) -> None:
+        with self._lock:
+            by_token = self._open.get(("token", address), 0)
+            by_ip = self._open.get(("ip", ip), 0)
+            if by_token >= self.per_token or by_ip >= self.per_ip:
+                who, cap = (
+                    (address, self.per_token) if by_token >= self.per_token else (ip, self.per_ip)
+                )
+                raise Problem(
+                    429, "too-many-streams",
+                    f"{who} already has {cap} event streams open (at most {cap}): close one",
+                    headers={"Retry-After": "1"},
+                )  # fmt: skip
+            self._open[("token", address)] = by_token + 1
+            self._open[("ip", ip)] = by_ip + 1
+
+    def close(self, address: str, ip: str) -> None:
+        with self._lock:
+            for key in (("token", address), ("ip", ip)):
+                left = self._open.get(key, 0) - 1
+                if left > 0:
+                    self._open[key] = left
+                else:
+                    self._open.pop(key, None)
+
+    def count(self, address: str, ip: str) -> tuple[int, int]:
+        """(streams open by the address, by the IP)."""
+        with self._lock:
+            return self._open.get(("token", address), 0), self._open.get(("ip", ip), 0)

@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     # follower reads it every follow_interval_s, a request reads it only if older
     clock_max_age_s: float = 0.5
 
+    # A route that waits for a transaction to be mined (POST /transactions, a commit with
+    # wait=true) waits at most this long, without holding a worker thread, then answers
+    # what it knows (202 and a status route; the bid's status `queued`).
+    mined_wait_s: float = 10.0
+    # Request bodies above this many bytes are 413, refused from Content-Length before
+    # anything is read, or as soon as a chunked body passes it. The largest legitimate
+    # body is a signed transaction (raw_tx: up to 262,146 hex characters).
+    max_body_bytes: int = 512 * 1024
+    # Server-sent event streams open at once (429 beyond): per signed-in address, per IP.
+    max_streams_per_token: int = 4
+    max_streams_per_ip: int = 16
+
     # Token buckets: per bearer token and per client IP (429 beyond).
     rate_per_token_per_s: float = 200.0
     burst_per_token: int = 400

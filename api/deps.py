@@ -5,7 +5,7 @@ sync dependency in its thread pool, one hop per dependency per request."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,6 +14,7 @@ from api.auth import Authenticator, Token, TokenBuckets
 from api.config import Settings
 from api.gateway import Gateway
 from api.problems import Problem
+from oracle import jsonio
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -73,3 +74,29 @@ def bearer_of(request: Request) -> str | None:
 
 
 TokenDep = Annotated[Token, Depends(current_token)]
+
+
+PARSED_JSON = "flexmarket.json"  # scope key: the body as BodyGuard parsed it
+
+
+def strict_json(body: bytes) -> Any:
+    """A JSON body read strictly (`oracle.jsonio`): a key given twice is a 422 naming it,
+    text that is not JSON a 422 naming `body`."""
+    try:
+        return jsonio.loads(body)
+    except jsonio.DuplicateKeyError as exc:
+        raise Problem(
+            422, "duplicate-key", f"{exc.field}: key given twice", field=exc.field,
+            reason="key given twice (JSON readers disagree on which one counts)",
+        ) from exc  # fmt: skip
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise Problem(
+            422, "invalid-json", f"body: not JSON ({str(exc)[:100]})", field="body",
+            reason="JSON decode error",
+        ) from exc  # fmt: skip
+
+
+def request_json(request: Request, body: bytes) -> Any:
+    """The request's JSON body: as BodyGuard already parsed it, else parsed here."""
+    parsed = request.scope.get(PARSED_JSON, PARSED_JSON)
+    return strict_json(body) if parsed is PARSED_JSON else parsed

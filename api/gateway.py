@@ -44,6 +44,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 from web3.types import RPCEndpoint
 
+from api.auth import same_mac
 from api.config import Settings
 from api.problems import Problem
 from api.store import Store
@@ -67,6 +68,7 @@ ROLE_GRANTED_TOPIC = "0x" + keccak(text="RoleGranted(bytes32,address,address)").
 ROLE_REVOKED_TOPIC = "0x" + keccak(text="RoleRevoked(bytes32,address,address)").hex()
 ROLE_BY_ID = {"0x" + v.hex(): k for k, v in ROLE_IDS.items()}
 FOLLOW_RANGE = 10_000  # blocks per eth_getLogs (the follower's, and the session log reads)
+RELAY_ROUNDS = 4  # a reverted commit batch is sent again without its refused commits
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,10 @@ class Gateway:
         self.relay_stats = {"batches": 0, "bids": 0, "failed": 0, "seconds": 0.0}
 
     def start(self) -> None:
-        self._follow_once()  # every nonce used so far, before the first request
+        # nonces of commits refused earlier stay taken (never handed back), then every
+        # nonce used on chain so far, before the first request
+        self._reserved_nonces.update(self.store.refused_nonces())
+        self._follow_once()
         self._follower.start()
         self._worker.start()
 
@@ -473,11 +478,17 @@ class Gateway:
             )
         return {"sender": sender, "transactions": txs, "submit": "/transactions"}
 
-    def submit(self, raw_hex: str, intent: str, subject: str) -> dict[str, Any]:
+    def broadcast(self, raw_hex: str, intent: str, subject: str) -> str:
+        """Check a transaction the caller signed and broadcast it; its hash. Nothing here
+        waits for mining (the route does, briefly, without holding a worker). Refused:
+        undecodable (422), someone else's (403), another chain (422), no unexpired intent
+        issued to the caller for this call, or one already used (403, 409), a nonce the
+        account already used or one beyond its next (409 naming `nonce`: a transaction
+        that cannot be mined is never broadcast), a call the contract refuses (409)."""
         try:
             raw = bytes.fromhex(raw_hex.removeprefix("0x"))
             sender = to_checksum_address(Account.recover_transaction(raw))
-            to, data, chain_id = _decode_tx(raw)
+            to, data, chain_id, nonce = _decode_tx(raw)
         except Exception as exc:  # noqa: BLE001 - any undecodable transaction is the client's
             raise Problem(
                 422, "invalid-transaction", "raw_tx: not a signed transaction", field="raw_tx",
@@ -491,34 +502,84 @@ class Gateway:
                 field="raw_tx", reason="wrong chain id",
             )  # fmt: skip
         expires_text, _, mac = intent.partition(".")
-        try:
-            expires = int(expires_text)
-        except ValueError:
-            expires = 0
-        good = hmac.compare_digest(mac, self._intent_mac(sender, to, data, expires))
+        expires = int(expires_text) if expires_text.isascii() and expires_text.isdigit() else 0
+        good = same_mac(mac, self._intent_mac(sender, to, data, expires))
         if not good or expires < time.time():
             raise Problem(
                 403, "intent-mismatch",
-                "raw_tx: does not match an unexpired intent issued to you for this call",
+                "intent: does not match an unexpired intent issued to you for this call",
+                field="intent", reason="no such intent for this sender, target and calldata",
             )  # fmt: skip
+        self._check_tx_nonce(sender, nonce)
         try:
-            self.w3.eth.call({"from": sender, "to": to, "data": data})  # type: ignore[typeddict-item]
+            self.w3.eth.call(
+                {"from": sender, "to": to, "data": data},  # type: ignore[typeddict-item]
+                "pending",
+            )
         except Exception as exc:  # noqa: BLE001
             data_ = getattr(exc, "data", None)
             name, args = self.errors.decode(data_ if isinstance(data_, (str, bytes)) else None)
             raise reverted_problem(TransactionReverted("submit", name, args)) from exc
+        if not self.store.use_intent(mac, expires, int(time.time())):
+            raise Problem(
+                409, "intent-used", "intent: already used (an intent is single use: prepare "
+                "the call again)", field="intent", reason="already used",
+            )  # fmt: skip
         try:
             tx_hash = self.w3.eth.send_raw_transaction(raw)
-        except Exception as exc:  # noqa: BLE001 - nonce too low, underpriced, ...
+        except Exception as exc:  # noqa: BLE001 - underpriced, replaced, ...
+            self.store.release_intent(mac)  # nothing was broadcast with it
             raise Problem(409, "node-refused", f"the node refused the transaction: {exc}") from exc
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.02)
-        if int(receipt["status"]) != 1:
-            raise Problem(409, "chain-refused", "the transaction reverted when mined")
-        return {
-            "tx_hash": tx_hash.to_0x_hex(),
-            "block_number": int(receipt["blockNumber"]),
-            "events": [_event_json(e) for e in self.contracts.decode_logs(receipt)],
-        }
+        return str(tx_hash.to_0x_hex())
+
+    def _check_tx_nonce(self, sender: str, nonce: int) -> None:
+        """A transaction's nonce must be the account's next one (counting its transactions
+        waiting in the node's pool): an older one was used, a later one would wait in the
+        pool for the gap to fill, maybe for ever."""
+        mined = int(self._rpc("eth_getTransactionCount", [sender, "latest"]), 16)
+        pending = int(self._rpc("eth_getTransactionCount", [sender, "pending"]), 16)
+        if nonce < mined:
+            raise Problem(
+                409, "nonce-used", f"nonce: {nonce} already used by {sender}; its next nonce "
+                f"is {pending}", field="nonce", reason=f"already used; expected {pending}",
+                extra={"expected_nonce": pending},
+            )  # fmt: skip
+        if nonce > pending:
+            raise Problem(
+                409, "nonce-gap", f"nonce: {nonce} leaves a gap: {sender}'s next nonce is "
+                f"{pending} (a transaction after a gap is not mined until the gap is filled)",
+                field="nonce", reason=f"expected {pending}", extra={"expected_nonce": pending},
+            )  # fmt: skip
+
+    def tx_status(self, tx_hash: str) -> dict[str, Any] | None:
+        """A transaction's state: `mined` (with its decoded events), `reverted`, `pending`
+        (known to the node, not mined), or None (unknown to the node)."""
+        receipt = self._rpc("eth_getTransactionReceipt", [tx_hash])
+        if receipt:
+            mined = int(receipt["status"], 16) == 1
+            events = self.contracts.decode_logs(self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+            return {
+                "tx_hash": tx_hash, "status": "mined" if mined else "reverted",
+                "block_number": int(receipt["blockNumber"], 16),
+                "events": [_event_json(e) for e in events] if mined else [],
+            }  # fmt: skip
+        if self._rpc("eth_getTransactionByHash", [tx_hash]):
+            return {"tx_hash": tx_hash, "status": "pending", "block_number": None, "events": []}
+        return None
+
+    async def wait_mined(self, tx_hash: str, timeout_s: float) -> dict[str, Any] | None:
+        """The transaction's state once mined, or None if it is not mined within
+        `timeout_s`: polled without holding a worker thread between polls."""
+        end = time.monotonic() + timeout_s
+        pause = 0.01
+        while True:
+            receipt = await asyncio.to_thread(self._rpc, "eth_getTransactionReceipt", [tx_hash])
+            if receipt:
+                return await asyncio.to_thread(self.tx_status, tx_hash)
+            if time.monotonic() + pause > end:
+                return None
+            await asyncio.sleep(pause)
+            pause = min(0.25, pause * 1.5)
 
     # --- relayed: join, reveal (at once), commits (queued, batched)
     def relay_now(self, fn: Any) -> dict[str, Any]:
@@ -628,10 +689,22 @@ class Gateway:
         )
         self._queue.put(pending)
 
-    def wait_commit(self, bid_id: str, timeout_s: float) -> None:
+    async def wait_commit(self, bid_id: str, timeout_s: float) -> None:
+        """Until the commit's batch is mined or `timeout_s` passed, without holding a
+        worker thread (a stuck relay must not take the pool with it)."""
         pending = self._pending.get(bid_id)
-        if pending is not None:
-            pending.done.wait(timeout_s)
+        end = time.monotonic() + timeout_s
+        pause = 0.01
+        while pending is not None and not pending.done.is_set() and time.monotonic() < end:
+            await asyncio.sleep(pause)
+            pause = min(0.1, pause * 1.5)
+
+    def nonce_taken(self, seller: str, nonce: int) -> bool:
+        """Whether a relay nonce is taken: by this API (accepted, relayed or refused) or on
+        chain as the follower saw it."""
+        with self._lock:
+            key = (seller, nonce)
+            return key in self._reserved_nonces or key in self._chain_nonces
 
     def _relay_loop(self) -> None:
         while True:
@@ -653,30 +726,86 @@ class Gateway:
                 self._send_batch(batch)
             except Exception:  # noqa: BLE001 - the loop must survive; each bid says why
                 log.exception("bid relay batch failed")
-                self._finish(batch, "failed", None, "relay error")
+                self._finish([p for p in batch if not p.done.is_set()], "failed", None,
+                             "relay error")  # fmt: skip
 
     def _send_batch(self, batch: list[PendingCommit]) -> None:
+        """Send a batch as one `commitBidsFor`. A commit the market refuses is skipped by
+        the relay (`RelayFailed`); should the batch revert all the same (a commit the relay
+        itself refuses: the chain moved since the API checked it), the commits the relay
+        refuses now are found by one `eth_call` each, marked `failed` and dropped, and the
+        rest is sent again as one batch: a bad commit costs the others one block, not one
+        block each. A refused commit's nonce is never handed back (`nonce_taken`): the same
+        signed message cannot come back to poison the next batch."""
         started = time.perf_counter()
+        for _ in range(RELAY_ROUNDS):
+            raw = self._send_commits(batch)
+            if raw is not None:
+                self._settle_batch(batch, raw)
+                break
+            refused = self._refused_alone(batch)
+            for p, reason in refused:
+                self._finish([p], "failed", None, reason)
+            bad = {id(p) for p, _ in refused}
+            batch = [p for p in batch if id(p) not in bad]
+            if not batch:
+                break
+            if not refused:  # each passes alone, the batch does not: send them alone
+                for p in batch:
+                    try:
+                        out = self.relay_now(self.relay.functions.commitBidFor(p.request()))
+                        self._finish([p], "committed", out["tx_hash"], None)
+                    except Problem as exc:
+                        self._finish([p], "failed", None, exc.extra.get("error", exc.detail))
+                break
+        else:
+            self._finish(batch, "failed", None, "relay batch kept reverting")
+        self.relay_stats["seconds"] += time.perf_counter() - started
+
+    def _send_commits(self, batch: list[PendingCommit]) -> dict[str, Any] | None:
+        """One `commitBidsFor` transaction: its raw receipt, or None if it reverted. A
+        node that refused the transaction (nonce, fees) is asked once more."""
         fn = RawCall(
             self.relay.address, encode_commit_bids_for(batch), "commitBidsFor",
             lambda: self.relay.functions.commitBidsFor([p.request() for p in batch]),
         )  # fmt: skip
         gas = COMMIT_GAS_BASE + COMMIT_GAS_PER_BID * len(batch)
         with self._relayer_lock:
-            try:
-                raw = self.relayer.send_batch([fn], gas=gas, kind="commitBidsFor")[0]
-            except TransactionReverted:
-                self.relayer.reset_nonce()
-                raw = None
-        if raw is None:  # one bad entry reverts the batch: relay them one by one
-            for p in batch:
+            for attempt in range(2):
                 try:
-                    out = self.relay_now(self.relay.functions.commitBidFor(p.request()))
-                    self._finish([p], "committed", out["tx_hash"], None)
-                except Problem as exc:  # reverted: the nonce is still unused on chain
-                    self.release_nonce(p.seller, p.nonce)
-                    self._finish([p], "failed", None, exc.extra.get("error", exc.detail))
-            return
+                    return self.relayer.send_batch([fn], gas=gas, kind="commitBidsFor")[0]
+                except TransactionReverted:
+                    self.relayer.reset_nonce()
+                    return None
+                except ClientError:
+                    self.relayer.reset_nonce()
+                    if attempt:
+                        raise
+        return None
+
+    def _refused_alone(self, batch: list[PendingCommit]) -> list[tuple[PendingCommit, str]]:
+        """The commits of `batch` that `commitBidFor` refuses alone now (one JSON-RPC batch
+        of `eth_call`s, nothing mined), each with the contract's reason."""
+        calls = [
+            ("eth_call", [{"from": self.relayer.address, "to": self.relay.address,
+                           "data": self.relay.functions.commitBidFor(p.request())
+                           ._encode_transaction_data()}, "latest"])
+            for p in batch
+        ]  # fmt: skip
+        refused = []
+        for p, reply in zip(batch, self.relayer._batch(calls), strict=True):
+            error = reply.get("error")
+            if error is not None:
+                data = error.get("data") if isinstance(error, dict) else None
+                if isinstance(data, dict):
+                    data = data.get("data")
+                name = self.errors.decode(data if isinstance(data, (str, bytes)) else None)[0]
+                refused.append((p, name))
+        return refused
+
+    def _settle_batch(self, batch: list[PendingCommit], raw: dict[str, Any]) -> None:
+        """Each commit of a mined batch: `committed`, or `failed` with the reason its
+        `RelayFailed` log gives."""
         failed: dict[tuple[str, int], str] = {}
         relay = self.relay.address.lower()
         for log_ in raw["logs"]:  # the raw receipt: only RelayFailed logs are decoded
@@ -696,11 +825,11 @@ class Gateway:
         self.relay_stats["batches"] += 1
         self.relay_stats["bids"] += len(batch)
         self.relay_stats["failed"] += len(failed)
-        self.relay_stats["seconds"] += time.perf_counter() - started
 
     def _finish(
         self, items: list[PendingCommit], status: str, tx_hash: str | None, error: str | None
     ) -> None:
+        """Record the outcome. A failed commit keeps its nonce taken (not handed back)."""
         self.store.set_bid_status([(status, tx_hash, error, p.bid_id) for p in items])
         with self._lock:
             for p in items:
@@ -709,20 +838,24 @@ class Gateway:
             p.done.set()
 
 
-def _decode_tx(raw: bytes) -> tuple[str, str, int]:
-    """(to, data, chain id) of a signed legacy (EIP-155) or typed transaction."""
+def _decode_tx(raw: bytes) -> tuple[str, str, int, int]:
+    """(to, data, chain id, nonce) of a signed legacy (EIP-155) or typed (EIP-2930,
+    EIP-1559) transaction."""
     if raw and raw[0] <= 0x7F:
         d = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
         to = d.get("to") or b""
         to_text = to if isinstance(to, str) else "0x" + bytes(to).hex()
         data = d.get("data") or b""
         data_text = data if isinstance(data, str) else "0x" + bytes(data).hex()
-        return to_checksum_address(to_text), data_text, int(d["chainId"])
+        return to_checksum_address(to_text), data_text, int(d["chainId"]), int(d["nonce"])
     fields = rlp.decode(raw)
     v = int.from_bytes(fields[6], "big")
     if v < 35:
         raise ValueError("transaction without EIP-155 chain id")
-    return to_checksum_address(fields[3]), "0x" + bytes(fields[5]).hex(), (v - 35) // 2
+    return (
+        to_checksum_address(fields[3]), "0x" + bytes(fields[5]).hex(), (v - 35) // 2,
+        int.from_bytes(fields[0], "big"),
+    )  # fmt: skip
 
 
 def _jsonable(value: Any) -> Any:

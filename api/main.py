@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
-from api.auth import Authenticator, TokenBuckets
+from api.auth import Authenticator, StreamCaps, TokenBuckets
 from api.config import Settings, default_db_url
+from api.deps import PARSED_JSON, strict_json
 from api.gateway import Gateway
 from api.problems import Problem, problem_response
 from api.routes import (
@@ -96,6 +97,9 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
             settings.rate_per_token_per_s, settings.burst_per_token
         )
         app.state.ip_buckets = TokenBuckets(settings.rate_per_ip_per_s, settings.burst_per_ip)
+        app.state.stream_caps = StreamCaps(
+            settings.max_streams_per_token, settings.max_streams_per_ip
+        )
         try:
             yield
         finally:
@@ -114,7 +118,8 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     )
     problems.install(app)
 
-    app.add_middleware(PerIpLimit)
+    app.add_middleware(BodyGuard)
+    app.add_middleware(PerIpLimit)  # outermost: a request over its rate is not read
     for module in (
         auth, participants, assets, sessions, needs, coordination, bids, results, attestations,
         metering, settlements, audit, transactions, events,
@@ -148,6 +153,78 @@ class PerIpLimit:
                 await problem_response(problem, scope["path"])(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class BodyGuard:
+    """Every request body, before any route sees it: at most `max_body_bytes` (413; a
+    Content-Length above it is refused before anything is read, a chunked body as soon as
+    it passes it: never more than the limit in memory), and a JSON body must be strict
+    JSON (`oracle.jsonio`: a key given twice is a 422 naming it, whichever route it is
+    for). The parsed body is left in the scope for the hot route; the bytes are handed on
+    unchanged (FastAPI parses them again for its own routes)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        settings: Settings | None = getattr(scope["app"].state, "settings", None)
+        limit = settings.max_body_bytes if settings is not None else Settings().max_body_bytes
+        length = None
+        media = ""
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"content-type":
+                media = value.split(b";")[0].strip().lower().decode("latin-1")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await self._too_large(scope, receive, send, limit)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        first: Message | None = None
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                first = message
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._too_large(scope, receive, send, limit)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body and (not media or media == "application/json" or media.endswith("+json")):
+            try:
+                scope[PARSED_JSON] = strict_json(body)
+            except Problem as problem:
+                await problem_response(problem, scope["path"])(scope, receive, send)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                if first is not None:
+                    return first
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: the disconnect, when it comes
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        problem = Problem(
+            413, "body-too-large", f"body: larger than {limit} bytes", field="body",
+            reason=f"at most {limit} bytes", headers={"Connection": "close"},
+        )  # fmt: skip
+        await problem_response(problem, scope["path"])(scope, receive, send)
 
 
 def serve(argv: Sequence[str] | None = None) -> int:

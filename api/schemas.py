@@ -1,27 +1,94 @@
 """Request (`XCreate`) and response (`XPublic`) bodies. Integers everywhere, units in
 names; hex strings for bytes32 and addresses; labels (zones, markets) as UTF-8 text of at
-most 32 bytes. A client never sends a field it does not own: no status, no award, no
-seller (the seller is the signed-in address)."""
+most 32 bytes (a label that is not UTF-8, registered on chain outside the API, as `0x` and
+64 hex digits: `python_client.hashing.label_text`). A client never sends a field it does
+not own: no status, no award, no seller (the seller is the signed-in address).
+
+Integers that can exceed 2^53 (JavaScript's exact range: nonces, slot masks, prices in
+EUR/MW up to 2^64 - 1, amounts in µEUR) are `BigUint` types: accepted as a JSON integer or
+as a decimal string (`"18446744073709551615"`: digits only, no sign, no leading zero),
+always answered as a decimal string, and described so in OpenAPI (`anyOf` integer or
+string with a pattern on input, a string with the pattern on output)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+from python_client.hashing import label
 
 Hex32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
 Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
 Signature = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
 HexData = Annotated[str, StringConstraints(pattern=r"^0x([0-9a-fA-F]{2})+$", max_length=262146)]
-Label = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+def _label_fits(v: str) -> str:
+    try:
+        label(v)
+    except ValueError as exc:
+        raise ValueError(
+            "longer than 32 bytes in UTF-8 (or, for a label that is not UTF-8, not 0x and "
+            "64 hex digits)"
+        ) from exc
+    return v
+
+
+# UTF-8 text of at most 32 bytes, or 0x and 64 hex digits (the bytes32 itself)
+Label = Annotated[str, StringConstraints(min_length=1, max_length=66), AfterValidator(_label_fits)]
 U16 = Annotated[int, Field(ge=0, le=2**16 - 1)]
 U32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
 U40 = Annotated[int, Field(ge=0, le=2**40 - 1)]
 U48 = Annotated[int, Field(ge=1, le=2**48 - 1)]
-U64 = Annotated[int, Field(ge=0, le=2**64 - 1)]
-U72 = Annotated[int, Field(ge=0, le=2**72 - 1)]
-U96 = Annotated[int, Field(ge=0, le=2**96 - 1)]
-U256 = Annotated[int, Field(ge=0, le=2**256 - 1)]
+
+DECIMAL_PATTERN = r"^(0|[1-9][0-9]{0,77})$"
+_DECIMAL = re.compile(DECIMAL_PATTERN)
+
+
+def _from_decimal(value: Any) -> Any:
+    """A decimal string as its integer (anything else goes on to the strict int check)."""
+    if isinstance(value, str):
+        if not _DECIMAL.fullmatch(value):
+            raise ValueError("not a decimal integer (digits only, no sign, no leading zero)")
+        return int(value)
+    return value
+
+
+def _schema_in(bits: int) -> WithJsonSchema:
+    """OpenAPI of such an input: a JSON integer or a decimal string."""
+    number = {"type": "integer", "minimum": 0, "maximum": 2**bits - 1}
+    string = {"type": "string", "pattern": DECIMAL_PATTERN,
+              "description": f"decimal integer, 0 to 2^{bits} - 1"}  # fmt: skip
+    return WithJsonSchema({"anyOf": [number, string]}, mode="validation")
+
+
+# An unsigned integer that may exceed 2^53: in as a JSON integer or a decimal string,
+# out as a decimal string.
+_IN = BeforeValidator(_from_decimal)
+_OUT = PlainSerializer(str, return_type=str, when_used="json")
+_OUT_SCHEMA = WithJsonSchema(
+    {"type": "string", "pattern": DECIMAL_PATTERN, "description": "decimal integer"},
+    mode="serialization",
+)
+U56 = Annotated[int, _IN, Field(ge=0, le=2**56 - 1), _OUT, _schema_in(56), _OUT_SCHEMA]
+U64 = Annotated[int, _IN, Field(ge=0, le=2**64 - 1), _OUT, _schema_in(64), _OUT_SCHEMA]
+U72 = Annotated[int, _IN, Field(ge=0, le=2**72 - 1), _OUT, _schema_in(72), _OUT_SCHEMA]
+U96 = Annotated[int, _IN, Field(ge=0, le=2**96 - 1), _OUT, _schema_in(96), _OUT_SCHEMA]
+U112 = Annotated[int, _IN, Field(ge=0, le=2**112 - 1), _OUT, _schema_in(112), _OUT_SCHEMA]
+U256 = Annotated[int, _IN, Field(ge=0, le=2**256 - 1), _OUT, _schema_in(256), _OUT_SCHEMA]
+# an amount read from the chain (a balance, a payment): a decimal string in every answer
+BigOut = U256
 Role = Literal["DSO", "TSO", "BRP", "AGGREGATOR", "ORACLE", "VALIDATOR", "METERING"]
 
 
@@ -30,12 +97,6 @@ class Strict(BaseModel):
     422), and no coercion (`false` is not 0, `"1"` is not 1)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-
-
-def _label_fits(v: str) -> str:
-    if len(v.encode("utf-8")) > 32:
-        raise ValueError("longer than 32 bytes in UTF-8")
-    return v
 
 
 # --- sign-in
@@ -65,9 +126,9 @@ class TokenPublic(BaseModel):
 class ParticipantPublic(BaseModel):
     address: str
     roles: list[str]
-    free_ueur: int
-    locked_ueur: int
-    token_ueur: int
+    free_ueur: BigOut
+    locked_ueur: BigOut
+    token_ueur: BigOut
     failures: int
     suspended: bool
 
@@ -77,7 +138,7 @@ class RoleGrantCreate(Strict):
 
 
 class AmountCreate(Strict):
-    amount_ueur: Annotated[int, Field(ge=1, le=2**112 - 1)]
+    amount_ueur: Annotated[U112, Field(ge=1)]
 
 
 class DeploymentPublic(BaseModel):
@@ -102,8 +163,8 @@ class PreparedPublic(BaseModel):
 
 
 class TransactionCreate(Strict):
-    raw_tx: HexData
-    intent: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    raw_tx: HexData  # the signed transaction, RLP (legacy EIP-155) or typed (EIP-1559)
+    intent: Annotated[str, StringConstraints(min_length=1, max_length=200)]  # as prepared
 
 
 class EventPublic(BaseModel):
@@ -120,11 +181,21 @@ class TxPublic(BaseModel):
     events: list[EventPublic]
 
 
+class TxStatusPublic(BaseModel):
+    """A broadcast transaction: `pending` until mined, then `mined` (its events) or
+    `reverted`."""
+
+    tx_hash: str
+    status: Literal["pending", "mined", "reverted"]
+    block_number: int | None
+    events: list[EventPublic]
+    status_url: str
+
+
 # --- assets and zones
 class ZoneCreate(Strict):
     zone: Label
     limit_w: U64 = 0
-    _fits = field_validator("zone")(_label_fits)
 
 
 class AssetCreate(Strict):
@@ -134,7 +205,6 @@ class AssetCreate(Strict):
     p_min_w: U32 = 0
     zone: Label
     owner: Address | None = None  # default: the signed-in aggregator
-    _fits = field_validator("zone")(_label_fits)
 
 
 class AssetPublic(BaseModel):
@@ -169,11 +239,15 @@ class SessionCreate(Strict):
     price_cap_eur_per_mw: U64 = 2**64 - 1
     unmet_penalty_eur_per_mw: U64 = 0
     bid_bond_ueur: U64 = 0
-    collateral_ueur_per_w: Annotated[int, Field(ge=0, le=2**56 - 1)] = 0
+    collateral_ueur_per_w: U56 = 0
     shortfall_penalty_eur_per_mw: U64 = 0
     tolerance_bps: Annotated[int, Field(ge=0, le=10_000)] = 0
-    attestation_quorum: Annotated[int, Field(ge=0, le=255)] = 0
-    _fits = field_validator("market_id", "product")(_label_fits)
+    # at least the market's minimum quorum (>= 1): every result is checked by validators
+    attestation_quorum: Annotated[int, Field(ge=1, le=255)] = 1
+    # 0: derived (python_client.records.default_deadlines); after them no money stays locked
+    attestation_deadline: U40 = 0
+    delivery_deadline: U40 = 0
+    correction_window_s: Annotated[int, Field(ge=0, le=2**24 - 1)] = 0
 
 
 class SessionPublic(BaseModel):
@@ -214,9 +288,9 @@ class NeedPublic(BaseModel):
     buyer_role: str
     quantity_w: list[int]  # one value (every slot) or one per slot, as posted
     balancing: bool  # a balancing need (no quantities): a DSO's budget for counter-activations
-    max_price_eur_per_mw: int
-    budget_ueur: int
-    committed_ueur: int
+    max_price_eur_per_mw: BigOut
+    budget_ueur: BigOut
+    committed_ueur: BigOut
     released: bool
 
 
@@ -248,7 +322,6 @@ class BidRevealCreate(Strict):
     nonce: U256
     deadline: U256
     signature: Signature
-    _fits = field_validator("zone")(_label_fits)
 
 
 class BidPublic(BaseModel):
@@ -259,7 +332,7 @@ class BidPublic(BaseModel):
     relay_tx_hash: str | None = None
     relay_error: str | None = None
     quantity_w: int | None = None
-    price_eur_per_mw: int | None = None
+    price_eur_per_mw: BigOut | None = None
     awarded_w: int | None = None
 
 
@@ -290,7 +363,7 @@ class SharePublic(BaseModel):
 
     need_index: int
     buyer: str
-    payment_ueur: int
+    payment_ueur: BigOut
 
 
 class AwardPublic(BaseModel):
@@ -303,7 +376,7 @@ class AwardPublic(BaseModel):
     delivered_w: int
     delivered: bool
     settled: bool
-    payment_ueur: int  # the whole payment to the seller
+    payment_ueur: BigOut  # the whole payment to the seller
     # who pays it: the award's own need first (the payment less the share rows), then each
     # share row (TSO-DSO sessions); they add up to payment_ueur
     shares: list[SharePublic]
@@ -348,9 +421,9 @@ class SettlementPartPublic(BaseModel):
 
     need_index: int
     buyer: str
-    payment_ueur: int
-    refund_ueur: int
-    penalty_ueur: int
+    payment_ueur: BigOut
+    refund_ueur: BigOut
+    penalty_ueur: BigOut
 
 
 class AwardSettlementPublic(BaseModel):
@@ -358,12 +431,12 @@ class AwardSettlementPublic(BaseModel):
     bid_id: str
     seller: str
     quantity_w: int
-    payment_ueur: int  # committed: the whole payment
+    payment_ueur: BigOut  # committed: the whole payment
     shares: list[SharePublic]  # who pays it (as in the result)
     settled: bool
-    paid_ueur: int  # to the seller (AwardSettled; 0 until settled)
-    refund_ueur: int
-    penalty_ueur: int
+    paid_ueur: BigOut  # to the seller (AwardSettled; 0 until settled)
+    refund_ueur: BigOut
+    penalty_ueur: BigOut
     settled_tx_hash: str | None
     parts: list[SettlementPartPublic]  # each buyer's part once settled, else []
 
@@ -372,10 +445,10 @@ class BuyerPaymentPublic(BaseModel):
     """A buyer's money in a session's awards: its shares, then what settlement did."""
 
     buyer: str
-    committed_ueur: int  # its shares of the committed awards
-    paid_ueur: int  # to sellers, in the awards settled so far
-    refund_ueur: int
-    penalty_ueur: int  # received from sellers' collateral
+    committed_ueur: BigOut  # its shares of the committed awards
+    paid_ueur: BigOut  # to sellers, in the awards settled so far
+    refund_ueur: BigOut
+    penalty_ueur: BigOut  # received from sellers' collateral
 
 
 class SettlementsPublic(BaseModel):
@@ -400,7 +473,6 @@ class CoordinationZone(Strict):
     red_slots: (
         Annotated[list[Annotated[int, Field(ge=0, le=255)]], Field(max_length=256)] | None
     ) = None
-    _fits = field_validator("id")(_label_fits)
 
 
 class CoordinationCreate(Strict):

@@ -19,6 +19,8 @@ SCHEMA = [
         commitment TEXT NOT NULL, nonce TEXT NOT NULL, status TEXT NOT NULL,
         tx_hash TEXT, error TEXT, accepted_at DOUBLE PRECISION NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS relayed_bids_seller ON relayed_bids (seller, session_id)",
+    # a prepared transaction's intent is single use: its MAC, kept until it expires
+    "CREATE TABLE IF NOT EXISTS used_intents (mac TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)",
 ]
 
 
@@ -76,7 +78,28 @@ class Store:
     def purge_nonces(self, now: int) -> None:
         self._exec("DELETE FROM siwe_nonces WHERE expires_at <= ?", (now,))
 
+    # --- intents of prepared transactions
+    def use_intent(self, mac: str, expires_at: int, now: int) -> bool:
+        """True once for an intent (one INSERT whose row count says whether it was new:
+        two submissions racing with one intent cannot both win); expired rows purged."""
+        self._exec("DELETE FROM used_intents WHERE expires_at < ?", (now,))
+        cur = self._exec(
+            "INSERT INTO used_intents (mac, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (mac, expires_at),
+        )
+        return bool(cur.rowcount == 1)
+
+    def release_intent(self, mac: str) -> None:
+        """Give an intent back: nothing was broadcast with it (the node refused)."""
+        self._exec("DELETE FROM used_intents WHERE mac = ?", (mac,))
+
     # --- relayed bids
+    def refused_nonces(self) -> list[tuple[str, int]]:
+        """(seller, nonce) of every relayed commit that failed: never handed back, so
+        the same signed message cannot be sent again after a restart either."""
+        cur = self._exec("SELECT seller, nonce FROM relayed_bids WHERE status = 'failed'")
+        return [(str(seller), int(nonce)) for seller, nonce in cur.fetchall()]
+
     def add_bids(self, rows: list[tuple[str, int, str, str, str, str, float]]) -> None:
         sql = (
             "INSERT INTO relayed_bids (bid_id, session_id, seller, commitment, nonce, status, "

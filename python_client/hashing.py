@@ -22,7 +22,14 @@ COMMITMENT_TYPES = [
 
 
 def label(text: str) -> bytes:
-    """A UTF-8 label (zone, market id, product) as bytes32, right-padded with zeros."""
+    """A UTF-8 label (zone, market id, product) as bytes32, right-padded with zeros; `0x`
+    and 64 hex digits is the bytes32 itself (how `label_text` writes a label that is not
+    UTF-8: no UTF-8 label is that long)."""
+    if len(text) == 66 and text.startswith("0x"):
+        try:
+            return bytes.fromhex(text[2:])
+        except ValueError:
+            pass  # not hex: taken as text below, and too long
     raw = text.encode("utf-8")
     if len(raw) > 32:
         raise ValueError(f"label {text!r} is longer than 32 bytes")
@@ -30,8 +37,18 @@ def label(text: str) -> bytes:
 
 
 def unlabel(value: bytes) -> str:
-    """Inverse of :func:`label`."""
+    """Inverse of :func:`label` for a UTF-8 label (UnicodeDecodeError otherwise)."""
     return bytes(value).rstrip(b"\0").decode("utf-8")
+
+
+def label_text(value: bytes) -> str:
+    """A bytes32 label as text, never failing: its UTF-8 text (padding removed), or `0x`
+    and 64 hex digits when it is not UTF-8 (registered on chain by someone who did not
+    use :func:`label`). :func:`label` reads both back to the same bytes."""
+    try:
+        return unlabel(value)
+    except UnicodeDecodeError:
+        return "0x" + bytes(value).hex()
 
 
 def asset_id(meter_code: str, key: bytes) -> bytes:

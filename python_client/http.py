@@ -99,13 +99,31 @@ class HttpClient:
         return r.json() if r.content else None
 
     def _sign_and_submit(self, prepared: dict[str, Any]) -> list[dict[str, Any]]:
+        """Sign each prepared transaction, submit it and wait until it is mined (the API
+        answers 202 with a status route when mining takes longer than it waits): each
+        mined transaction's `tx_hash`, `block_number` and `events`."""
         out = []
         for item in prepared["transactions"]:
             signed = Account.sign_transaction(item["tx"], self._key)
             raw = "0x" + bytes(signed.raw_transaction).hex()
-            out.append(self.request("POST", "/transactions",
-                                    json={"raw_tx": raw, "intent": item["intent"]}))  # fmt: skip
+            answer = self.request("POST", "/transactions",
+                                  json={"raw_tx": raw, "intent": item["intent"]})  # fmt: skip
+            out.append(self.wait_mined(answer))
         return out
+
+    def wait_mined(self, answer: dict[str, Any], timeout_s: float = 600.0) -> dict[str, Any]:
+        """A `/transactions` answer once mined: as is when mined already, else polled at
+        its `status_url` (ApiError 409 if it reverted)."""
+        end = time.monotonic() + timeout_s
+        while answer.get("status", "mined") == "pending":
+            if time.monotonic() > end:
+                raise ClientError(f"transaction {answer['tx_hash']} not mined in {timeout_s} s")
+            time.sleep(0.5)
+            answer = self.request("GET", answer["status_url"])
+        if answer.get("status") == "reverted":
+            raise ApiError(409, {"title": "Conflict", "status": 409, "tx_hash": answer["tx_hash"],
+                                 "detail": "the transaction reverted when mined"})  # fmt: skip
+        return answer
 
     def write(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         """POST a prepared write, sign what comes back, submit; the mined results."""
@@ -193,14 +211,14 @@ class HttpClient:
         deadline: int | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """The signed `BidRevealCreate` body of a committed bid."""
-        from python_client.hashing import unlabel
+        from python_client.hashing import label_text
 
         c = commitment(session_id, self.address, fields)
         nonce = self.new_nonce() if nonce is None else nonce
         deadline = self._deadline() if deadline is None else deadline
         sig = sign_digest(self._key, reveal_digest(self.domain, self.address, c, nonce, deadline))
         return {
-            "zone": unlabel(fields.zone), "direction": "up" if int(fields.direction) == 0
+            "zone": label_text(fields.zone), "direction": "up" if int(fields.direction) == 0
             else "down", "divisible": fields.divisible, "quantity_w": fields.quantity_w,
             "min_quantity_w": fields.min_quantity_w, "price_eur_per_mw": fields.price_eur_per_mw,
             "slot_mask": fields.slot_mask, "asset_ids": ["0x" + a.hex() for a in fields.asset_ids],
@@ -270,13 +288,13 @@ class HttpClient:
                 if share["buyer"] == self.address:
                     rows.append({"award_index": award["award_index"], "bid_id": award["bid_id"],
                                  "need_index": share["need_index"],
-                                 "payment_ueur": share["payment_ueur"]})  # fmt: skip
+                                 "payment_ueur": int(share["payment_ueur"])})  # fmt: skip
         return rows
 
     def payments(self, session_id: int) -> dict[str, int]:
         """This address's money in the session's awards: `committed_ueur` (its shares),
         `paid_ueur` (to sellers, settled so far), `refund_ueur`, `penalty_ueur` (received);
-        zeros if it pays no award."""
+        zeros if it pays no award. (The API answers amounts as decimal strings.)"""
         found = self.settlements(session_id, buyer=self.address)["buyers"]
         zero = {"committed_ueur": 0, "paid_ueur": 0, "refund_ueur": 0, "penalty_ueur": 0}
         return {k: int(found[0][k]) for k in zero} if found else zero

@@ -156,13 +156,13 @@ def sign_digest(private_key: str | bytes, digest: bytes) -> bytes:
 
 def recover_raw(digest: bytes, signature: bytes) -> bytes | None:
     """The 20-byte signer of `digest`, or None where OpenZeppelin's `ECDSA.tryRecover`
-    (FlexRelay) finds no signer: not 65 bytes, v not 27/28 (0/1 accepted too), r or s
-    zero or out of range, s in the upper half (malleable), no point. secp256k1 (coincurve)
-    directly: eth_account's recovery costs ~100 us, this ~40."""
+    (FlexRelay) finds no signer: not 65 bytes, v not 27/28 (0/1 too: the EVM's ecrecover
+    knows only 27/28, so OpenZeppelin refuses them), r or s zero or out of range, s in the
+    upper half (malleable), no point. secp256k1 (coincurve) directly: eth_account's
+    recovery costs ~100 us, this ~40."""
     if len(signature) != 65:
         return None
-    v = signature[64]
-    v = v - 27 if v >= 27 else v
+    v = signature[64] - 27
     r = int.from_bytes(signature[:32], "big")
     s = int.from_bytes(signature[32:64], "big")
     if v not in (0, 1) or not 0 < r < SECP256K1_N or not 0 < s <= SECP256K1_N // 2:

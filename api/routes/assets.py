@@ -16,7 +16,7 @@ from api.schemas import (
     PrequalificationCreate,
     ZoneCreate,
 )
-from python_client.hashing import label, unlabel
+from python_client.hashing import label, label_text
 
 router = APIRouter(tags=["assets"], responses=PROBLEMS)
 TYPES = ("load", "generation", "storage")
@@ -27,10 +27,7 @@ def _asset(gateway: GatewayDep, asset_id: str) -> AssetPublic:
     a = gateway.call(gateway.contracts.registry.functions.asset(bytes.fromhex(asset_id[2:])))
     if a[1] == ZERO:
         raise Problem(404, "not-found", f"asset {asset_id} is not registered")
-    try:
-        zone = unlabel(a[5])
-    except UnicodeDecodeError:
-        zone = "0x" + bytes(a[5]).hex()
+    zone = label_text(a[5])  # 0x hex if not UTF-8 (registered outside the API)
     return AssetPublic(
         asset_id=asset_id.lower(), owner=a[0], manager=a[1], asset_type=TYPES[int(a[2])],
         p_max_w=int(a[3]), p_min_w=int(a[4]), zone=zone, prequalified=bool(a[6]),

@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import GatewayDep, TokenDep
+from api.gateway import _jsonable
 from api.problems import PROBLEMS, Problem
 from api.schemas import U48
 
@@ -78,8 +79,10 @@ async def audit(session_id: U48, token: TokenDep, gateway: GatewayDep) -> dict[s
 
     url = str(getattr(gateway.w3.provider, "endpoint_uri", ""))
     try:
-        return await run_in_threadpool(
+        report = await run_in_threadpool(
             replica_report, url, gateway.deployment.to_json(), session_id
         )
+        out: dict[str, Any] = _jsonable(report)  # integers beyond 2^53 as decimal strings
+        return out
     except VerifierError as exc:
         raise Problem(502, "audit-failed", f"the replica could not read the chain: {exc}") from exc

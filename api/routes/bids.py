@@ -17,7 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import GatewayDep, SettingsDep, TokenDep, authenticate, bearer_of
+from api.config import Settings
+from api.deps import GatewayDep, SettingsDep, TokenDep, authenticate, bearer_of, request_json
 from api.gateway import Gateway, check_signer
 from api.problems import PROBLEM_SCHEMA, PROBLEMS, Problem
 from api.schemas import (
@@ -116,6 +117,7 @@ async def commit_bid(request: Request) -> Response:
     # the same 422 problem details.
     token = authenticate(request, bearer_of(request))
     gateway: Gateway = request.app.state.gateway
+    settings: Settings = request.app.state.settings
     try:
         session_id = SESSION_ID.validate_strings(request.path_params["session_id"])
     except ValidationError as exc:
@@ -128,7 +130,7 @@ async def commit_bid(request: Request) -> Response:
     if media != "application/json" and not media.endswith("+json"):
         raise Problem(415, "unsupported-media-type", f"content-type: {media} is not JSON")
     try:
-        body = COMMIT_BODY.validate_json(await request.body())
+        body = COMMIT_BODY.validate_python(request_json(request, await request.body()))
     except ValidationError as exc:
         raise _invalid(exc, "body") from exc
     seller = token.address
@@ -147,7 +149,7 @@ async def commit_bid(request: Request) -> Response:
         bytes.fromhex(body.signature[2:]), now,
     )  # fmt: skip
     if wait:
-        await run_in_threadpool(gateway.wait_commit, pending.bid_id, 60.0)
+        await gateway.wait_commit(pending.bid_id, settings.mined_wait_s)
         out = await run_in_threadpool(_bid, gateway, seller, session_id, pending.bid_id)
         return Response(out.model_dump_json(), 202, media_type="application/json")
     # just queued: nothing on chain to read yet

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
+from api.auth import StreamCaps
 from api.deps import GatewayDep, TokenDep
 from api.gateway import FOLLOW_RANGE, _event_json
 from api.problems import PROBLEMS, Problem
@@ -35,18 +36,25 @@ async def stream(
     """`text/event-stream`: one SSE event per chain event (`event:` its name, `id:`
     block:log index, `data:` JSON: `name`, `args` with integers beyond 2^53 as decimal
     strings and bytes as `0x` hex, `block_number`, `tx_hash`, `log_index`), from
-    `from_block` on, following new blocks (until `to_block` if given)."""
+    `from_block` on, following new blocks (until `to_block` if given). At most
+    `max_streams_per_token` (4) streams open at once per signed-in address and
+    `max_streams_per_ip` (16) per client IP: 429 beyond."""
     if to_block is not None and to_block < from_block:
         raise Problem(
             422, "invalid-input", "to_block: below from_block", field="to_block",
             reason="must be at least from_block",
         )  # fmt: skip
 
+    caps: StreamCaps = request.app.state.stream_caps
+    ip = request.client.host if request.client else "unknown"
+    caps.open(token.address, ip)  # 429 beyond the caps
+
     async def events() -> AsyncIterator[dict[str, Any]]:
         nxt = from_block
         addresses = [c.address for c in (gateway.contracts.market, gateway.contracts.registry)]
         while not await request.is_disconnected():
-            head = await asyncio.to_thread(gateway.head)
+            # the chain follower's head (read every follow_interval_s): no RPC per stream
+            head = gateway.followed_block
             if to_block is not None:
                 head = min(head, to_block)
             while head >= nxt:  # in ranges a node answers
@@ -66,4 +74,18 @@ async def stream(
                 return
             await asyncio.sleep(poll_s)
 
-    return EventSourceResponse(events())
+    return CappedStream(events(), release=lambda: caps.close(token.address, ip))
+
+
+class CappedStream(EventSourceResponse):
+    """An event stream that gives its place back (`StreamCaps`) however it ends."""
+
+    def __init__(self, content: Any, release: Callable[[], None]) -> None:
+        super().__init__(content)
+        self._release = release
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()

@@ -11,7 +11,7 @@ from api.deps import GatewayDep, TokenDep
 from api.gateway import Gateway
 from api.problems import PROBLEMS, Problem
 from api.schemas import U16, U48, NeedCreate, NeedPublic, PreparedPublic
-from python_client.hashing import label, unlabel
+from python_client.hashing import label, label_text
 
 router = APIRouter(prefix="/sessions/{session_id}/needs", tags=["needs"], responses=PROBLEMS)
 ROLES = ("DSO", "TSO", "BRP")
@@ -50,14 +50,6 @@ def post_need(
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
 
 
-def zone_text(zone: bytes) -> str:
-    """A zone label as text (`0x` hex if it is not UTF-8: registered outside the API)."""
-    try:
-        return unlabel(zone)
-    except UnicodeDecodeError:
-        return "0x" + zone.hex()
-
-
 def _posted(gateway: Gateway, session_id: int, block: int) -> dict[int, dict[str, Any]]:
     """need index -> its `NeedPosted` arguments (zone and quantities are only there)."""
     return {
@@ -73,7 +65,7 @@ def _need(
     zone = bytes(posted["zone"])
     return NeedPublic(
         session_id=session_id, need_index=index, buyer=core[0],
-        zone=None if zone == ZERO32 else zone_text(zone),
+        zone=None if zone == ZERO32 else label_text(zone),
         direction="up" if int(core[2]) == 0 else "down", buyer_role=ROLES[int(core[3])],
         quantity_w=[int(w) for w in posted["quantityW"]],
         max_price_eur_per_mw=int(core[4]), budget_ueur=int(money[0]),

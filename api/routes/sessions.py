@@ -8,6 +8,7 @@ from api.deps import GatewayDep, TokenDep
 from api.problems import PROBLEMS, Problem
 from api.schemas import U48, PreparedPublic, SessionCreate, SessionPublic
 from python_client.hashing import label
+from python_client.records import Pricing, SessionParams
 
 router = APIRouter(prefix="/sessions", tags=["sessions"], responses=PROBLEMS)
 STATUSES = ("none", "committing", "pending", "final", "disputed", "voided")
@@ -36,15 +37,23 @@ def open_session(body: SessionCreate, token: TokenDep, gateway: GatewayDep) -> P
             422, "invalid-input", "deadlines: need bidding_end < reveal_deadline < "
             "clearing_deadline", field="reveal_deadline", reason="out of order",
         )  # fmt: skip
-    params = (
-        label(body.market_id), label(body.product), 0 if body.pricing == "pay_as_bid" else 1,
+    params = SessionParams(
+        label(body.market_id), label(body.product),
+        Pricing.PAY_AS_BID if body.pricing == "pay_as_bid" else Pricing.UNIFORM,
         body.slot_count, body.slot_minutes, body.delivery_start, body.bidding_end,
         body.reveal_deadline, body.clearing_deadline, body.min_bid_w, body.granularity_w,
         body.price_floor_eur_per_mw, body.price_cap_eur_per_mw, body.unmet_penalty_eur_per_mw,
         body.bid_bond_ueur, body.collateral_ueur_per_w, body.shortfall_penalty_eur_per_mw,
-        body.tolerance_bps, body.attestation_quorum,
+        body.tolerance_bps, body.attestation_quorum, body.attestation_deadline,
+        body.delivery_deadline, body.correction_window_s,
     )  # fmt: skip
-    fn = gateway.contracts.market.functions.openSession(params)
+    attestation_deadline, delivery_deadline = params.deadlines()
+    if not body.clearing_deadline < attestation_deadline < delivery_deadline:
+        raise Problem(
+            422, "invalid-input", "deadlines: need clearing_deadline < attestation_deadline < "
+            "delivery_deadline", field="attestation_deadline", reason="out of order",
+        )  # fmt: skip
+    fn = gateway.contracts.market.functions.openSession(params.as_tuple())
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
 
 

@@ -45,3 +45,17 @@ def api(chain: LocalChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 def participant(api: dict[str, Any], index: int) -> HttpClient:
     return HttpClient("http://testserver", api["keys"][index], client=api["client"])
+
+
+def numbers(value: Any) -> Any:
+    """An API answer with its amounts and prices (`*_ueur`, `*_eur_per_mw`) as ints: the
+    API sends every integer that can exceed 2^53 as a decimal string."""
+    if isinstance(value, list):
+        return [numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {
+            k: int(v) if isinstance(v, str) and k.endswith(("_ueur", "_eur_per_mw")) and v.isdigit()
+            else numbers(v)
+            for k, v in value.items()
+        }  # fmt: skip
+    return value

@@ -12,7 +12,7 @@ from oracle import clear, load_scenario
 from python_client.hashing import asset_id, label, new_salt
 from python_client.http import HttpClient
 from python_client.records import BidFields, Direction
-from tests.api.conftest import participant
+from tests.api.conftest import numbers, participant
 
 ROOT = Path(__file__).resolve().parents[2]
 FLECH = json.loads((ROOT / "examples" / "flech_powermax.json").read_text())
@@ -39,13 +39,15 @@ def test_flech_session_over_http_equals_flexmarket_clear(api: dict[str, Any]) ->
     people: dict[str, HttpClient] = {
         p["id"]: participant(api, 3 + i) for i, p in enumerate(FLECH["participants"])
     }
-    for c in (admin, oracle, metering, *people.values()):
+    validator = participant(api, 3 + len(people))  # the session's quorum is 1 (issue 11)
+    for c in (admin, oracle, metering, validator, *people.values()):
         c.sign_in()
     roles = {p["id"]: p["role"] for p in FLECH["participants"]}
 
     # --- registration: roles, money, zone, assets, pre-qualification
     admin.grant_role(oracle.address, "ORACLE")
     admin.grant_role(metering.address, "METERING")
+    admin.grant_role(validator.address, "VALIDATOR")
     for pid, client in people.items():
         admin.grant_role(client.address, ROLE_OF[roles[pid]])
         admin.mint(client.address, DEPOSIT_UEUR)
@@ -83,7 +85,7 @@ def test_flech_session_over_http_equals_flexmarket_clear(api: dict[str, Any]) ->
             "zone": r["zone"], "direction": r["direction"], "buyer_role": roles[r["buyer"]],
             "budget_ueur": budget, "quantity_w": [int(r["quantity_w"])],
         })  # fmt: skip
-    assert dso.need(session_id, 0)["budget_ueur"] == budget
+    assert int(dso.need(session_id, 0)["budget_ueur"]) == budget
 
     # --- sealed bids: join, commit (relayed, batched), reveal (relayed)
     fields: dict[str, BidFields] = {}
@@ -122,7 +124,9 @@ def test_flech_session_over_http_equals_flexmarket_clear(api: dict[str, Any]) ->
         for a in expected["awards"]
     ]  # fmt: skip
     oracle.commit_result(session_id, expected["input_hash"], expected["result_hash"], awards)
-    result = dso.result(session_id)
+    assert dso.result(session_id)["status"] == "pending"
+    validator.attest(session_id, expected["result_hash"])
+    result = numbers(dso.result(session_id))
     assert result["status"] == "final"
     assert result["input_hash"] == expected["input_hash"]
     assert result["result_hash"] == expected["result_hash"]
@@ -148,7 +152,7 @@ def test_flech_session_over_http_equals_flexmarket_clear(api: dict[str, Any]) ->
         people[pid].release_seller_funds(session_id, people[pid].address)
     for client in people.values():
         client.withdraw_all()
-    final = {pid: c.me() for pid, c in people.items()}
+    final = {pid: numbers(c.me()) for pid, c in people.items()}
     assert all(m["free_ueur"] == 0 and m["locked_ueur"] == 0 for m in final.values())
     paid: dict[str, int] = {}
     for a in expected["awards"]:

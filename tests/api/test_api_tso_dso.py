@@ -31,7 +31,7 @@ from python_client.http import ApiError, HttpClient
 from python_client.localchain import LocalChain, start_chain
 from python_client.records import BidFields, Direction
 from python_client.shares import coordination_json
-from tests.api.conftest import participant
+from tests.api.conftest import numbers, participant
 from verifier.rpc import JsonRpc
 from verifier.verify import load_state
 
@@ -232,7 +232,7 @@ def test_three_area_session_over_http_shares_each_award_between_dso_and_tso(w: W
     assert sid not in service.committed and sid not in service.skipped
 
     # --- the result over HTTP: each award's shares, the engine's split exactly
-    on_chain = dso.result(sid)
+    on_chain = numbers(dso.result(sid))
     assert on_chain["status"] == "pending" and on_chain["result_hash"] == result.result_hash
     api_shares = [
         {"bid": name_of[a["bid_id"]], "buyer": s["buyer"], "payment_ueur": s["payment_ueur"]}
@@ -271,14 +271,14 @@ def test_three_area_session_over_http_shares_each_award_between_dso_and_tso(w: W
     delivered = {a["award_index"]: a["quantity_w"] for a in on_chain["awards"]}
     delivered[short["award_index"]] = short["quantity_w"] // 2
     w.metering.record_deliveries(sid, delivered, "0x" + label("tso-dso-metering").hex())
-    before = tso.settlements(sid)
+    before = numbers(tso.settlements(sid))
     assert before["settled_count"] == 0 and all(not a["parts"] for a in before["awards"])
     assert {b["buyer"]: b["committed_ueur"] for b in before["buyers"]} == {
         address["DSO1"]: 3_755_000_000, address["TSO1"]: 6_395_000_000}  # fmt: skip
     w.brp.settle(sid)  # anyone signed in may
 
     # --- settlements over HTTP: the seller paid once, each buyer its part
-    s = tso.settlements(sid)
+    s = numbers(tso.settlements(sid))
     assert s["settled_count"] == len(on_chain["awards"]) == len(s["awards"])
     for a in s["awards"]:
         assert a["settled"]
@@ -303,7 +303,7 @@ def test_three_area_session_over_http_shares_each_award_between_dso_and_tso(w: W
         assert t["committed_ueur"] == owed == t["paid_ueur"] + t["refund_ueur"]
     pays = tso.payments(sid)
     assert pays == {k: totals[tso.address][k] for k in pays}
-    only_tso = dso.settlements(sid, buyer=tso.address)
+    only_tso = numbers(dso.settlements(sid, buyer=tso.address))
     assert [b["buyer"] for b in only_tso["buyers"]] == [tso.address]
     assert all(x["buyer"] == tso.address for a in only_tso["awards"] for x in a["parts"])
     assert w.brp.payments(sid) == {"committed_ueur": 0, "paid_ueur": 0, "refund_ueur": 0,
@@ -346,7 +346,7 @@ def test_three_area_session_over_http_shares_each_award_between_dso_and_tso(w: W
         p[pid].release_seller_funds(sid, p[pid].address)
     for client in p.values():
         client.withdraw_all()
-    final = {pid: c.me() for pid, c in p.items()}
+    final = {pid: numbers(c.me()) for pid, c in p.items()}
     assert all(m["free_ueur"] == 0 and m["locked_ueur"] == 0 for m in final.values())
     for pid in ("DSO1", "TSO1"):
         t = totals[address[pid]]
@@ -370,7 +370,7 @@ def _raw(w: World, c: HttpClient, method: str, path: str, **kwargs: Any) -> Any:
 
 
 def test_needs_only_in_roles_held_and_coordination_only_by_the_operator(w: World) -> None:
-    session = _open(w, quorum=0)
+    session = _open(w, quorum=1)
     sid = session["session_id"]
     p = w.people
     for c in (p["TSO1"], p["DSO1"]):  # their money may be withdrawn by an earlier session
