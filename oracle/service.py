@@ -43,6 +43,8 @@ from oracle.scenario import Scenario
 
 DEFAULT_KEY_ENV = "FLEXMARKET_ORACLE_KEY"
 PAGE_SIZE = 200
+# the reverts of a forfeit that someone else made first: nothing left to do
+FORFEITED_ALREADY = ("FlexMarketBondNotForfeitable", "FlexMarketNothingToForfeit")
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
 
 
@@ -65,67 +67,37 @@ class Row:
 def award_rows(scenario: Scenario, needs: Sequence[Mapping[str, Any]], result: Result) -> list[Row]:
     """The result's awards as rows (bid, need), sorted as the contract wants them.
 
-    A bid's payment goes to the needs it may serve (direction, zone or system-wide, price
-    within the need's maximum), in need order, each up to its remaining budget; the rows
-    of a bid add up to its award."""
-    from verifier.rebuild import need_index
-
-    bids = {b.id: b for b in scenario.bids}
-    budget = {int(n["needIndex"]): int(n["budgetUeur"]) for n in needs}
-    requests = sorted(scenario.requests, key=lambda r: need_index(r.id))
-    if result.shares is not None:
-        return _share_rows(scenario, requests, needs, result, budget)
-    rows: list[Row] = []
-    for a in sorted(result.awards, key=lambda a: int(a.bid, 16)):
-        b = bids[a.bid]
-        left = a.quantity_w
-        for r in requests:
-            if left == 0:
-                break
-            cap = r.max_price_eur_per_mw
-            if r.direction != b.direction or r.zone not in (None, b.zone):
-                continue
-            if cap is not None and a.price_eur_per_mw > cap:
-                continue
-            n = need_index(r.id)
-            take = left if a.price_eur_per_mw == 0 else min(left, budget[n] // a.price_eur_per_mw)
-            if take > 0:
-                rows.append(Row(a.bid, n, take, a.price_eur_per_mw))
-                budget[n] -= take * a.price_eur_per_mw
-                left -= take
-        if left:
-            raise OracleServiceError(f"bid {a.bid}: the needs it serves lack budget for {left} W")
-    return sorted(rows, key=Row.key)
-
-
-def _share_rows(
-    scenario: Scenario,
-    requests: Sequence[Any],
-    posted: Sequence[Mapping[str, Any]],
-    result: Result,
-    budget: dict[int, int],
-) -> list[Row]:
+    Who pays is the payer rule (`oracle.payers.payer_shares`, the same for every session):
+    each buyer's share of an award is charged to that buyer's needs the bid may serve
+    (python_client.shares.share_rows: need order, within what is left of each need's
+    escrowed budget; the award's row carries the watts, the others are share rows), a
+    counter-activation wholly to its payer's balancing need (a DSO's need posted with no
+    quantities). Awards are taken in bid id order, as they are committed."""
+    from oracle.payers import payer_shares
     from python_client.errors import ClientError
     from python_client.shares import NeedInfo, counter_activations, share_rows, shares_by_award
     from verifier.rebuild import DIRECTIONS, NO_LIMIT, is_balancing, need_index
 
+    budget = {int(n["needIndex"]): int(n["budgetUeur"]) for n in needs}
+    requests = sorted(scenario.requests, key=lambda r: need_index(r.id))
     bids = {b.id: b for b in scenario.bids}
-    needs = [NeedInfo(need_index(r.id), r.buyer, r.zone, r.direction, r.max_price_eur_per_mw)
+    infos = [NeedInfo(need_index(r.id), r.buyer, r.zone, r.direction, r.max_price_eur_per_mw)
              for r in requests]  # fmt: skip
-    for n in posted:  # balancing needs: not requests of the scenario, they pay counter-activations
+    for n in needs:  # balancing needs: not requests of the scenario, they pay counter-activations
         if is_balancing(n):
             cap = int(n["maxPriceEurPerMw"])
-            needs.append(NeedInfo(int(n["needIndex"]), n["buyer"], None,
+            infos.append(NeedInfo(int(n["needIndex"]), n["buyer"], None,
                                   DIRECTIONS[int(n["direction"])],
                                   None if cap == NO_LIMIT else cap, balancing=True))  # fmt: skip
-    shares = shares_by_award(result.shares or [])
-    counters = counter_activations(result.shares or [])
+    payers = payer_shares(scenario, result)
+    shares = shares_by_award(payers)
+    counters = counter_activations(payers)
     rows: list[Row] = []
     for a in sorted(result.awards, key=lambda a: int(a.bid, 16)):
         b = bids[a.bid]
         try:
             parts = share_rows(a.bid, b.zone, b.direction, a.quantity_w, a.price_eur_per_mw,
-                               shares.get(a.bid, []), needs, budget,
+                               shares.get(a.bid, []), infos, budget,
                                counter=a.bid in counters)  # fmt: skip
         except ClientError as exc:
             raise OracleServiceError(str(exc)) from exc
@@ -165,6 +137,9 @@ class OracleService:
         self.log = log
         self._clear = clear
         self._client: Any = None
+        self._unplaced_told: set[tuple[int, int]] = set()  # events logged already
+        # (session, bid or seller) whose forfeit reverted for another reason than done
+        self._unforfeitable: set[tuple[int, str]] = set()
         self.stop_after_pages: int | None = None  # tests: simulate a crash between pages
 
     def _oracle_client(self, addresses: Mapping[str, str], chain_id: int) -> Any:
@@ -181,12 +156,19 @@ class OracleService:
         return self._client
 
     def step(self) -> Pass:
-        """One pass over every session."""
+        """One pass over every session. A failure is the failing session's alone: it is
+        logged and left in `skipped`, and the session is tried again next pass, while the
+        other sessions go on; only a transient failure (the node did not answer) ends the
+        pass, for `run` to retry it after a pause."""
         from verifier.rpc import JsonRpc
         from verifier.verify import load_state
 
         with JsonRpc(self.rpc_url) as rpc:
             state, addresses = load_state(rpc, self.deployment)
+        for event in state.unplaced:
+            if event.key() not in self._unplaced_told:
+                self._unplaced_told.add(event.key())
+                self.log(f"event not placed, skipped: {event}")
         now = state.chain.head_timestamp
         done = Pass()
         for sid, rec in sorted(state.sessions.items()):
@@ -196,18 +178,63 @@ class OracleService:
             if not int(p["revealDeadline"]) <= now < int(p["clearingDeadline"]):
                 continue
             client = self._oracle_client(addresses, state.chain.chain_id)
-            revealed = {r["bidId"] for r in rec.reveals}
-            unrevealed = sorted(b for b in rec.committed if b not in revealed | rec.forfeited)
-            if unrevealed:
-                calls = [client.market.forfeitBond(bytes.fromhex(b[2:])) for b in unrevealed]
-                client.wallet.send_batch(calls)
-                done.forfeited[sid] = len(unrevealed)
             try:
                 self._commit(state, sid, client, done)
-            except OracleServiceError as exc:
-                done.skipped[sid] = str(exc)
-                self.log(f"session {sid}: {exc}")
+            except Exception as exc:
+                self._failed(client, sid, "commit", exc, done)
+            revealed = {r["bidId"] for r in rec.reveals}
+            unrevealed = [
+                (b, seller) for b, (seller, _) in sorted(rec.committed.items())
+                if b not in revealed | rec.forfeited
+                and not {(sid, b), (sid, seller)} & self._unforfeitable
+            ]  # fmt: skip
+            if unrevealed:
+                self._forfeit(client, sid, unrevealed, done)
         return done
+
+    def _failed(self, client: Any, sid: int, what: str, exc: Exception, done: Pass) -> None:
+        """A failure of one session's step: transient ones end the pass (`run` retries);
+        any other is logged and the session tried again next pass."""
+        client.wallet.reset_nonce()  # whatever was signed and not sent leaves no gap
+        if is_transient(exc):
+            raise exc
+        message = str(exc) or type(exc).__name__
+        done.skipped[sid] = f"{what}: {message}"
+        self.log(f"session {sid}: {what} failed, retried next pass: {message}")
+
+    def _forfeit(
+        self, client: Any, sid: int, bids: Sequence[tuple[str, str]], done: Pass
+    ) -> None:
+        """Forfeit the bonds of unrevealed bids `(bid, seller)`: one `forfeitBonds` per
+        seller where the market has it (a seller's every unrevealed bond at once: the
+        service's cost does not grow with the bids a spammer commits), else one
+        `forfeitBond` per bid. Each transaction is its own: a forfeit someone else made
+        meanwhile counts as done, another revert is logged and not tried again, and the
+        other forfeits and sessions go on."""
+        from python_client.errors import TransactionReverted
+
+        market = client.market
+        per_seller = any(f.get("name") == "forfeitBonds" for f in market.abi)
+        if per_seller:
+            from web3 import Web3
+
+            sellers = sorted({seller for _, seller in bids})
+            calls = [(s, market.forfeitBonds(sid, Web3.to_checksum_address(s))) for s in sellers]
+        else:
+            calls = [(b, market.forfeitBond(bytes.fromhex(b[2:]))) for b, _ in bids]
+        count = 0
+        for what, call in calls:
+            try:
+                client.wallet.transact(call)
+                count += 1
+            except TransactionReverted as exc:
+                client.wallet.reset_nonce()
+                if exc.error not in FORFEITED_ALREADY:
+                    self._unforfeitable.add((sid, what))
+                    self.log(f"session {sid}: forfeit of {what} failed, not tried again: {exc}")
+            except Exception as exc:
+                self._failed(client, sid, f"forfeit of {what}", exc, done)
+        done.forfeited[sid] = count
 
     def _commit(self, state: Any, sid: int, client: Any, done: Pass) -> None:
         from oracle import clear, parse_scenario
@@ -217,6 +244,10 @@ class OracleService:
         rec = state.sessions[sid]
         scenario = parse_scenario(state.scenario(sid))
         default = clear_coordinated if needs_coordination(scenario) else clear
+        if scenario.grid is not None:  # cleared with its published grid cuts (issue 19)
+            from oracle.clearing import clear_scenario
+
+            default = clear_scenario
         result = (self._clear or default)(scenario)
         rows = award_rows(scenario, rec.needs, result)
         start = 0

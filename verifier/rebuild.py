@@ -17,6 +17,7 @@ A session becomes a `flexmarket.scenario/1` scenario in chain identifiers:
 | requests | `need-<index>`, one per `NeedPosted` with quantities; zone `bytes32(0)` = system-wide |
 | bids | revealed, in chain order: `0x` id, `BidRevealed` terms, `submitted_at`: commit time |
 | coordination | `CoordinationPublished` JSON: `coupling`, `priority`, `balance_dso`, zone fields |
+| grid | `GridPublished` JSON: the `grid` object with its published `inputs` (cuts, buses) |
 
 A *balancing need* (`NeedPosted` with no quantities: a DSO's budget for counter-activations,
 `balance_dso`) asks for no watts: it is not a request of the scenario (a request would have
@@ -162,6 +163,42 @@ def read_chain(
     return chain
 
 
+# ------------------------------------------------------------------ events not placed
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    """An event the chain accepted that the replay cannot place (a session's event before
+    its `SessionOpened`, an award index never committed, a reveal naming an asset never
+    registered ...): reported and skipped, never fatal for the other sessions."""
+
+    event: str
+    contract: str
+    block: int
+    tx: str
+    log_index: int
+    session_id: int | None  # the session it names, if any
+    reason: str
+
+    def key(self) -> tuple[int, int]:
+        return (self.block, self.log_index)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "contract": self.contract,
+            "block": self.block,
+            "tx": self.tx,
+            "log_index": self.log_index,
+            "session_id": self.session_id,
+            "reason": self.reason,
+        }
+
+    def __str__(self) -> str:
+        return (f"{self.contract}.{self.event} at block {self.block} (tx {self.tx}, log "
+                f"{self.log_index}): {self.reason}")  # fmt: skip
+
+
 # ------------------------------------------------------------------ a session's record
 
 
@@ -175,7 +212,8 @@ class AwardRecord:
     quantity_w: int
     price_eur_per_mw: int
     payment_ueur: int
-    delivered_w: int | None = None
+    delivered_w: int | None = None  # as recorded, or as last corrected (DeliveryCorrected)
+    lapsed: bool = False  # no delivery recorded by the delivery deadline (DeliveryLapsed)
     settlement: tuple[int, int, int] | None = None  # payment, refund, penalty as emitted
     # share rows (issue 7): (need, buyer, µEUR) charged to other needs, in row order; the
     # award's own need pays payment_ueur less their sum
@@ -213,6 +251,10 @@ class SessionRecord:
     settle_order: list[int] = field(default_factory=list)  # award indices as settled
     statuses_at_settlement: list[str] = field(default_factory=list)
     coordination: str | None = None  # CoordinationPublished, 0x hex of the JSON bytes
+    grid: str | None = None  # GridPublished, 0x hex of the JSON bytes
+    # events of this session the replay could not place: the rebuild may differ from the
+    # session the chain holds, so no node may vouch for it (verifier.verify reports them)
+    unplaced: list[Unplaced] = field(default_factory=list)
 
     @property
     def result_committed(self) -> bool:
@@ -224,7 +266,17 @@ class SessionRecord:
         return {int(n["needIndex"]) for n in self.needs if is_balancing(n)}
 
     def scenario(self, chain_id: int, market_address: str) -> dict[str, Any]:
-        """The session as a `flexmarket.scenario/1` dict (see the module docstring)."""
+        """The session as a `flexmarket.scenario/1` dict (see the module docstring);
+        RebuildError when the events do not make one."""
+        try:
+            return self._scenario(chain_id, market_address)
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
+            raise RebuildError(
+                f"session {self.session_id}: its events do not make a scenario "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def _scenario(self, chain_id: int, market_address: str) -> dict[str, Any]:
         p = self.params
         participants: dict[str, str] = {}
         for n in self.needs:
@@ -246,6 +298,7 @@ class SessionRecord:
         slots = int(p["slotCount"])
         cap = int(p["priceCapEurPerMw"])
         market_extra, zone_extra = self._coordination()
+        grid = self._grid()
         return {
             "schema": "flexmarket.scenario/1",
             "name": f"session {self.session_id} of {market_address} on chain {chain_id}",
@@ -304,7 +357,25 @@ class SessionRecord:
             ],
             "bids": [self._bid(r, slots) for r in self.reveals],
             "unmet_penalty_eur_per_mw": int(p["unmetPenaltyEurPerMw"]),
+            **({} if grid is None else {"grid": grid}),
         }
+
+    def _grid(self) -> dict[str, Any] | None:
+        """The published grid object (issue 19), or None. Its content is checked where the
+        scenario is parsed (`oracle.grid_spec.GridSpec`, every problem with its field)."""
+        if self.grid is None:
+            return None
+        try:
+            body = json.loads(bytes.fromhex(self.grid[2:]).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RebuildError(
+                f"session {self.session_id}: published grid is not JSON: {exc}"
+            ) from exc
+        if not isinstance(body, dict) or not isinstance(body.get("inputs"), dict):
+            raise RebuildError(
+                f"session {self.session_id}: published grid: an object with inputs expected"
+            )
+        return body
 
     def _coordination(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         """The published coordination inputs: market fields, and zone fields per zone id."""
@@ -378,6 +449,7 @@ class ChainState:
 
     chain: ChainLog
     sessions: dict[int, SessionRecord]
+    unplaced: list[Unplaced] = field(default_factory=list)  # every one, in chain order
 
     @property
     def market_address(self) -> str:
@@ -386,89 +458,193 @@ class ChainState:
     def scenario(self, session_id: int) -> dict[str, Any]:
         return self.sessions[session_id].scenario(self.chain.chain_id, self.market_address)
 
+    def unplaced_elsewhere(self) -> list[Unplaced]:
+        """The events not placed that belong to no session's record (a session's event
+        before its SessionOpened, a registry event): they change no session."""
+        held = {u.key() for s in self.sessions.values() for u in s.unplaced}
+        return [u for u in self.unplaced if u.key() not in held]
+
 
 def replay(chain: ChainLog) -> ChainState:
-    """Replay the decoded events into sessions (registry state tracked along the way)."""
+    """Replay the decoded events into sessions (registry state tracked along the way).
+
+    Whatever the chain accepted, the replay goes on: an event it cannot place is recorded
+    (`ChainState.unplaced`, and the session's `unplaced` when it names a known session),
+    skipped, and nothing of it is applied. A session's event before its `SessionOpened`
+    belongs to no session; a bid committed so is remembered, should a reveal in the
+    session it named follow."""
     sessions: dict[int, SessionRecord] = {}
-    zone_limits: dict[str, int] = {}
-    assets: dict[str, dict[str, Any]] = {}
+    registry = _Registry()
     award_of: dict[tuple[int, int], AwardRecord] = {}
+    early: dict[str, tuple[int, str, int]] = {}  # bid -> session, seller, time (not open)
+    unplaced: list[Unplaced] = []
+
+    def skip(log: DecodedLog, sid: int | None, reason: str) -> None:
+        u = Unplaced(log.event or "(unknown event)", log.contract, log.block_number,
+                     log.tx_hash, log.log_index, sid, reason)  # fmt: skip
+        unplaced.append(u)
+        if sid is not None and sid in sessions:
+            sessions[sid].unplaced.append(u)
+
     for log in _ordered(chain.logs):
         a = log.args
         name = log.event
         if log.contract == "FlexRegistry":
-            if name == "ZoneRegistered":
-                zone_limits[a["zone"]] = int(a["limitW"])
-            elif name == "AssetRegistered":
-                assets[a["assetId"]] = dict(a)
-            elif name == "ManagementTransferred" and a["assetId"] in assets:
-                assets[a["assetId"]] = {**assets[a["assetId"]], "manager": a["newManager"]}
+            try:
+                registry.apply(name, a)
+            except (KeyError, IndexError, ValueError, TypeError) as exc:
+                skip(log, None, _why(exc))
             continue
         if log.contract != "FlexMarket" or "sessionId" not in a:
             continue
-        sid = int(a["sessionId"])
+        try:
+            sid = int(a["sessionId"])
+        except (TypeError, ValueError) as exc:
+            skip(log, None, _why(exc))
+            continue
         if name == "SessionOpened":
-            sessions[sid] = SessionRecord(sid, a["operator"], dict(a["params"]), log.block_number)
+            if sid in sessions:
+                skip(log, sid, f"session {sid} is open already")
+                continue
+            try:
+                sessions[sid] = SessionRecord(sid, a["operator"], dict(a["params"]),
+                                              log.block_number)  # fmt: skip
+            except (KeyError, TypeError, ValueError) as exc:
+                skip(log, None, _why(exc))
             continue
         s = sessions.get(sid)
         if s is None:
-            if name == "BidCommitted":  # a commit for a session id not (yet) open
-                continue
-            raise RebuildError(f"{name} of session {sid} before its SessionOpened")
-        if name == "NeedPosted":
-            s.needs.append(dict(a))
-        elif name == "BidCommitted":
-            s.committed[a["bidId"]] = (a["seller"], chain.timestamps[log.block_number])
-        elif name == "BidRevealed":
-            s.reveals.append(dict(a))
-            for asset in a["assetIds"]:
-                s.asset_snapshot[(a["bidId"], asset)] = dict(assets[asset])
-        elif name == "BondForfeited":
-            s.forfeited.add(a["bidId"])
-        elif name == "AwardCommitted":
-            rec = AwardRecord(
-                int(a["awardIndex"]), a["bidId"], int(a["needIndex"]), a["seller"], a["buyer"],
-                int(a["quantityW"]), int(a["priceEurPerMw"]), int(a["paymentUeur"]),
-            )  # fmt: skip
-            s.awards.append(rec)
-            award_of[(sid, rec.index)] = rec
-            s.status = "Committing"
-        elif name == "AwardShared":
-            award_of[(sid, int(a["awardIndex"]))].shares.append(
-                (int(a["needIndex"]), a["buyer"], int(a["paymentUeur"]))
-            )
-        elif name == "CoordinationPublished":
-            s.coordination = a["coordination"]
-        elif name == "ShareSettled":
-            award_of[(sid, int(a["awardIndex"]))].share_settlements.append(
-                (int(a["needIndex"]), a["buyer"], int(a["paymentUeur"]), int(a["refundUeur"]),
-                 int(a["penaltyUeur"]))
-            )  # fmt: skip
-        elif name == "ResultCommitted":
-            s.input_hash, s.result_hash = a["inputHash"], a["resultHash"]
-            s.status = STATUS[int(a["status"])]
-            s.status_events.append((name, s.status))
-        elif name == "ResultAttested":
-            s.attestations.append(a["validator"])
-            s.status = STATUS[int(a["status"])]
-            s.status_events.append((name, s.status))
-        elif name == "ResultDisputed":
-            s.disputes.append((a["validator"], a["reasonHash"]))
-            s.status = "Disputed"
-            s.status_events.append((name, s.status))
-        elif name == "DisputeResolved":
-            s.status = STATUS[int(a["status"])]
-            s.status_events.append((name, s.status))
-        elif name == "DeliveryRecorded":
-            award_of[(sid, int(a["awardIndex"]))].delivered_w = int(a["deliveredW"])
-        elif name == "AwardSettled":
-            rec = award_of[(sid, int(a["awardIndex"]))]
-            rec.settlement = (int(a["paymentUeur"]), int(a["refundUeur"]), int(a["penaltyUeur"]))
-            s.settle_order.append(rec.index)
-            s.statuses_at_settlement.append(s.status)
+            if name == "BidCommitted" and log.block_number in chain.timestamps:
+                early[a["bidId"]] = (sid, a["seller"], chain.timestamps[log.block_number])
+            skip(log, sid, f"{name} of session {sid} before its SessionOpened")
+            continue
+        try:
+            _apply(s, log, chain, registry, award_of, early)
+        except (KeyError, IndexError, ValueError, TypeError, RebuildError) as exc:
+            skip(log, sid, _why(exc))
     for s in sessions.values():
-        s.zone_limits = {z: zone_limits[z] for z in zone_limits}
-    return ChainState(chain, sessions)
+        s.zone_limits = dict(registry.zone_limits)
+    return ChainState(chain, sessions, unplaced)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RebuildError):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return f"refers to {exc.args[0]!r}, which the replay does not know"
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class _Registry:
+    """Registry state as the replay goes: zone limits, assets (with their manager)."""
+
+    zone_limits: dict[str, int] = field(default_factory=dict)
+    assets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def apply(self, name: str, a: Mapping[str, Any]) -> None:
+        if name == "ZoneRegistered":
+            self.zone_limits[a["zone"]] = int(a["limitW"])
+        elif name == "AssetRegistered":
+            self.assets[a["assetId"]] = dict(a)
+        elif name == "ManagementTransferred" and a["assetId"] in self.assets:
+            self.assets[a["assetId"]] = {**self.assets[a["assetId"]], "manager": a["newManager"]}
+
+
+def _apply(
+    s: SessionRecord,
+    log: DecodedLog,
+    chain: ChainLog,
+    registry: _Registry,
+    award_of: dict[tuple[int, int], AwardRecord],
+    early: Mapping[str, tuple[int, str, int]],
+) -> None:
+    """Apply one event of an open session; raises (changing nothing) when it cannot."""
+    a = log.args
+    name = log.event
+    sid = s.session_id
+
+    def award(index: Any) -> AwardRecord:
+        rec = award_of.get((sid, int(index)))
+        if rec is None:
+            raise RebuildError(f"{name} of award {int(index)} of session {sid}, never committed")
+        return rec
+
+    if name == "NeedPosted":
+        s.needs.append(dict(a))
+    elif name == "BidCommitted":
+        s.committed[a["bidId"]] = (a["seller"], chain.timestamps[log.block_number])
+    elif name == "BidRevealed":
+        bid = a["bidId"]
+        committed = s.committed.get(bid)
+        if committed is None and early.get(bid, (None,))[0] == sid:
+            committed = early[bid][1:]  # committed before the session opened
+        if committed is None:
+            raise RebuildError(f"BidRevealed of bid {bid}, never committed in session {sid}")
+        missing = [x for x in a["assetIds"] if x not in registry.assets]
+        if missing:
+            raise RebuildError(f"BidRevealed of bid {bid} names assets never registered: "
+                               f"{', '.join(missing)}")  # fmt: skip
+        s.committed[bid] = committed
+        s.reveals.append(dict(a))
+        for asset in a["assetIds"]:
+            s.asset_snapshot[(bid, asset)] = dict(registry.assets[asset])
+    elif name == "BondForfeited":
+        s.forfeited.add(a["bidId"])
+    elif name == "BondsForfeited":  # every unrevealed bid of the seller at once
+        revealed = {r["bidId"] for r in s.reveals}
+        s.forfeited |= {b for b, (seller, _) in s.committed.items()
+                        if seller == a["seller"] and b not in revealed}  # fmt: skip
+    elif name == "AwardCommitted":
+        rec = AwardRecord(
+            int(a["awardIndex"]), a["bidId"], int(a["needIndex"]), a["seller"], a["buyer"],
+            int(a["quantityW"]), int(a["priceEurPerMw"]), int(a["paymentUeur"]),
+        )  # fmt: skip
+        if (sid, rec.index) in award_of:
+            raise RebuildError(f"AwardCommitted of award {rec.index} of session {sid} again")
+        s.awards.append(rec)
+        award_of[(sid, rec.index)] = rec
+        s.status = "Committing"
+    elif name == "AwardShared":
+        award(a["awardIndex"]).shares.append(
+            (int(a["needIndex"]), a["buyer"], int(a["paymentUeur"]))
+        )
+    elif name == "CoordinationPublished":
+        s.coordination = a["coordination"]
+    elif name == "GridPublished":
+        s.grid = a["grid"]
+    elif name == "ShareSettled":
+        award(a["awardIndex"]).share_settlements.append(
+            (int(a["needIndex"]), a["buyer"], int(a["paymentUeur"]), int(a["refundUeur"]),
+             int(a["penaltyUeur"]))
+        )  # fmt: skip
+    elif name == "ResultCommitted":
+        status = STATUS[int(a["status"])]
+        s.input_hash, s.result_hash = a["inputHash"], a["resultHash"]
+        s.status = status
+        s.status_events.append((name, status))
+    elif name == "ResultAttested":
+        status = STATUS[int(a["status"])]
+        s.attestations.append(a["validator"])
+        s.status = status
+        s.status_events.append((name, status))
+    elif name == "ResultDisputed":
+        s.disputes.append((a["validator"], a["reasonHash"]))
+        s.status = "Disputed"
+        s.status_events.append((name, s.status))
+    elif name == "DisputeResolved":
+        s.status = STATUS[int(a["status"])]
+        s.status_events.append((name, s.status))
+    elif name in ("DeliveryRecorded", "DeliveryCorrected"):
+        award(a["awardIndex"]).delivered_w = int(a["deliveredW"])
+    elif name == "DeliveryLapsed":
+        award(a["awardIndex"]).lapsed = True
+    elif name == "AwardSettled":
+        rec = award(a["awardIndex"])
+        settled = (int(a["paymentUeur"]), int(a["refundUeur"]), int(a["penaltyUeur"]))
+        rec.settlement = settled
+        s.settle_order.append(rec.index)
+        s.statuses_at_settlement.append(s.status)
 
 
 def _ordered(logs: Iterable[DecodedLog]) -> list[DecodedLog]:

@@ -76,6 +76,8 @@ def validate_once(
     with JsonRpc(rpc_url) as rpc:
         state, addresses = load_state(rpc, deployment)
     client = ValidatorClient(_contracts(rpc_url, addresses, state.chain.chain_id), private_key)
+    for event in state.unplaced_elsewhere():  # a session's own ones are its violations
+        log(f"event of no session, skipped: {event}")
     me = client.address.lower()
     actions: list[Action] = []
     for sid in sorted(state.sessions) if sessions is None else sessions:
@@ -84,7 +86,12 @@ def validate_once(
             continue
         if me in rec.attestations or any(v == me for v, _ in rec.disputes):
             continue
-        report, _ = verify_session(state, sid, strict_hash=strict_hash)
+        try:
+            report, _ = verify_session(state, sid, strict_hash=strict_hash)
+        except Exception as exc:  # noqa: BLE001 - this node's failure is no evidence
+            actions.append(Action(sid, "skipped", False, f"could not judge: {exc!r}"))
+            log(f"session {sid}: skipped ({actions[-1].detail[:200]})")
+            continue
         try:
             if report.ok and rec.status == "Pending":
                 assert rec.result_hash is not None
@@ -98,6 +105,7 @@ def validate_once(
             else:
                 actions.append(Action(sid, "skipped", True, "final already"))
         except TransactionReverted as exc:  # another validator was faster (a dispute)
+            client.wallet.reset_nonce()
             actions.append(Action(sid, "skipped", report.ok, f"{exc.error}"))
         log(f"session {sid}: {actions[-1].action} ({actions[-1].detail[:200]})")
     return actions

@@ -15,10 +15,21 @@ For each session whose result is committed, the verifier rebuilds the session
    oracle hashed another representation (the demo clears the scenario file, whose ids are
    not on chain), the hashes cannot be reproduced: noted, and the content checks decide;
 5. **settlements**: every `AwardSettled` is recomputed from the award, its `DeliveryRecorded`
+   (or the last `DeliveryCorrected`; a `DeliveryLapsed` award pays nothing and refunds all)
    and the session's tolerance, penalty rate and the seller's collateral left in the session,
    and only a `Final` result may have been paid; a shared award's `ShareSettled` parts are
    recomputed by the contract's split (cumulative floors in share-row order, its own need
-   last).
+   last);
+6. **payers**: what each buyer pays of each award on chain (its rows: the award's own
+   need, its share rows) must equal the payer rule's share exactly (`oracle.payers`: the
+   watts each buyer's requests received from it, by a max-flow in buyer order, the payment
+   split in proportion), recomputed from the committed awards, in every session.
+
+Events the replay cannot place (verifier.rebuild: a session's event before its
+SessionOpened, an award index never committed ...) are reported, never fatal: one of a
+session is that session's violation (its rebuild may not be the chain's session), one of no
+session is listed in the report (`unplaced`) and changes no verdict. A failure of this node
+on one session is that session's violation; the other sessions are judged.
 
 A session with TSO-DSO coordination (several buyer roles, zone safety, red slots, or
 published coordination inputs: `oracle.coordination.needs_coordination`) is cleared here with
@@ -64,6 +75,7 @@ from verifier.rebuild import (
     ChainState,
     RebuildError,
     SessionRecord,
+    Unplaced,
     read_chain,
     replay,
 )
@@ -100,6 +112,7 @@ class SessionReport:
     violations: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    grid: dict[str, Any] = field(default_factory=dict)  # verifier.grid (grid sessions only)
 
     def fail(self, what: str) -> None:
         self.ok = False
@@ -120,6 +133,7 @@ class SessionReport:
             "violations": self.violations,
             "notes": self.notes,
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+            **({"grid": self.grid} if self.grid else {}),
         }
 
 
@@ -257,20 +271,9 @@ def coordinated_chain_result(
         if on_chain != paid.get(bid_id):
             report.fail(f"awards of bid {bid_id}: payment {on_chain} µEUR, the pricing rule "
                         f"gives {paid.get(bid_id)} µEUR")  # fmt: skip
-    expected: dict[tuple[str, str], int] = defaultdict(int)
-    for row in result.shares or []:
-        expected[(str(row["bid"]), str(row["buyer"]))] += int(row["payment_ueur"])
-    committed: dict[tuple[str, str], int] = defaultdict(int)
-    for bid_id, rows in per_bid.items():
-        for r in rows:
-            for _, buyer, amount in r.parts():
-                committed[(bid_id, buyer)] += amount
     exact = coupling == "common" or result is own
     mismatches = _balancing_mismatches(rec, per_bid, result.shares or [])
-    for key in sorted(set(expected) | set(committed)):
-        if expected.get(key, 0) != committed.get(key, 0):
-            mismatches.append(f"bid {key[0]}: {key[1]} pays {committed.get(key, 0)} µEUR on "
-                              f"chain, its share is {expected.get(key, 0)} µEUR")  # fmt: skip
+    mismatches += payer_mismatches(result.shares or [], per_bid)
     if exact:
         for m in mismatches:
             report.fail(m if m.startswith("balancing: ") else f"shares: {m}")
@@ -280,6 +283,27 @@ def coordinated_chain_result(
             "which watts is not on chain, shares checked for their sums only"
         )
     return result
+
+
+def payer_mismatches(
+    shares: Sequence[Mapping[str, Any]], per_bid: Mapping[str, Sequence[Any]]
+) -> list[str]:
+    """Where what each buyer pays of each award on chain (its rows: the award's own need,
+    its share rows) differs from the payer rule's `shares` (`oracle.payers`)."""
+    expected: dict[tuple[str, str], int] = defaultdict(int)
+    for row in shares:
+        expected[(str(row["bid"]), str(row["buyer"]))] += int(row["payment_ueur"])
+    committed: dict[tuple[str, str], int] = defaultdict(int)
+    for bid_id, rows in per_bid.items():
+        for r in rows:
+            for _, buyer, amount in r.parts():
+                committed[(bid_id, buyer)] += amount
+    out = []
+    for key in sorted(set(expected) | set(committed)):
+        if expected.get(key, 0) != committed.get(key, 0):
+            out.append(f"bid {key[0]}: {key[1]} pays {committed.get(key, 0)} µEUR on "
+                       f"chain, its share is {expected.get(key, 0)} µEUR")  # fmt: skip
+    return out
 
 
 def _balancing_mismatches(
@@ -328,13 +352,20 @@ def check_settlements(state: ChainState, rec: SessionRecord, report: SessionRepo
         a = by_index[index]
         if status != "Final":
             mismatches.append(f"award {index} was paid while the result was {status}")
-        if a.delivered_w is None or a.settlement is None:
+        if a.lapsed and a.delivered_w is None and a.settlement is not None:
+            # no delivery recorded by the delivery deadline: the buyers get their payment
+            # back, the seller neither payment nor penalty
+            delivered, shortfall = 0, 0
+        elif a.delivered_w is None or a.settlement is None or a.lapsed:
             mismatches.append(f"award {index} was settled without a recorded delivery")
             continue
-        delivered = min(a.delivered_w, a.quantity_w)
-        shortfall = a.quantity_w - delivered
+        else:
+            delivered = min(a.delivered_w, a.quantity_w)
+            shortfall = a.quantity_w - delivered
         payment, refund, penalty = a.payment_ueur, 0, 0
-        if shortfall * 10_000 > a.quantity_w * tolerance:
+        if a.lapsed:
+            payment, refund = 0, a.payment_ueur
+        elif shortfall * 10_000 > a.quantity_w * tolerance:
             payment = a.payment_ueur // a.quantity_w * delivered
             refund = a.payment_ueur - payment
             penalty = min(shortfall * rate, collateral[a.seller])
@@ -389,9 +420,12 @@ def verify_session(
     cleared: no committed result yet)."""
     from oracle import OracleError, check, clear, parse_scenario
     from oracle.coordination import check_coordinated, clear_coordinated, needs_coordination
+    from oracle.payers import payer_shares
 
     rec = state.sessions[session_id]
     report = SessionReport(session_id, rec.status, len(rec.reveals), len(rec.awards))
+    for u in rec.unplaced:  # the rebuild may differ from the session on chain
+        report.fail(f"event not placed: {u}")
     if not rec.result_committed:
         report.notes.append(f"no complete result on chain (status {rec.status})")
         check_settlements(state, rec, report)
@@ -404,8 +438,15 @@ def verify_session(
         check_settlements(state, rec, report)
         return report, None
     t1 = time.perf_counter()
-    coordinated = needs_coordination(scenario)
-    own = clear_coordinated(scenario) if coordinated else clear(scenario)
+    grid_cuts = None
+    if scenario.grid is not None:  # a grid session: cleared with its published cuts
+        from oracle.grid.published import clear_published
+
+        coordinated = False
+        own, grid_cuts = clear_published(scenario)
+    else:
+        coordinated = needs_coordination(scenario)
+        own = clear_coordinated(scenario) if coordinated else clear(scenario)
     t2 = time.perf_counter()
     if coordinated:
         committed = coordinated_chain_result(scenario, rec, own, report)
@@ -421,8 +462,21 @@ def verify_session(
                 if need in rec.balancing_needs:
                     report.fail(f"balancing: bid {a.bid}: {amount} µEUR charged to the balancing "
                                 f"need need-{need} in a session without coordination")  # fmt: skip
+        # who pays: the payer rule, recomputed from the committed awards (rows of a bid that
+        # cannot serve the session have no payer: `check` reports them)
+        revealed = {b.id for b in scenario.bids}
+        per_bid: dict[str, list[Any]] = defaultdict(list)
+        for row in rec.awards:
+            if row.bid in revealed:
+                per_bid[row.bid].append(row)
+        for m in payer_mismatches(payer_shares(scenario, committed), per_bid):
+            report.fail(f"shares: {m}")
     for v in violations:
         report.fail(f"infeasible: {v}")
+    if grid_cuts is not None:  # the published cuts; the model's own checks on a DSO node
+        from verifier.grid import check_grid
+
+        check_grid(scenario, {a.bid: a.quantity_w for a in committed.awards}, grid_cuts, report)
     gap = Decimal(own.mip_gap or 0)
     obj_chain, obj_own = objective_ueur(scenario, committed), objective_ueur(scenario, own)
     allowed = obj_own * (1 + gap)
@@ -465,7 +519,8 @@ def verify_session(
     t3 = time.perf_counter()
     check_settlements(state, rec, report)
     report.checked = True
-    report.timings_s = {"scenario": t1 - t0, "clear": t2 - t1, "check": t3 - t2}
+    report.timings_s = {"scenario": t1 - t0, "clear": t2 - t1, "check": t3 - t2,
+                        **report.timings_s}  # (grid sessions: the grid checks' own, in check)
     return report, own
 
 
@@ -552,6 +607,9 @@ class Report:
     sessions: list[SessionReport]
     timings_s: dict[str, float]
     events: int
+    # events of no session (before its SessionOpened, ...): reported, skipped; they change
+    # no session, so they fail none (an event of a session is that session's violation)
+    unplaced: list[Unplaced] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -566,6 +624,7 @@ class Report:
             "events": self.events,
             "bytecode": self.bytecode,
             "sessions": [s.to_json() for s in self.sessions],
+            "unplaced": [u.to_json() for u in self.unplaced],
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
 
@@ -593,6 +652,9 @@ class Report:
                 lines.append(f"  result_hash {s.result_hash['committed']} ({same} here)")
             lines += [f"  ! {v}" for v in s.violations]
             lines += [f"  - {n}" for n in s.notes]
+        if self.unplaced:
+            lines.append(f"{len(self.unplaced)} events of no session, skipped:")
+            lines += [f"  - {u}" for u in self.unplaced]
         lines.append("all checks passed" if self.ok else "MISMATCHES FOUND")
         return "\n".join(lines)
 
@@ -635,7 +697,7 @@ def verify_chain(
     for sid in ids:
         if sid not in state.sessions:
             raise InputError("--session", f"no session {sid} on chain")
-        reports.append(verify_session(state, sid, strict_hash=strict_hash)[0])
+        reports.append(judge_session(state, sid, strict_hash=strict_hash))
     t2 = time.perf_counter()
     timings = {
         "fetch": state.chain.fetch_s,
@@ -652,7 +714,20 @@ def verify_chain(
         reports,
         timings,
         len(state.chain.logs),
+        state.unplaced_elsewhere(),
     )
+
+
+def judge_session(state: ChainState, session_id: int, *, strict_hash: bool = True) -> SessionReport:
+    """`verify_session`'s report; a failure of this node's own code on one session is that
+    session's violation, never the end of the other sessions' checks."""
+    try:
+        return verify_session(state, session_id, strict_hash=strict_hash)[0]
+    except Exception as exc:  # noqa: BLE001 - reported, the other sessions go on
+        rec = state.sessions[session_id]
+        report = SessionReport(session_id, rec.status, len(rec.reveals), len(rec.awards))
+        report.fail(f"this node could not judge the session: {type(exc).__name__}: {exc}")
+        return report
 
 
 # ------------------------------------------------------------------ command line

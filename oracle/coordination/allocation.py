@@ -28,10 +28,18 @@ def role_order(scenario: Scenario) -> list[str]:
 
 
 def buyer_order(scenario: Scenario) -> list[str]:
-    """Buyers by role priority, then participant order: who gets a share's remainder first."""
+    """Buyers by role priority, then by their first request (scenario order; on chain the
+    need index, so a file and the session rebuilt from its chain events agree), buyers with
+    no request last in participant order: whose requests are served first, who gets a
+    share's remainder first (the payer rule, `oracle.payers`)."""
     roles = role_order(scenario)
+    first: dict[str, int] = {}
+    for i, req in enumerate(scenario.requests):
+        first.setdefault(req.buyer, i)
+    last = len(scenario.requests)
     buyers = [p for p in scenario.participants if p.role in roles]
-    return [p.id for p in sorted(buyers, key=lambda p: roles.index(p.role))]
+    buyers.sort(key=lambda p: (roles.index(p.role), first.get(p.id, last)))
+    return [p.id for p in buyers]
 
 
 def layer_of(scenario: Scenario, coupling: str) -> dict[int, int]:
@@ -154,7 +162,7 @@ def counter_activation_payer(scenario: Scenario, slots: Sequence[int]) -> str:
     """Who pays an award that no request counted, covering `slots`.
 
     Under `balance_dso` such an award is a counter-activation, bought because a DSO's zonal
-    need was served in one of its slots: the first DSO (participant order) with a zonal need
+    need was served in one of its slots: the first DSO (buyer order) with a zonal need
     there pays it, from its balancing need on chain (docs/contracts.md). Otherwise (watts an
     indivisible bid delivers beyond every need, say), or failing such a DSO: the first buyer,
     in priority order, with a need in one of its slots; failing that, the first buyer.
@@ -172,7 +180,8 @@ def counter_activation_payer(scenario: Scenario, slots: Sequence[int]) -> str:
         return False
 
     if scenario.market.balance_dso:
-        dsos = [p.id for p in scenario.participants if p.role == "DSO"]
+        role = {p.id: p.role for p in scenario.participants}
+        dsos = [b for b in buyers if role[b] == "DSO"]
         for b in dsos:
             if needs_in(b, True):
                 return b

@@ -14,7 +14,8 @@ coordinated clearing (only the scenario parser, bid rules' results through
   the award's payment, proportional to the watts received, the remainder to the
   first; each buyer's watts add up to what its requests received; an award no
   request counted has one payer: under `balance_dso` (a counter-activation) the
-  first DSO with a zonal need in one of its slots, else the first buyer in
+  first DSO (buyer order: role priority, then first request) with a zonal need in one of
+  its slots, else the first buyer in
   priority order with a need there;
 - conflicts well formed (integers and strings only); `imbalance` and `scarcity`
   exactly where the awards and unmet rows say they are;
@@ -73,10 +74,11 @@ def _payer(scenario: Scenario, bid: Bid, buyers: list[Any]) -> Any:
         return any(q[t] > 0 for t in slots)
 
     if scenario.market.balance_dso:
-        for p in scenario.participants:
-            if p.role == "DSO" and any(r.buyer == p.id and r.zone is not None and needing(r)
-                                       for r in scenario.requests):
-                return p.id
+        role = {p.id: p.role for p in scenario.participants}
+        for b in buyers:
+            if role.get(b) == "DSO" and any(r.buyer == b and r.zone is not None and needing(r)
+                                            for r in scenario.requests):
+                return b
     payers = [b for b in buyers if any(r.buyer == b and needing(r) for r in scenario.requests)]
     return (payers or buyers or [None])[0]
 
@@ -194,8 +196,13 @@ def check_coordinated(scenario: Scenario, result: Result) -> list[Violation]:
     # --- shares
     payment = {a.bid: a.payment_ueur for a in result.awards}
     rank: dict[str, int] = {r: i for i, r in enumerate(order)}
+    # buyer order: role priority, then each buyer's first request (need index on chain)
+    first: dict[str, int] = {}
+    for i, req in enumerate(scenario.requests):
+        first.setdefault(req.buyer, i)
     buyers: list[Any] = [p.id for p in sorted(
-        (p for p in scenario.participants if p.role in rank), key=lambda p: rank[p.role])]
+        (p for p in scenario.participants if p.role in rank),
+        key=lambda p: (rank[p.role], first.get(p.id, len(scenario.requests))))]
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in result.shares or []:
         rows[str(row.get("bid"))].append(row)

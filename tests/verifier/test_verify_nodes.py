@@ -230,7 +230,8 @@ def test_award_rows_follow_budgets_and_transient_errors_are_told_apart() -> None
         b["id"] = "0x" + f"{int(b['id'][1:]):064x}"
     renamed = parse_scenario(data)
     result = clear(renamed)
-    needs = [{"needIndex": i, "budgetUeur": 10**15} for i in range(len(data["requests"]))]
+    needs = [{"needIndex": i, "budgetUeur": 10**15, "quantityW": [1]}
+             for i in range(len(data["requests"]))]  # fmt: skip
     rows = award_rows(renamed, needs, result)
     per_bid: dict[str, int] = {}
     for r in rows:

@@ -4,6 +4,7 @@ oracle service, replica and validator tests (tests/verifier/test_verify_*.py).""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ BIDS = [
 ]
 # rule 3: backs with A-1 like A1, in the same slots (one of the two is rejected off chain)
 CONFLICT = ("A3", "A", 6_000, 50, False, ("A-1",))
+# committed and never revealed (their bonds are forfeitable after the reveal deadline)
+UNREVEALED = [("X1", "B", 4_000, 90, True, ("B-2",)), ("X2", "B", 4_000, 95, True, ("B-2",))]
 ASSETS = {"A-1": ("A", 6_000), "A-2": ("A", 4_000), "B-1": ("B", 6_000), "B-2": ("B", 4_000)}
 
 
@@ -61,6 +64,7 @@ class Market:
     metering: MeteringClient
     validator_keys: list[str]
     sessions: dict[str, int] = field(default_factory=dict)  # name -> session id
+    keys: list[str] = field(default_factory=list)  # the chain's dev keys
     bid_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (session, bid) -> id
 
     def validator(self, i: int) -> ValidatorClient:
@@ -77,9 +81,16 @@ class Market:
         self.oracle.commit_result(sid, fake, fake, award)
 
 
-def build_market(chain: LocalChain, tmp: Path, sessions: dict[str, dict[str, Any]]) -> Market:
-    """Deploy, register, open `sessions` (name -> {pricing, conflict}) with quorum 3 and
-    bring them all past their reveal deadline, every bid revealed."""
+def build_market(
+    chain: LocalChain,
+    tmp: Path,
+    sessions: dict[str, dict[str, Any]],
+    before_open: Callable[[Market], None] | None = None,
+) -> Market:
+    """Deploy, register, open `sessions` (name -> {pricing, conflict, unrevealed}) with
+    quorum 3 and bring them all past their reveal deadline, every bid revealed but, with
+    `unrevealed`, two more bids of B's (`X1`, `X2`). `before_open(market)` runs before the first
+    session opens."""
     ensure_artifacts()
     keys = chain.dev_private_keys
     w3 = connect(chain.url)
@@ -94,7 +105,7 @@ def build_market(chain: LocalChain, tmp: Path, sessions: dict[str, dict[str, Any
     sellers = {"A": AggregatorClient(contracts, keys[4]), "B": AggregatorClient(contracts, keys[5])}
     validator_keys = keys[6 : 6 + VALIDATORS]
     market = Market(chain, contracts, deployment, deployment_file, admin, oracle, keys[1],
-                    metering, validator_keys)  # fmt: skip
+                    metering, validator_keys, keys=list(keys))  # fmt: skip
     admin.grant_role("ORACLE", oracle.address)
     admin.grant_role("METERING", metering.address)
     admin.grant_role("DSO", dso.address)
@@ -110,6 +121,8 @@ def build_market(chain: LocalChain, tmp: Path, sessions: dict[str, dict[str, Any
         aid = asset_id(name, KEY)
         sellers[seller].register_asset(aid, AssetType.LOAD, p_max, 0, ZONE, sellers[seller].address)
         dso.prequalify(aid)
+    if before_open is not None:
+        before_open(market)
     now = int(w3.eth.get_block("latest")["timestamp"])
     fields: dict[tuple[str, str], tuple[AggregatorClient, BidFields]] = {}
     for name, opts in sessions.items():
@@ -126,6 +139,7 @@ def build_market(chain: LocalChain, tmp: Path, sessions: dict[str, dict[str, Any
         market.sessions[name] = sid
         dso.post_need(NeedParams(sid, ZONE, Direction.UP, BuyerRole.DSO, 10**10, (NEED_W,)))
         bids = BIDS + ([CONFLICT] if opts.get("conflict") else [])
+        bids += UNREVEALED if opts.get("unrevealed") else []
         for seller in sellers:
             mine = [b for b in bids if b[1] == seller]
             sellers[seller].join_session(sid, len(mine))
@@ -137,7 +151,8 @@ def build_market(chain: LocalChain, tmp: Path, sessions: dict[str, dict[str, Any
                 market.bid_ids[(name, bname)] = "0x" + bid.hex()
                 fields[(name, bname)] = (sellers[seller], f)
     chain.warp_to(now + 100)
-    for (name, _), (client, f) in fields.items():
-        client.reveal_bid(market.sessions[name], f)
+    for (name, bname), (client, f) in fields.items():
+        if bname not in {u[0] for u in UNREVEALED}:
+            client.reveal_bid(market.sessions[name], f)
     chain.warp_to(now + 200)
     return market
