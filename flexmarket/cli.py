@@ -111,18 +111,11 @@ def clear_file(path: Path) -> object:
 
 
 def clear_scenario(scenario: Scenario, base_dir: Path) -> Result:
-    """The right clearing for a scenario: with its grid, with TSO-DSO coordination, or plain."""
-    from oracle import clear
+    """The right clearing for a scenario: with its grid, with TSO-DSO coordination, or plain
+    (`oracle.clearing.clear_scenario`, the one every node uses)."""
+    from oracle.clearing import clear_scenario as clear_any
 
-    if scenario.grid is not None:
-        from oracle.grid.clearing import clear_with_grid
-
-        return clear_with_grid(scenario, base_dir=base_dir)
-    from oracle.coordination import clear_coordinated, needs_coordination
-
-    if needs_coordination(scenario):  # several buyer roles, zone safety, traffic light
-        return clear_coordinated(scenario)
-    return clear(scenario)
+    return clear_any(scenario, base_dir)
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
@@ -166,7 +159,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from oracle import load_scenario
     from oracle.result import Result
-    from python_client.demo import run_session
+    from python_client.demo import exit_code, run_session
 
     if args.chain not in ("anvil", "ganache") and not args.chain.startswith(
         ("http://", "https://", "ws://", "wss://")
@@ -188,10 +181,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from verifier.validator import validate_session
 
-    out = run_session(raw, clear_on_chain, args.chain, validate=validate_session)
+    def grid_inputs(data: Mapping[str, Any]) -> Mapping[str, Any]:  # the DSO's, published
+        from oracle.grid.published import grid_inputs_json
+
+        return grid_inputs_json(data, path.parent)
+
+    grid = grid_inputs if scenario.grid is not None else None
+    out = run_session(raw, clear_on_chain, args.chain, validate=validate_session, grid=grid)
     if args.json:
         print(json.dumps(out, sort_keys=True, separators=(",", ":")))
-        return EXIT_OK
+        return exit_code(out)  # 1: the validators did not make the result final
     result = Result.model_validate(
         {k: v for k, v in out.items() if k not in ("chain", "verification")}
     )
@@ -203,7 +202,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         verdict = "ok" if v["ok"] else "FAILED"
         print(f"\nverification: {verdict}, {v['attestations']} of {v['validators']} validators "
               f"attested {v['result_hash']} (status {v['status']})")  # fmt: skip
-    return EXIT_OK
+    return exit_code(out)  # 1: the validators did not make the result final
 
 
 def cmd_needs(rest: Sequence[str]) -> int:

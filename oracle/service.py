@@ -248,6 +248,10 @@ class OracleService:
             from oracle.clearing import clear_scenario
 
             default = clear_scenario
+        if scenario.grid is not None:  # cleared with its published grid cuts (issue 19)
+            from oracle.clearing import clear_scenario
+
+            default = clear_scenario
         result = (self._clear or default)(scenario)
         rows = award_rows(scenario, rec.needs, result)
         start = 0

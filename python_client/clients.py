@@ -155,6 +155,11 @@ class DsoClient(BuyerClient):
         """The coordination inputs of a session this DSO opened, before gate closure."""
         return self._send(self.market.publishCoordination(session_id, coordination))
 
+    def publish_grid(self, session_id: int, grid: bytes) -> list[ChainEvent]:
+        """The grid inputs of a session this DSO opened, before gate closure (canonical JSON,
+        oracle.grid.published.grid_json)."""
+        return self._send(self.market.publishGrid(session_id, grid))
+
 
 class AggregatorClient(ParticipantClient):
     """A flexibility service provider: assets, joining, sealed bids."""
@@ -227,6 +232,11 @@ class OracleClient(ParticipantClient):
         """The session's coordination inputs (see python_client.shares.coordination_json);
         the session's operator, before gate closure."""
         return self._send(self.market.publishCoordination(session_id, coordination))
+
+    def publish_grid(self, session_id: int, grid: bytes) -> list[ChainEvent]:
+        """The session's grid inputs (canonical JSON, oracle.grid.published.grid_json), before
+        gate closure: what the session is cleared with on every node."""
+        return self._send(self.market.publishGrid(session_id, grid))
 
     def commit_result(
         self,

@@ -31,6 +31,7 @@ every budget, the balancing needs' included, is released after settlement.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -142,6 +143,11 @@ def _keys(url_or_chain: LocalChain | None, count: int) -> list[str]:
 Validate = Callable[[str, Mapping[str, Any], int, list[str]], Mapping[str, Any]]
 # tamper_rows(award rows, need index per name) -> the rows committed instead (tests)
 TamperRows = Callable[[list[AwardRow], dict[str, int]], list[AwardRow]]
+# grid(scenario) -> the scenario's `grid` object with its published `inputs` (the scenario's
+# asset ids), e.g. oracle.grid.published.build_inputs(...).model_dump(mode="json")
+GridInputs = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+# tamper_grid(the grid object as published on chain) -> the one published instead (tests)
+TamperGrid = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def run_session(
@@ -152,6 +158,8 @@ def run_session(
     validators: int = 4,
     quorum: int = 3,
     tamper_rows: TamperRows | None = None,
+    grid: GridInputs | None = None,
+    tamper_grid: TamperGrid | None = None,
 ) -> dict[str, Any]:
     """Run `scenario` on a chain: "anvil" or "ganache" (started and stopped here), a running
     LocalChain (left running), or a JSON-RPC URL whose first accounts of the development
@@ -163,21 +171,31 @@ def run_session(
     `verification` summary. A result they do not make final is not settled.
 
     `tamper_rows(rows, need indices)` (tests: a dishonest market operator) rewrites the award
-    rows before they are committed; need indices as in `chain.needs`."""
+    rows before they are committed; need indices as in `chain.needs`.
+
+    A scenario with a `grid` needs `grid` (its grid inputs, built by the DSO's model): the
+    operator publishes them (`publishGrid`, asset ids the chain's) before gate closure and
+    the session is cleared with them, so that every node clears it with the same cuts
+    (issue 19); `tamper_grid` (tests) changes what is published."""
     ensure_artifacts()
     participants = list(scenario.get("participants", []))
     extra = validators if validate is not None else 0
     needed = 3 + len(participants) + extra  # admin, oracle, metering, participants, validators
+    if scenario.get("grid") is not None and grid is None:
+        raise ClientError("grid: a scenario with a grid needs its grid inputs (run_session's "
+                          "grid, e.g. from oracle.grid.published.build_inputs)")
+    grids = (grid, tamper_grid)
     checks = (validate, extra, quorum if validate is not None else 0, tamper_rows)
     if isinstance(chain, LocalChain):
         if chain.accounts < needed:
             raise ClientError(f"the chain has {chain.accounts} accounts, {needed} needed")
-        return _run(scenario, clear, connect(chain.url), chain, _keys(chain, needed), checks)
+        return _run(scenario, clear, connect(chain.url), chain, _keys(chain, needed), checks,
+                    grids)
     if chain in ("anvil", "ganache"):
         with start_chain(chain, accounts=max(10, needed)) as local:  # type: ignore[arg-type]
             keys = _keys(local, needed)
-            return _run(scenario, clear, connect(local.url), local, keys, checks)
-    return _run(scenario, clear, connect(chain), None, _keys(None, needed), checks)
+            return _run(scenario, clear, connect(local.url), local, keys, checks, grids)
+    return _run(scenario, clear, connect(chain), None, _keys(None, needed), checks, grids)
 
 
 def _run(
@@ -187,6 +205,7 @@ def _run(
     local: LocalChain | None,
     keys: list[str],
     checks: tuple[Validate | None, int, int, TamperRows | None] = (None, 0, 0, None),
+    grids: tuple[GridInputs | None, TamperGrid | None] = (None, None),
 ) -> dict[str, Any]:
     validate, n_validators, quorum, tamper_rows = checks
     validator_keys = keys[len(keys) - n_validators :] if n_validators else []
@@ -234,16 +253,27 @@ def _run(
         run.record("prequalify", zone_dso.prequalify(asset_ids[a["id"]]))
 
     # --- session and needs
-    now = int(w3.eth.get_block("latest")["timestamp"])
-    # gate closure leaves a second per bid: commits go one per second (below)
-    now += len(scenario.get("bids", []))
+    # the grid inputs come from the DSO's model: built before the session's clock starts
+    grid = json.loads(json.dumps(grids[0](scenario))) if scenario.get("grid") is not None and (
+        grids[0] is not None) else None  # fmt: skip
+    latest = w3.eth.get_block("latest")
+    now = int(latest["timestamp"])
+    # gate closure leaves time for a commit per bid (one per block, below), the reveal
+    # deadline time for a reveal per bid: two seconds each on a local chain (its clock is
+    # moved past each deadline: no wall time lost, and a loaded machine stays within them),
+    # two blocks each on a chain that mines on its own (a URL)
+    per_bid_s = 2 if local is not None else 2 * _block_interval(w3, latest)
+    bid_window_s = len(scenario.get("bids", [])) * per_bid_s
+    now += bid_window_s
+    reveal_extra_s = bid_window_s
     cap = market.get("price_cap_eur_per_mw")
     params = SessionParams(
         market_id=label(market["id"][:32]), product=label(market.get("product", "PowerMax")[:32]),
         pricing=Pricing.UNIFORM if market.get("pricing") == "uniform" else Pricing.PAY_AS_BID,
         slot_count=slots, slot_minutes=int(market.get("slot_minutes", 15)),
-        delivery_start=now + 4 * PHASE_S, bidding_end=now + PHASE_S,
-        reveal_deadline=now + 2 * PHASE_S, clearing_deadline=now + 3 * PHASE_S,
+        delivery_start=now + 4 * PHASE_S + reveal_extra_s, bidding_end=now + PHASE_S,
+        reveal_deadline=now + 2 * PHASE_S + reveal_extra_s,
+        clearing_deadline=now + 3 * PHASE_S + reveal_extra_s,
         min_bid_w=int(market.get("min_bid_w", 0)),
         granularity_w=int(market.get("granularity_w", 1)),
         price_floor_eur_per_mw=int(market.get("price_floor_eur_per_mw", 0)),
@@ -259,7 +289,12 @@ def _run(
     mark = len(oracle.wallet.sent)
     session_id = oracle.open_session(params)
     run.record_sent("open_session", oracle, mark)
-    coordination = coordination_json(scenario)
+    if grid is not None:  # grid inputs: what every node clears with (issue 19)
+        _publish_grid(run, oracle, session_id, grid, asset_ids, grids[1])
+        scenario = {**scenario, "grid": grid}  # cleared with them
+    # (a grid session is cleared by its grid, not by coordination: its zones' forecasts are
+    # published with the grid inputs)
+    coordination = None if scenario.get("grid") is not None else coordination_json(scenario)
     if coordination is not None:
         run.record("publish_coordination", oracle.publish_coordination(session_id, coordination))
     need_index: dict[str, int] = {}
@@ -338,8 +373,8 @@ def _run(
     for _, sid_name, bid_name, fields in commits:
         seller = clients[sid_name]
         assert isinstance(seller, AggregatorClient)
-        if last_commit:  # a later block time than the previous commit's
-            run.wait_until(last_commit + 1)
+        if last_commit and local is not None:  # a later block time than the previous commit's
+            run.wait_until(last_commit + 1)  # (a chain that mines on its own: the next block)
         mark = len(seller.wallet.sent)
         chain_bid_id[bid_name] = seller.commit_bid(session_id, fields)
         run.record_sent("commit_bid", seller, mark)
@@ -437,6 +472,40 @@ def _run(
     if verification is not None:
         return {**result, "chain": chain_info, "verification": verification}
     return {**result, "chain": chain_info}
+
+
+def _block_interval(w3: Web3, latest: Any) -> int:
+    """Seconds between the chain's last two blocks (at least 1)."""
+    number = int(latest["number"])
+    if number == 0:
+        return 1
+    parent = w3.eth.get_block(number - 1)
+    return max(1, int(latest["timestamp"]) - int(parent["timestamp"]))
+
+
+def _publish_grid(
+    run: _Run, oracle: OracleClient, session_id: int, grid: Mapping[str, Any],
+    asset_ids: Mapping[str, bytes], tamper: TamperGrid | None,
+) -> None:
+    """Publish the session's grid inputs with the chain's asset ids (`grid` has the
+    scenario's)."""
+    on_chain = json.loads(json.dumps(grid))
+    ids = {name: "0x" + a.hex() for name, a in asset_ids.items()}
+    on_chain["inputs"]["assets"] = sorted(
+        ({**a, "id": ids.get(a["id"], a["id"])} for a in on_chain["inputs"]["assets"]),
+        key=lambda a: str(a["id"]),
+    )
+    if tamper is not None:
+        on_chain = tamper(on_chain)
+    body = json.dumps(on_chain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    run.record("publish_grid", oracle.publish_grid(session_id, body.encode()))
+
+
+def exit_code(out: Mapping[str, Any]) -> int:
+    """`flexmarket demo`'s exit code: 1 when validator nodes ran and did not all verify the
+    result (not final: nothing was settled), else 0."""
+    verification = out.get("verification")
+    return 1 if verification is not None and not verification.get("ok") else 0
 
 
 def _instant(text: str | None) -> float:
