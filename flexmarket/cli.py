@@ -153,9 +153,29 @@ def render_chain(chain: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _show_demo_progress(on: bool) -> None:
+    """The demo's phases and waits (python_client.demo logs them) as lines on stderr: on a
+    terminal only, never with --json."""
+    import logging
+
+    logger = logging.getLogger("python_client.demo")
+    logger.propagate = False
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    if on:
+        shown = logging.StreamHandler(sys.stderr)
+        shown.setFormatter(logging.Formatter("demo: %(message)s"))
+        logger.addHandler(shown)
+        logger.setLevel(logging.INFO)
+    else:
+        logger.addHandler(logging.NullHandler())
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """A whole market session on a chain: registration to settlement."""
     import json
+
+    from web3.exceptions import TimeExhausted
 
     from oracle import load_scenario
     from oracle.result import Result
@@ -187,7 +207,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return grid_inputs_json(data, path.parent)
 
     grid = grid_inputs if scenario.grid is not None else None
-    out = run_session(raw, clear_on_chain, args.chain, validate=validate_session, grid=grid)
+    _show_demo_progress(not args.json and sys.stderr.isatty())
+    try:
+        out = run_session(raw, clear_on_chain, args.chain, validate=validate_session, grid=grid)
+    except TimeExhausted as exc:  # a transaction of the SDK's own, never mined
+        print(f"error: --chain {printable(args.chain)}: {exc}: does the node mine? "
+              f"(anvil --no-mining mines nothing)", file=sys.stderr)  # fmt: skip
+        return EXIT_FAILURE
     if args.json:
         print(json.dumps(out, sort_keys=True, separators=(",", ":")))
         return exit_code(out)  # 1: the validators did not make the result final

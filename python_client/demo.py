@@ -32,12 +32,14 @@ every budget, the balancing needs' included, is released after settlement.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from web3 import Web3
+from web3.exceptions import TimeExhausted
 
 from python_client.artifacts import ensure_artifacts
 from python_client.chain import Contracts, Wallet, connect, deploy
@@ -81,6 +83,16 @@ COLLATERAL_UEUR_PER_W = 10_000  # 10 EUR per kW offered
 PENALTY_EUR_PER_MW = 100_000  # 0.1 EUR per W of shortfall beyond tolerance
 TOLERANCE_BPS = 1_000  # 10 %
 PHASE_S = 30  # seconds between deadlines (a URL chain waits them out)
+# A URL chain may mine only when a transaction arrives (anvil or hardhat without a block
+# time): its clock then stands still. Once the chain should be IDLE_S past a deadline and no
+# block came, the demo sends a no-op transaction (0 wei to itself, from its admin account) so
+# that a block is mined at the chain's current time; no node-specific RPC.
+IDLE_S = 1.0
+CALIBRATE_S = 5.0  # idle this long at the start of a wait: one no-op to read the chain's clock
+NUDGE_TIMEOUT_S = 60.0  # a no-op not mined by then: the node does not mine (explained)
+MAX_NUDGES = 30  # per wait: blocks mined but the clock does not move (explained)
+REPORT_S = 10.0  # a progress line while waiting, every so often
+log = logging.getLogger(__name__)  # progress: `flexmarket demo` shows it on a terminal
 ROLE_OF = {"DSO": "DSO", "TSO": "TSO", "BRP": "BRP", "aggregator": "AGGREGATOR"}
 GAS_KINDS = {
     "commit_bid": ("commitBid",),
@@ -106,6 +118,7 @@ class _Run:
     gas: GasLog
     clients: dict[str, ParticipantClient]
     txs: dict[str, list[str]] = field(default_factory=dict)
+    nudger: Wallet | None = None  # sends the no-op transactions that move a URL chain's clock
 
     def record(self, step: str, events: list[Any]) -> None:
         hashes = self.txs.setdefault(step, [])
@@ -119,12 +132,68 @@ class _Run:
         hashes = self.txs.setdefault(step, [])
         hashes += [h for h in client.wallet.sent[since:] if h not in hashes]
 
-    def wait_until(self, timestamp: int) -> None:
+    def wait_until(self, timestamp: int, what: str = "") -> None:
+        """Until the chain's latest block is at `timestamp` or later: a local chain is moved
+        there; a URL chain is waited for, and given a no-op transaction when it should be past
+        it but mined nothing (a node that mines only on transactions). `what` (gate closure,
+        ...) is reported with the chain time and the target while waiting."""
         if self.chain is not None:
             self.chain.warp_to(timestamp)
             return
-        while int(self.w3.eth.get_block("latest")["timestamp"]) < timestamp:
-            time.sleep(1)
+        block = self.w3.eth.get_block("latest")
+        seen = time.monotonic()  # when this block was first seen
+        nudges, reported = 0, float("-inf")
+        while int(block["timestamp"]) < timestamp:
+            now = time.monotonic()
+            chain_time = int(block["timestamp"])
+            if what and now - reported >= REPORT_S:
+                log.info("waiting for %s: chain time %s, target %s (%d s to go)", what,
+                         _utc(chain_time), _utc(timestamp), timestamp - chain_time)
+                reported = now
+            # the chain's clock now, if it runs with ours since the block was seen
+            clock = chain_time + (now - seen)
+            if clock >= timestamp + IDLE_S or (nudges == 0 and now - seen >= CALIBRATE_S):
+                if nudges >= MAX_NUDGES:
+                    raise ClientError(
+                        f"the chain's clock does not advance: {nudges} blocks mined for it, the "
+                        f"latest at {_utc(chain_time)}, and {what or 'the next deadline'} is at "
+                        f"{_utc(timestamp)}")  # fmt: skip
+                self._nudge(what, timestamp)
+                nudges += 1
+            else:
+                time.sleep(min(1.0, max(0.1, timestamp + IDLE_S - clock)))
+            latest = self.w3.eth.get_block("latest")
+            if latest["number"] != block["number"]:
+                block, seen = latest, time.monotonic()
+
+    def _nudge(self, what: str, timestamp: int) -> None:
+        """A 0-wei transfer from the admin account to itself, mined at the chain's time."""
+        assert self.nudger is not None
+        wallet, w3 = self.nudger, self.w3
+        tx: dict[str, Any] = {
+            "to": wallet.address, "value": 0, "gas": 21_000, "gasPrice": w3.eth.gas_price,
+            "chainId": w3.eth.chain_id,
+            "nonce": w3.eth.get_transaction_count(wallet.address, "pending"),
+        }  # fmt: skip
+        tx_hash = w3.eth.send_raw_transaction(wallet.account.sign_transaction(tx).raw_transaction)
+        wallet.reset_nonce()  # its next contract call reads the nonce again
+        try:
+            w3.eth.wait_for_transaction_receipt(tx_hash, timeout=NUDGE_TIMEOUT_S, poll_latency=0.2)
+        except TimeExhausted:
+            raise ClientError(
+                f"the chain mines no block: a no-op transaction sent to move its clock to "
+                f"{what or 'the next deadline'} ({_utc(timestamp)}) was not mined within "
+                f"{NUDGE_TIMEOUT_S:.0f} s. Does the node mine (anvil --no-mining mines nothing)?"
+            ) from None
+        self.txs.setdefault("advance_clock", []).append(tx_hash.to_0x_hex())
+        log.info("no block for a while: sent a no-op transaction to advance the chain's clock")
+
+
+def _utc(timestamp: int) -> str:
+    """A chain time for people: `2026-12-03 17:40:05 UTC`."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _keys(url_or_chain: LocalChain | None, count: int) -> list[str]:
@@ -210,6 +279,7 @@ def _run(
     validate, n_validators, quorum, tamper_rows = checks
     validator_keys = keys[len(keys) - n_validators :] if n_validators else []
     gas = GasLog()
+    log.info("deploying the contracts")
     deployment = deploy(w3, Wallet(w3, keys[0], gas_log=gas))
     contracts = Contracts(w3, deployment)
     admin = AdminClient(contracts, keys[0], gas)
@@ -220,11 +290,13 @@ def _run(
     for i, (pid, role) in enumerate(roles.items()):
         cls = {"DSO": DsoClient, "aggregator": AggregatorClient}.get(role, BuyerClient)
         clients[pid] = cls(contracts, keys[3 + i], gas)
-    run = _Run(w3, local, contracts, gas, clients)
+    run = _Run(w3, local, contracts, gas, clients, nudger=admin.wallet)
     market = scenario["market"]
     slots = int(market.get("slots", 1))
 
     # --- registration: roles, money, zones, assets, pre-qualification
+    log.info("registration: %d participants, %d zones, %d assets", len(roles),
+             len(scenario.get("zones", [])), len(scenario.get("assets", [])))
     run.record("grant_roles", admin.grant_role("ORACLE", oracle.address))
     run.record("grant_roles", admin.grant_role("METERING", metering.address))
     for key in validator_keys:
@@ -339,6 +411,7 @@ def _run(
                 balancing.append(NeedInfo(index, pid, None, direction, None, balancing=True))
 
     # --- sealed bids: join, commit (batched per seller), reveal
+    log.info("session %d open: sealed bids", session_id)
     bids = scenario.get("bids", [])
     by_seller: dict[str, list[tuple[str, BidFields]]] = {}
     unsubmittable: dict[str, str] = {}
@@ -379,7 +452,9 @@ def _run(
         chain_bid_id[bid_name] = seller.commit_bid(session_id, fields)
         run.record_sent("commit_bid", seller, mark)
         last_commit = int(w3.eth.get_block("latest")["timestamp"])
-    run.wait_until(params.bidding_end)
+    log.info("%d bids committed", len(commits))
+    run.wait_until(params.bidding_end, "gate closure")
+    log.info("revealing the bids")
     refused: dict[str, str] = {}
     for sid_name, items in by_seller.items():
         seller = clients[sid_name]
@@ -389,11 +464,12 @@ def _run(
                 run.record("reveal", seller.reveal_bid(session_id, fields))
             except TransactionReverted as exc:
                 refused[bid_name] = exc.error
-    run.wait_until(params.reveal_deadline)
+    run.wait_until(params.reveal_deadline, "the reveal deadline")
     for bid_name in refused:
         run.record("forfeit_bond", oracle.forfeit_bond(chain_bid_id[bid_name]))
 
     # --- clearing with the engine, result commit
+    log.info("clearing with the engine")
     result = dict(clear(scenario))
     rows = []
     request_by_id = {r["id"]: r for r in scenario.get("requests", [])}
@@ -425,6 +501,7 @@ def _run(
     run.record("commit_result", oracle.commit_result(session_id, input_hash, result_hash, rows))
 
     # --- validator nodes: attest (or dispute) before any payment
+    log.info("result committed: %d award rows", len(rows))
     verification: dict[str, Any] | None = None
     if validate is not None:
         url = str(getattr(w3.provider, "endpoint_uri", ""))
@@ -432,6 +509,7 @@ def _run(
     payable = verification is None or verification.get("status") == "Final"
 
     # --- delivery (full), settlement, releases, withdrawals
+    log.info("delivery, settlement and withdrawals")
     award_count = sum(1 for r in rows if r.quantity_w) if payable else 0
     if award_count:
         delivered = {i: int(oracle.award(session_id, i)[1][1]) for i in range(award_count)}

@@ -24,6 +24,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -184,8 +185,10 @@ def start_chain(
     accounts: int = 10,
     chain_id: int | None = None,
     timeout_s: float = 60.0,
+    extra_args: Sequence[str] = (),
 ) -> LocalChain:
-    """Start anvil or ganache on a free loopback port and wait until it answers JSON-RPC."""
+    """Start anvil or ganache on a free loopback port and wait until it answers JSON-RPC.
+    `extra_args` go to the node as given (tests: `--block-time 1`, `--no-mining`)."""
     executable = NODE_BIN / kind
     if not executable.exists():
         raise LocalChainError(f"{executable} is missing: run `npm ci` (or `make node_modules`)")
@@ -197,7 +200,7 @@ def start_chain(
         # A file, not a pipe: a chatty node never blocks. It lives as long as the chain.
         errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by LocalChain.stop()
         process = subprocess.Popen(
-            _command(kind, host, chosen, accounts, chain_id),
+            [*_command(kind, host, chosen, accounts, chain_id), *extra_args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=errors,

@@ -75,3 +75,124 @@ def test_demo_refuses_a_bad_chain_and_a_bad_file(tmp_path):
     bad.write_text('{"schema": "flexmarket.scenario/1"}')
     proc = demo("--scenario", str(bad))
     assert proc.returncode == 2 and "market: Field required" in proc.stderr
+
+
+# --- issue 11 item 19: a URL chain that mines only on transactions -----------------------
+
+import logging  # noqa: E402
+import os  # noqa: E402
+import pty  # noqa: E402
+import threading  # noqa: E402
+
+import pytest  # noqa: E402
+
+from python_client import demo as demo_module  # noqa: E402
+from python_client.chain import Wallet, connect  # noqa: E402
+from python_client.errors import ClientError  # noqa: E402
+from python_client.localchain import start_chain  # noqa: E402
+
+
+def run_with_terminal_stderr(args, timeout_s):
+    """`flexmarket ARGS` with stderr on a pseudo-terminal (as in a shell), stdout a pipe."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "flexmarket", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+
+    def read():
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        stdout, _ = proc.communicate(timeout=timeout_s)
+    finally:
+        proc.kill()
+        reader.join(5)
+        os.close(master)
+    return proc.returncode, stdout.decode(), b"".join(chunks).decode(errors="replace")
+
+
+def _waiter(url):
+    w3 = connect(url)
+    key = demo_module._keys(None, 1)[0]  # the first funded development account
+    return demo_module._Run(w3, None, None, None, {}, nudger=Wallet(w3, key)), w3
+
+
+def test_wait_moves_a_chain_that_mines_only_on_transactions(caplog):
+    with start_chain("anvil") as chain:  # automine, no block time: the clock stands still
+        run, w3 = _waiter(chain.url)
+        target = int(w3.eth.get_block("latest")["timestamp"]) + 3
+        with caplog.at_level(logging.INFO, logger="python_client.demo"):
+            run.wait_until(target, "gate closure")
+        assert int(w3.eth.get_block("latest")["timestamp"]) >= target
+        assert 1 <= len(run.txs["advance_clock"]) <= 3
+        text = caplog.text
+        assert "waiting for gate closure: chain time" in text and "target" in text
+        assert "sent a no-op transaction" in text
+
+
+def test_wait_on_a_chain_with_a_block_time_sends_nothing():
+    with start_chain("anvil", extra_args=["--block-time", "1"]) as chain:
+        run, w3 = _waiter(chain.url)
+        target = int(w3.eth.get_block("latest")["timestamp"]) + 3
+        run.wait_until(target, "gate closure")
+        assert int(w3.eth.get_block("latest")["timestamp"]) >= target
+        assert "advance_clock" not in run.txs
+
+
+def test_wait_explains_a_chain_that_mines_nothing(monkeypatch):
+    monkeypatch.setattr(demo_module, "NUDGE_TIMEOUT_S", 3.0)
+    with start_chain("anvil", extra_args=["--no-mining"]) as chain:
+        run, w3 = _waiter(chain.url)
+        target = int(w3.eth.get_block("latest")["timestamp"]) + 2
+        with pytest.raises(ClientError, match="mines no block.*Does the node mine"):
+            run.wait_until(target, "gate closure")
+
+
+def test_demo_on_a_url_chain_that_mines_only_on_transactions():
+    """It waited forever, silently. --json on a terminal: the result, nothing on stderr."""
+    with start_chain("anvil") as chain:
+        code, stdout, stderr = run_with_terminal_stderr(
+            ["demo", "--chain", chain.url, "--json"], timeout_s=400)
+    assert code == 0, stderr
+    out = json.loads(stdout)
+    assert out["chain"]["tx"]["advance_clock"]  # it moved the clock itself
+    out.pop("chain"), out.pop("verification")
+    assert out == clear(load_scenario(FLECH)).to_json_dict()
+    assert stderr == ""
+
+
+def test_demo_shows_its_phases_on_a_terminal():
+    code, stdout, stderr = run_with_terminal_stderr(["demo"], timeout_s=300)
+    assert code == 0, stderr
+    for phase in ("deploying the contracts", "registration:", "3 bids committed",
+                  "clearing with the engine", "delivery, settlement and withdrawals"):
+        assert f"demo: {phase}" in stderr, stderr
+    assert "final token balances" in stdout
+
+
+# --- issue 11 item 20: the npm install leaves the clone as it was --------------------------
+
+
+def test_the_npm_lock_is_complete_and_installed_as_it_is():
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    packages = lock["packages"]
+    missing = [
+        f"{name} (optional for {path})"
+        for path, pkg in packages.items()
+        for name in pkg.get("optionalDependencies", {})
+        if "integrity" not in packages.get(f"node_modules/{name}", {})
+    ]
+    assert missing == []  # npm install added them (76 lines) and left the clone dirty
+    assert "node_modules/@foundry-rs/anvil-linux-amd64" in packages
+    recipe = (ROOT / "mk" / "chain.mk").read_text()
+    assert "$(NPM) ci " in recipe and "$(NPM) install --no-audit" not in recipe
