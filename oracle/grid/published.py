@@ -285,12 +285,14 @@ def grid_inputs_json(data: Mapping[str, Any], base_dir: Path | None = None) -> d
     """`build_inputs` of a scenario given as JSON data, as JSON data (`flexmarket demo`)."""
     from oracle.scenario import parse_scenario
 
-    return dict(build_inputs(parse_scenario(data), base_dir).model_dump(mode="json"))
+    return dict(build_inputs(parse_scenario(data), base_dir).model_dump(mode="json",
+                                                                        exclude_none=True))
 
 
 def grid_json(spec: GridSpec | Mapping[str, Any]) -> bytes:
-    """The canonical bytes published on chain (`publishGrid`)."""
-    data = spec.model_dump(mode="json") if isinstance(spec, GridSpec) else dict(spec)
+    """The canonical bytes published on chain (`publishGrid`): fields left unset are left out."""
+    data = spec.model_dump(mode="json", exclude_none=True) if isinstance(spec, GridSpec) else (
+        {k: v for k, v in spec.items() if v is not None})
     return canonical_json(data)
 
 
