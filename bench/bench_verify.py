@@ -127,7 +127,8 @@ def synthesise(data: dict[str, Any], w: LogWriter) -> dict[int, int]:
         "priceCapEurPerMw": 2**64 - 1,
         "unmetPenaltyEurPerMw": data.get("unmet_penalty_eur_per_mw", 10**12),
         "bidBondUeur": 1000, "collateralUeurPerW": 1, "shortfallPenaltyEurPerMw": 1,
-        "toleranceBps": 500, "attestationQuorum": 3,
+        "toleranceBps": 500, "attestationQuorum": 3, "attestationDeadline": start + 20_000,
+        "deliveryDeadline": start + 30_000, "correctionWindowS": 0,
     }  # fmt: skip
     w.emit("SessionOpened", sessionId=1, operator=addr["DSO1"], params=params)
     slots = int(params["slotCount"])
@@ -183,14 +184,20 @@ def synthetic_main(data: dict[str, Any]) -> int:
     seller = {b.id: b.seller for b in scenario.bids}
     w.block += 1
     buyer = {i: n["buyer"] for i, n in enumerate(state.sessions[1].needs)}
-    for i, r in enumerate(rows):
-        w.emit("AwardCommitted", sessionId=1, awardIndex=i, bidId=r.bid, needIndex=r.need,
+    awards = 0
+    for r in rows:  # an award row, or a share row (0 W) of the award before it
+        if r.quantity_w == 0:
+            w.emit("AwardShared", sessionId=1, awardIndex=awards - 1, needIndex=r.need,
+                   buyer=buyer[r.need], paymentUeur=r.charged_ueur)  # fmt: skip
+            continue
+        w.emit("AwardCommitted", sessionId=1, awardIndex=awards, bidId=r.bid, needIndex=r.need,
                seller=seller[r.bid], buyer=buyer[r.need], quantityW=r.quantity_w,
                priceEurPerMw=r.price_eur_per_mw,
                paymentUeur=r.quantity_w * r.price_eur_per_mw)  # fmt: skip
+        awards += 1
     w.emit("ResultCommitted", sessionId=1, oracle=ADDRESSES["FlexMarket"],
            inputHash=result.input_hash, resultHash=result.result_hash,
-           awardCount=len(rows), status=2)  # fmt: skip
+           awardCount=awards, status=2)  # fmt: skip
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": w.logs})
 
     # --- the verifier, from the eth_getLogs reply text on

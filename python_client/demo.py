@@ -7,7 +7,9 @@ delivery, settlement, releases and withdrawals. It returns the clearing result p
 `chain` object (chain id, addresses, tx hashes per step, final token balances, gas).
 
 The clearing engine is passed in (`clear`: scenario JSON -> result JSON, e.g. the oracle's
-`clear(...).to_json_dict()`): the SDK does not depend on it. Asset ids on chain are keyed
+`clear(...).to_json_dict()`). Who pays each award is the payer rule (`oracle.payers`, the
+one the oracle service and every replica apply; imported for a result without `shares`):
+each buyer's share charged to its own needs (python_client.shares). Asset ids on chain are keyed
 hashes of the scenario's asset ids (standing in for meter codes), which never reach the
 chain. Scenario times are not chain times: the session's deadlines are set from the chain's
 clock, and a local chain is moved past each deadline (a URL chain is waited for).
@@ -21,8 +23,7 @@ TSO-DSO sessions (issue 7): each buyer posts its needs from its own account in i
 (coupling, priority, zone forecasts, limits, red slots) before gate closure, so that the
 validators rebuild the same session; bids are committed in the scenario's tie-break order
 (`submitted_at`, id), one block each, so that the chain's order is the file's; a result with
-`shares` is committed as award and share rows (python_client.shares), each buyer's share
-charged to its own needs, and `chain.payments_ueur` reports what each buyer paid. With
+`shares` is committed the same way, and `chain.payments_ueur` reports what each buyer paid. With
 `market.balance_dso`, each DSO with a zonal need also posts a balancing need per direction
 (no quantities: a system-wide budget for counter-activations), and each counter-activation
 of the result (an award no request counted) is charged to its payer's balancing need;
@@ -51,6 +52,7 @@ from python_client.clients import (
     MeteringClient,
     OracleClient,
     ParticipantClient,
+    ValidatorClient,
 )
 from python_client.errors import ClientError, TransactionReverted
 from python_client.hashing import asset_id, label, new_salt
@@ -93,6 +95,10 @@ NUDGE_TIMEOUT_S = 60.0  # a no-op not mined by then: the node does not mine (exp
 MAX_NUDGES = 30  # per wait: blocks mined but the clock does not move (explained)
 REPORT_S = 10.0  # a progress line while waiting, every so often
 log = logging.getLogger(__name__)  # progress: `flexmarket demo` shows it on a terminal
+# seconds during which the metering operator may correct a delivery: settlement waits them
+# out in real time (the chain's clock, never moved for this)
+CORRECTION_WINDOW_S = 2
+SETTLE_GAS = 300_000  # a settlement with shares: ~15,000 per share more than 55,000
 ROLE_OF = {"DSO": "DSO", "TSO": "TSO", "BRP": "BRP", "aggregator": "AGGREGATOR"}
 GAS_KINDS = {
     "commit_bid": ("commitBid",),
@@ -248,13 +254,15 @@ def run_session(
     (issue 19); `tamper_grid` (tests) changes what is published."""
     ensure_artifacts()
     participants = list(scenario.get("participants", []))
-    extra = validators if validate is not None else 0
+    # every session needs at least one attestation (the market's minimum quorum): without
+    # validator nodes, one validator account attests the result the demo committed
+    extra = validators if validate is not None else 1
     needed = 3 + len(participants) + extra  # admin, oracle, metering, participants, validators
     if scenario.get("grid") is not None and grid is None:
         raise ClientError("grid: a scenario with a grid needs its grid inputs (run_session's "
                           "grid, e.g. from oracle.grid.published.build_inputs)")
     grids = (grid, tamper_grid)
-    checks = (validate, extra, quorum if validate is not None else 0, tamper_rows)
+    checks = (validate, extra, quorum if validate is not None else 1, tamper_rows)
     if isinstance(chain, LocalChain):
         if chain.accounts < needed:
             raise ClientError(f"the chain has {chain.accounts} accounts, {needed} needed")
@@ -306,13 +314,21 @@ def _run(
         run.record("mint", admin.mint(clients[pid].address, DEPOSIT_UEUR))
         run.record("deposit", clients[pid].deposit(DEPOSIT_UEUR))
     dsos = [pid for pid, role in roles.items() if role == "DSO"]
-    zone_dso: DsoClient = clients[dsos[0]] if dsos else oracle  # type: ignore[assignment]
+    first_dso: DsoClient = clients[dsos[0]] if dsos else oracle  # type: ignore[assignment]
     if not dsos:
         run.record("grant_roles", admin.grant_role("DSO", oracle.address))
-        zone_dso = DsoClient(contracts, keys[1], gas)
+        first_dso = DsoClient(contracts, keys[1], gas)
+    # a zone is published by the DSO whose needs are in it (only it may post DSO needs
+    # there and pre-qualify its assets), else by the first DSO
+    zone_owner: dict[str, DsoClient] = {}
+    for r in scenario.get("requests", []):
+        owner = clients.get(r["buyer"])
+        if r.get("zone") is not None and roles.get(r["buyer"]) == "DSO":
+            zone_owner.setdefault(r["zone"], owner)  # type: ignore[arg-type]
     for zone in scenario.get("zones", []):
         limit = zone.get("limit_w")
         limit_w = max(limit) if isinstance(limit, list) else int(limit or 0)
+        zone_dso = zone_owner.setdefault(zone["id"], first_dso)
         run.record("register_zone", zone_dso.register_zone(label(zone["id"]), limit_w))
     asset_ids = {a["id"]: asset_id(a["id"], ASSET_KEY) for a in scenario.get("assets", [])}
     for a in scenario.get("assets", []):
@@ -322,7 +338,8 @@ def _run(
         run.record("register_asset", manager.register_asset(
             asset_ids[a["id"]], AssetType[a["type"].upper()], int(a["p_max_w"]),
             int(a.get("p_min_w", 0)), label(a["zone"]), manager.address))  # fmt: skip
-        run.record("prequalify", zone_dso.prequalify(asset_ids[a["id"]]))
+        run.record("prequalify", zone_owner.get(a["zone"], first_dso).prequalify(
+            asset_ids[a["id"]]))  # fmt: skip
 
     # --- session and needs
     # the grid inputs come from the DSO's model: built before the session's clock starts
@@ -354,7 +371,7 @@ def _run(
                                      NO_LIMIT),
         bid_bond_ueur=BOND_UEUR, collateral_ueur_per_w=COLLATERAL_UEUR_PER_W,
         shortfall_penalty_eur_per_mw=PENALTY_EUR_PER_MW, tolerance_bps=TOLERANCE_BPS,
-        attestation_quorum=quorum,
+        attestation_quorum=quorum, correction_window_s=CORRECTION_WINDOW_S,
     )  # fmt: skip
     if slots > 256:
         raise ClientError(f"market.slots: {slots} slots do not fit a bid's 256-bit slot mask")
@@ -472,10 +489,13 @@ def _run(
     log.info("clearing with the engine")
     result = dict(clear(scenario))
     rows = []
-    request_by_id = {r["id"]: r for r in scenario.get("requests", [])}
     bid_by_id = {b["id"]: b for b in bids}
-    shares = shares_by_award(result["shares"]) if result.get("shares") else None
-    counters = counter_activations(result["shares"]) if result.get("shares") else set()
+    # who pays: the payer rule (oracle.payers), the same for every session; a coordinated
+    # result carries it as `shares`
+    payers = result["shares"] if result.get("shares") is not None else _payer_shares(
+        scenario, result)  # fmt: skip
+    shares = shares_by_award(payers)
+    counters = counter_activations(payers)
     needs = [
         NeedInfo(need_index[r["id"]], r["buyer"], r.get("zone"), r["direction"],
                  r.get("max_price_eur_per_mw"))
@@ -484,16 +504,14 @@ def _run(
     for a in result["awards"]:
         if a["bid"] in refused or a["bid"] in unsubmittable or a["bid"] not in chain_bid_id:
             raise ClientError(f"award of bid {a['bid']} which the chain refused")
+    # in the order they are committed (bid id on chain), as the oracle service draws budgets
+    for a in sorted(result["awards"], key=lambda a: chain_bid_id[a["bid"]]):
         b, price = bid_by_id[a["bid"]], int(a["price_eur_per_mw"])
-        if shares is not None:  # coordinated: each buyer's share from its own needs
-            for index, w, charged in share_rows(
-                a["bid"], b["zone"], b["direction"], int(a["quantity_w"]), price,
-                shares.get(a["bid"], []), needs, budgets, counter=a["bid"] in counters,
-            ):  # fmt: skip
-                rows.append(AwardRow(chain_bid_id[a["bid"]], index, w, price, charged))
-            continue
-        rows.append(AwardRow(chain_bid_id[a["bid"]], _need_for(
-            b, request_by_id, need_index, price), int(a["quantity_w"]), price))  # fmt: skip
+        for index, w, charged in share_rows(
+            a["bid"], b["zone"], b["direction"], int(a["quantity_w"]), price,
+            shares.get(a["bid"], []), needs, budgets, counter=a["bid"] in counters,
+        ):  # each buyer's share from its own needs
+            rows.append(AwardRow(chain_bid_id[a["bid"]], index, w, price, charged))
     if tamper_rows is not None:
         rows = tamper_rows(rows, dict(need_index))
     input_hash = bytes.fromhex(result["input_hash"].removeprefix("0x"))
@@ -506,6 +524,9 @@ def _run(
     if validate is not None:
         url = str(getattr(w3.provider, "endpoint_uri", ""))
         verification = dict(validate(url, deployment.to_json(), session_id, validator_keys))
+    else:  # no validator node: the one validator account attests (quorum 1)
+        run.record("attest", ValidatorClient(contracts, validator_keys[0], gas).attest(
+            session_id, result_hash))  # fmt: skip
     payable = verification is None or verification.get("status") == "Final"
 
     # --- delivery (full), settlement, releases, withdrawals
@@ -515,8 +536,10 @@ def _run(
         delivered = {i: int(oracle.award(session_id, i)[1][1]) for i in range(award_count)}
         run.record("record_deliveries", metering.record_deliveries(
             session_id, delivered, label("demo-metering-report")))  # fmt: skip
+        # the correction window: the metering operator may still correct these deliveries
+        time.sleep(CORRECTION_WINDOW_S)
         for i in range(award_count):
-            run.record("settle", oracle.settle_award(session_id, i))
+            run.record("settle", _settle_after_window(oracle, session_id, i))
     for index in sorted(need_index.values()) if payable else []:  # balancing needs too
         run.record("release", oracle.release_budget(session_id, index))
     for sid_name in by_seller if payable else []:
@@ -550,6 +573,20 @@ def _run(
     if verification is not None:
         return {**result, "chain": chain_info, "verification": verification}
     return {**result, "chain": chain_info}
+
+
+def _settle_after_window(oracle: OracleClient, session_id: int, award_index: int) -> list[Any]:
+    """Settle an award once its correction window closed, in real time: sent with a fixed gas
+    (no estimate against the latest block, whose time is the delivery's), and tried again a
+    second later while the mined block's time is still inside the window."""
+    for _ in range(CORRECTION_WINDOW_S + 5):
+        try:
+            return oracle.settle_award(session_id, award_index, gas=SETTLE_GAS)
+        except TransactionReverted as exc:
+            if exc.error != "FlexMarketCorrectionWindowOpen":
+                raise
+            time.sleep(1)
+    return oracle.settle_award(session_id, award_index, gas=SETTLE_GAS)
 
 
 def _block_interval(w3: Web3, latest: Any) -> int:
@@ -604,15 +641,9 @@ def _serves(bid: Mapping[str, Any], request: Mapping[str, Any], price: int | Non
     )
 
 
-def _need_for(
-    bid: Mapping[str, Any],
-    requests: Mapping[str, Mapping[str, Any]],
-    need_index: Mapping[str, int],
-    price: int,
-) -> int:
-    """The need an award is paid from: the first request (file order) the bid can serve
-    (the result file does not split awards between requests; budgets cover any split)."""
-    for rid, r in requests.items():
-        if _serves(bid, r, price):
-            return need_index[rid]
-    raise ClientError(f"bid {bid['id']} serves no request")
+def _payer_shares(scenario: Mapping[str, Any], result: Mapping[str, Any]) -> Any:
+    """Who pays each award of a result without `shares` (a plain or grid session): the
+    engine's payer rule, the one the oracle service and every replica apply."""
+    from oracle.payers import payer_shares_json
+
+    return payer_shares_json(scenario, result)
