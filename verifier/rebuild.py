@@ -495,6 +495,10 @@ def replay(chain: ChainLog) -> ChainState:
             except (KeyError, IndexError, ValueError, TypeError) as exc:
                 skip(log, None, _why(exc))
             continue
+        if not name:  # a log of the deployment that no event of its ABI names
+            topic = (log.args.get("topics") or ["(none)"])[0]
+            skip(log, None, f"its topic {topic} is no event of the {log.contract} ABI")
+            continue
         if log.contract != "FlexMarket" or "sessionId" not in a:
             continue
         try:

@@ -152,7 +152,7 @@ def run_session(m: Market, extra_commits: int = 0, tag: str = "S", dispute: bool
     sid = m.dso.open_session(params)
     m.dso.post_need(NeedParams(sid, ZONE, Direction.UP, BuyerRole.DSO, 40_000_000_000, (30_000,)))
     m.fo1.join_session(sid, 2)
-    m.fo2.join_session(sid, 2)
+    m.fo2.join_session(sid, 2 + extra_commits)  # a commit needs a joined bid (its bond)
     fo1b1 = _bid(7_400, 500_000, m.assets["FO1"][:2])
     fo1b2 = _bid(3_700, 900_000, m.assets["FO1"][2:3])  # never revealed: forfeited
     fo2b1 = _bid(7_400, 700_000, m.assets["FO2"][:2])

@@ -182,5 +182,7 @@ def test_the_fast_decoder_agrees_with_web3_on_every_log(live: Live) -> None:
         expected = contracts[ev.contract].events[ev.event]().process_log(w3_log)
         assert ev.args == _plain(dict(expected["args"])), ev.event
         names.add(ev.event)
-    # all but RoleRevoked, RoleAdminChanged, SellerSuspended and SellerReinstated
-    assert len(names) == 25
+    # these sessions emit every event but RoleRevoked, RoleAdminChanged, SellerSuspended,
+    # SellerReinstated and the ones of grid inputs, corrected and lapsed deliveries
+    assert {"MinimumQuorumSet", "BondsForfeited", "BondForfeited", "AwardSettled"} <= names
+    assert len(names) == 27, sorted(names)

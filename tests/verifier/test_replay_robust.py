@@ -145,6 +145,7 @@ def test_events_no_session_can_hold_are_reported_and_skipped(
         _fake(t, "FlexMarket", "BondForfeited", 1, 900, sessionId=77, bidId="0x" + "ab" * 32,
               seller="0x" + "11" * 20, operator="0x" + "22" * 20, amountUeur=0),
         _fake(t, "FlexRegistry", "ZoneRegistered", 2, 900, limitW=5),  # no zone field
+        _fake(t, "FlexMarket", "", 2, 901, topics=["0x" + "99" * 32], data="0x"),  # no ABI
         _fake(t, "FlexMarket", "AwardSettled", last, 900, sessionId=second, awardIndex=42,
               seller="0x" + "11" * 20, paymentUeur=1, refundUeur=0, penaltyUeur=0),
         _fake(t, "FlexMarket", "ResultAttested", last, 901, sessionId=second,
@@ -155,10 +156,13 @@ def test_events_no_session_can_hold_are_reported_and_skipped(
     chain.logs = chain.logs + fakes
     rebuilt = replay(chain)  # before issue 11: RebuildError, every session lost
     assert [(u.event, u.session_id) for u in rebuilt.unplaced] == [
-        ("BondForfeited", 77), ("ZoneRegistered", None), ("AwardSettled", second),
-        ("ResultAttested", second), ("DeliveryRecorded", second)]  # fmt: skip
-    assert [u.event for u in rebuilt.unplaced_elsewhere()] == ["BondForfeited", "ZoneRegistered"]
-    assert "award 42 of session 2, never committed" in rebuilt.unplaced[2].reason
+        ("BondForfeited", 77), ("ZoneRegistered", None), ("(unknown event)", None),
+        ("AwardSettled", second), ("ResultAttested", second),
+        ("DeliveryRecorded", second)]  # fmt: skip
+    assert [u.event for u in rebuilt.unplaced_elsewhere()] == [
+        "BondForfeited", "ZoneRegistered", "(unknown event)"]  # fmt: skip
+    assert "0x" + "99" * 32 in rebuilt.unplaced[2].reason
+    assert "award 42 of session 2, never committed" in rebuilt.unplaced[3].reason
     # nothing of a skipped event was applied: the first session is the chain's, and verifies
     first = judge_session(rebuilt, m.sessions["first"])
     assert first.ok and first.checked, first.violations
@@ -167,7 +171,7 @@ def test_events_no_session_can_hold_are_reported_and_skipped(
     report = judge_session(rebuilt, second)
     assert not report.ok
     placed = [v for v in report.violations if v.startswith("event not placed: ")]
-    assert len(placed) == 3 and fakes[2].tx_hash in placed[0] and f"block {last}" in placed[0]
+    assert len(placed) == 3 and fakes[3].tx_hash in placed[0] and f"block {last}" in placed[0]
     # a reveal naming an asset never registered, in a session of its own (copied)
     reveal = next(x for x in chain.logs if x.event == "BidRevealed"
                   and x.args["sessionId"] == m.sessions["first"])  # fmt: skip
