@@ -67,10 +67,27 @@ def loads(text: str | bytes) -> Any:
     return value
 
 
+def _repeats_a_key(text: str | bytes) -> bool:
+    """Whether some object of `text` names a key twice: one pass with plain dicts (the
+    common, clean case costs little more than json.loads)."""
+    repeated = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        obj = dict(items)
+        if len(obj) != len(items):
+            repeated = True
+        return obj
+
+    json.loads(text, object_pairs_hook=pairs)
+    return repeated
+
+
 def check_no_duplicate_keys(text: str | bytes) -> None:
     """Raise `DuplicateKeyError` if `text` repeats a key in an object; do nothing for text
     that is not valid JSON (the caller's own parser reports that, with its own message)."""
     try:
-        loads(text)
+        if _repeats_a_key(text):
+            loads(text)  # again, to name the first repeated key and where it is
     except json.JSONDecodeError:
         return

@@ -294,43 +294,44 @@ FIELD_BOUNDS: dict[str, tuple[int, int, str]] = {
 }
 
 
-def _integer_fields(s: Scenario) -> Iterable[tuple[str, str, object]]:
-    """(FIELD_BOUNDS key, field path, value) for every bounded integer of `s`."""
+def _integer_fields(s: Scenario) -> Iterable[tuple[str, str, Sequence[Any]]]:
+    """(FIELD_BOUNDS key, path prefix, objects) per bounded field: the value is the field
+    of each object (`market`, `bids[3]`, ...)."""
     m = s.market
     for name in ("slot_minutes", "min_bid_w", "granularity_w", "price_floor_eur_per_mw",
                  "price_cap_eur_per_mw"):
-        yield f"market.{name}", f"market.{name}", getattr(m, name)
-    lists: tuple[tuple[str, Sequence[Any], tuple[str, ...]], ...] = (
+        yield f"market.{name}", "market", [m]
+    for kind, items, names in (
         ("zones", s.zones, ("limit_w", "forecast_w")),
         ("assets", s.assets, ("p_max_w", "p_min_w", "bus")),
         ("requests", s.requests, ("quantity_w", "max_price_eur_per_mw")),
         ("bids", s.bids, ("quantity_w", "min_quantity_w", "price_eur_per_mw")),
-    )
-    for kind, items, names in lists:
-        for i, item in enumerate(items):
-            for name in names:
-                value = getattr(item, name)
-                if isinstance(value, list):
-                    for t, v in enumerate(value):
-                        yield f"{kind}[].{name}", f"{kind}[{i}].{name}[{t}]", v
-                else:
-                    yield f"{kind}[].{name}", f"{kind}[{i}].{name}", value
-    yield "unmet_penalty_eur_per_mw", "unmet_penalty_eur_per_mw", s.unmet_penalty_eur_per_mw
+    ):
+        for name in names:
+            yield f"{kind}[].{name}", kind, items
+    yield "unmet_penalty_eur_per_mw", "", [s]
     if s.grid is not None:
-        yield "grid.time_step", "grid.time_step", s.grid.time_step
+        yield "grid.time_step", "grid", [s.grid]
 
 
 def _bound_problems(s: Scenario) -> list[tuple[str, str]]:
     """Every integer field outside FIELD_BOUNDS (`None`, a bus name: not bounded)."""
     problems = []
-    for key, path, value in _integer_fields(s):
-        if not isinstance(value, int) or isinstance(value, bool):
-            continue
+    for key, prefix, items in _integer_fields(s):
         lowest, highest, why = FIELD_BOUNDS[key]
-        if value > highest:
-            problems.append((path, f"{value} exceeds {highest}, the largest {why}"))
-        elif value < lowest:
-            problems.append((path, f"{value} is below {lowest}, the smallest allowed"))
+        name = key.rsplit(".", 1)[-1]
+        for i, item in enumerate(items):
+            value = getattr(item, name)
+            values = value if isinstance(value, list) else [value]
+            for t, v in enumerate(values):
+                if type(v) is not int or lowest <= v <= highest:
+                    continue
+                path = f"{prefix}[{i}].{name}" if key.startswith(prefix + "[]") else (
+                    f"{prefix}.{name}" if prefix else name)  # fmt: skip
+                if isinstance(value, list):
+                    path += f"[{t}]"
+                problems.append((path, f"{v} exceeds {highest}, the largest {why}" if v > highest
+                                 else f"{v} is below {lowest}, the smallest allowed"))
     return problems
 
 
@@ -350,33 +351,36 @@ def _exactness_problems(s: Scenario) -> list[tuple[str, str]]:
     The problem names the field that contributes most, and the total."""
     problems: list[tuple[str, str]] = []
     n = s.market.slots
-    watts: list[tuple[int, str]] = [(b.quantity_w, f"bids[{i}].quantity_w")
-                                    for i, b in enumerate(s.bids)]
-    needs = [(sum(per_slot(r.quantity_w, n) or []), f"requests[{i}].quantity_w")
-             for i, r in enumerate(s.requests)]
-    watts += needs
-    for i, z in enumerate(s.zones):
-        for name in ("limit_w", "forecast_w"):
-            watts.append((sum(per_slot(getattr(z, name), n) or []), f"zones[{i}].{name}"))
-    total_w = sum(w for w, _ in watts)
+
+    def total(value: int | list[int] | None) -> int:
+        return 0 if value is None else value * n if isinstance(value, int) else sum(value)
+
+    bid_w = [b.quantity_w for b in s.bids]
+    need_w = [total(r.quantity_w) for r in s.requests]
+    zone_w = [total(z.limit_w) + total(z.forecast_w) for z in s.zones]
+    total_w = sum(bid_w) + sum(need_w) + sum(zone_w)
     if total_w > EXACT_MAX:
-        _, path = max(watts)
-        problems.append((path, f"the session's watts (every bid, need and zone value, per slot) "
-                               f"add up to {total_w}, above 2**53 = {EXACT_MAX}, the largest "
-                               f"integer the solver holds exactly"))
-    values = [(max(b.price_eur_per_mw, 0) * b.quantity_w, f"bids[{i}].price_eur_per_mw")
-              for i, b in enumerate(s.bids)]
-    value = sum(v for v, _ in values)
+        largest = max(
+            [(w, f"bids[{i}].quantity_w") for i, w in enumerate(bid_w)]
+            + [(w, f"requests[{i}].quantity_w") for i, w in enumerate(need_w)]
+            + [(w, f"zones[{i}]") for i, w in enumerate(zone_w)]
+        )
+        problems.append((largest[1], f"the session's watts (every bid, need and zone value, "
+                                     f"per slot) add up to {total_w}, above 2**53 = "
+                                     f"{EXACT_MAX}, the largest integer the solver holds "
+                                     f"exactly"))  # fmt: skip
+    values = [max(b.price_eur_per_mw, 0) * b.quantity_w for b in s.bids]
+    value = sum(values)
     penalty = s.unmet_penalty_eur_per_mw
-    priced = penalty <= max((v for v, _ in values), default=0)
-    objective = value + (penalty * sum(w for w, _ in needs) if priced else 0)
+    priced = penalty <= max(values, default=0)
+    objective = value + (penalty * sum(need_w) if priced else 0)
     if objective > EXACT_MAX:
         if value <= EXACT_MAX:
             path = "unmet_penalty_eur_per_mw"
             what = (f"the penalty, not above the dearest bid's value, enters the objective: "
                     f"with every need unmet it reaches {objective} µEUR")
         else:
-            path = max(values)[1]
+            path = f"bids[{values.index(max(values))}].price_eur_per_mw"
             what = f"the bids' value (price * quantity_w of every bid) is {objective} µEUR"
         problems.append((path, f"{what}, above 2**53 = {EXACT_MAX}, the largest integer the "
                                f"solver holds exactly"))

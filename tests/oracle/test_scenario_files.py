@@ -322,3 +322,16 @@ def test_cli_exits_2_on_contradictory_needs(tmp_path):
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "examples").glob("*.json")))
 def test_every_example_still_loads(name):
     load_scenario(ROOT / "examples" / name)
+
+
+def test_a_key_given_twice_deep_inside_is_named_with_its_path():
+    text = json.dumps(flech())
+    text = text.replace('"slot_minutes": 15', '"slot_minutes": 15, "slot_minutes": 5', 1)
+    assert '"slot_minutes": 5' in text
+    assert problems_of(text) == {"market.slot_minutes": "key given twice"}
+    from oracle.jsonio import DuplicateKeyError, loads
+
+    with pytest.raises(DuplicateKeyError) as info:
+        loads('{"a": [{"b": 1}, {"c": {"d": 1, "d": 2}}]}')
+    assert info.value.field == "a[1].c.d"
+    assert loads('{"a": [{"b": 1}]}') == {"a": [{"b": 1}]}
