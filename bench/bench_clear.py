@@ -18,9 +18,9 @@ the ratio plain / engine; whether both objectives (awards at bid prices + penalt
 recomputed as integers) agree, else the engine's relative excess; the checker's verdict.
 The machine's load is printed on every row.
 
-    .venv/bin/python bench/bench_clear.py                     # 1,000 and 2,500 bids (make bench-clear)
-    .venv/bin/python bench/bench_clear.py --full              # also 10,000 bids (make bench-clear-full)
-    .venv/bin/python bench/bench_clear.py --quick             # 1,000 bids only
+    .venv/bin/python bench/bench_clear.py            # 1,000 and 2,500 bids (make bench-clear)
+    .venv/bin/python bench/bench_clear.py --full     # and 10,000 (make bench-clear-full)
+    .venv/bin/python bench/bench_clear.py --quick    # 1,000 bids only
     .venv/bin/python bench/bench_clear.py --families unseen --sizes 2500 --seeds 1 2 3
     .venv/bin/python bench/bench_clear.py --no-plain          # the engine alone
 """

@@ -57,7 +57,7 @@ from oracle.result import Award, Rejected, Result, Unmet
 from oracle.rules import ValidBid, validate_bids
 from oracle.scenario import Scenario, per_slot
 
-EXACT_MAX_BIDS = 2000
+EXACT_MAX_BIDS = 2500
 GAP_LIMIT = "0.0001"  # the relative gap guaranteed above EXACT_MAX_BIDS, as stated in results
 
 
@@ -400,6 +400,23 @@ class HighsModel:
     row_lower: list[float]
     row_upper: list[float]
     digits: dict[int, list[tuple[int, int]]]  # Milp column -> [(HiGHS column, weight)]
+    # with no digits: the matrix as column-wise (start, index, value) arrays, `columns` empty
+    csc: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
+def _csc(m: Milp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Milp's rows as column-wise arrays: per column, its entries in row order (the
+    order the per-column lists of expand_wide_integers have)."""
+    n_col = len(m.cost)
+    lengths = [len(c) for c in m.row_cols]
+    cols = np.fromiter((c for row in m.row_cols for c in row), dtype=np.int64,
+                       count=sum(lengths))
+    vals = np.fromiter((v for row in m.row_coefs for v in row), dtype=float, count=len(cols))
+    rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    order = np.argsort(cols, kind="stable")  # rows ascending within a column
+    start = np.zeros(n_col + 1, dtype=np.int32)
+    np.cumsum(np.bincount(cols, minlength=n_col), out=start[1:])
+    return start, rows[order].astype(np.int32), vals[order]
 
 
 def expand_wide_integers(m: Milp, unit: int, digit_max: int = DIGIT_MAX) -> HighsModel:
@@ -416,6 +433,17 @@ def expand_wide_integers(m: Milp, unit: int, digit_max: int = DIGIT_MAX) -> High
     parallel columns): `oracle.parallel.run_highs` switches that presolve rule off.
     """
     n_col = len(m.cost)
+    integer = (highspy.HighsVarType.kInteger, highspy.HighsVarType.kSemiInteger)
+    if not any(
+        m.kind[j] in integer and math.isfinite(m.upper[j]) and m.upper[j] > digit_max
+        and (m.kind[j] == highspy.HighsVarType.kSemiInteger or m.lower[j] == 0)
+        for j in range(n_col)
+    ):
+        return HighsModel(
+            cost=[c // unit for c in m.cost], lower=list(m.lower), upper=list(m.upper),
+            kind=list(m.kind), columns=[], row_lower=list(m.row_lower),
+            row_upper=list(m.row_upper), digits={}, csc=_csc(m),
+        )
     columns: list[list[tuple[int, float]]] = [[] for _ in range(n_col)]
     for i, (cols, coefs) in enumerate(zip(m.row_cols, m.row_coefs, strict=True)):
         for c, v in zip(cols, coefs, strict=True):
@@ -425,7 +453,6 @@ def expand_wide_integers(m: Milp, unit: int, digit_max: int = DIGIT_MAX) -> High
         kind=list(m.kind), columns=columns, row_lower=list(m.row_lower),
         row_upper=list(m.row_upper), digits={},
     )
-    integer = (highspy.HighsVarType.kInteger, highspy.HighsVarType.kSemiInteger)
     for j in range(n_col):
         semi = m.kind[j] == highspy.HighsVarType.kSemiInteger
         if m.kind[j] not in integer or not math.isfinite(m.upper[j]):
@@ -482,12 +509,18 @@ def expand_wide_integers(m: Milp, unit: int, digit_max: int = DIGIT_MAX) -> High
 
 def highs_arrays(hm: HighsModel, exact: bool) -> Model:
     """The model as oracle.parallel passes it to HiGHS (column-wise arrays)."""
-    start, index, value = [0], [], []
-    for entries in hm.columns:
-        for i, v in entries:
-            index.append(i)
-            value.append(v)
-        start.append(len(index))
+    if hm.csc is not None:
+        start_a, index_a, value_a = hm.csc
+    else:
+        start, index, value = [0], [], []
+        for entries in hm.columns:
+            for i, v in entries:
+                index.append(i)
+                value.append(v)
+            start.append(len(index))
+        start_a = np.asarray(start, dtype=np.int32)
+        index_a = np.asarray(index, dtype=np.int32)
+        value_a = np.asarray(value, dtype=float)
     return {
         "cost": np.asarray(hm.cost, dtype=float),
         "lower": np.asarray(hm.lower, dtype=float),
@@ -495,9 +528,9 @@ def highs_arrays(hm: HighsModel, exact: bool) -> Model:
         "kind": np.asarray([int(k) for k in hm.kind], dtype=np.int8),
         "row_lower": np.asarray(hm.row_lower, dtype=float),
         "row_upper": np.asarray(hm.row_upper, dtype=float),
-        "start": np.asarray(start, dtype=np.int32),
-        "index": np.asarray(index, dtype=np.int32),
-        "value": np.asarray(value, dtype=float),
+        "start": start_a,
+        "index": index_a,
+        "value": value_a,
         # exact: objectives are integer multiples of the unit, a gap below one is the optimum
         "rel_gap": 0.0 if exact else float(GAP_LIMIT),
         "abs_gap": 0.999 if exact else 0.0,
@@ -600,10 +633,16 @@ def allocate(session: Session, awards_w: dict[str, int]) -> dict[tuple[int, int]
         demands = [session.needs[(r, t)] for r in reqs]
         pos = {r: j for j, r in enumerate(reqs)}
         edges = [(i, pos[r]) for i, (cls, _) in enumerate(classes) for r in cls if r in pos]
-        flows = bipartite_max_flow(supplies, demands, edges)
         received = [0] * len(reqs)
-        for (_, j), f in flows.items():
-            received[j] += f
+        if len({i for i, _ in edges}) == len(edges):
+            # no class may serve two of the slot's requests: every maximum flow is the
+            # same, each request receiving what its own classes offer, up to its need
+            for i, j in edges:
+                received[j] += supplies[i]
+            received = [min(w, d) for w, d in zip(received, demands, strict=True)]
+        else:
+            for (_, j), f in bipartite_max_flow(supplies, demands, edges).items():
+                received[j] += f
         for j, r in enumerate(reqs):
             if demands[j] - received[j]:
                 unmet[(r, t)] = demands[j] - received[j]
@@ -674,13 +713,17 @@ def components(session: Session, cuts: Sequence[LinearCut] = ()) -> list[Session
     B&B on a part does not multiply with the others' trees)."""
     # rank order: each group's first bid fixes the group order
     groups, find = bid_groups(session.bids, session.eligible, cuts)
+    root_of = {r: find(("r", r)) for r in {r for r, _ in session.needs}}
+    needs_of: dict[object, dict[tuple[int, int], int]] = defaultdict(dict)
+    for k, q in session.needs.items():  # in the session's order, as before
+        needs_of[root_of[k[0]]][k] = q
     parts = []
     for bids in groups:
         root = find(("b", bids[0].id))
         parts.append(Session(
             scenario=session.scenario,
             bids=bids,
-            needs={k: q for k, q in session.needs.items() if find(("r", k[0])) == root},
+            needs=needs_of.get(root, {}),
             eligible={b.id: session.eligible[b.id] for b in bids},
         ))
     return parts
@@ -804,6 +847,72 @@ def relax_and_round(
     return out, first, second
 
 
+DP_MAX_CELLS = 20_000_000  # items x (rhs + 1) of the largest knapsack solved by DP
+
+
+def single_cover_dp(m: Milp) -> tuple[dict[int, float], int] | None:
+    """The exact optimum of a part that is one covering knapsack, by dynamic programming,
+    or None when the part is not one (or too large).
+
+    The part qualifies when every column is an award binary (indivisible bids) and every
+    row covers the same columns: `sum(a_i * y_i) >= b` (Hall or need rows, coefficients
+    tightened to min(a, b)). The row of largest b implies the others (a chosen bid with
+    a_i >= b' covers a smaller b' alone; otherwise every coefficient is the same in both
+    rows), so the part is min c.y subject to that one row: a knapsack that HiGHS's
+    branch-and-bound took 1-2 s to prove on 100 bids (bench/families.py `knapsack`: every
+    bid spans the one congested window), and a DP over the covered units solves in
+    milliseconds. Exact, integers throughout; among optima the DP keeps, bid by bid in
+    column (rank) order, a later bid only where it is strictly cheaper: one answer,
+    whatever the machine. Returns (column values, objective in µEUR).
+    """
+    cols = set(m.award_col.values())
+    if len(cols) != len(m.cost) or not m.row_cols:
+        return None
+    if any(m.kind[j] != highspy.HighsVarType.kInteger or m.lower[j] != 0 or m.upper[j] != 1
+           for j in range(len(m.cost))):
+        return None
+    first = sorted(m.row_cols[0])
+    for cols_i, hi in zip(m.row_cols, m.row_upper, strict=True):
+        if hi != np.inf or sorted(cols_i) != first:
+            return None
+    big = max(range(len(m.row_lower)), key=lambda i: (m.row_lower[i], -i))
+    b = int(math.ceil(m.row_lower[big] - 1e-9))
+    coef = dict(zip(m.row_cols[big], m.row_coefs[big], strict=True))
+    if b <= 0 or any(c != int(c) or c < 0 for c in coef.values()):
+        return None
+    items = sorted(coef)  # columns in rank order
+    if len(items) * (b + 1) > DP_MAX_CELLS:
+        return None
+    inf = np.int64(2**62)
+    dp = np.full(b + 1, inf, dtype=np.int64)  # least cost covering exactly k (b: at least b)
+    dp[0] = 0
+    take = np.zeros((len(items), b + 1), dtype=bool)
+    from_full = np.zeros(len(items), dtype=np.int64)  # where the capped cell b came from
+    for k, j in enumerate(items):
+        a, c = min(int(coef[j]), b), int(m.cost[j])
+        cand = np.full(b + 1, inf, dtype=np.int64)
+        if a < b:
+            cand[a:b] = dp[: b - a] + c
+        tail = dp[b - a:]
+        src = int(np.argmin(tail))
+        from_full[k] = b - a + src
+        cand[b] = tail[src] + c if tail[src] < inf else inf
+        better = cand < dp
+        take[k] = better
+        dp = np.where(better, cand, dp)
+    if dp[b] >= inf:
+        return None
+    values = {j: 0.0 for j in range(len(m.cost))}
+    cell = b
+    for k in range(len(items) - 1, -1, -1):
+        if take[k, cell]:
+            values[items[k]] = 1.0
+            a = min(int(coef[items[k]]), b)
+            cell = int(from_full[k]) if cell == b else cell - a
+    assert cell == 0
+    return values, int(dp[b])
+
+
 def optimise(
     session: Session, cuts: Sequence[LinearCut] = (), *, exact_max_bids: int = EXACT_MAX_BIDS,
     stats: dict[str, object] | None = None,
@@ -825,7 +934,19 @@ def optimise(
         # (the fallback) HiGHS's primal search did better on the split formulation
         # (10,000 bids: 212 s against over 480 s).
         milps.append(build_part_model(part, part_cuts, hall=exact))
-    values, first, second = relax_and_round(milps, exact)
+    knapsacks = {i: k for i, m in enumerate(milps) if (k := single_cover_dp(m)) is not None}
+    rest = [i for i in range(len(milps)) if i not in knapsacks]
+    rest_values, rest_first, rest_second = relax_and_round([milps[i] for i in rest], exact)
+    values: list[dict[int, float] | None] = [None] * len(milps)
+    first: list[Outcome] = [{} for _ in milps]
+    second: list[Outcome] = [{} for _ in milps]
+    for i, (dp_values, cost_ueur) in knapsacks.items():  # exact: objective == bound
+        u = objective_unit(milps[i])
+        values[i] = dp_values
+        first[i] = second[i] = {"status": "Optimal", "objective": cost_ueur / u,
+                                "dual_bound": cost_ueur / u}
+    for i, rv, o1, o2 in zip(rest, rest_values, rest_first, rest_second, strict=True):
+        values[i], first[i], second[i] = rv, o1, o2
     undecided = [i for i, v in enumerate(values) if v is None]
     models = {i: expand_wide_integers(milps[i], objective_unit(milps[i]),
                                       DIGIT_MAX if exact else 2**62) for i in undecided}
@@ -835,8 +956,8 @@ def optimise(
     third = dict(zip(undecided, solve_all(arrays) if arrays else [], strict=True))
     awards: dict[str, int] = {}
     for i, m in enumerate(milps):
-        v = values[i]
-        awards.update(read_awards(m, v if v is not None else
+        decided = values[i]
+        awards.update(read_awards(m, decided if decided is not None else
                                   column_values(m, models[i], third[i])))
     if stats is not None:
         units = [objective_unit(m) for m in milps]
@@ -849,6 +970,7 @@ def optimise(
             parts=[(len(m.cost), len(m.row_lower)) for m in milps],
             method="integer MILP" if undecided else "relaxed MILP, then rounding",
             integer_milp_parts=len(undecided),
+            knapsack_dp_parts=len(knapsacks),
             objective_ueur=objective,
             dual_bound_ueur=bound,
             proven_gap=(objective - bound) / max(abs(objective), 1.0),
