@@ -582,30 +582,66 @@ class Gateway:
             pause = min(0.25, pause * 1.5)
 
     # --- relayed: join, reveal (at once), commits (queued, batched)
-    def relay_now(self, fn: Any) -> dict[str, Any]:
+    def relay_send(self, fn: Any, gas: int | None = None) -> str:
+        """Sign and send one relayer transaction (gas estimated when None: a call the
+        contract refuses raises TransactionReverted, nothing sent); its hash. The relayer
+        lock (its nonce) is held only while signing and sending, never while a receipt
+        is awaited."""
         with self._relayer_lock:
             try:
-                receipt = self.relayer.transact(fn)
-            except TransactionReverted as exc:
-                raise reverted_problem(exc) from exc
-            except ClientError as exc:
+                tx = self.relayer._build(fn, gas, int(self.w3.eth.gas_price))
+                raw = bytes(self.relayer.account.sign_transaction(tx).raw_transaction)
+                reply = self.relayer._batch([("eth_sendRawTransaction", ["0x" + raw.hex()])])[0]
+            except TransactionReverted:
                 self.relayer.reset_nonce()
-                raise Problem(502, "relay-failed", f"the relayer could not send: {exc}") from exc
-        return {
-            "tx_hash": receipt["transactionHash"].to_0x_hex(),
-            "block_number": int(receipt["blockNumber"]),
-            "events": [_event_json(e) for e in self.contracts.decode_logs(receipt)],
-        }
+                raise
+            except Exception as exc:  # noqa: BLE001 - the node: nothing was sent
+                self.relayer.reset_nonce()
+                raise ClientError(f"the relayer could not send: {exc}") from exc
+            if "error" in reply:
+                self.relayer.reset_nonce()
+                raise ClientError(f"the node refused the relayer's transaction: {reply['error']}")
+            return str(reply["result"])
 
-    def relay_with_nonce(self, seller: str, nonce: int, fn: Any) -> dict[str, Any]:
-        """Reserve the seller's nonce, relay at once; a relay that did not happen (the
-        contract refused, the node failed) gives the nonce back: nothing used it."""
-        self.reserve_nonce(seller, nonce)
+    def relay_now(self, fn: Any) -> dict[str, Any]:
+        """Relay at once and wait for the receipt (the relay thread's fallback only)."""
         try:
-            return self.relay_now(fn)
-        except Problem:
+            tx_hash = self.relay_send(fn)
+            receipt = self.relayer._wait([tx_hash])[0]
+        except TransactionReverted as exc:
+            raise reverted_problem(exc) from exc
+        except ClientError as exc:
+            raise Problem(502, "relay-failed", f"the relayer could not send: {exc}") from exc
+        if int(receipt["status"], 16) != 1:
+            raise Problem(409, "chain-refused", "the relayed transaction reverted when mined",
+                          extra={"tx_hash": tx_hash})  # fmt: skip
+        out = self.tx_status(tx_hash)
+        assert out is not None
+        return out
+
+    async def relay_with_nonce(self, seller: str, nonce: int, fn: Any) -> dict[str, Any]:
+        """Reserve the seller's nonce and relay at once; answered once mined, or after
+        `mined_wait_s` as `pending` (no worker thread waits). A relay that did not happen
+        (the contract refused it before or when mined, the node failed) gives the nonce
+        back: nothing used it, and a join or reveal is never part of a batch."""
+        await run_in_threadpool(self.reserve_nonce, seller, nonce)
+        try:
+            tx_hash = await run_in_threadpool(self.relay_send, fn)
+        except TransactionReverted as exc:
             self.release_nonce(seller, nonce)
-            raise
+            raise reverted_problem(exc) from exc
+        except ClientError as exc:
+            self.release_nonce(seller, nonce)
+            raise Problem(502, "relay-failed", str(exc)) from exc
+        mined = await self.wait_mined(tx_hash, self.settings.mined_wait_s)
+        if mined is None:
+            return {"tx_hash": tx_hash, "status": "pending", "block_number": None, "events": [],
+                    "status_url": f"/transactions/{tx_hash}"}  # fmt: skip
+        if mined["status"] != "mined":
+            self.release_nonce(seller, nonce)
+            raise Problem(409, "chain-refused", "the relayed transaction reverted when mined",
+                          extra={"tx_hash": tx_hash})  # fmt: skip
+        return mined
 
     def release_nonce(self, seller: str, nonce: int) -> None:
         with self._lock:
@@ -770,18 +806,18 @@ class Gateway:
             lambda: self.relay.functions.commitBidsFor([p.request() for p in batch]),
         )  # fmt: skip
         gas = COMMIT_GAS_BASE + COMMIT_GAS_PER_BID * len(batch)
-        with self._relayer_lock:
-            for attempt in range(2):
-                try:
-                    return self.relayer.send_batch([fn], gas=gas, kind="commitBidsFor")[0]
-                except TransactionReverted:
-                    self.relayer.reset_nonce()
-                    return None
-                except ClientError:
-                    self.relayer.reset_nonce()
-                    if attempt:
-                        raise
-        return None
+        for attempt in range(2):
+            try:
+                tx_hash = self.relay_send(fn, gas)
+                break
+            except ClientError:
+                if attempt:
+                    raise
+        receipt = self.relayer._wait([tx_hash])[0]  # this thread's wait: no lock held
+        if int(receipt["status"], 16) != 1:
+            return None
+        self.relayer.gas_log.add("commitBidsFor", int(receipt["gasUsed"], 16))
+        return receipt
 
     def _refused_alone(self, batch: list[PendingCommit]) -> list[tuple[PendingCommit, str]]:
         """The commits of `batch` that `commitBidFor` refuses alone now (one JSON-RPC batch

@@ -179,7 +179,7 @@ class HttpClient:
             json={"added_bids": bids, "nonce": nonce, "deadline": deadline,
                   "signature": "0x" + sig.hex()},
         )  # fmt: skip
-        return out
+        return self.wait_mined(out)
 
     def commit_body(
         self, session_id: int, fields: BidFields, nonce: int | None = None,
@@ -233,7 +233,7 @@ class HttpClient:
             f"/sessions/{session_id}/bids/{self.bid_id_of(session_id, fields)}/reveal",
             json=self.reveal_body(session_id, fields),
         )
-        return out
+        return self.wait_mined(out)
 
     def bids(self, session_id: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = self.request("GET", f"/sessions/{session_id}/bids")

@@ -14,6 +14,7 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +30,7 @@ from api.schemas import (
     Hex32,
     JoinCreate,
     TxPublic,
+    TxStatusPublic,
 )
 from python_client.hashing import bid_id as bid_id_of
 from python_client.hashing import commitment as commitment_of
@@ -54,25 +56,45 @@ def _check_message(
     check_signer(recover_raw(digest, bytes.fromhex(sig[2:])), seller)
 
 
-@router.post("/participation", response_model=TxPublic)
-def join(
+PENDING: dict[int | str, dict[str, Any]] = {
+    202: {"model": TxStatusPublic, "description": "sent, not mined yet"}
+}
+
+
+def _answer(out: dict[str, Any]) -> TxPublic | JSONResponse:
+    """200 with the mined transaction, or 202 with its status route."""
+    if out.get("status") == "pending":
+        return JSONResponse(TxStatusPublic(**out).model_dump(mode="json"), 202)
+    return TxPublic.model_validate(out)
+
+
+@router.post("/participation", response_model=TxPublic, responses=PENDING)
+async def join(
     session_id: U48, body: JoinCreate, token: TokenDep, gateway: GatewayDep,
     settings: SettingsDep,
-) -> TxPublic:  # fmt: skip
-    """Join (lock `added_bids` bonds): relayed at once, answered when mined."""
-    gateway.require_role(token.address, "AGGREGATOR")
+) -> TxPublic | JSONResponse:  # fmt: skip
+    """Join (lock `added_bids` bonds): relayed at once, answered when mined (202 with a
+    status route if not mined within `mined_wait_s`)."""
+    fn = await run_in_threadpool(_join_call, session_id, body, token.address, gateway, settings)
+    return _answer(await gateway.relay_with_nonce(token.address, body.nonce, fn))
+
+
+def _join_call(
+    session_id: int, body: JoinCreate, seller: str, gateway: Gateway, settings: Settings
+) -> Any:
+    """The checks of a join (role, session open, deadline, signature); its relay call."""
+    gateway.require_role(seller, "AGGREGATOR")
     t = gateway.session(session_id)
     if gateway.now() >= t.bidding_end:
         raise Problem(409, "bidding-closed", f"session {session_id}: bidding closed")
     digest = join_digest(
-        gateway.domain, token.address, session_id, body.added_bids, body.nonce, body.deadline
+        gateway.domain, seller, session_id, body.added_bids, body.nonce, body.deadline
     )
-    _check_message(gateway, settings, body.deadline, digest, body.signature, token.address)
-    fn = gateway.relay.functions.joinSessionFor(
-        token.address, session_id, body.added_bids, body.nonce, body.deadline,
+    _check_message(gateway, settings, body.deadline, digest, body.signature, seller)
+    return gateway.relay.functions.joinSessionFor(
+        seller, session_id, body.added_bids, body.nonce, body.deadline,
         bytes.fromhex(body.signature[2:]),
     )  # fmt: skip
-    return TxPublic.model_validate(gateway.relay_with_nonce(token.address, body.nonce, fn))
 
 
 COMMIT_BODY = TypeAdapter(BidCommitCreate)
@@ -200,16 +222,26 @@ def get_bid(session_id: U48, bid_id: Hex32, token: TokenDep, gateway: GatewayDep
     return _bid(gateway, token.address, session_id, bid_id.lower())
 
 
-@router.post("/bids/{bid_id}/reveal", response_model=TxPublic)
-def reveal_bid(
+@router.post("/bids/{bid_id}/reveal", response_model=TxPublic, responses=PENDING)
+async def reveal_bid(
     session_id: U48, bid_id: Hex32, body: BidRevealCreate, token: TokenDep,
     gateway: GatewayDep, settings: SettingsDep,
-) -> TxPublic:  # fmt: skip
-    """Reveal a bid the caller committed: relayed at once, answered when mined. The fields
-    must hash to the bid's commitment; the contract checks the rest (assets managed by the
-    seller, pre-qualified, session rules) and its refusal is a 409 naming its error."""
-    gateway.require_role(token.address, "AGGREGATOR")
+) -> TxPublic | JSONResponse:  # fmt: skip
+    """Reveal a bid the caller committed: relayed at once, answered when mined (202 with a
+    status route if not mined within `mined_wait_s`). The fields must hash to the bid's
+    commitment; the contract checks the rest (assets managed by the seller,
+    pre-qualified, session rules) and its refusal is a 409 naming its error."""
     seller = to_checksum_address(token.address)
+    fn = await run_in_threadpool(_reveal_call, session_id, bid_id, body, seller, gateway, settings)
+    return _answer(await gateway.relay_with_nonce(seller, body.nonce, fn))
+
+
+def _reveal_call(
+    session_id: int, bid_id: str, body: BidRevealCreate, seller: str, gateway: Gateway,
+    settings: Settings,
+) -> Any:  # fmt: skip
+    """The checks of a reveal (role, fields, deadline, signature, assets); its relay call."""
+    gateway.require_role(seller, "AGGREGATOR")
     fields = BidFields(
         label(body.zone), Direction.UP if body.direction == "up" else Direction.DOWN,
         body.divisible, body.quantity_w, body.price_eur_per_mw, body.slot_mask,
@@ -235,8 +267,7 @@ def reveal_bid(
                 403, "not-asset-manager", f"asset_ids[{i}]: managed by another aggregator",
                 field=f"asset_ids[{i}]", reason="you do not manage this asset",
             )  # fmt: skip
-    fn = gateway.relay.functions.revealBidFor(
+    return gateway.relay.functions.revealBidFor(
         seller, fields.reveal_tuple(session_id), body.nonce, body.deadline,
         bytes.fromhex(body.signature[2:]),
     )  # fmt: skip
-    return TxPublic.model_validate(gateway.relay_with_nonce(seller, body.nonce, fn))

@@ -32,7 +32,7 @@ from python_client.chain import Wallet
 from python_client.hashing import asset_id, label, new_salt
 from python_client.http import ApiError, HttpClient
 from python_client.records import BidFields, Direction
-from python_client.relay import commit_digest, sign_digest
+from python_client.relay import commit_digest, join_digest, sign_digest
 from tests.api.conftest import participant
 
 PROBLEM = "application/problem+json"
@@ -149,8 +149,6 @@ def test_a_signature_with_v_0_or_1_is_refused_before_queueing(world: World) -> N
     # the relayed-at-once routes use the same check
     join = fo.new_nonce()
     deadline = int(time.time()) + 3_600
-    from python_client.relay import join_digest
-
     sig = sign_digest(fo._key, join_digest(fo.domain, fo.address, w.session, 1, join, deadline))
     r = _post(w, fo, f"/sessions/{w.session}/participation", {
         "added_bids": 1, "nonce": join, "deadline": deadline,
@@ -282,6 +280,8 @@ def test_future_nonces_are_refused_at_once_and_the_pool_stays_free(world: World)
 
 
 def test_a_transaction_not_mined_in_time_is_202_with_a_status_route(world: World) -> None:
+    """Neither a submitted transaction nor a relayed join is awaited beyond mined_wait_s:
+    202 and a status route that follows it."""
     w = world
     admin = _live(w, 0)
     chain = w.api["w3"]
@@ -306,9 +306,20 @@ def test_a_transaction_not_mined_in_time_is_202_with_a_status_route(world: World
             w.live_url + pending["status_url"], headers={"Authorization": f"Bearer {admin.token}"}
         )
         assert r.status_code == 200 and r.json()["status"] == "pending", r.text
+        # a relayed join is not awaited beyond the bound either
+        seller = _live(w, 2)
+        nonce, deadline = seller.new_nonce(), int(time.time()) + 3_600
+        sig = sign_digest(seller._key, join_digest(seller.domain, seller.address, w.session, 1,
+                                                   nonce, deadline))  # fmt: skip
+        r = httpx.post(f"{w.live_url}/sessions/{w.session}/participation", headers={
+            "Authorization": f"Bearer {seller.token}"}, json={"added_bids": 1, "nonce": nonce,
+            "deadline": deadline, "signature": "0x" + sig.hex()}, timeout=30)  # fmt: skip
+        assert r.status_code == 202 and r.json()["status"] == "pending", r.text
+        joined = r.json()
         chain.provider.make_request("evm_mine", [])
     finally:
         chain.provider.make_request("evm_setAutomine", [True])
+    assert seller.wait_mined(joined)["status"] == "mined"
     mined = admin.wait_mined(pending)
     assert mined["status"] == "mined" and mined["block_number"] is not None
     assert any(e["name"] == "Transfer" for e in mined["events"]), mined
