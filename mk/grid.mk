@@ -6,3 +6,8 @@ bench-grid: venv
 
 test-grid: venv
 	$(BIN)/python -m pytest -q tests/grid
+
+# Grid verification (issue 19): a replica's grid work against the oracle's clearing.
+.PHONY: bench-grid-verify
+bench-grid-verify: venv
+	$(BIN)/python bench/bench_grid_verify.py $(BENCH_GRID_VERIFY_ARGS)

@@ -35,7 +35,7 @@ from oracle.engine import LinearCut, build_session, clear
 from oracle.errors import SolverError
 from oracle.grid.errors import GridError
 from oracle.grid.figures import Limits, figures, slot_ok, violations_mask
-from oracle.grid.model import STEP_MINUTES, GridModel, build_model
+from oracle.grid.model import STEP_MINUTES, GridModel
 from oracle.grid.powerflow import AcResult, AcSolver
 from oracle.grid.sensitivity import Sensitivities, sensitivities
 from oracle.grid.units import w_to_mw
@@ -75,12 +75,10 @@ def grid_case(scenario: Scenario, base_dir: Path | None = None) -> GridCase:
     spec = scenario.grid
     if spec is None:
         raise GridError("grid: the scenario has no grid object")
+    from oracle.grid.published import load_model, model_key
+
     market = scenario.market
-    model = build_model(
-        spec.simbench_code or spec.file or "",
-        day=spec.day, time_step=spec.time_step, start=market.start,
-        n_steps=market.slots, storage=spec.storage, base_dir=base_dir,
-    )
+    model, solver = load_model(model_key(scenario, base_dir))  # cached by its identity
     if model.step_labels[0] != "static" and market.slot_minutes != STEP_MINUTES:
         raise GridError(f"market.slot_minutes: {market.slot_minutes} does not match the grid "
                         f"profiles ({STEP_MINUTES} minutes)")
@@ -95,7 +93,7 @@ def grid_case(scenario: Scenario, base_dir: Path | None = None) -> GridCase:
         vm_min_pu=spec.vm_min_per_mille / 1000.0,
         vm_max_pu=spec.vm_max_per_mille / 1000.0,
     )
-    return GridCase(model=model, solver=AcSolver(model), limits=limits, asset_bus=asset_bus)
+    return GridCase(model=model, solver=solver, limits=limits, asset_bus=asset_bus)
 
 
 def bid_injections(scenario: Scenario, case: GridCase) -> list[BidInjection]:
