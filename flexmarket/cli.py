@@ -354,6 +354,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = EscapingWriter(stdout)
     try:
         return _main(argv)
+    except Exception:  # a bug's traceback: printed escaped too, exit 1 as Python would
+        import traceback
+
+        traceback.print_exc()
+        return EXIT_FAILURE
     finally:
         sys.stdout, sys.stderr = stdout, stderr
 

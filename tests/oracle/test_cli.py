@@ -98,3 +98,24 @@ def test_the_escaping_writer_guards_every_print(capsys):
     writer = EscapingWriter(_sys.stdout)
     print("id \x1b[31mred\x1b[0m\nnext", file=writer)
     assert capsys.readouterr().out == "id \\u001b[31mred\\u001b[0m\nnext\n"
+
+
+def test_a_traceback_is_escaped_too(monkeypatch, capsys):
+    from flexmarket import cli
+
+    def boom(args):
+        raise RuntimeError("bid \x1b]0;owned\x07 broke")
+
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_run(parser(), boom))
+    assert cli.main(["clear", "x"]) == 1
+    err = capsys.readouterr().err
+    assert "RuntimeError: bid \\u001b]0;owned\\u0007 broke" in err and "\x1b" not in err
+
+
+def _with_run(parser, run):
+    parser.set_defaults(run=run)
+    for action in parser._subparsers._group_actions:
+        for sub in action.choices.values():
+            sub.set_defaults(run=run)
+    return parser
