@@ -5,10 +5,10 @@ most 32 bytes (a label that is not UTF-8, registered on chain outside the API, a
 not own: no status, no award, no seller (the seller is the signed-in address).
 
 Integers that can exceed 2^53 (JavaScript's exact range: nonces, slot masks, prices in
-EUR/MW up to 2^64 - 1, amounts in µEUR) are `BigUint` types: accepted as a JSON integer or
-as a decimal string (`"18446744073709551615"`: digits only, no sign, no leading zero),
-always answered as a decimal string, and described so in OpenAPI (`anyOf` integer or
-string with a pattern on input, a string with the pattern on output)."""
+EUR/MW up to 2^64 - 1, amounts in µEUR) are the `U56` ... `U256` types: accepted as a JSON
+integer or as a decimal string (`"18446744073709551615"`: digits only, no sign, no
+leading zero), always answered as a decimal string, and described so in OpenAPI (`anyOf`
+integer or string with a pattern on input, a string with the pattern on output)."""
 
 from __future__ import annotations
 

@@ -73,6 +73,8 @@ def test_an_ethers_and_siwe_client_signs_in_bids_and_submits(api: dict[str, Any]
         "bidding_end": now + 100_000, "reveal_deadline": now + 200_000,
         "clearing_deadline": now + 300_000, "min_bid_w": 1_000, "granularity_w": 100,
     })  # fmt: skip
+    me.sign_in()
+    me.join(session, 1)  # a commit needs an allowance
 
     # sign in with the siwe package's message
     nonce = client.post("/auth/nonce").json()

@@ -72,6 +72,8 @@ def fast(api: dict[str, Any]) -> Iterator[Fast]:
         "clearing_deadline": now + 300_000, "min_bid_w": 1_000, "granularity_w": 100,
         "bid_bond_ueur": 0, "collateral_ueur_per_w": 0,
     })  # fmt: skip
+    fo.join(session, 2_000)  # every commit needs a joined allowance (issue 11)
+    fo.join(session, 1_000)  # a commit needs an allowance (bond 0 here)
     yield Fast(api, api["app"].state.gateway, admin, oracle, fo, session)
 
 

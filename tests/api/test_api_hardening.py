@@ -76,6 +76,8 @@ def world(api: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iter
         "bidding_end": now + 100_000, "reveal_deadline": now + 200_000,
         "clearing_deadline": now + 300_000, "min_bid_w": 1_000, "granularity_w": 100,
     })  # fmt: skip
+    for s in sellers:
+        s.join(session, 1_000)  # a commit needs an allowance (bond 0 here)
     # a second API process on the same chain, served by uvicorn on a real socket (streams,
     # chunked bodies), with its own relayer; batches gather for 3 s, mining is awaited 0.5 s
     tmp = tmp_path_factory.mktemp("live")
@@ -217,7 +219,7 @@ def test_commits_the_chain_refuses_do_not_hold_back_a_batch_of_honest_ones(world
         assert gateway.nonce_taken(p.seller, p.nonce)  # never handed back
     blocks = int(w3.eth.block_number) - start_block
     assert blocks <= 4, f"{blocks} blocks for one batch"
-    assert elapsed < 30
+    assert elapsed < 45  # promptly: not one block per commit
     # the same signed message comes back: refused before it reaches a batch
     r = httpx.post(f"{w.live_url}/sessions/{w.session}/bids", headers={
         "Authorization": f"Bearer {seller.token}"}, json={
@@ -272,7 +274,7 @@ def test_future_nonces_are_refused_at_once_and_the_pool_stays_free(world: World)
     for r in answers:
         assert r.status_code == 409 and _fields_named(r) == {"nonce"}, r.text
         assert r.json()["expected_nonce"] == expected
-    assert max(reads) < 2.0, reads
+    assert max(reads) < 5.0, reads  # a worker per wait: ~60 s before
     # an old nonce is refused too, naming the next one
     r = _post(w, w.admin, "/transactions",
               {"raw_tx": _signed(w, item, expected - 1), "intent": item["intent"]})  # fmt: skip
@@ -350,7 +352,7 @@ def test_waiting_for_a_stuck_relay_holds_no_worker(world: World) -> None:
         time.sleep(0.5)
         reads = [_timed_get(w, f"/sessions/{w.session}", w.oracle) for _ in range(5)]
         answers = [f.result(timeout=60) for f in futures]
-    assert max(reads) < 2.0, reads
+    assert max(reads) < 5.0, reads  # a worker per wait: ~60 s before
     assert {r.status_code for r in answers} == {202}
     assert {r.json()["status"] for r in answers} == {"queued"}  # answered after mined_wait_s
 
