@@ -10,6 +10,7 @@ the market clears without them.
 from __future__ import annotations
 
 import json
+import math
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -267,6 +268,7 @@ UINT16_MAX = 2**16 - 1
 UINT32_MAX = 2**32 - 1
 UINT40_MAX = 2**40 - 1
 UINT64_MAX = 2**64 - 1
+PAYMENT_MAX = 2**72 - 1  # an award's paymentUeur on chain (uint72)
 
 # field (list indices written []) -> (lowest, highest, why the highest)
 FIELD_BOUNDS: dict[str, tuple[int, int, str]] = {
@@ -347,7 +349,9 @@ def _exactness_problems(s: Scenario) -> list[tuple[str, str]]:
       Above it, plain clearing minimises unmet first and leaves the penalty out
       (`oracle.engine.build_part_model`, the same test per part); grid cuts, zone safety
       and DSO balancing still price unmet watts, and that objective is not bounded here
-      (docs/files.md says so).
+      (docs/files.md says so). HiGHS sees the objective divided by the gcd of its costs,
+      so the bound is on the objective divided by a divisor of that gcd.
+    - An award's payment, price * quantity_w, is a uint72 on chain.
     The problem names the field that contributes most, and the total."""
     problems: list[tuple[str, str]] = []
     n = s.market.slots
@@ -370,20 +374,30 @@ def _exactness_problems(s: Scenario) -> list[tuple[str, str]]:
                                      f"{EXACT_MAX}, the largest integer the solver holds "
                                      f"exactly"))  # fmt: skip
     values = [max(b.price_eur_per_mw, 0) * b.quantity_w for b in s.bids]
+    for i, v in enumerate(values):
+        if v > PAYMENT_MAX:
+            problems.append((f"bids[{i}].price_eur_per_mw", f"price * quantity_w = {v} µEUR "
+                             f"exceeds {PAYMENT_MAX}, the largest payment the contracts store "
+                             f"(uint72)"))  # fmt: skip
     value = sum(values)
     penalty = s.unmet_penalty_eur_per_mw
     priced = penalty <= max(values, default=0)
+    # HiGHS sees costs divided by their gcd (oracle.engine.objective_unit); this one divides
+    # it (granularity * price divides every award cost of a valid bid), so it is safe
+    unit = math.gcd(*(s.market.granularity_w * abs(b.price_eur_per_mw) for b in s.bids),
+                    penalty if priced else 0) or 1  # fmt: skip
     objective = value + (penalty * sum(need_w) if priced else 0)
-    if objective > EXACT_MAX:
-        if value <= EXACT_MAX:
+    if objective // unit > EXACT_MAX:
+        if value // unit <= EXACT_MAX:
             path = "unmet_penalty_eur_per_mw"
             what = (f"the penalty, not above the dearest bid's value, enters the objective: "
                     f"with every need unmet it reaches {objective} µEUR")
         else:
             path = f"bids[{values.index(max(values))}].price_eur_per_mw"
             what = f"the bids' value (price * quantity_w of every bid) is {objective} µEUR"
-        problems.append((path, f"{what}, above 2**53 = {EXACT_MAX}, the largest integer the "
-                               f"solver holds exactly"))
+        problems.append((path, f"{what}, {objective // unit} times their common divisor "
+                               f"{unit}: above 2**53 = {EXACT_MAX}, the largest integer the "
+                               f"solver holds exactly"))  # fmt: skip
     return problems
 
 

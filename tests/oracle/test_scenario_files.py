@@ -237,9 +237,28 @@ def test_watts_adding_up_beyond_2_53_are_refused():
 
 def test_bid_value_beyond_2_53_is_refused_naming_the_largest_bid():
     data = flech()
-    data["bids"][1]["price_eur_per_mw"] = EXACT_MAX // 12300 + 1  # price * 12300 W > 2**53
+    # 12,300 W at 2**56 + 1: 8.9e20 µEUR, 8.9e18 units of the costs' gcd (100), above 2**53
+    data["bids"][1]["price_eur_per_mw"] = 2**56 + 1
     message = problems_of(data)["bids[1].price_eur_per_mw"]
-    assert "the bids' value" in message and "above 2**53" in message
+    assert "the bids' value" in message and "common divisor 100: above 2**53" in message
+
+
+def test_the_solver_bound_counts_in_units_of_the_costs_common_divisor():
+    data = flech()
+    # 2**53 µEUR of bids' value, but every cost a multiple of 100 * 2**10: 2**43 units, exact
+    for b in data["bids"]:
+        b["price_eur_per_mw"] = EXACT_MAX // (3 * 13_200) // 1024 * 1024
+    parse_scenario(data)
+
+
+def test_a_payment_beyond_what_the_contracts_store_is_refused():
+    data = flech()
+    data["bids"][0]["price_eur_per_mw"] = 2**64 - 1  # x 12,300 W: above uint72
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data)
+    assert ("bids[0].price_eur_per_mw", f"price * quantity_w = {(2**64 - 1) * 12_300} µEUR "
+            f"exceeds {2**72 - 1}, the largest payment the contracts store (uint72)"
+            ) in info.value.problems
 
 
 def test_a_priced_penalty_whose_objective_exceeds_2_53_is_refused():
