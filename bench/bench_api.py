@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             reveal_deadline=now + 20_000, clearing_deadline=now + 30_000, min_bid_w=0,
             granularity_w=1, price_floor_eur_per_mw=0, price_cap_eur_per_mw=NO_LIMIT,
             unmet_penalty_eur_per_mw=0, bid_bond_ueur=0, collateral_ueur_per_w=0,
-            shortfall_penalty_eur_per_mw=0, tolerance_bps=0, attestation_quorum=0,
+            shortfall_penalty_eur_per_mw=0, tolerance_bps=0, attestation_quorum=1,
         ))  # fmt: skip
         dep_file = Path(tmp) / "deployment.json"
         dep_file.write_text(json.dumps(deployment.to_json()))

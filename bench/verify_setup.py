@@ -226,7 +226,7 @@ def put_on_chain(
         price_cap_eur_per_mw=int(market.get("price_cap_eur_per_mw") or NO_LIMIT),
         unmet_penalty_eur_per_mw=min(int(data.get("unmet_penalty_eur_per_mw", 10**12)), NO_LIMIT),
         bid_bond_ueur=1_000, collateral_ueur_per_w=1, shortfall_penalty_eur_per_mw=1,
-        tolerance_bps=500, attestation_quorum=0,
+        tolerance_bps=500, attestation_quorum=1,
     )  # fmt: skip
     bids = data["bids"]
 

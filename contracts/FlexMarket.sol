@@ -43,6 +43,8 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         _registry = flexRegistry;
         _relay = address(new FlexRelay(address(this)));
         _results = address(new FlexResults());
+        _minimumQuorum = 1;
+        emit MinimumQuorumSet(1, msg.sender);
     }
 
     // ------------------------------------------------------------- sessions and needs
@@ -64,7 +66,8 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
             slotMinutes: params.slotMinutes,
             pricing: params.pricing,
             attestationQuorum: params.attestationQuorum,
-            attestations: 0
+            attestations: 0,
+            attestationDeadline: params.attestationDeadline
         });
         s.rules = SessionRules({
             minBidW: params.minBidW,
@@ -80,9 +83,11 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
             needCount: 0,
             awardCount: 0,
             settledCount: 0,
-            bidBondUeur: params.bidBondUeur
+            bidBondUeur: params.bidBondUeur,
+            correctionWindowS: params.correctionWindowS
         });
         s.operator = msg.sender;
+        s.deliveryDeadline = params.deliveryDeadline;
         emit SessionOpened(sessionId, msg.sender, params);
     }
 
@@ -109,7 +114,16 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         if (params.budgetUeur == 0) revert FlexMarketNeedBudgetInvalid(sessionId);
         needIndex = s.money.needCount;
         if (needIndex == type(uint16).max) revert FlexMarketTooManyNeeds(sessionId);
-        uint16 zoneIndex = _registry.zoneIndexOf(params.zone);
+        uint16 zoneIndex;
+        if (params.zone != bytes32(0)) {
+            address zoneDso;
+            (zoneDso, zoneIndex,) = _registry.zoneInfo(params.zone);
+            if (zoneIndex == 0) revert IFlexRegistry.FlexRegistryZoneUnknown(params.zone);
+            if (params.buyerRole == BuyerRole.DSO && zoneDso != msg.sender) {
+                revert FlexMarketNotZoneDso(params.zone, msg.sender);
+            }
+        }
+        if (zoneIndex != 0 && !balancing) _claimNeedSlots(sessionId, params, zoneIndex);
 
         s.money.needCount = needIndex + 1;
         _needCores[sessionId][needIndex] = NeedCore({
@@ -175,19 +189,23 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         }
         p.maxBids = uint16(maxBids);
         p.bondLockedUeur += uint64(bondUeur);
+        p.biddingEnd = biddingEnd;
         _lock(seller, bondUeur);
         emit SessionJoined(sessionId, seller, addedBids, uint16(maxBids), bondUeur);
     }
 
     /// @inheritdoc IFlexMarket
     function commitBid(uint64 sessionId, bytes32 commitment) external returns (bytes32 bidId) {
-        bidId = _commit(sessionId, commitment, _sender());
+        address seller = _sender();
+        _countCommits(sessionId, seller, 1);
+        bidId = _commit(sessionId, commitment, seller);
     }
 
     /// @inheritdoc IFlexMarket
     function commitBids(uint64 sessionId, bytes32[] calldata commitments) external {
         uint256 count = commitments.length;
         address seller = _sender();
+        _countCommits(sessionId, seller, count);
         for (uint256 i; i < count; ++i) {
             _commit(sessionId, commitments[i], seller);
         }
@@ -280,13 +298,15 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         BidCore storage core = _bidCores[bidId];
         uint64 sessionId = core.sessionId;
         SessionRecord storage s = _sessions[sessionId];
-        if (core.status != BidStatus.Committed || block.timestamp < s.timing.revealDeadline) {
-            revert FlexMarketBondNotForfeitable(bidId);
-        }
         address seller = core.seller;
         Participation storage p = _participations[sessionId][seller];
-        uint256 bond = s.money.bidBondUeur;
-        uint256 amountUeur = p.bondLockedUeur < bond ? p.bondLockedUeur : bond; // 0 if never joined
+        // a bid exists only if its seller had joined (checked at commit): its bond is locked,
+        // unless the seller's unrevealed bonds were all forfeited at once (forfeitBonds)
+        if (
+            core.status != BidStatus.Committed || block.timestamp < s.timing.revealDeadline
+                || uint256(p.revealed) + p.forfeited >= p.committed
+        ) revert FlexMarketBondNotForfeitable(bidId);
+        uint256 amountUeur = s.money.bidBondUeur;
         address operator = s.operator;
         core.status = BidStatus.Forfeited;
         p.bondLockedUeur -= uint64(amountUeur);
@@ -295,20 +315,21 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         emit BondForfeited(sessionId, bidId, seller, operator, amountUeur);
     }
 
+    /// @inheritdoc IFlexMarket
+    function forfeitBonds(uint64 sessionId, address seller) external {
+        SessionRecord storage s = _existingSession(sessionId);
+        if (block.timestamp < s.timing.revealDeadline || _forfeitUnrevealed(s, sessionId, seller) == 0) {
+            revert FlexMarketNothingToForfeit(sessionId, seller);
+        }
+    }
+
     // ------------------------------------------------------------- clearing result
 
     /// @inheritdoc IFlexMarket
     /// @dev Runs FlexResults' code on this contract's storage (see FlexMarketStorage).
     function commitResult(uint64, bytes32, bytes32, Award[] calldata, bool) external {
         _requireRole(FlexRoles.ORACLE);
-        address results = _results;
-        assembly ("memory-safe") {
-            calldatacopy(0, 0, calldatasize())
-            let ok := delegatecall(gas(), results, 0, calldatasize(), 0, 0)
-            returndatacopy(0, 0, returndatasize())
-            if iszero(ok) { revert(0, returndatasize()) }
-            return(0, returndatasize())
-        }
+        _runResults();
     }
 
     /// @inheritdoc IFlexMarket
@@ -317,6 +338,7 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         SessionRecord storage s = _existingSession(sessionId);
         ResultStatus status = s.money.resultStatus;
         if (status != ResultStatus.Pending) revert FlexMarketResultStatusInvalid(sessionId, status);
+        _requireAttestationOpen(s, sessionId);
         if (resultHash != s.resultHash) revert FlexMarketResultHashMismatch(sessionId);
         if (_attested[sessionId][msg.sender]) revert FlexMarketAlreadyAttested(sessionId, msg.sender);
         _attested[sessionId][msg.sender] = true;
@@ -336,6 +358,7 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         if ((status != ResultStatus.Pending && status != ResultStatus.Final) || s.money.settledCount != 0) {
             revert FlexMarketResultStatusInvalid(sessionId, status);
         }
+        _requireAttestationOpen(s, sessionId);
         s.money.resultStatus = ResultStatus.Disputed;
         emit ResultDisputed(sessionId, msg.sender, reasonHash);
     }
@@ -346,6 +369,7 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         SessionRecord storage s = _existingSession(sessionId);
         ResultStatus status = s.money.resultStatus;
         if (status != ResultStatus.Disputed) revert FlexMarketResultStatusInvalid(sessionId, status);
+        _requireAttestationOpen(s, sessionId);
         status = resultStands ? ResultStatus.Final : ResultStatus.Voided;
         s.money.resultStatus = status;
         emit DisputeResolved(sessionId, msg.sender, status);
@@ -360,32 +384,28 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         emit SellerReinstated(seller, msg.sender);
     }
 
+    /// @inheritdoc IFlexMarket
+    function setMinimumQuorum(uint8 minimumQuorum_) external {
+        _requireRole(0x00); // DEFAULT_ADMIN_ROLE
+        if (minimumQuorum_ == 0) revert FlexMarketMinimumQuorumInvalid();
+        _minimumQuorum = minimumQuorum_;
+        emit MinimumQuorumSet(minimumQuorum_, msg.sender);
+    }
+
     // ------------------------------------------------------------- delivery and settlement
 
     /// @inheritdoc IFlexMarket
-    function recordDeliveries(
-        uint64 sessionId,
-        uint32[] calldata awardIndices,
-        uint40[] calldata deliveredW,
-        bytes32 evidenceHash
-    ) external {
+    /// @dev Runs FlexResults' code on this contract's storage (see FlexMarketStorage).
+    function recordDeliveries(uint64, uint32[] calldata, uint40[] calldata, bytes32) external {
         _requireRole(FlexRoles.METERING);
-        uint256 count = awardIndices.length;
-        if (count != deliveredW.length) revert FlexMarketDeliveryLengthMismatch(count, deliveredW.length);
-        SessionMoney memory money = _sessions[sessionId].money;
-        ResultStatus status = money.resultStatus;
-        if (status == ResultStatus.None || status == ResultStatus.Committing || status == ResultStatus.Voided) {
-            revert FlexMarketResultStatusInvalid(sessionId, status);
-        }
-        for (uint256 i; i < count; ++i) {
-            uint32 awardIndex = awardIndices[i];
-            if (awardIndex >= money.awardCount) revert FlexMarketAwardUnknown(sessionId, awardIndex);
-            AwardCore storage a = _awardCores[sessionId][awardIndex];
-            if (a.delivered) revert FlexMarketDeliveryAlreadyRecorded(sessionId, awardIndex);
-            a.delivered = true;
-            a.deliveredW = deliveredW[i];
-            emit DeliveryRecorded(sessionId, awardIndex, msg.sender, deliveredW[i], evidenceHash);
-        }
+        _runResults();
+    }
+
+    /// @inheritdoc IFlexMarket
+    /// @dev Runs FlexResults' code on this contract's storage (see FlexMarketStorage).
+    function correctDelivery(uint64, uint32, uint40, bytes32) external {
+        _requireRole(FlexRoles.METERING);
+        _runResults();
     }
 
     /// @inheritdoc IFlexMarket
@@ -441,6 +461,7 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         if (p.maxBids == 0) revert FlexMarketNotJoined(sessionId, seller);
         if (p.released) revert FlexMarketAlreadyReleased(sessionId);
         if (!_fullySettled(s) && !_endedWithoutResult(s)) revert FlexMarketReleaseNotAllowed(sessionId);
+        _forfeitUnrevealed(s, sessionId, seller); // reveals closed: a result or the clearing deadline came
         uint256 bondUeur = p.bondLockedUeur;
         uint256 collateralUeur = p.collateralLockedUeur;
         p.released = true;
@@ -470,6 +491,11 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
     /// @inheritdoc IFlexMarket
     function registry() external view returns (address) {
         return address(_registry);
+    }
+
+    /// @inheritdoc IFlexMarket
+    function minimumQuorum() external view returns (uint8) {
+        return _minimumQuorum;
     }
 
     /// @inheritdoc IFlexMarket
@@ -530,6 +556,19 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
 
     // ------------------------------------------------------------- internals
 
+    /// @dev Runs this call's calldata on FlexResults by delegatecall and returns or reverts
+    /// with what it returned (the caller's role is checked before).
+    function _runResults() private {
+        address results = _results;
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), results, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
+    }
+
     /// @dev The caller, or the seller the relay appended to the calldata (ERC-2771).
     function _sender() private view returns (address sender) {
         sender = msg.sender;
@@ -553,11 +592,93 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         if (params.biddingEnd <= block.timestamp) revert FlexMarketSessionParamInvalid("biddingEnd");
         if (params.revealDeadline <= params.biddingEnd) revert FlexMarketSessionParamInvalid("revealDeadline");
         if (params.clearingDeadline <= params.revealDeadline) revert FlexMarketSessionParamInvalid("clearingDeadline");
+        if (params.attestationDeadline <= params.clearingDeadline) {
+            revert FlexMarketSessionParamInvalid("attestationDeadline");
+        }
+        if (params.deliveryDeadline <= params.attestationDeadline) revert FlexMarketSessionParamInvalid("deliveryDeadline");
+        if (params.attestationQuorum < _minimumQuorum) {
+            revert FlexMarketQuorumBelowMinimum(params.attestationQuorum, _minimumQuorum);
+        }
     }
 
-    /// @dev Reads nothing but the bid's own slot: the reveal checks session and seller.
+    /// @dev Marks the slots a zonal need asks power in (one quantity: every slot; else the
+    /// slots with a positive quantity) for its zone and direction; reverts if the zone needs
+    /// the other direction in one of them (as oracle.scenario refuses such a file).
+    /// System-wide needs are not zonal: a TSO's and a BRP's may go opposite ways. At most
+    /// 256 slots (slotCount).
+    function _claimNeedSlots(uint64 sessionId, NeedParams calldata params, uint16 zoneIndex) private {
+        uint256 mask;
+        uint256 length = params.quantityW.length;
+        if (length == 1) {
+            uint256 slotCount = _sessions[sessionId].timing.slotCount;
+            if (params.quantityW[0] != 0) mask = slotCount == 256 ? type(uint256).max : (uint256(1) << slotCount) - 1;
+        } else {
+            for (uint256 i; i < length; ++i) {
+                if (params.quantityW[i] != 0) mask |= uint256(1) << i;
+            }
+        }
+        Direction other = params.direction == Direction.Up ? Direction.Down : Direction.Up;
+        uint256 clash = mask & _needSlots[sessionId][zoneIndex][other];
+        if (clash != 0) {
+            uint256 slot;
+            while (clash & 1 == 0) {
+                clash >>= 1;
+                ++slot;
+            }
+            revert FlexMarketNeedDirectionConflict(sessionId, params.zone, slot);
+        }
+        _needSlots[sessionId][zoneIndex][params.direction] |= mask;
+    }
+
+    /// @dev Counts `count` commits of `seller` in its participation slot (one SLOAD, one
+    /// SSTORE): the seller joined, gate closure has not passed (copied at join) and the
+    /// commits stay within its allowance, so every commit is backed by a bond. Layout of
+    /// Participation, low bits first: maxBids [0, 16), revealed [16, 32), forfeited [32, 48),
+    /// bondLockedUeur [48, 112), collateralLockedUeur [112, 184), released [184, 192),
+    /// committed [192, 208), biddingEnd [208, 248).
+    function _countCommits(uint64 sessionId, address seller, uint256 count) private {
+        Participation storage p = _participations[sessionId][seller];
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(p.slot)
+        }
+        uint16 maxBids = uint16(word);
+        if (maxBids == 0) revert FlexMarketNotJoined(sessionId, seller);
+        uint40 biddingEnd = uint40(word >> 208);
+        if (block.timestamp >= biddingEnd) revert FlexMarketBiddingClosed(sessionId, biddingEnd);
+        uint256 committed = uint16(word >> 192) + count;
+        if (committed > maxBids) revert FlexMarketTooManyBids(sessionId, seller, maxBids);
+        word = (word & ~(uint256(0xffff) << 192)) | (committed << 192);
+        assembly ("memory-safe") {
+            sstore(p.slot, word)
+        }
+    }
+
+    /// @dev Forfeits every bond of `seller`'s bids in the session that were committed and
+    /// neither revealed nor forfeited; returns how many. Callers check that reveals closed.
+    function _forfeitUnrevealed(SessionRecord storage s, uint64 sessionId, address seller)
+        private
+        returns (uint256 bids)
+    {
+        Participation storage p = _participations[sessionId][seller];
+        bids = uint256(p.committed) - p.revealed - p.forfeited;
+        if (bids == 0) return 0;
+        uint256 amountUeur = bids * s.money.bidBondUeur; // locked at join: bids <= maxBids
+        address operator = s.operator;
+        p.forfeited += uint16(bids);
+        p.bondLockedUeur -= uint64(amountUeur);
+        _payLocked(seller, operator, amountUeur);
+        emit BondsForfeited(sessionId, seller, operator, uint16(bids), amountUeur);
+    }
+
+    function _requireAttestationOpen(SessionRecord storage s, uint64 sessionId) private view {
+        uint40 deadline = s.timing.attestationDeadline;
+        if (block.timestamp >= deadline) revert FlexMarketAttestationClosed(sessionId, deadline);
+    }
+
+    /// @dev The seller's participation was checked and counted first (_countCommits): the
+    /// session exists, so its id fits the 48 bits of the bid's slot.
     function _commit(uint64 sessionId, bytes32 commitment, address seller) private returns (bytes32 bidId) {
-        if (sessionId > type(uint48).max) revert FlexMarketSessionUnknown(sessionId);
         bidId = _bidId(seller, commitment);
         BidCore storage core = _bidCores[bidId];
         if (core.status != BidStatus.None) revert FlexMarketBidExists(bidId);
@@ -605,7 +726,15 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         AwardCore storage a = _awardCores[sessionId][awardIndex];
         AwardCore memory core = a;
         if (core.settled) return false;
-        if (!core.delivered) revert FlexMarketDeliveryMissing(sessionId, awardIndex);
+        bool lapsed = !core.delivered;
+        if (lapsed) {
+            if (block.timestamp < _sessions[sessionId].deliveryDeadline) {
+                revert FlexMarketDeliveryMissing(sessionId, awardIndex);
+            }
+        } else {
+            uint256 until = uint256(_deliveredAt[sessionId][awardIndex]) + money.correctionWindowS;
+            if (block.timestamp < until) revert FlexMarketCorrectionWindowOpen(sessionId, awardIndex, until);
+        }
         AwardPay memory pay = _awardPays[sessionId][awardIndex];
         uint256 quantityW = core.quantityW;
         uint256 deliveredW = core.deliveredW < quantityW ? core.deliveredW : quantityW;
@@ -615,7 +744,13 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         uint256 penaltyUeur;
         a.settled = true;
         Account memory seller = _accounts[core.seller];
-        if (shortfallW * 10_000 > quantityW * money.toleranceBps) {
+        if (lapsed) {
+            // nobody recorded a delivery: the buyers get their payment back, the seller
+            // neither payment nor penalty (it is not its failure that nothing was recorded)
+            refundUeur = paymentUeur;
+            paymentUeur = 0;
+            emit DeliveryLapsed(sessionId, awardIndex, core.seller);
+        } else if (shortfallW * 10_000 > quantityW * money.toleranceBps) {
             // Beyond tolerance: pay what was delivered, penalise the shortfall from the
             // seller's collateral in this session.
             uint256 fullPaymentUeur = paymentUeur;
@@ -699,15 +834,6 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         buyer.freeUeur += uint112(refundUeur + penaltyUeur);
         _storeAccount(buyerAddress, buyer);
         emit ShareSettled(sessionId, awardIndex, buyerAddress, needIndex, shareUeur - refundUeur, refundUeur, penaltyUeur);
-    }
-
-    function _endedWithoutResult(SessionRecord storage s) private view returns (bool) {
-        ResultStatus status = s.money.resultStatus;
-        return status == ResultStatus.Voided
-            || (
-                (status == ResultStatus.None || status == ResultStatus.Committing)
-                    && block.timestamp >= s.timing.clearingDeadline
-            );
     }
 
     function _fullySettled(SessionRecord storage s) private view returns (bool) {

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Escrow} from "./Escrow.sol";
 import {IFlexMarket} from "./interfaces/IFlexMarket.sol";
+import {Direction, ResultStatus} from "./types/FlexTypes.sol";
 
 /// @title FlexMarketStorage
 /// @notice The market's storage, shared by FlexMarket and FlexResults: FlexMarket runs
@@ -20,10 +21,12 @@ abstract contract FlexMarketStorage is Escrow {
         bool hasLastAward;
         bool coordinationPublished;
         bool gridPublished;
+        uint40 deliveryDeadline; // SessionParams.deliveryDeadline (SessionOpened carries it too)
         bytes32 lastAwardBid; // slot 4
         bytes32 inputHash; // slot 5
         bytes32 resultHash; // slot 6
-        uint256 lastAwardLeftUeur; // slot 7: payment of the last award not yet charged to a need
+        uint128 lastAwardLeftUeur; // slot 7: payment of the last award not yet charged to a need
+        uint64 lastAwardPriceEurPerMw; // its price: its share rows must carry the same
         // marketId, product and unmetPenaltyEurPerMw are only in SessionOpened: no rule
         // on chain reads them.
     }
@@ -41,6 +44,14 @@ abstract contract FlexMarketStorage is Escrow {
     mapping(uint64 sessionId => mapping(uint32 awardIndex => mapping(uint8 share => IFlexMarket.AwardShare))) internal
         _awardShares;
     mapping(uint64 sessionId => mapping(address validator => bool)) internal _attested;
+    /// @dev Block time at which an award's delivery was recorded (its correction window runs from it).
+    mapping(uint64 sessionId => mapping(uint32 awardIndex => uint40 recordedAt)) internal _deliveredAt;
+    /// @dev Slots (bit i = slot i) in which a zone (index >= 1) has a need of a direction: a
+    /// zone may not need up and down in the same slot.
+    mapping(uint64 sessionId => mapping(uint16 zoneIndex => mapping(Direction direction => uint256 slotMask))) internal
+        _needSlots;
+    /// @dev Deployment-wide minimum attestation quorum of every session (>= 1), set by the admin.
+    uint8 internal _minimumQuorum;
 
 
     /// @param settlementToken The µEUR token (FlexResults passes none: it never moves money).
@@ -49,5 +60,21 @@ abstract contract FlexMarketStorage is Escrow {
     function _existingSession(uint64 sessionId) internal view returns (SessionRecord storage s) {
         if (sessionId == 0 || sessionId > _sessionCount) revert IFlexMarket.FlexMarketSessionUnknown(sessionId);
         return _sessions[sessionId];
+    }
+
+    /// @dev Voided; or no complete result at the clearing deadline; or a result not final
+    /// (pending, disputed) at the attestation deadline: nothing of it is ever paid (attest,
+    /// dispute and resolve are closed from that deadline on).
+    function _endedWithoutResult(SessionRecord storage s) internal view returns (bool) {
+        ResultStatus status = s.money.resultStatus;
+        return status == ResultStatus.Voided
+            || (
+                (status == ResultStatus.None || status == ResultStatus.Committing)
+                    && block.timestamp >= s.timing.clearingDeadline
+            )
+            || (
+                (status == ResultStatus.Pending || status == ResultStatus.Disputed)
+                    && block.timestamp >= s.timing.attestationDeadline
+            );
     }
 }

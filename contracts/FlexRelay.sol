@@ -22,6 +22,10 @@ contract FlexRelay is EIP712, IFlexRelay {
     bytes32 private constant _REVEAL_TYPEHASH =
         keccak256("RevealBid(address seller,bytes32 commitment,uint256 nonce,uint256 deadline)");
 
+    /// @dev Gas each commit of a batch gets (a relayed commitBid uses ~35,000): the batch
+    /// checks after a failed call that it really had this much (EIP-150, see commitBidsFor).
+    uint256 private constant _COMMIT_GAS = 100_000;
+
     address private immutable _market;
 
     /// @dev Unordered nonces: bit `nonce % 256` of word `nonce / 256`.
@@ -60,17 +64,35 @@ contract FlexRelay is EIP712, IFlexRelay {
     }
 
     /// @inheritdoc IFlexRelay
+    /// @dev A request the relay refuses (expired, bad signature, nonce used) is skipped with
+    /// its nonce untouched; a commit the market refuses spends its nonce (the signed message
+    /// can never be relayed again). A commit that failed for lack of gas reverts the batch:
+    /// a relayer cannot burn a signed commit by starving it.
     function commitBidsFor(CommitRequest[] calldata requests) external returns (uint256 failed) {
         uint256 count = requests.length;
         for (uint256 i; i < count; ++i) {
             CommitRequest calldata r = requests[i];
-            _verifyCommit(r);
-            (bool ok, bytes memory ret) = _market.call(
+            bytes memory refused = _check(
+                r.seller,
+                keccak256(abi.encode(_COMMIT_TYPEHASH, r.seller, r.sessionId, r.commitment, r.nonce, r.deadline)),
+                r.nonce,
+                r.deadline,
+                r.signature
+            );
+            if (refused.length != 0) {
+                ++failed;
+                emit RelayFailed(r.seller, r.nonce, refused);
+                continue;
+            }
+            (bool ok, bytes memory ret) = _market.call{gas: _COMMIT_GAS}(
                 abi.encodePacked(abi.encodeCall(IFlexMarket.commitBid, (r.sessionId, r.commitment)), r.seller)
             );
             if (ok) {
                 emit Relayed(r.seller, r.nonce);
             } else {
+                // EIP-150: the call got at most 63/64 of the gas left; if it ran out of gas
+                // with less than _COMMIT_GAS, what is left now is below _COMMIT_GAS / 63
+                if (gasleft() < _COMMIT_GAS / 63) revert FlexRelayGasTooLow(r.seller, r.nonce);
                 ++failed;
                 emit RelayFailed(r.seller, r.nonce, ret);
             }
@@ -132,16 +154,32 @@ contract FlexRelay is EIP712, IFlexRelay {
         );
     }
 
-    /// @dev Deadline, then signature, then marks the nonce used (checks before effects).
+    /// @dev Reverts with the error _check returns.
     function _verify(address seller, bytes32 structHash, uint256 nonce, uint256 deadline, bytes calldata signature)
         private
     {
-        if (block.timestamp > deadline) revert FlexRelayExpired(seller, deadline);
+        bytes memory refused = _check(seller, structHash, nonce, deadline, signature);
+        if (refused.length != 0) {
+            assembly ("memory-safe") {
+                revert(add(refused, 0x20), mload(refused))
+            }
+        }
+    }
+
+    /// @dev Deadline, then signature, then nonce; if all hold, marks the nonce used (checks
+    /// before effects) and returns nothing, else the encoded error and changes nothing.
+    function _check(address seller, bytes32 structHash, uint256 nonce, uint256 deadline, bytes calldata signature)
+        private
+        returns (bytes memory refused)
+    {
+        if (block.timestamp > deadline) return abi.encodeWithSelector(FlexRelayExpired.selector, seller, deadline);
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(_hashTypedDataV4(structHash), signature);
-        if (err != ECDSA.RecoverError.NoError || signer != seller) revert FlexRelayInvalidSignature(seller, signer);
+        if (err != ECDSA.RecoverError.NoError || signer != seller) {
+            return abi.encodeWithSelector(FlexRelayInvalidSignature.selector, seller, signer);
+        }
         uint256 bit = 1 << (nonce & 0xff);
         uint256 bits = _nonceBits[seller][nonce >> 8];
-        if (bits & bit != 0) revert FlexRelayNonceUsed(seller, nonce);
+        if (bits & bit != 0) return abi.encodeWithSelector(FlexRelayNonceUsed.selector, seller, nonce);
         _nonceBits[seller][nonce >> 8] = bits | bit;
     }
 

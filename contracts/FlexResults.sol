@@ -57,6 +57,51 @@ contract FlexResults is FlexMarketStorage {
         }
     }
 
+    /// @notice See IFlexMarket.recordDeliveries: FlexMarket checks the caller's role, then runs
+    /// this by delegatecall.
+    function recordDeliveries(
+        uint64 sessionId,
+        uint32[] calldata awardIndices,
+        uint40[] calldata deliveredW,
+        bytes32 evidenceHash
+    ) external {
+                uint256 count = awardIndices.length;
+        if (count != deliveredW.length) revert IFlexMarket.FlexMarketDeliveryLengthMismatch(count, deliveredW.length);
+        if (evidenceHash == bytes32(0)) revert IFlexMarket.FlexMarketEvidenceMissing(sessionId);
+        SessionRecord storage s = _sessions[sessionId];
+        IFlexMarket.SessionMoney memory money = s.money;
+        ResultStatus status = money.resultStatus;
+        if (
+            status == ResultStatus.None || status == ResultStatus.Committing || status == ResultStatus.Voided
+                || _endedWithoutResult(s)
+        ) revert IFlexMarket.FlexMarketResultStatusInvalid(sessionId, status);
+        uint40 deadline = s.deliveryDeadline;
+        if (block.timestamp >= deadline) revert IFlexMarket.FlexMarketDeliveryClosed(sessionId, deadline);
+        for (uint256 i; i < count; ++i) {
+            uint32 awardIndex = awardIndices[i];
+            if (awardIndex >= money.awardCount) revert IFlexMarket.FlexMarketAwardUnknown(sessionId, awardIndex);
+            IFlexMarket.AwardCore storage a = _awardCores[sessionId][awardIndex];
+            if (a.delivered) revert IFlexMarket.FlexMarketDeliveryAlreadyRecorded(sessionId, awardIndex);
+            a.delivered = true;
+            a.deliveredW = deliveredW[i];
+            _deliveredAt[sessionId][awardIndex] = uint40(block.timestamp);
+            emit IFlexMarket.DeliveryRecorded(sessionId, awardIndex, msg.sender, deliveredW[i], evidenceHash);
+        }
+    }
+
+    /// @notice See IFlexMarket.correctDelivery: FlexMarket checks the caller's role, then runs
+    /// this by delegatecall.
+    function correctDelivery(uint64 sessionId, uint32 awardIndex, uint40 deliveredW, bytes32 evidenceHash) external {
+                if (evidenceHash == bytes32(0)) revert IFlexMarket.FlexMarketEvidenceMissing(sessionId);
+        IFlexMarket.AwardCore storage a = _awardCores[sessionId][awardIndex];
+        uint256 until = uint256(_deliveredAt[sessionId][awardIndex]) + _sessions[sessionId].money.correctionWindowS;
+        // a settled award's window has closed (settlement waits for it); unrecorded: until = 0
+        if (!a.delivered || block.timestamp >= until) revert IFlexMarket.FlexMarketCorrectionWindowClosed(sessionId, awardIndex, a.delivered ? until : 0);
+        uint40 previousW = a.deliveredW;
+        a.deliveredW = deliveredW;
+        emit IFlexMarket.DeliveryCorrected(sessionId, awardIndex, msg.sender, previousW, deliveredW, evidenceHash);
+    }
+
     /// @dev A row with `quantityW > 0` opens an award of its bid and charges `paymentUeur` of the
     /// award's `quantityW * priceEurPerMw` to its need; a row with `quantityW == 0` (a share row)
     /// charges `paymentUeur` more of the award opened last, of the same bid, to its need. The
@@ -73,6 +118,7 @@ contract FlexResults is FlexMarketStorage {
         uint16 lastNeed = s.lastAwardNeed;
         bool hasLast = s.hasLastAward;
         uint256 leftUeur = s.lastAwardLeftUeur;
+        uint64 awardPrice = s.lastAwardPriceEurPerMw;
         uint256 count = awards.length;
         if (uint256(awardIndex) + count > type(uint32).max) revert IFlexMarket.FlexMarketTooManyAwards(sessionId);
         for (uint256 i; i < count; ++i) {
@@ -114,6 +160,11 @@ contract FlexResults is FlexMarketStorage {
                 if (balancing || _needMoney[sessionId][pay.needIndex].balancing) {
                     revert IFlexMarket.FlexMarketBalancingRowInvalid(sessionId, i, a.needIndex);
                 }
+                // a share charges part of its award's payment: at the award's price, some money
+                if (a.priceEurPerMw != awardPrice) {
+                    revert IFlexMarket.FlexMarketSharePriceMismatch(sessionId, i, a.priceEurPerMw, awardPrice);
+                }
+                if (paymentUeur == 0) revert IFlexMarket.FlexMarketShareZero(sessionId, i);
                 if (paymentUeur > leftUeur) revert IFlexMarket.FlexMarketAwardPaymentMismatch(sessionId, i, paymentUeur, leftUeur);
                 leftUeur -= paymentUeur;
                 uint8 shareIndex = pay.shareCount;
@@ -131,6 +182,7 @@ contract FlexResults is FlexMarketStorage {
                     revert IFlexMarket.FlexMarketBalancingRowInvalid(sessionId, i, a.needIndex);
                 }
                 leftUeur = expected - paymentUeur;
+                awardPrice = a.priceEurPerMw;
                 uint256 awardedW = uint256(terms.awardedW) + a.quantityW;
                 if (awardedW > terms.quantityW) revert IFlexMarket.FlexMarketAwardExceedsBid(bidId, awardedW, terms.quantityW);
                 _bidTerms[bidId].awardedW = uint40(awardedW);
@@ -165,7 +217,8 @@ contract FlexResults is FlexMarketStorage {
         s.lastAwardBid = lastBid;
         s.lastAwardNeed = lastNeed;
         s.hasLastAward = hasLast;
-        s.lastAwardLeftUeur = leftUeur;
+        s.lastAwardLeftUeur = uint128(leftUeur); // <= expected < 2^72
+        s.lastAwardPriceEurPerMw = awardPrice;
     }
 
     /// @dev Checks a bid's total award once all its rows are in.

@@ -81,14 +81,25 @@ class ParticipantClient:
         return free
 
     # --- permissionless steps
-    def settle_award(self, session_id: int, award_index: int) -> list[ChainEvent]:
-        return self._send(self.market.settleAward(session_id, award_index))
+    def settle_award(
+        self, session_id: int, award_index: int, gas: int | None = None
+    ) -> list[ChainEvent]:
+        """Settle one award. With `gas`, the transaction is sent without an estimate: a node
+        that mines only on transactions estimates against its latest block, whose time may
+        still be inside the award's correction window (the mined block's time is not)."""
+        return self._send(self.market.settleAward(session_id, award_index), gas)
 
     def settle_awards(self, session_id: int, from_index: int, count: int) -> list[ChainEvent]:
         return self._send(self.market.settleAwards(session_id, from_index, count))
 
     def forfeit_bond(self, bid: bytes) -> list[ChainEvent]:
+        """One unrevealed bid's bond to the session operator (from the reveal deadline)."""
         return self._send(self.market.forfeitBond(bid))
+
+    def forfeit_bonds(self, session_id: int, seller: str) -> list[ChainEvent]:
+        """Every unrevealed bond of `seller` in the session at once (one storage write,
+        `BondsForfeited`); `release_seller_funds` does it too."""
+        return self._send(self.market.forfeitBonds(session_id, seller))
 
     def release_budget(self, session_id: int, need_index: int) -> list[ChainEvent]:
         return self._send(self.market.releaseBudget(session_id, need_index))
@@ -128,6 +139,13 @@ class AdminClient(ParticipantClient):
 
     def reinstate_seller(self, seller: str) -> list[ChainEvent]:
         return self._send(self.market.reinstateSeller(seller))
+
+    def set_minimum_quorum(self, minimum_quorum: int) -> list[ChainEvent]:
+        """The deployment-wide minimum attestation quorum (>= 1) of sessions opened later."""
+        return self._send(self.market.setMinimumQuorum(minimum_quorum))
+
+    def minimum_quorum(self) -> int:
+        return int(self.wallet.call(self.market.minimumQuorum()))
 
 
 class BuyerClient(ParticipantClient):
@@ -269,11 +287,21 @@ class MeteringClient(ParticipantClient):
     def record_deliveries(
         self, session_id: int, delivered_w: dict[int, int], evidence_hash: bytes
     ) -> list[ChainEvent]:
+        """Delivered W per award index, with the hash of the evidence (the metering report,
+        e.g. of the meter data file; not zero). Each award's correction window opens."""
         indices = sorted(delivered_w)
         return self._send(
             self.market.recordDeliveries(
                 session_id, indices, [delivered_w[i] for i in indices], evidence_hash
             )
+        )
+
+    def correct_delivery(
+        self, session_id: int, award_index: int, delivered_w: int, evidence_hash: bytes
+    ) -> list[ChainEvent]:
+        """Correct a recorded delivery within its correction window (`DeliveryCorrected`)."""
+        return self._send(
+            self.market.correctDelivery(session_id, award_index, delivered_w, evidence_hash)
         )
 
 

@@ -48,9 +48,28 @@ class ResultStatus(IntEnum):
     VOIDED = 5
 
 
+def default_deadlines(
+    reveal_deadline: int, clearing_deadline: int, delivery_start: int, slot_count: int,
+    slot_minutes: int,
+) -> tuple[int, int]:
+    """(attestation_deadline, delivery_deadline) of a session that does not set them: one
+    clearing phase (clearing_deadline - reveal_deadline) after the clearing deadline for the
+    attestations, and one more after the later of that and the end of delivery for the
+    metering. After them no money stays locked for want of an attestation or a meter reading
+    (docs/contracts.md, Deadlines)."""
+    phase = clearing_deadline - reveal_deadline
+    attestation = clearing_deadline + phase
+    delivery_end = delivery_start + slot_count * slot_minutes * 60
+    return attestation, max(attestation, delivery_end) + phase
+
+
 @dataclass(frozen=True)
 class SessionParams:
-    """A session; deadlines in Unix seconds (see contracts/types/FlexTypes.sol)."""
+    """A session; deadlines in Unix seconds (see contracts/types/FlexTypes.sol). The
+    attestation quorum must be at least the market's minimum (1 unless the admin raised it);
+    `attestation_deadline` and `delivery_deadline` of 0 are set by :func:`default_deadlines`;
+    `correction_window_s`: seconds during which the metering operator may correct a recorded
+    delivery (settlement waits for them)."""
 
     market_id: bytes
     product: bytes
@@ -70,16 +89,30 @@ class SessionParams:
     collateral_ueur_per_w: int = 0
     shortfall_penalty_eur_per_mw: int = 0
     tolerance_bps: int = 0
-    attestation_quorum: int = 0
+    attestation_quorum: int = 1
+    attestation_deadline: int = 0
+    delivery_deadline: int = 0
+    correction_window_s: int = 0
+
+    def deadlines(self) -> tuple[int, int]:
+        """(attestation_deadline, delivery_deadline), defaults filled in."""
+        attestation, delivery = default_deadlines(
+            self.reveal_deadline, self.clearing_deadline, self.delivery_start, self.slot_count,
+            self.slot_minutes,
+        )  # fmt: skip
+        attestation = self.attestation_deadline or attestation
+        return attestation, self.delivery_deadline or max(delivery, attestation + 1)
 
     def as_tuple(self) -> tuple[object, ...]:
+        attestation_deadline, delivery_deadline = self.deadlines()
         return (
             self.market_id, self.product, int(self.pricing), self.slot_count, self.slot_minutes,
             self.delivery_start, self.bidding_end, self.reveal_deadline, self.clearing_deadline,
             self.min_bid_w, self.granularity_w, self.price_floor_eur_per_mw,
             self.price_cap_eur_per_mw, self.unmet_penalty_eur_per_mw, self.bid_bond_ueur,
             self.collateral_ueur_per_w, self.shortfall_penalty_eur_per_mw, self.tolerance_bps,
-            self.attestation_quorum,
+            self.attestation_quorum, attestation_deadline, delivery_deadline,
+            self.correction_window_s,
         )  # fmt: skip
 
 

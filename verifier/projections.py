@@ -62,6 +62,8 @@ PROJECTIONS: dict[str, list[tuple[str, str]]] = {
     "bid_assets": [("seq", "INTEGER"), ("bid_id", "TEXT"), ("asset_id", "TEXT")],
     "bond_forfeits": [("session_id", "BIGINT"), ("bid_id", "TEXT"), ("seller", "TEXT"),
                       ("operator", "TEXT"), ("amount_ueur", "{U256}")],
+    "seller_bond_forfeits": [("session_id", "BIGINT"), ("seller", "TEXT"), ("operator", "TEXT"),
+                             ("bids", "INTEGER"), ("amount_ueur", "{U256}")],
     "results": [("session_id", "BIGINT"), ("oracle", "TEXT"), ("input_hash", "TEXT"),
                 ("result_hash", "TEXT"), ("award_count", "BIGINT"), ("status", "INTEGER")],
     "result_status_changes": [("session_id", "BIGINT"), ("kind", "TEXT"),
@@ -73,6 +75,9 @@ PROJECTIONS: dict[str, list[tuple[str, str]]] = {
                ("payment_ueur", "{U256}")],
     "deliveries": [("session_id", "BIGINT"), ("award_index", "BIGINT"), ("operator", "TEXT"),
                    ("delivered_w", "BIGINT"), ("evidence_hash", "TEXT")],
+    "delivery_corrections": [("session_id", "BIGINT"), ("award_index", "BIGINT"),
+                             ("operator", "TEXT"), ("previous_w", "BIGINT"),
+                             ("delivered_w", "BIGINT"), ("evidence_hash", "TEXT")],
     "settlements": [("session_id", "BIGINT"), ("award_index", "BIGINT"), ("seller", "TEXT"),
                     ("buyer", "TEXT"), ("payment_ueur", "{U256}"), ("refund_ueur", "{U256}"),
                     ("penalty_ueur", "{U256}")],
@@ -100,10 +105,12 @@ INDEXES: dict[str, list[str]] = {
     "bid_reveals": ["bid_id", "session_id"],
     "bid_assets": ["bid_id", "asset_id"],
     "bond_forfeits": ["bid_id"],
+    "seller_bond_forfeits": ["session_id, seller"],
     "results": ["session_id"],
     "result_status_changes": ["session_id"],
     "awards": ["session_id, award_index", "bid_id"],
     "deliveries": ["session_id, award_index"],
+    "delivery_corrections": ["session_id, award_index"],
     "settlements": ["session_id, award_index"],
     "seller_fund_releases": ["session_id"],
     "escrow_movements": ["account"],
@@ -307,6 +314,14 @@ def _bond_forfeited(b: Batch, ev: DecodedLog, ts: int) -> None:
     b.move(ev, 1, a["operator"], sid, amount, 0)
 
 
+def _bonds_forfeited(b: Batch, ev: DecodedLog, ts: int) -> None:
+    a = ev.args
+    sid, amount = a["sessionId"], a["amountUeur"]
+    b.add("seller_bond_forfeits", ev, sid, a["seller"], a["operator"], a["bids"], amount)
+    b.move(ev, 0, a["seller"], sid, 0, -amount)
+    b.move(ev, 1, a["operator"], sid, amount, 0)
+
+
 def _award_committed(b: Batch, ev: DecodedLog, ts: int) -> None:
     a = ev.args
     sid, index = a["sessionId"], a["awardIndex"]
@@ -345,6 +360,12 @@ def _delivery_recorded(b: Batch, ev: DecodedLog, ts: int) -> None:
     a = ev.args
     b.add("deliveries", ev, a["sessionId"], a["awardIndex"], a["operator"], a["deliveredW"],
           a["evidenceHash"])  # fmt: skip
+
+
+def _delivery_corrected(b: Batch, ev: DecodedLog, ts: int) -> None:
+    a = ev.args
+    b.add("delivery_corrections", ev, a["sessionId"], a["awardIndex"], a["operator"],
+          a["previousW"], a["deliveredW"], a["evidenceHash"])  # fmt: skip
 
 
 def _award_settled(b: Batch, ev: DecodedLog, ts: int) -> None:
@@ -419,12 +440,14 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("FlexMarket", "BidCommitted"): _bid_committed,
     ("FlexMarket", "BidRevealed"): _bid_revealed,
     ("FlexMarket", "BondForfeited"): _bond_forfeited,
+    ("FlexMarket", "BondsForfeited"): _bonds_forfeited,
     ("FlexMarket", "AwardCommitted"): _award_committed,
     ("FlexMarket", "ResultCommitted"): _result_committed,
     ("FlexMarket", "ResultAttested"): _result_attested,
     ("FlexMarket", "ResultDisputed"): _result_disputed,
     ("FlexMarket", "DisputeResolved"): _dispute_resolved,
     ("FlexMarket", "DeliveryRecorded"): _delivery_recorded,
+    ("FlexMarket", "DeliveryCorrected"): _delivery_corrected,
     ("FlexMarket", "ShareSettled"): _share_settled,
     ("FlexMarket", "AwardSettled"): _award_settled,
     ("FlexMarket", "SellerSuspended"): _seller_suspended,

@@ -20,22 +20,32 @@ import {
 /// delivery and paginated settlement with pull payments (see IEscrow).
 ///
 /// Lifecycle of a session `s` (all times are the session's deadlines, Unix seconds):
-/// 1. `openSession` (DSO or oracle role).
-/// 2. Until gate closure (`biddingEnd`): buyers `postNeed` (budget locked); aggregators
+/// 1. `openSession` (DSO or oracle role; attestation quorum at least the deployment's
+///    `minimumQuorum`, set by the admin, never 0).
+/// 2. Until gate closure (`biddingEnd`): buyers `postNeed` (budget locked; a DSO's zonal need
+///    only in a zone it published; a zone never needs up and down in one slot); aggregators
 ///    `joinSession` (locks `maxBids * bidBondUeur`) and `commitBid` / `commitBids`. A commit
-///    records its block time and reads nothing else (gas): a bid committed at or after gate
-///    closure, or by a seller that has not joined, can never be revealed.
+///    reads and writes only its bid's slot and the seller's participation: the seller must
+///    have joined, gate closure must not have passed, and it may commit at most `maxBids`
+///    bids (each backed by its bond).
 /// 3. `[biddingEnd, revealDeadline)`: `revealBid` checks the bid and locks its collateral
 ///    in the seller's session pool (with its bond).
-/// 4. `[revealDeadline, clearingDeadline)`: anyone may `forfeitBond` of an unrevealed bid
-///    (the bond goes to the session operator); the oracle commits the awards with
-///    `commitResult` (one or more pages). With `attestationQuorum > 0` the result waits for
-///    validators' `attestResult`; a validator's `disputeResult` freezes every payment until
-///    the admin's `resolveDispute`.
-/// 5. The metering operator `recordDelivery` per award; anyone `settleAward(s)`.
+/// 4. From `revealDeadline` anyone may forfeit unrevealed bonds (`forfeitBond` per bid,
+///    `forfeitBonds` per seller; `releaseSellerFunds` does it too): they go to the session
+///    operator. In `[revealDeadline, clearingDeadline)` the oracle commits the awards with
+///    `commitResult` (one or more pages). The result waits for `attestationQuorum`
+///    validators' `attestResult` until `attestationDeadline`; a validator's `disputeResult`
+///    freezes every payment until the admin's `resolveDispute` (also before that deadline).
+///    A result not final at `attestationDeadline` ends the session without a result.
+/// 5. The metering operator `recordDeliveries` per award (with an evidence hash) before
+///    `deliveryDeadline` and may `correctDelivery` during `correctionWindowS` after; anyone
+///    `settleAward(s)` once the window closed. An award with no delivery recorded at
+///    `deliveryDeadline` lapses: its settlement pays nothing and returns its payment to
+///    its buyers ({DeliveryLapsed}).
 /// 6. Once every award is settled (or the session ended without a result):
 ///    `releaseBudget` per need and `releaseSellerFunds` per seller return what stays
-///    locked; participants `withdraw`.
+///    locked; participants `withdraw`. No money stays locked past `deliveryDeadline` for
+///    want of someone's action: each step after it is open to anyone.
 ///
 /// Money moves are carried by the events below; balances change exactly as their
 /// documentation says, so a replay of the events rebuilds every balance.
@@ -53,6 +63,7 @@ interface IFlexMarket is IEscrow {
         Pricing pricing;
         uint8 attestationQuorum;
         uint8 attestations;
+        uint40 attestationDeadline;
     }
 
     /// @notice A session's bid rules.
@@ -73,6 +84,7 @@ interface IFlexMarket is IEscrow {
         uint32 awardCount;
         uint32 settledCount;
         uint64 bidBondUeur;
+        uint24 correctionWindowS;
     }
 
     /// @notice A bid as committed (its status changes later).
@@ -139,7 +151,10 @@ interface IFlexMarket is IEscrow {
         uint16 needIndex;
     }
 
-    /// @notice A seller's pool in a session: bond and collateral of all its bids.
+    /// @notice A seller's pool in a session: bond and collateral of all its bids. `committed`
+    /// never exceeds `maxBids` (checked at commit), so every commit is backed by a bond and
+    /// `revealed + forfeited <= committed`; `biddingEnd` is the session's gate closure, copied
+    /// at join so that a commit reads this one slot.
     struct Participation {
         uint16 maxBids;
         uint16 revealed;
@@ -147,6 +162,8 @@ interface IFlexMarket is IEscrow {
         uint64 bondLockedUeur;
         uint72 collateralLockedUeur;
         bool released;
+        uint16 committed;
+        uint40 biddingEnd;
     }
 
     // ---------------------------------------------------------------- events
@@ -239,6 +256,24 @@ interface IFlexMarket is IEscrow {
     event BondForfeited(
         uint64 indexed sessionId, bytes32 indexed bidId, address indexed seller, address operator, uint256 amountUeur
     );
+
+    /// @notice Every bond of a seller's unrevealed bids in a session was forfeited at once
+    /// ({forfeitBonds}, or {releaseSellerFunds} before it releases): `amountUeur` moved from the
+    /// seller's locked balance to the operator's free balance. The bids stay `Committed`.
+    /// @param sessionId The session.
+    /// @param seller The aggregator.
+    /// @param operator The session operator, who received the bonds.
+    /// @param bids Bonds forfeited (committed bids neither revealed nor forfeited before).
+    /// @param amountUeur Amount forfeited (`bids * bidBondUeur`).
+    event BondsForfeited(
+        uint64 indexed sessionId, address indexed seller, address operator, uint16 bids, uint256 amountUeur
+    );
+
+    /// @notice The admin set the deployment-wide minimum attestation quorum (the constructor
+    /// sets 1): no session opened from now on may require fewer attestations.
+    /// @param minimumQuorum The minimum (>= 1).
+    /// @param admin The caller (the deployer in the constructor).
+    event MinimumQuorumSet(uint8 minimumQuorum, address indexed admin);
 
     /// @notice One award row of a clearing result; `paymentUeur` is now committed from the
     /// need's budget (still locked with the buyer until settlement).
@@ -340,6 +375,30 @@ interface IFlexMarket is IEscrow {
     event DeliveryRecorded(
         uint64 indexed sessionId, uint32 indexed awardIndex, address indexed operator, uint40 deliveredW, bytes32 evidenceHash
     );
+
+    /// @notice The metering operator corrected a delivery within its correction window.
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    /// @param operator The metering operator.
+    /// @param previousW Delivered power recorded until now.
+    /// @param deliveredW Delivered power from now on.
+    /// @param evidenceHash Hash of the corrected metering report (e.g. of the meter data file).
+    event DeliveryCorrected(
+        uint64 indexed sessionId,
+        uint32 indexed awardIndex,
+        address indexed operator,
+        uint40 previousW,
+        uint40 deliveredW,
+        bytes32 evidenceHash
+    );
+
+    /// @notice No delivery was recorded for the award by the session's `deliveryDeadline`: it
+    /// is settled without payment (the {AwardSettled} that follows has payment 0, refund = the
+    /// whole payment, penalty 0, and the seller's failures do not grow).
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    /// @param seller The seller.
+    event DeliveryLapsed(uint64 indexed sessionId, uint32 indexed awardIndex, address indexed seller);
 
     /// @notice An award was settled (buyer and delivery: see {AwardCommitted} and
     /// {DeliveryRecorded}): the buyer's locked balance lost `paymentUeur + refundUeur`, the
@@ -514,9 +573,65 @@ interface IFlexMarket is IEscrow {
     /// @param minQuantityW Effective minimum.
     /// @param quantityW Its quantity.
     error FlexMarketBidMinQuantityInvalid(bytes32 bidId, uint40 minQuantityW, uint40 quantityW);
-    /// @notice The bond cannot be forfeited: the bid was revealed, or reveals are still open.
+    /// @notice The bond cannot be forfeited: no such committed bid, the bid was revealed, its
+    /// seller's unrevealed bonds were forfeited already, or reveals are still open.
     /// @param bidId The bid.
     error FlexMarketBondNotForfeitable(bytes32 bidId);
+    /// @notice The seller has no unrevealed bond left to forfeit in the session, or reveals
+    /// are still open.
+    /// @param sessionId The session.
+    /// @param seller The seller.
+    error FlexMarketNothingToForfeit(uint64 sessionId, address seller);
+    /// @notice The session's attestation quorum is below the deployment's minimum.
+    /// @param quorum The quorum asked.
+    /// @param minimumQuorum The minimum.
+    error FlexMarketQuorumBelowMinimum(uint8 quorum, uint8 minimumQuorum);
+    /// @notice The minimum quorum must be at least 1: every result is checked by a validator.
+    error FlexMarketMinimumQuorumInvalid();
+    /// @notice A DSO need in a zone another DSO published (or the caller is not its DSO).
+    /// @param zone The zone.
+    /// @param account The caller.
+    error FlexMarketNotZoneDso(bytes32 zone, address account);
+    /// @notice The need would make its zone need up and down in the same slot (system-wide
+    /// needs are not zonal and not counted).
+    /// @param sessionId The session.
+    /// @param zone The zone.
+    /// @param slot The first such slot.
+    error FlexMarketNeedDirectionConflict(uint64 sessionId, bytes32 zone, uint256 slot);
+    /// @notice A share row must carry its award's price.
+    /// @param sessionId The session.
+    /// @param position Position of the row in the call.
+    /// @param priceEurPerMw The row's price.
+    /// @param awardPriceEurPerMw The award's price.
+    error FlexMarketSharePriceMismatch(
+        uint64 sessionId, uint256 position, uint64 priceEurPerMw, uint64 awardPriceEurPerMw
+    );
+    /// @notice A share row must charge a positive payment.
+    /// @param sessionId The session.
+    /// @param position Position of the row in the call.
+    error FlexMarketShareZero(uint64 sessionId, uint256 position);
+    /// @notice The attestation deadline has passed: a result not final by then can no longer
+    /// be attested, disputed or resolved (the session ended without a result).
+    /// @param sessionId The session.
+    /// @param attestationDeadline The deadline.
+    error FlexMarketAttestationClosed(uint64 sessionId, uint40 attestationDeadline);
+    /// @notice The delivery deadline has passed: deliveries can no longer be recorded.
+    /// @param sessionId The session.
+    /// @param deliveryDeadline The deadline.
+    error FlexMarketDeliveryClosed(uint64 sessionId, uint40 deliveryDeadline);
+    /// @notice A delivery needs the hash of its evidence (the metering report).
+    /// @param sessionId The session.
+    error FlexMarketEvidenceMissing(uint64 sessionId);
+    /// @notice The award's delivery may still be corrected: it is settled from `until` on.
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    /// @param until End of its correction window.
+    error FlexMarketCorrectionWindowOpen(uint64 sessionId, uint32 awardIndex, uint256 until);
+    /// @notice The award's delivery is not recorded, or its correction window closed at `until`.
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    /// @param until End of its correction window (0: no delivery recorded).
+    error FlexMarketCorrectionWindowClosed(uint64 sessionId, uint32 awardIndex, uint256 until);
     /// @notice Results are accepted from the reveal deadline on.
     /// @param sessionId The session.
     /// @param revealDeadline The reveal deadline.
@@ -649,13 +764,17 @@ interface IFlexMarket is IEscrow {
 
     // ---------------------------------------------------------------- functions
 
-    /// @notice Opens a session. Only a DSO or the oracle (market operator).
-    /// @param params Its parameters; deadlines strictly increasing, bidding end in the future.
+    /// @notice Opens a session. Only a DSO or the oracle (market operator), with an attestation
+    /// quorum of at least {minimumQuorum}.
+    /// @param params Its parameters; deadlines strictly increasing (bidding end, reveal,
+    /// clearing, attestation, delivery), bidding end in the future.
     /// @return sessionId The new session's id.
     function openSession(SessionParams calldata params) external returns (uint64 sessionId);
 
     /// @notice Posts a need and locks its budget. Only a DSO, TSO or BRP (as `buyerRole`),
-    /// before gate closure. A need with no quantities is a *balancing need* (issue 7,
+    /// before gate closure; a DSO need in a zone only by the DSO that published the zone; a
+    /// zone may not need up and down in the same slot
+    /// ({FlexMarketNeedDirectionConflict}). A need with no quantities is a *balancing need* (issue 7,
     /// `balance_dso`): a DSO's system-wide budget, per direction, for counter-activations
     /// (awards no request counted, bought so that the DSO's actions leave the system
     /// balanced). It asks for no watts; rows charge it like any need (direction, price,
@@ -685,8 +804,9 @@ interface IFlexMarket is IEscrow {
     /// @param addedBids Bids to add to the allowance.
     function joinSession(uint64 sessionId, uint16 addedBids) external;
 
-    /// @notice Commits a sealed bid before gate closure. Reads no session state: the
-    /// reveal checks that it was committed before gate closure by a seller that joined.
+    /// @notice Commits a sealed bid before gate closure. The seller must have joined the session
+    /// ({FlexMarketNotJoined}: also for a session that does not exist) and may commit at most
+    /// its allowance ({FlexMarketTooManyBids}): every commit is backed by a bond.
     /// @param sessionId The session.
     /// @param commitment See {BidCommitted}; the SDK computes it off chain (the fields stay secret).
     /// @return bidId The bid's id.
@@ -704,9 +824,17 @@ interface IFlexMarket is IEscrow {
     /// @return bidId The bid's id.
     function revealBid(BidReveal calldata bid) external returns (bytes32 bidId);
 
-    /// @notice Forfeits the bond of a bid never revealed, once reveals are closed. Anyone.
+    /// @notice Forfeits the bond of a bid never revealed, once reveals are closed. Anyone; the
+    /// bond goes to the session operator.
     /// @param bidId The bid.
     function forfeitBond(bytes32 bidId) external;
+
+    /// @notice Forfeits every bond of a seller's unrevealed bids in a session at once (one
+    /// storage write whatever their number), once reveals are closed. Anyone; the bonds go to
+    /// the session operator ({BondsForfeited}).
+    /// @param sessionId The session.
+    /// @param seller The seller.
+    function forfeitBonds(uint64 sessionId, address seller) external;
 
     /// @notice Commits (a page of) the clearing result. Only the oracle, between the reveal
     /// and clearing deadlines. A row with `quantityW > 0` is an award: its need pays
@@ -729,17 +857,20 @@ interface IFlexMarket is IEscrow {
         bool lastPage
     ) external;
 
-    /// @notice Attests a pending result. Only a validator; the quorum makes it final.
+    /// @notice Attests a pending result before the attestation deadline. Only a validator; the
+    /// quorum makes it final.
     /// @param sessionId The session.
     /// @param resultHash The hash the validator recomputed.
     function attestResult(uint64 sessionId, bytes32 resultHash) external;
 
-    /// @notice Disputes a committed result, freezing its payments. Only a validator.
+    /// @notice Disputes a committed result before any payment and before the attestation
+    /// deadline, freezing its payments. Only a validator.
     /// @param sessionId The session.
     /// @param reasonHash Hash of the validator's report.
     function disputeResult(uint64 sessionId, bytes32 reasonHash) external;
 
-    /// @notice Resolves a dispute. Only the admin.
+    /// @notice Resolves a dispute before the attestation deadline (after it the session ended
+    /// without a result). Only the admin.
     /// @param sessionId The session.
     /// @param resultStands True: the result becomes final; false: it is voided.
     function resolveDispute(uint64 sessionId, bool resultStands) external;
@@ -748,11 +879,18 @@ interface IFlexMarket is IEscrow {
     /// @param seller The seller.
     function reinstateSeller(address seller) external;
 
-    /// @notice Records metered deliveries. Only the metering operator, once per award.
+    /// @notice Sets the deployment-wide minimum attestation quorum of the sessions opened from
+    /// now on. Only the admin; at least 1.
+    /// @param minimumQuorum The minimum.
+    function setMinimumQuorum(uint8 minimumQuorum) external;
+
+    /// @notice Records metered deliveries. Only the metering operator, once per award, before
+    /// the delivery deadline, with a non-zero evidence hash; each opens the award's correction
+    /// window.
     /// @param sessionId The session.
     /// @param awardIndices Awards.
     /// @param deliveredW Delivered power per award.
-    /// @param evidenceHash Hash of the metering report (kept off chain).
+    /// @param evidenceHash Hash of the metering report (kept off chain), e.g. of the meter data file.
     function recordDeliveries(
         uint64 sessionId,
         uint32[] calldata awardIndices,
@@ -760,7 +898,17 @@ interface IFlexMarket is IEscrow {
         bytes32 evidenceHash
     ) external;
 
-    /// @notice Settles one award of a final result whose delivery is recorded. Anyone.
+    /// @notice Corrects a recorded delivery during its correction window (`correctionWindowS`
+    /// after it was recorded). Only the metering operator.
+    /// @param sessionId The session.
+    /// @param awardIndex The award.
+    /// @param deliveredW Delivered power.
+    /// @param evidenceHash Hash of the corrected metering report (non-zero).
+    function correctDelivery(uint64 sessionId, uint32 awardIndex, uint40 deliveredW, bytes32 evidenceHash) external;
+
+    /// @notice Settles one award of a final result whose delivery is recorded and whose
+    /// correction window closed, or whose delivery was not recorded by the delivery deadline
+    /// (it lapses: {DeliveryLapsed}). Anyone.
     /// @param sessionId The session.
     /// @param awardIndex The award.
     function settleAward(uint64 sessionId, uint32 awardIndex) external;
@@ -779,8 +927,9 @@ interface IFlexMarket is IEscrow {
     function releaseBudget(uint64 sessionId, uint16 needIndex) external;
 
     /// @notice Returns what remains of a seller's session bond and collateral, once every
-    /// award is settled or the session ended without a result (voided, or clearing deadline
-    /// passed with no complete result). Anyone.
+    /// award is settled or the session ended without a result (voided, clearing deadline
+    /// passed with no complete result, or attestation deadline passed with no final result).
+    /// Bonds of unrevealed bids not forfeited yet are forfeited first ({BondsForfeited}). Anyone.
     /// @param sessionId The session.
     /// @param seller The seller.
     function releaseSellerFunds(uint64 sessionId, address seller) external;
@@ -806,6 +955,10 @@ interface IFlexMarket is IEscrow {
     /// @notice The registry of roles, zones and assets.
     /// @return Its address.
     function registry() external view returns (address);
+
+    /// @notice The deployment-wide minimum attestation quorum (see {setMinimumQuorum}).
+    /// @return The minimum.
+    function minimumQuorum() external view returns (uint8);
 
     /// @notice Number of sessions opened (the last id).
     /// @return The count.

@@ -35,11 +35,13 @@ interface IFlexRelay {
     /// @param nonce The message's nonce, now used.
     event Relayed(address indexed seller, uint256 indexed nonce);
 
-    /// @notice One commit of a {commitBidsFor} batch was refused by the market; its nonce
-    /// is used, the other commits of the batch stand.
-    /// @param seller The signer.
-    /// @param nonce The message's nonce, now used.
-    /// @param reason The market's revert data (custom error).
+    /// @notice One commit of a {commitBidsFor} batch was not committed; the other commits of the
+    /// batch stand. Refused by the market (`reason` a FlexMarket error): its nonce is used, the
+    /// message can never be relayed again. Refused by the relay (`reason` FlexRelayExpired,
+    /// FlexRelayInvalidSignature or FlexRelayNonceUsed): its nonce is untouched.
+    /// @param seller The seller the message names.
+    /// @param nonce The message's nonce.
+    /// @param reason The revert data (custom error) of the market or the relay.
     event RelayFailed(address indexed seller, uint256 indexed nonce, bytes reason);
 
     /// @notice The message's deadline has passed.
@@ -51,6 +53,13 @@ interface IFlexRelay {
     /// @param seller The seller.
     /// @param nonce The nonce.
     error FlexRelayNonceUsed(address seller, uint256 nonce);
+
+    /// @notice A commit of a batch failed with less gas than the relay forwards to each
+    /// commit (the sender gave the batch too little gas): the whole batch reverts, so no
+    /// signed commit is burnt.
+    /// @param seller The seller of the commit.
+    /// @param nonce Its nonce.
+    error FlexRelayGasTooLow(address seller, uint256 nonce);
 
     /// @notice The signature is malformed or was not made by the seller the message names.
     /// @param seller The seller named in the message.
@@ -78,9 +87,11 @@ interface IFlexRelay {
     /// @return bidId The committed bid.
     function commitBidFor(CommitRequest calldata request) external returns (bytes32 bidId);
 
-    /// @notice Relay many signed commits in one transaction (batched relaying). Every
-    /// signature, deadline and nonce must hold (else the whole batch reverts); a commit the
-    /// market refuses is reported by {RelayFailed} and skipped.
+    /// @notice Relay many signed commits in one transaction (batched relaying). A request
+    /// the relay refuses (deadline, signature, nonce) or the market refuses is reported by
+    /// {RelayFailed} and skipped: one bad request never takes the batch down. Each commit is
+    /// called with a fixed gas allowance; if one fails having had less, the batch reverts
+    /// ({FlexRelayGasTooLow}).
     /// @param requests The signed commits.
     /// @return failed How many the market refused.
     function commitBidsFor(CommitRequest[] calldata requests) external returns (uint256 failed);

@@ -34,7 +34,8 @@ enum BidStatus {
     None,
     Committed, // hash on chain, fields secret
     Revealed, // fields checked, collateral locked
-    Forfeited, // never revealed: its bond went to the session operator
+    Forfeited, // never revealed: its bond went to the session operator (forfeitBond; forfeitBonds and
+    // releaseSellerFunds forfeit a seller's unrevealed bonds together and leave the bids Committed)
     Released // collateral returned to the seller (end of its life)
 }
 
@@ -73,7 +74,10 @@ struct SessionParams {
     uint56 collateralUeurPerW; // collateral locked per W offered, at reveal
     uint64 shortfallPenaltyEurPerMw; // per W of shortfall beyond tolerance, from collateral
     uint16 toleranceBps; // shortfall tolerated without penalty, in 1/10000 of the award
-    uint8 attestationQuorum; // validator attestations needed before payment (0: none)
+    uint8 attestationQuorum; // validator attestations needed before payment, >= the market's minimum (>= 1)
+    uint40 attestationDeadline; // a result not final by then (pending, disputed) ends the session without result
+    uint40 deliveryDeadline; // deliveries recorded before it; an award still unrecorded then lapses (nothing paid)
+    uint24 correctionWindowS; // seconds after a delivery is recorded during which metering may correct it
 }
 
 /// @notice A bid as revealed: every field bound by the commitment, plus the salt.

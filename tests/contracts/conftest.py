@@ -131,6 +131,7 @@ class Env:
         self.zone = label("T1")
         self.zone2 = label("T2")
         self._salts = itertools.count(1)
+        self._auto_attest: set[int] = set()
         self._meters = itertools.count(1)
 
     # ---- setup
@@ -204,14 +205,24 @@ class Env:
             "collateralUeurPerW": 50_000,
             "shortfallPenaltyEurPerMw": 100_000,
             "toleranceBps": 1000,
-            "attestationQuorum": 0,
+            "attestationQuorum": 1,
+            "attestationDeadline": now + 35_000,
+            "deliveryDeadline": now + 100_000,
+            "correctionWindowS": 0,
         }
         p.update(overrides)
         return tuple(p.values())
 
-    def open_session(self, **overrides: Any) -> int:
-        tx = self.market.openSession(self.session_params(**overrides), {"from": self.dso})
-        return int(tx.return_value)
+    def open_session(self, opener: Any = None, **overrides: Any) -> int:
+        """A session (quorum 1 unless overridden). Its result is attested by `validator` as
+        soon as `commit_result` completes it, unless the test set the quorum itself."""
+        tx = self.market.openSession(self.session_params(**overrides), {"from": opener or self.dso})
+        sid = int(tx.return_value)
+        if "attestationQuorum" not in overrides:
+            self._auto_attest.add(sid)
+        else:  # ids repeat after the chain is reverted between tests
+            self._auto_attest.discard(sid)
+        return sid
 
     def session(self, session_id: int) -> Any:
         """(operator, timing, rules, money, inputHash, resultHash)."""
@@ -325,7 +336,7 @@ class Env:
         result_hash: str | None = None,
     ) -> Any:
         awards = sorted(awards, key=lambda a: (int(a[0], 16), a[1]))
-        return self.market.commitResult(
+        tx = self.market.commitResult(
             session_id,
             input_hash or label("input"),
             result_hash or label("result"),
@@ -333,6 +344,9 @@ class Env:
             last,
             {"from": self.oracle},
         )
+        if last and session_id in self._auto_attest:
+            self.market.attestResult(session_id, result_hash or label("result"), {"from": self.validator})
+        return tx
 
     def revealed_session(
         self, bids: int = 2, extra_needs: list[dict[str, Any]] | None = None, **overrides: Any

@@ -2,7 +2,9 @@
 
 from conftest import RES_FINAL
 
-COMMIT_BID_MAX = 50_000
+# issue 3 asked for 50,000; issue 11 made a commit check and count the seller's joined
+# allowance (one more slot read and written, ~5,400 gas) so that no commit is unbacked
+COMMIT_BID_MAX = 55_000
 REVEAL_BID_4_ASSETS_MAX = 120_000
 SETTLE_AWARD_MAX = 60_000
 

@@ -1,7 +1,10 @@
 """Stateful invariant (hypothesis state machine on the brownie chain): the tokens held by
 the market always equal the sum of every account's free + locked balance, kept by a ghost
 total of deposits minus withdrawals; at the end every session is wound up and everyone
-withdraws everything, leaving the market with no token.
+withdraws everything, leaving the market with no token. Sessions take every path money
+leaves escrow by (issue 11 added the last three): settled, voided by no result, bonds
+forfeited per bid, per seller or at release, a result never final by the attestation
+deadline, awards whose delivery was never recorded (lapsed at the delivery deadline).
 
 brownie 1.22's own `state_machine` fixture is compiled (mypyc) and rejects the subclass
 hypothesis builds, so the machine is a plain RuleBasedStateMachine that snapshots the chain
@@ -9,6 +12,7 @@ when an example starts and reverts it when the example ends.
 """
 
 import brownie
+from conftest import label
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
@@ -28,6 +32,7 @@ class EscrowMachine(RuleBasedStateMachine):
         brownie.chain.snapshot()
         self.ghost = int(self.env.token.balanceOf(self.env.market))
         self.sessions = []
+        self.delivery_deadlines = []
 
     # ---------------------------------------------------------------- rules
     @rule(st_account=st.integers(0, 5), st_amount=st.integers(1, 10**11))
@@ -52,12 +57,21 @@ class EscrowMachine(RuleBasedStateMachine):
         st_unrevealed=st.integers(0, 7),
         st_delivered=st.integers(0, 100),
         st_stop=st.integers(0, 4),
+        st_forfeit=st.integers(0, 2),
+        st_quorum=st.integers(1, 2),
+        st_recorded=st.integers(0, 7),
     )
-    def session(self, st_bids, st_unrevealed, st_delivered, st_stop):
+    def session(self, st_bids, st_unrevealed, st_delivered, st_stop, st_forfeit, st_quorum,
+                st_recorded):
         """A session run up to a random phase (0 open .. 4 settled and released): needs,
-        joins, commits, reveals (some never), forfeits, result, delivery, settlement."""
+        joins, commits, reveals (some never), forfeits (per bid, per seller or left to the
+        release), result (quorum 2 with one attestation: never final), delivery (some awards
+        never recorded: they lapse), settlement."""
         env = self.env
-        sid = env.open_session(slotCount=4, minBidW=100)
+        delivery_deadline = env.now() + 60_000
+        sid = env.open_session(slotCount=4, minBidW=100, attestationQuorum=st_quorum,
+                               deliveryDeadline=delivery_deadline)
+        self.delivery_deadlines.append(delivery_deadline)
         env.post_need(sid, quantity_w=15_000, budget=15_000 * 900_000)
         sellers = [env.agg1, env.agg2]
         for seller in sellers:
@@ -80,19 +94,29 @@ class EscrowMachine(RuleBasedStateMachine):
         if st_stop == 1:
             return
         env.to_clearing(sid)
-        for _seller, _bid, bid_id in bids:
-            if all(bid_id != r[2] for r in revealed):
+        unrevealed = [(seller, bid_id) for seller, _bid, bid_id in bids
+                      if all(bid_id != r[2] for r in revealed)]  # fmt: skip
+        if st_forfeit == 0:
+            for _seller, bid_id in unrevealed:
                 env.market.forfeitBond(bid_id, {"from": env.oracle})
+        elif st_forfeit == 1:
+            for seller in {seller for seller, _ in unrevealed}:
+                env.market.forfeitBonds(sid, seller, {"from": env.owner})
         awards = [env.award(bid_id, bid[4], bid[6]) for _, bid, bid_id in revealed]
         env.commit_result(sid, awards)
-        if st_stop == 2:
+        env.market.attestResult(sid, label("result"), {"from": env.validator})
+        if st_stop == 2 or st_quorum == 2:
             return
         count = len(awards)
-        if count:
-            delivered = [env.market.award(sid, i)[1][1] * st_delivered // 100 for i in range(count)]
+        recorded = [i for i in range(count) if not (st_recorded >> i) & 1]
+        if recorded:
+            delivered = [env.market.award(sid, i)[1][1] * st_delivered // 100 for i in recorded]
             env.market.recordDeliveries(
-                sid, list(range(count)), delivered, "0x" + "00" * 32, {"from": env.metering}
+                sid, recorded, delivered, "0x" + "ee" * 32, {"from": env.metering}
             )
+        if len(recorded) < count:
+            env.sleep_until(delivery_deadline)  # the others lapse
+        if count:
             env.market.settleAwards(sid, 0, count, {"from": env.owner})
         if st_stop == 3:
             return
@@ -107,17 +131,12 @@ class EscrowMachine(RuleBasedStateMachine):
 
     def teardown(self):
         env = self.env
-        if self.sessions:
-            env.sleep_until(max(int(env.session(s)[1][2]) for s in self.sessions))
+        if self.sessions:  # every deadline passed: nothing may stay locked
+            env.sleep_until(max(self.delivery_deadlines))
         for sid in self.sessions:
             money = env.session(sid)[3]
             status, awards, settled = int(money[0]), int(money[4]), int(money[5])
-            if status == 3 and settled < awards:  # final: deliver and settle what is left
-                missing = [i for i in range(awards) if not env.market.award(sid, i)[1][3]]
-                if missing:
-                    env.market.recordDeliveries(
-                        sid, missing, [1] * len(missing), "0x" + "00" * 32, {"from": env.metering}
-                    )
+            if status == 3 and settled < awards:  # final: what was never delivered lapses
                 env.market.settleAwards(sid, 0, awards, {"from": env.owner})
             self._release(sid)
         for account in self.actors:

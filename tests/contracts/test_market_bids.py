@@ -49,6 +49,7 @@ def test_commit_bid_by_a_copycat_does_not_block_the_original(env):
     sid = _joined_session(env)
     bid = env.make_bid(sid, env.register_assets(env.agg1, 4))
     c = commitment(env.agg1.address, bid)
+    env.join(sid, env.agg2, 1)
     env.market.commitBid(sid, c, {"from": env.agg2})  # front-runs with the same hash
     env.commit(env.agg1, bid)  # still accepted: the id binds the sender
 
@@ -141,13 +142,13 @@ def test_reveal_reverts_when_already_revealed(env):
         env.reveal(env.agg1, bid)
 
 
-def test_reveal_reverts_when_committed_after_gate_closure(env):
+def test_commit_reverts_after_gate_closure(env):
+    """Issue 11: a late commit is refused, no longer accepted and void at reveal."""
     sid = _joined_session(env)
     bid = env.make_bid(sid, env.register_assets(env.agg1, 4))
     env.to_reveal(sid)
-    env.commit(env.agg1, bid)  # accepted on chain, but void
-    with reverts("FlexMarketCommittedLate"):
-        env.reveal(env.agg1, bid)
+    with reverts("FlexMarketBiddingClosed"):
+        env.commit(env.agg1, bid)
 
 
 def test_reveal_reverts_before_gate_closure(env):
@@ -167,25 +168,20 @@ def test_reveal_reverts_after_the_reveal_deadline(env):
         env.reveal(env.agg1, bid)
 
 
-def test_reveal_reverts_when_seller_never_joined(env):
+def test_commit_reverts_when_seller_never_joined(env):
     sid = env.open_session()
     bid = env.make_bid(sid, env.register_assets(env.agg1, 4))
-    env.commit(env.agg1, bid)
-    env.to_reveal(sid)
     with reverts("FlexMarketNotJoined"):
-        env.reveal(env.agg1, bid)
+        env.commit(env.agg1, bid)
 
 
-def test_reveal_reverts_when_seller_exceeds_its_allowance(env):
+def test_commit_reverts_when_seller_exceeds_its_allowance(env):
     sid = _joined_session(env, bids=1)
     assets = env.register_assets(env.agg1, 8)
     first, second = env.make_bid(sid, assets[:4]), env.make_bid(sid, assets[4:])
     env.commit(env.agg1, first)
-    env.commit(env.agg1, second)
-    env.to_reveal(sid)
-    env.reveal(env.agg1, first)
     with reverts("FlexMarketTooManyBids"):
-        env.reveal(env.agg1, second)
+        env.commit(env.agg1, second)
 
 
 def _reveal_reverts(env, expected, bid_kwargs=None, assets=None, session_kwargs=None):
@@ -317,15 +313,6 @@ def test_forfeit_bond_pays_the_operator_for_an_unrevealed_bid(env):
     assert tx.events["BondForfeited"]["amountUeur"] == 1_000_000
 
 
-def test_forfeit_bond_of_a_seller_that_never_joined_moves_nothing(env):
-    sid = env.open_session()
-    bid = env.make_bid(sid, env.register_assets(env.agg2, 4))
-    bid_id, _ = env.commit(env.agg2, bid)
-    env.to_clearing(sid)
-    tx = env.market.forfeitBond(bid_id, {"from": env.oracle})
-    assert tx.events["BondForfeited"]["amountUeur"] == 0
-
-
 def test_forfeit_bond_reverts_while_reveals_are_open(env):
     sid = _joined_session(env)
     bid = env.make_bid(sid, env.register_assets(env.agg1, 4))
@@ -359,5 +346,5 @@ def test_reveal_calldata_and_logs_carry_no_meter_code(env):
 
 
 def test_commit_bid_reverts_when_session_id_does_not_fit_storage(env):
-    with reverts("FlexMarketSessionUnknown"):
+    with reverts("FlexMarketNotJoined"):  # no session of that id can be joined
         env.market.commitBid(2**48, "0x" + "ef" * 32, {"from": env.agg1})

@@ -34,7 +34,7 @@ def test_commit_result_stores_checked_awards_and_makes_the_result_final(env, rev
     assert env.market.need(sid, 0)[1][1] == 12_300 * 500_000 + 13_200 * 1_000_000
     assert env.market.bid(a)[1][3] == 12_300
     assert len(tx.events["AwardCommitted"]) == 2
-    assert tx.events["ResultCommitted"]["status"] == RES_FINAL
+    assert tx.events["ResultCommitted"]["status"] == RES_PENDING  # then attested (quorum 1)
 
 
 def test_commit_result_with_no_award_is_final(env, revealed):
@@ -118,7 +118,9 @@ def test_commit_result_reverts_when_result_is_already_complete(env, revealed):
 
 
 def test_commit_result_reverts_when_award_names_an_unrevealed_or_foreign_bid(env):
-    s = env.revealed_session(clearingDeadline=env.now() + 10**6)
+    now = env.now()
+    s = env.revealed_session(clearingDeadline=now + 10**6, attestationDeadline=now + 2 * 10**6,
+                             deliveryDeadline=now + 3 * 10**6)
     other = env.revealed_session()
     with reverts("FlexMarketAwardBidInvalid"):
         env.commit_result(s["session"], [env.award(other["bids"][0], 12_300, 500_000)])

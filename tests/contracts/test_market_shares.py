@@ -27,12 +27,13 @@ SHARE_SETTLE_MAX = 80_000  # a two-buyer settlement: one more account and two mo
 
 
 def _shared_session(env: Any, **overrides: Any) -> dict[str, Any]:
-    """The default revealed session plus a system-wide TSO need (need 1), a DSO down need
-    (need 2, which no up bid can serve) and a small TSO need (need 3, budget 1 EUR)."""
+    """The default revealed session plus a system-wide TSO need (need 1), a DSO down need in
+    T2 (need 2, which no up bid can serve; in T1 it would clash with need 0) and a small TSO
+    need (need 3, budget 1 EUR)."""
     return env.revealed_session(
         extra_needs=[
             {"buyer": env.tso, "role": BUYER_TSO, "zone": ZERO32},
-            {"direction": DOWN},
+            {"direction": DOWN, "zone": env.zone2},
             {"buyer": env.tso, "role": BUYER_TSO, "zone": ZERO32, "budget": 1_000_000},
         ],
         **overrides,
@@ -144,15 +145,13 @@ def test_a_shortfall_on_a_shared_award_splits_refund_and_penalty_by_share(env):
     assert env.market.standingOf(env.agg1)[0] == 1  # one failure, counted once
 
 
-def test_a_share_of_zero_and_a_free_award_settle(env):
-    """A zero share, and an award at price 0 (no proportion: its own need takes the whole
-    penalty)."""
+def test_a_share_of_zero_is_refused_and_a_free_award_settles(env):
+    """A share row of 0 µEUR charges nobody anything (issue 11: refused); an award at price
+    0 settles, its buyer taking the whole penalty."""
     s = _shared_session(env, priceFloorEurPerMw=0)
     sid, bid = s["session"], s["bids"][0]
-    env.commit_result(sid, _rows(env, bid, tso_share=0))
-    env.market.recordDeliveries(sid, [0], [Q], EVIDENCE, {"from": env.metering})
-    parts = env.market.settleAward(sid, 0, {"from": env.admin}).events["ShareSettled"]
-    assert [e["paymentUeur"] for e in parts] == [0, P]
+    with reverts("FlexMarketShareZero"):
+        env.commit_result(sid, _rows(env, bid, tso_share=0))
 
     sid2 = env.open_session()
     env.post_need(sid2)
@@ -164,16 +163,14 @@ def test_a_share_of_zero_and_a_free_award_settle(env):
     env.to_reveal(sid2)
     env.reveal(env.agg1, fields)
     env.to_clearing(sid2)
-    env.commit_result(sid2, [env.award(free_bid, Q, 0, 0), env.award(free_bid, 0, 0, 1)])
+    with reverts("FlexMarketShareZero"):
+        env.commit_result(sid2, [env.award(free_bid, Q, 0, 0), env.award(free_bid, 0, 0, 1)])
+    env.commit_result(sid2, [env.award(free_bid, Q, 0, 0)])
     env.market.recordDeliveries(sid2, [0], [0], EVIDENCE, {"from": env.metering})
     dso0 = env.balances(env.dso)
-    settle = env.market.settleAward(sid2, 0, {"from": env.admin})
-    parts = [
-        (e["buyer"], e["paymentUeur"], e["refundUeur"], e["penaltyUeur"])
-        for e in settle.events["ShareSettled"]
-    ]
+    settled = env.market.settleAward(sid2, 0, {"from": env.admin}).events["AwardSettled"]
     penalty = Q * 50_000  # the whole shortfall, capped by the bid's collateral
-    assert parts == [(env.tso, 0, 0, 0), (env.dso, 0, 0, penalty)]
+    assert (settled["paymentUeur"], settled["refundUeur"], settled["penaltyUeur"]) == (0, 0, penalty)
     assert env.balances(env.dso)[0] == dso0[0] + penalty
 
 

@@ -7,7 +7,8 @@ from the type strings of IFlexRelay, an independent check of the contract's type
 
 import pytest
 from brownie import FlexRelay, web3
-from conftest import BID_COMMITTED, BID_REVEALED, commitment, reverts
+from brownie.exceptions import VirtualMachineError
+from conftest import BID_COMMITTED, BID_REVEALED, commitment, error_name, reverts
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
@@ -108,6 +109,10 @@ def _reveal_sig(relay, seller, bid, nonce, deadline=FAR, key=None):
     )
 
 
+def _selector(signature):
+    return keccak(text=signature)[:4]
+
+
 def test_market_and_relay_name_each_other(env, relay):
     assert relay.market() == env.market.address
     assert relay.domainSeparator() == "0x" + _domain(relay).hex()
@@ -138,6 +143,7 @@ def test_join_commit_reveal_through_the_relay_act_for_the_signer(env, relay, sel
 
 def test_commit_bids_for_relays_a_batch_and_reports_refused_commits(env, relay, seller, relayer):
     sid = env.open_session()
+    _join(env, relay, seller, sid, 4, nonce=99)
     assets = env.register_assets(seller.account, 4)
     bids = [env.make_bid(sid, assets) for _ in range(3)]
     cs = [commitment(seller.address, b) for b in bids]
@@ -227,25 +233,75 @@ def test_relay_passes_the_market_errors_through(env, relay, seller):
     sid = env.open_session()
     bid = env.make_bid(sid, env.register_assets(seller.account, 4))
     c = commitment(seller.address, bid)
+    with reverts("FlexMarketNotJoined"):  # issue 11: no commit without a joined bond
+        relay.commitBidFor(_commit_request(relay, seller, sid, c, 39), {"from": env.oracle})
+    _join(env, relay, seller, sid, 2, nonce=38)
     relay.commitBidFor(_commit_request(relay, seller, sid, c, 40), {"from": env.oracle})
     with reverts("FlexMarketBidExists"):
         relay.commitBidFor(_commit_request(relay, seller, sid, c, 41), {"from": env.oracle})
     assert not relay.nonceUsed(seller.address, 41)  # the revert undid the nonce
-    env.to_reveal(sid)
-    with reverts("FlexMarketNotJoined"):  # committed but never joined
-        relay.revealBidFor(
-            seller.address, bid, 42, FAR, _reveal_sig(relay, seller, bid, 42), {"from": env.oracle}
-        )
 
 
-def test_relay_reverts_a_batch_with_one_bad_signature(env, relay, seller):
+def test_a_batch_skips_requests_the_relay_refuses_and_spends_no_nonce_for_them(env, relay, seller):
+    """Issue 11.8: one bad request (a v of 0/1, another signer, expired, a used nonce) never
+    reverts the batch; the honest commits stand and the refused ones keep their nonce."""
     sid = env.open_session()
+    _join(env, relay, seller, sid, 4, nonce=49)
     good = _commit_request(relay, seller, sid, "0x" + "61" * 32, 50)
     bad = list(_commit_request(relay, seller, sid, "0x" + "62" * 32, 51))
     bad[3] = 52  # nonce changed after signing
-    with reverts("FlexRelayInvalidSignature"):
-        relay.commitBidsFor([good, tuple(bad)], {"from": env.oracle})
-    assert not relay.nonceUsed(seller.address, 50)
+    low_v = list(_commit_request(relay, seller, sid, "0x" + "63" * 32, 53))
+    low_v[5] = low_v[5][:64] + bytes([low_v[5][64] - 27])  # v = 0/1: OpenZeppelin refuses it
+    expired = _commit_request(relay, seller, sid, "0x" + "64" * 32, 54, deadline=env.now() - 1)
+    reused = _commit_request(relay, seller, sid, "0x" + "65" * 32, 49)  # the join's nonce
+    tx = relay.commitBidsFor([tuple(bad), good, tuple(low_v), expired, reused], {"from": env.oracle})
+    assert tx.return_value == 4
+    assert len(tx.events["BidCommitted"]) == 1 and tx.events["Relayed"]["nonce"] == 50
+    reasons = [bytes(e["reason"])[:4] for e in tx.events["RelayFailed"]]
+    sig, exp, used = (_selector(n) for n in ("FlexRelayInvalidSignature(address,address)",
+                                             "FlexRelayExpired(address,uint256)",
+                                             "FlexRelayNonceUsed(address,uint256)"))
+    assert reasons == [sig, sig, exp, used]
+    for nonce in (51, 52, 53, 54):
+        assert not relay.nonceUsed(seller.address, nonce)
+
+
+def test_a_commit_the_market_refused_in_a_batch_cannot_be_replayed(env, relay, seller):
+    sid = env.open_session()
+    _join(env, relay, seller, sid, 1, nonce=70)
+    first = _commit_request(relay, seller, sid, "0x" + "71" * 32, 71)
+    over = _commit_request(relay, seller, sid, "0x" + "72" * 32, 72)  # beyond the allowance
+    tx = relay.commitBidsFor([first, over], {"from": env.oracle})
+    assert tx.return_value == 1 and relay.nonceUsed(seller.address, 72)
+    assert bytes(tx.events["RelayFailed"]["reason"])[:4] == _selector(
+        "FlexMarketTooManyBids(uint64,address,uint16)")
+    tx = relay.commitBidsFor([over], {"from": env.oracle})  # replayed: refused, nothing done
+    assert bytes(tx.events["RelayFailed"]["reason"])[:4] == _selector(
+        "FlexRelayNonceUsed(address,uint256)")
+
+
+def test_a_relayer_cannot_burn_a_batched_commit_by_starving_its_gas(env, relay, seller):
+    """Issue 11.7: whatever gas the relayer gives, a commit either happens or the whole batch
+    reverts with its nonce unused; it never fails for lack of gas with its nonce spent."""
+    sid = env.open_session()
+    _join(env, relay, seller, sid, 200, nonce=1_000)
+    outcomes = set()
+    for i, gas in enumerate(range(60_000, 200_000, 2_500)):
+        nonce = 1_001 + i
+        request = _commit_request(relay, seller, sid, "0x" + (nonce).to_bytes(32, "big").hex(), nonce)
+        try:
+            tx = relay.commitBidsFor(
+                [request], {"from": env.oracle, "gas_limit": gas, "allow_revert": True}
+            )
+        except VirtualMachineError as exc:  # the whole batch reverted: nothing was spent
+            assert error_name(exc) in ("FlexRelayGasTooLow", "out of gas"), exc.revert_msg
+            assert not relay.nonceUsed(seller.address, nonce)
+            outcomes.add("reverted")
+            continue
+        assert tx.return_value == 0, f"gas {gas}: commit failed yet the nonce was spent"
+        assert relay.nonceUsed(seller.address, nonce)
+        outcomes.add("committed")
+    assert outcomes == {"committed", "reverted"}
 
 
 def test_join_for_reverts_when_the_signer_is_not_an_aggregator(env, relay, accounts):
@@ -258,6 +314,7 @@ def test_join_for_reverts_when_the_signer_is_not_an_aggregator(env, relay, accou
 
 def test_appending_an_address_does_not_impersonate_without_the_relay(env):
     sid = env.open_session()
+    env.join(sid, env.agg2, 1)
     c = "0x" + "77" * 32
     data = env.market.commitBid.encode_input(sid, c) + env.agg1.address[2:].lower()
     tx = env.agg2.transfer(env.market, 0, data=data)
@@ -269,6 +326,7 @@ def test_nonces_are_bits_of_words_each_used_once(env, relay, seller):
     of one word are independent nonces, each single-use; the first bit set in a word pays
     for a fresh storage slot, the next ones for a set slot (what NonceSequence exploits)."""
     sid = env.open_session()
+    _join(env, relay, seller, sid, 10, nonce=(0xBEEF << 8) + 1)  # another word
     word = 0xC0FFEE << 8
     first = relay.commitBidFor(
         _commit_request(relay, seller, sid, "0x" + "81" * 32, word + 1), {"from": env.oracle}
@@ -288,8 +346,6 @@ def test_nonces_are_bits_of_words_each_used_once(env, relay, seller):
         _commit_request(relay, seller, sid, "0x" + "84" * 32, word + 3),
         _commit_request(relay, seller, sid, "0x" + "85" * 32, word + 1),
     ]
-    with reverts("FlexRelayNonceUsed"):
-        relay.commitBidsFor(batch, {"from": env.oracle})
-    assert not relay.nonceUsed(seller.address, word + 3)  # the reverted batch set nothing
-    tx = relay.commitBidsFor(batch[:1], {"from": env.oracle})
-    assert tx.return_value == 0 and relay.nonceUsed(seller.address, word + 3)
+    tx = relay.commitBidsFor(batch, {"from": env.oracle})  # in a batch: skipped, reported
+    assert tx.return_value == 1 and relay.nonceUsed(seller.address, word + 3)
+    assert tx.events["RelayFailed"]["nonce"] == word + 1

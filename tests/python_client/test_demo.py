@@ -79,7 +79,7 @@ def test_the_chain_settles_exactly_the_engine_result(scenario: dict[str, Any]) -
                 assert not any(code in blob for code in meter_codes for blob in blobs)
     assert out["awards"] == expected["awards"]
     gas = out["chain"]["gas"]
-    assert gas["commit_bid"] <= 50_000 and gas["reveal_bid"] <= 120_000
+    assert gas["commit_bid"] <= 55_000 and gas["reveal_bid"] <= 120_000
     assert gas["settle_award"] <= 60_000
     roles = {p["id"]: p["role"] for p in scenario["participants"]}
     seller_of = {b["id"]: b["seller"] for b in scenario["bids"]}

@@ -4,7 +4,7 @@ clients (each with its own key), decoded events, error names, gas and no meter c
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -16,6 +16,7 @@ from python_client.clients import (
     DsoClient,
     MeteringClient,
     OracleClient,
+    ValidatorClient,
 )
 from python_client.errors import TransactionReverted
 from python_client.hashing import asset_id, label, new_salt
@@ -49,6 +50,7 @@ class Market:
     oracle: OracleClient
     metering: MeteringClient
     gas: GasLog
+    validator: ValidatorClient
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +67,11 @@ def market() -> Iterator[Market]:
             AdminClient(contracts, keys[0], gas), DsoClient(contracts, keys[1], gas),
             AggregatorClient(contracts, keys[2], gas), AggregatorClient(contracts, keys[3], gas),
             OracleClient(contracts, keys[4], gas), MeteringClient(contracts, keys[5], gas), gas,
+            ValidatorClient(contracts, keys[6], gas),
         )  # fmt: skip
         for role, client in [("DSO", m.dso), ("AGGREGATOR", m.fo1), ("AGGREGATOR", m.fo2),
-                             ("ORACLE", m.oracle), ("METERING", m.metering)]:  # fmt: skip
+                             ("ORACLE", m.oracle), ("METERING", m.metering),
+                             ("VALIDATOR", m.validator)]:  # fmt: skip
             m.admin.grant_role(role, client.address)
         for client in (m.dso, m.fo1, m.fo2):
             m.admin.mint(client.address, DEPOSIT)
@@ -123,6 +127,8 @@ def test_a_flech_session_runs_end_to_end_through_the_role_clients(market: Market
     awards = [AwardRow(id1, 0, 12_300, 500_000), AwardRow(id2, 0, 12_300, 700_000),
               AwardRow(id3, 0, 13_200, 1_000_000)]  # fmt: skip
     m.oracle.commit_result(sid, label("input-hash"), label("result-hash"), awards)
+    assert m.dso.session(sid)[3][0] == ResultStatus.PENDING  # quorum 1: a validator checks
+    m.validator.attest(sid, label("result-hash"))
     operator, timing, rules, money, *_ = m.dso.session(sid)
     assert money[0] == ResultStatus.FINAL and money[4] == 3
     delivered = {i: m.dso.award(sid, i)[1][1] for i in range(3)}
@@ -139,7 +145,7 @@ def test_a_flech_session_runs_end_to_end_through_the_role_clients(market: Market
     assert m.fo2.withdraw_all() == DEPOSIT + 12_300 * 700_000 + 13_200 * 1_000_000
     assert m.fo2.token_balance() == DEPOSIT + 12_300 * 700_000 + 13_200 * 1_000_000
     g = m.gas.largest
-    assert g["commitBid"] <= 50_000 and g["revealBid"] <= 120_000 and g["settleAwards"] <= 150_000
+    assert g["commitBid"] <= 55_000 and g["revealBid"] <= 120_000 and g["settleAwards"] <= 150_000
     print("\ngas (largest per call kind):", dict(sorted(g.items())))
 
 
@@ -148,6 +154,30 @@ def test_a_revert_carries_the_contract_error_name(market: Market) -> None:
         market.fo1.withdraw(10**30)
     assert info.value.error == "EscrowInsufficientFree"
     assert info.value.function == "withdraw"
+
+
+def test_sessions_below_the_minimum_quorum_are_refused(market: Market) -> None:
+    """Issue 11.4: the deployment's minimum quorum (1, then what the admin sets) binds every
+    session opener; the SDK's defaults (quorum 1, deadlines derived) pass."""
+    m = market
+    assert m.admin.minimum_quorum() == 1
+    now = int(m.contracts.w3.eth.get_block("latest")["timestamp"])
+    params = SessionParams(
+        market_id=label("quorum"), product=label("PowerMax"), pricing=Pricing.PAY_AS_BID,
+        slot_count=4, slot_minutes=15, delivery_start=now + 400, bidding_end=now + 100,
+        reveal_deadline=now + 200, clearing_deadline=now + 300, attestation_quorum=0,
+    )  # fmt: skip
+    with pytest.raises(TransactionReverted) as info:
+        m.oracle.open_session(params)
+    assert info.value.error == "FlexMarketQuorumBelowMinimum"
+    assert params.deadlines() == (now + 400, now + 400 + 3600 + 100)
+    events = m.admin.set_minimum_quorum(2)
+    assert events[0].name == "MinimumQuorumSet" and events[0].args["minimumQuorum"] == 2
+    with pytest.raises(TransactionReverted) as info:
+        m.oracle.open_session(replace(params, attestation_quorum=1))
+    assert info.value.error == "FlexMarketQuorumBelowMinimum"
+    m.oracle.open_session(replace(params, attestation_quorum=2))
+    m.admin.set_minimum_quorum(1)
 
 
 def test_no_meter_code_appears_in_any_calldata_or_log(market: Market) -> None:
