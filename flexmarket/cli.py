@@ -228,6 +228,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         verdict = "ok" if v["ok"] else "FAILED"
         print(f"\nverification: {verdict}, {v['attestations']} of {v['validators']} validators "
               f"attested {v['result_hash']} (status {v['status']})")  # fmt: skip
+        g = v.get("grid")
+        if g is not None:  # a grid session (issue 19): what the validator nodes checked
+            ac = g.get("ac")
+            line = (f"grid: {g['published_cuts']:,} cuts published on chain, "
+                    f"{g['cuts_used']:,} on bids, checked by every node")
+            if ac is not None:
+                line += (f"; re-derived from {g['model']} and AC-checked: max loading "
+                         f"{ac['before']['max_loading_percent']} % -> "
+                         f"{ac['after']['max_loading_percent']} %")
+            print(line)
     return exit_code(out)  # 1: the validators did not make the result final
 
 

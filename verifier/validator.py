@@ -24,7 +24,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ class Action:
     action: str  # attested | disputed | skipped
     ok: bool
     detail: str = ""
+    grid: dict[str, Any] | None = None  # a grid session: what this node's grid checks found
 
 
 def _contracts(rpc_url: str, addresses: Mapping[str, str], chain_id: int) -> Any:
@@ -107,6 +108,8 @@ def validate_once(
         except TransactionReverted as exc:  # another validator was faster (a dispute)
             client.wallet.reset_nonce()
             actions.append(Action(sid, "skipped", report.ok, f"{exc.error}"))
+        if report.grid:
+            actions[-1] = replace(actions[-1], grid=report.grid)
         log(f"session {sid}: {actions[-1].action} ({actions[-1].detail[:200]})")
     return actions
 
@@ -132,6 +135,8 @@ def validate_session(
         "quorum": int(rec.params["attestationQuorum"]),
         "status": rec.status,
         "disputes": len(rec.disputes),
+        # a grid session: the first node's grid checks (published cuts, re-derivation, AC)
+        **next(({"grid": a.grid} for node in actions for a in node if a.grid), {}),
     }
 
 

@@ -69,6 +69,7 @@ def test_a_grid_session_is_final_and_settled_when_every_node_verifies_it(
     assert [(a["bid"], a["quantity_w"]) for a in out["awards"]] == [("B-SHOP", 50_000)]  # indivisible
     v = out["verification"]
     assert v["ok"] is True and v["status"] == "Final" and v["attestations"] == v["quorum"] == 3
+    assert v["grid"]["rederived"] is True and v["grid"]["ac"]["ok"] is True  # the summary
     assert exit_code(out) == 0
     chain = out["chain"]
     assert len(chain["tx"]["publish_grid"]) == 1
