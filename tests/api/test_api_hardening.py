@@ -218,6 +218,7 @@ def test_commits_the_chain_refuses_do_not_hold_back_a_batch_of_honest_ones(world
         assert row["status"] == "failed" and row["error"].startswith("FlexRelay"), row
         assert gateway.nonce_taken(p.seller, p.nonce)  # never handed back
     blocks = int(w3.eth.block_number) - start_block
+    print(f"60 honest + 3 refused commits: {blocks} blocks, {elapsed:.1f} s")  # 62 before
     assert blocks <= 4, f"{blocks} blocks for one batch"
     assert elapsed < 45  # promptly: not one block per commit
     # the same signed message comes back: refused before it reaches a batch
