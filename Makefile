@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 
-.PHONY: demo test test-py test-slow lint bench-clear lock clean venv
+.PHONY: demo test test-py test-slow lint bench-clear bench-clear-quick bench-clear-full lock clean venv
 
 # Each part of the project adds its own targets in mk/<part>.mk and registers
 # what `make test` must also run (TEST_TARGETS) and what it must install first
@@ -50,8 +50,12 @@ lint: venv
 	$(BIN)/mypy
 
 # --- benchmarks (scripts that print figures, never timed tests) -------------
-bench-clear: venv
+bench-clear: venv  # 6 families x 1,000 / 2,500 bids, engine and plain MILP side by side
 	$(BIN)/python bench/bench_clear.py
+bench-clear-quick: venv  # 1,000 bids only
+	$(BIN)/python bench/bench_clear.py --quick
+bench-clear-full: venv  # also 10,000 bids (the plain MILP capped at 900 s a session)
+	$(BIN)/python bench/bench_clear.py --full
 
 clean:
 	rm -rf $(VENV) build reports .pytest_cache .mypy_cache

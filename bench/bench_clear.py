@@ -119,6 +119,10 @@ def main() -> int:
                     ratio = f"{floor}{p.seconds / clear_s:.1f}"
                     if objective == p.objective_ueur:
                         agree = "equal"
+                    elif not p.optimal and p.dual_bound_ueur <= objective < p.objective_ueur:
+                        agree = "cheaper"  # the plain MILP stopped above the engine's answer
+                    elif not p.optimal:
+                        agree = "n/a"
                     else:
                         agree = f"{(objective - p.objective_ueur) / max(p.objective_ueur, 1):+.1e}"
                 verdict = "ok" if not violations else \
