@@ -6,19 +6,24 @@ Each pass reads the chain (verifier.rebuild: the events alone, no private databa
 for every session between its reveal deadline and its clearing deadline (by the chain's
 block time, never the wall clock) whose result is not complete on chain:
 
-1. forfeits the bond of every bid committed and never revealed (anyone may; the bond goes
-   to the session operator);
-2. rebuilds the session as a scenario (with its published coordination inputs), clears it
+1. rebuilds the session as a scenario (with its published coordination inputs), clears it
    with `oracle.clear`, or `clear_coordinated` for a TSO-DSO session (issue 7), and turns
-   the awards into award rows: each bid's payment is charged to the needs it may serve, in
-   need order, within what is left of each need's escrowed budget; a coordinated result's
-   `shares` are charged buyer by buyer, each to its own needs (award and share rows,
+   the awards into award rows: who pays each award is the payer rule of every session
+   (`oracle.payers`), each buyer's share charged to its own needs the bid may serve, in
+   need order, within what is left of each need's escrowed budget (award and share rows,
    python_client.shares), a counter-activation (`balance_dso`: an award no request
    counted) wholly to its payer's balancing need (a DSO's need posted with no quantities);
-3. commits input_hash, result_hash and the rows in pages. What is on chain is read first:
+2. commits input_hash, result_hash and the rows in pages. What is on chain is read first:
    a complete result is never committed again, and a partly committed one (the service
    stopped between pages) is resumed after its last row, with the same hashes (the
-   engine is deterministic), or left alone with an error if the hashes differ.
+   engine is deterministic), or left alone with an error if the hashes differ;
+3. forfeits the bonds of the bids committed and never revealed (anyone may; the bonds go
+   to the session operator): one `forfeitBonds` per seller, or `forfeitBond` per bid on a
+   market without it.
+
+Failures are isolated (issue 11 §2): each session's steps 1-2, and each forfeit, are their
+own; a failure is logged, kept in the pass's `skipped`, and the session is tried again next
+pass while the other sessions go on. A forfeit someone else made first counts as done.
 
 It lives in `oracle/` (the market operator's side, next to the engine it runs) and
 reaches the chain through `verifier` (the same rebuild every replica node runs, so the
@@ -243,11 +248,9 @@ class OracleService:
 
         rec = state.sessions[sid]
         scenario = parse_scenario(state.scenario(sid))
-        default = clear_coordinated if needs_coordination(scenario) else clear
-        if scenario.grid is not None:  # cleared with its published grid cuts (issue 19)
-            from oracle.clearing import clear_scenario
-
-            default = clear_scenario
+        default: Callable[[Scenario], Result] = (
+            clear_coordinated if needs_coordination(scenario) else clear
+        )
         if scenario.grid is not None:  # cleared with its published grid cuts (issue 19)
             from oracle.clearing import clear_scenario
 

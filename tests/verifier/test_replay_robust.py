@@ -33,7 +33,7 @@ from verifier.rebuild import read_chain, replay
 from verifier.rpc import JsonRpc
 from verifier.store import Database
 from verifier.validator import validate_once
-from verifier.verify import judge_session, load_state, verify_chain
+from verifier.verify import Report, judge_session, load_state, verify_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSIONS = {"first": {}, "second": {}}
@@ -167,6 +167,13 @@ def test_events_no_session_can_hold_are_reported_and_skipped(
     first = judge_session(rebuilt, m.sessions["first"])
     assert first.ok and first.checked, first.violations
     assert rebuilt.sessions[second].status == state.sessions[second].status  # not status 9
+    # what `flexmarket verify|replay` print: events of no session listed, failing nothing
+    elsewhere = rebuilt.unplaced_elsewhere()
+    out = Report(chain.chain_id, last, "engine", {}, [first], {}, len(chain.logs), elsewhere)
+    assert out.ok and "3 events of no session, skipped:" in out.render()
+    assert f"FlexMarket.BondForfeited at block 1 (tx {fakes[0].tx_hash}" in out.render()
+    assert [(u["event"], u["block"], u["tx"]) for u in out.to_json()["unplaced"]] == [
+        (f.event or "(unknown event)", f.block_number, f.tx_hash) for f in fakes[:3]]  # fmt: skip
     # the second session's rebuild may not be the chain's: no node vouches for it
     report = judge_session(rebuilt, second)
     assert not report.ok

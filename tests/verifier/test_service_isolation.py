@@ -2,10 +2,11 @@
 clearing and each forfeit is its own; a failure is logged, the session tried again next
 pass, and the other sessions are cleared and committed.
 
-On anvil, three sessions past their reveal deadline: `broken` (its result commit reverts:
-the clearing handed to the service pays a pay-as-bid award above its bid's price), `raced`
-(two bids never revealed, one forfeited by someone else between the service's read of the
-chain and its own forfeits) and `plain`. Before issue 11 the first revert ended `run()`: no
+On anvil, four sessions past their reveal deadline: `garbled` (its operator published
+coordination inputs that are not JSON: no node can rebuild it), `broken` (its result commit
+reverts: the clearing handed to the service pays a pay-as-bid award above its bid's price),
+`raced` (two bids never revealed, one forfeited by someone else between the service's read
+of the chain and its own forfeits) and `plain`. Before issue 11 the first failure ended `run()`: no
 session was cleared."""
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from python_client.chain import Wallet
 from verifier.rpc import JsonRpc
 from verifier.verify import load_state, verify_session
 
-SESSIONS = {"broken": {}, "raced": {"unrevealed": True}, "plain": {}}
+SESSIONS = {
+    "garbled": {"coordination": b"{not JSON"},
+    "broken": {},
+    "raced": {"unrevealed": True},
+    "plain": {},
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +55,8 @@ def test_a_failing_session_or_forfeit_leaves_the_others_cleared(
     market: Market, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     m = market
-    broken, raced, plain = (m.sessions[n] for n in ("broken", "raced", "plain"))
-    assert broken < raced < plain  # the failures come first
+    garbled, broken, raced, plain = (m.sessions[n] for n in SESSIONS)
+    assert garbled < broken < raced < plain  # the failures come first
 
     def mispriced(scenario: Scenario) -> Result:
         result = clear(scenario)
@@ -78,7 +84,8 @@ def test_a_failing_session_or_forfeit_leaves_the_others_cleared(
     done = service.run(once=True)  # before issue 11: TransactionReverted out of run()
     monkeypatch.setattr(verifier.verify, "load_state", original)
     assert sorted(done.committed) == [raced, plain], (done, logs)
-    assert list(done.skipped) == [broken] and "commit: " in done.skipped[broken], (done, logs)
+    assert list(done.skipped) == [garbled, broken], (done, logs)
+    assert "published coordination is not JSON" in done.skipped[garbled]
     assert "FlexMarketAwardPriceInvalid" in done.skipped[broken], done.skipped
     # the batch failed on X1 (someone else was first); one by one, X2 is forfeited
     assert done.forfeited == {raced: 1}, (done, logs)
@@ -89,8 +96,9 @@ def test_a_failing_session_or_forfeit_leaves_the_others_cleared(
     for sid in (raced, plain):
         report, _ = verify_session(state, sid)
         assert report.ok, report.violations
-    # next pass, with the honest clearing: the broken session is tried again and committed
+    # next pass, with the honest clearing: the broken session is tried again and committed;
+    # the garbled one cannot be rebuilt by any node (its operator published no JSON)
     again = OracleService(m.chain.url, m.oracle_key, m.deployment_file).step()
-    assert list(again.committed) == [broken] and again.skipped == {}, again
+    assert list(again.committed) == [broken] and list(again.skipped) == [garbled], again
     report, _ = verify_session(_state(m), broken)
     assert report.ok, report.violations

@@ -87,7 +87,8 @@ def build_market(
     sessions: dict[str, dict[str, Any]],
     before_open: Callable[[Market], None] | None = None,
 ) -> Market:
-    """Deploy, register, open `sessions` (name -> {pricing, conflict, unrevealed}) with
+    """Deploy, register, open `sessions` (name -> {pricing, conflict, unrevealed,
+    coordination: bytes the operator publishes}) with
     quorum 3 and bring them all past their reveal deadline, every bid revealed but, with
     `unrevealed`, two more bids of B's (`X1`, `X2`). `before_open(market)` runs before the first
     session opens."""
@@ -138,6 +139,8 @@ def build_market(
         sid = dso.open_session(params)
         market.sessions[name] = sid
         dso.post_need(NeedParams(sid, ZONE, Direction.UP, BuyerRole.DSO, 10**10, (NEED_W,)))
+        if "coordination" in opts:  # published as given (the contract keeps any bytes)
+            dso.publish_coordination(sid, opts["coordination"])
         bids = BIDS + ([CONFLICT] if opts.get("conflict") else [])
         bids += UNREVEALED if opts.get("unrevealed") else []
         for seller in sellers:
