@@ -66,7 +66,8 @@ def test_a_grid_session_is_final_and_settled_when_every_node_verifies_it(
     small_grid_file: Path,
 ) -> None:
     out, nodes = _run(small_scenario(small_grid_file))
-    assert [(a["bid"], a["quantity_w"]) for a in out["awards"]] == [("B-SHOP", 50_000)]  # indivisible
+    # the shop's load cut, whole (indivisible): the battery would overload the thin cable
+    assert [(a["bid"], a["quantity_w"]) for a in out["awards"]] == [("B-SHOP", 50_000)]
     v = out["verification"]
     assert v["ok"] is True and v["status"] == "Final" and v["attestations"] == v["quorum"] == 3
     assert v["grid"]["rederived"] is True and v["grid"]["ac"]["ok"] is True  # the summary
