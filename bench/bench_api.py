@@ -42,6 +42,7 @@ from eth_account.messages import encode_defunct
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from python_client.artifacts import load_artifact  # noqa: E402
 from python_client.chain import Contracts, Wallet, connect, deploy  # noqa: E402
 from python_client.clients import AdminClient, OracleClient  # noqa: E402
 from python_client.hashing import commitment, label, new_salt  # noqa: E402
@@ -52,8 +53,10 @@ from python_client.relay import (  # noqa: E402
     NonceSequence,
     RelayDomain,
     commit_digest,
+    join_digest,
     sign_digest,
 )
+from python_client.relay import new_nonce as random_nonce  # noqa: E402
 
 
 def _cpu_s(pid: int) -> float:
@@ -190,9 +193,24 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         try:
             _wait_http(url)
-            relay = w3.eth.contract(address=contracts.market.functions.relay().call(), abi=[])
+            relay = w3.eth.contract(
+                address=contracts.market.functions.relay().call(),
+                abi=load_artifact("FlexRelay").abi,
+            )
             domain = RelayDomain(int(w3.eth.chain_id), relay.address)
             deadline = now + 5_000
+            # each aggregator joins first (a commit needs an allowance; bond 0 here): its
+            # signed join, relayed by the admin's wallet (the fresh keys hold no ether)
+            joins = []
+            for k in aggregators:
+                seller = Account.from_key(k).address
+                n, allowance = random_nonce(), args.bids_per_client
+                digest = join_digest(domain, seller, session_id, allowance, n, deadline)
+                sig = sign_digest(k, digest)
+                joins.append(
+                    relay.functions.joinSessionFor(seller, session_id, allowance, n, deadline, sig)
+                )
+            Wallet(w3, keys[0]).send_batch(joins)
             bodies: dict[str, list[bytes]] = {}
             t_sign = time.perf_counter()
             for k in aggregators:
