@@ -731,7 +731,7 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
             if (block.timestamp < _sessions[sessionId].deliveryDeadline) {
                 revert FlexMarketDeliveryMissing(sessionId, awardIndex);
             }
-        } else {
+        } else if (money.correctionWindowS != 0) {
             uint256 until = uint256(_deliveredAt[sessionId][awardIndex]) + money.correctionWindowS;
             if (block.timestamp < until) revert FlexMarketCorrectionWindowOpen(sessionId, awardIndex, until);
         }

@@ -84,7 +84,7 @@ contract FlexResults is FlexMarketStorage {
             if (a.delivered) revert IFlexMarket.FlexMarketDeliveryAlreadyRecorded(sessionId, awardIndex);
             a.delivered = true;
             a.deliveredW = deliveredW[i];
-            _deliveredAt[sessionId][awardIndex] = uint40(block.timestamp);
+            if (money.correctionWindowS != 0) _deliveredAt[sessionId][awardIndex] = uint40(block.timestamp);
             emit IFlexMarket.DeliveryRecorded(sessionId, awardIndex, msg.sender, deliveredW[i], evidenceHash);
         }
     }

@@ -899,7 +899,7 @@ interface IFlexMarket is IEscrow {
     ) external;
 
     /// @notice Corrects a recorded delivery during its correction window (`correctionWindowS`
-    /// after it was recorded). Only the metering operator.
+    /// after it was recorded; a window of 0 allows no correction). Only the metering operator.
     /// @param sessionId The session.
     /// @param awardIndex The award.
     /// @param deliveredW Delivered power.
