@@ -59,9 +59,11 @@ def _connect(settings: Settings) -> tuple[Any, Any, str, Callable[[], None]]:
     from python_client.chain import Deployment, Wallet, connect, deploy
 
     if settings.rpc_url is None:
-        from python_client.localchain import start_chain
+        from python_client.localchain import STEADY_CLOCK, start_chain
 
-        chain = start_chain("anvil")
+        # a steady clock: a block every second as well as one per transaction (deadlines
+        # pass in real time, as on a real chain; the demo moves its chain with no-ops)
+        chain = start_chain("anvil", extra_args=STEADY_CLOCK)
         w3 = connect(chain.url)
         keys = chain.dev_private_keys
         deployment = deploy(w3, Wallet(w3, keys[0]))
@@ -227,20 +229,62 @@ class BodyGuard:
         await problem_response(problem, scope["path"])(scope, receive, send)
 
 
-def serve(argv: Sequence[str] | None = None) -> int:
-    """`flexmarket serve [--rpc URL] [--db URL] [--port N] [--host H]`."""
-    import uvicorn
+SERVE_HELP = """The participant API over HTTP (OpenAPI at /docs). Without --rpc it starts a
+local anvil chain (a block every second, and at once for each transaction), deploys the
+contracts and relays with a development key; with --rpc it uses that node, the
+deployment file and the relayer key in FLEXMARKET_API_RELAYER_KEY. Other settings:
+environment variables FLEXMARKET_API_* (api/config.py). Exit 2 when the node, the
+deployment or the key is unusable: nothing is served then."""
 
-    parser = argparse.ArgumentParser(prog="flexmarket serve", description=__doc__)
+
+def _preflight(settings: Settings) -> str | None:
+    """What keeps `serve` from starting with these settings, checked before it claims to
+    listen: the relayer key, a node that answers at --rpc, the deployment file."""
+    if settings.rpc_url is None:
+        return None
+    from python_client.localchain import rpc_call
+
+    url = settings.rpc_url
+    if not url.startswith(("http://", "https://")):
+        return f"--rpc: {url!r} is not an http(s):// JSON-RPC URL"
+    if settings.relayer_key is None:
+        return ("--rpc: FLEXMARKET_API_RELAYER_KEY is required (the key that pays the gas of "
+                "relayed bids; without --rpc a development key of the local chain is used)")
+    try:
+        chain_id = int(rpc_call(url, "eth_chainId", timeout_s=5.0), 16)
+    except Exception as exc:  # noqa: BLE001 - any failure: the node is not usable
+        return f"--rpc {url}: no JSON-RPC node answers ({type(exc).__name__}: {exc})"
+    path = Path(settings.deployment_file or Path("deployments") / f"{chain_id}.json")
+    if not path.is_file():
+        return (f"--deployment: {str(path)!r} does not exist (the deployment of chain "
+                f"{chain_id}: give --deployment FILE)")
+    return None
+
+
+def serve(argv: Sequence[str] | None = None) -> int:
+    """`flexmarket serve [--rpc URL] [--db URL] [--port N] [--host H]`: 0 when stopped,
+    2 when the settings are unusable (one line on stderr, nothing served)."""
+    import sys
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    from oracle.display import HelpFormatter
+
+    parser = argparse.ArgumentParser(
+        prog="flexmarket serve", description=SERVE_HELP, formatter_class=HelpFormatter
+    )
     parser.add_argument("--rpc", metavar="URL", help="JSON-RPC node (default: start anvil)")
     parser.add_argument(
         "--db", metavar="URL",
         help="sqlite:///PATH or postgresql://... (default: build/api/<chain id>-<market>.sqlite3;"
         " with no --rpc a fresh build/api/local.sqlite3)",
     )  # fmt: skip
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--deployment", metavar="FILE", help="deployments/<chain id>.json")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--deployment", metavar="FILE",
+                        help="with --rpc: the deployment file (default: deployments/<chain id>"
+                        ".json)")  # fmt: skip
     args = parser.parse_args(list(argv or []))
     overrides: dict[str, Any] = {"port": args.port, "host": args.host}
     if args.rpc:
@@ -249,11 +293,21 @@ def serve(argv: Sequence[str] | None = None) -> int:
         overrides["db_url"] = args.db
     if args.deployment:
         overrides["deployment_file"] = args.deployment
-    base = Settings()
+    try:
+        base = Settings()
+    except ValidationError as exc:  # a FLEXMARKET_API_* variable that is not usable
+        first = exc.errors()[0]
+        name = "FLEXMARKET_API_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        print(f"error: {name}: {first['msg']}", file=sys.stderr)
+        return 2
     if "domain" not in base.model_fields_set:
         overrides["domain"] = f"{args.host}:{args.port}"
         overrides["uri"] = f"http://{args.host}:{args.port}"
     settings = base.model_copy(update=overrides)
+    problem = _preflight(settings)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     print(json.dumps({"listening": f"http://{args.host}:{args.port}", "docs": "/docs"}))
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
     return 0

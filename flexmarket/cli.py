@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oracle.display import EscapingWriter, printable
+from oracle.display import EscapingWriter, HelpFormatter, printable, show_progress
 
 if TYPE_CHECKING:
     from oracle.result import Result
@@ -40,9 +40,31 @@ def _fmt_w(w: int) -> str:
     return f"{w:,} W"
 
 
+def _cents(ueur: int) -> int:
+    """µEUR rounded to the nearest cent (half up), never truncated."""
+    return (ueur + 5_000) // 10_000
+
+
 def _fmt_ueur(ueur: int) -> str:
-    euros, micro = divmod(ueur, 1_000_000)
-    return f"{euros:,}.{micro // 10_000:02d} EUR" if micro else f"{euros:,} EUR"
+    """`6,565.71 EUR` (rounded to the cent), `6,150 EUR` when whole."""
+    euros, cents = divmod(_cents(ueur), 100)
+    return f"{euros:,}.{cents:02d} EUR" if cents else f"{euros:,} EUR"
+
+
+def _fmt_ueur_col(ueur: int) -> str:
+    """A column entry: always two decimals, so that amounts line up on the point."""
+    euros, cents = divmod(_cents(ueur), 100)
+    return f"{euros:,}.{cents:02d} EUR"
+
+
+def _rounding_note(parts: Sequence[int], total: int) -> list[str]:
+    """The line that says why the printed parts do not add up to the printed total, if
+    they do not (each is rounded to the cent on its own; the µEUR are exact)."""
+    shown = sum(_cents(p) for p in parts)
+    if shown == _cents(total):
+        return []
+    return [f"  (each amount is rounded to the cent: the parts shown add up to "
+            f"{shown // 100:,}.{shown % 100:02d} EUR; exactly {sum(parts):,} µEUR)"]  # fmt: skip
 
 
 def render_result(result: object) -> str:
@@ -52,6 +74,9 @@ def render_result(result: object) -> str:
     assert isinstance(result, Result)
     lines = [f"market {printable(result.market)} ({result.pricing.replace('_', '-')})", ""]
     if result.awards:
+        # amounts line up on the decimal point: two decimals for all when one has cents
+        money = _fmt_ueur if all(_cents(a.payment_ueur) % 100 == 0 for a in result.awards) \
+            else _fmt_ueur_col
         rows = [("bid", "seller", "awarded", "price EUR/MW", "payment")]
         rows += [
             (
@@ -59,7 +84,7 @@ def render_result(result: object) -> str:
                 printable(a.seller),
                 _fmt_w(a.quantity_w),
                 f"{a.price_eur_per_mw:,}",
-                _fmt_ueur(a.payment_ueur),
+                money(a.payment_ueur),
             )
             for a in result.awards
         ]
@@ -87,6 +112,7 @@ def render_result(result: object) -> str:
     lines.append(
         f"total cost: {_fmt_ueur(result.total_cost_ueur)} ({result.total_cost_ueur:,} µEUR)"
     )
+    lines += _rounding_note([a.payment_ueur for a in result.awards], result.total_cost_ueur)
     if result.mip_gap is not None:
         lines.append(f"optimal within a relative gap of {printable(result.mip_gap)}")
     if result.grid_check is not None:
@@ -133,7 +159,7 @@ def render_chain(chain: Mapping[str, Any]) -> str:
     lines += [f"  {name:<13} {addr}" for name, addr in sorted(chain["contracts"].items())]
     lines += ["", "final token balances:"]
     lines += [
-        f"  {printable(pid):<10} {_fmt_ueur(v):>18}"
+        f"  {printable(pid):<10} {_fmt_ueur_col(v):>22}"
         for pid, v in sorted(chain["balances_ueur"].items())
     ]
     if chain.get("operator_forfeits_ueur"):
@@ -144,31 +170,16 @@ def render_chain(chain: Mapping[str, Any]) -> str:
         lines.append(f"bids refused on chain: {', '.join(map(printable, chain['refused_bids']))}")
     if chain.get("payments_ueur"):
         lines += ["", "paid by each buyer's escrow (its shares of the awards):"]
-        lines += [f"  {printable(pid):<10} {_fmt_ueur(v):>18}  ({v:,} µEUR)"
+        lines += [f"  {printable(pid):<10} {_fmt_ueur_col(v):>22}  ({v:,} µEUR)"
                   for pid, v in sorted(chain["payments_ueur"].items())]  # fmt: skip
+        paid = list(chain["payments_ueur"].values())
+        lines.append(f"  {'total':<10} {_fmt_ueur_col(sum(paid)):>22}  ({sum(paid):,} µEUR)")
+        lines += _rounding_note(paid, sum(paid))
     lines += ["", "gas, largest single call of each kind:"]
     lines += [f"  {k:<22} {v:>10,}" for k, v in chain["gas"].items()]
     lines += ["", "transactions per step:"]
     lines += [f"  {step:<22} {len(txs):>4}" for step, txs in chain["tx"].items()]
     return "\n".join(lines)
-
-
-def _show_demo_progress(on: bool) -> None:
-    """The demo's phases and waits (python_client.demo logs them) as lines on stderr: on a
-    terminal only, never with --json."""
-    import logging
-
-    logger = logging.getLogger("python_client.demo")
-    logger.propagate = False
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-    if on:
-        shown = logging.StreamHandler(sys.stderr)
-        shown.setFormatter(logging.Formatter("demo: %(message)s"))
-        logger.addHandler(shown)
-        logger.setLevel(logging.INFO)
-    else:
-        logger.addHandler(logging.NullHandler())
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -207,7 +218,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return grid_inputs_json(data, path.parent)
 
     grid = grid_inputs if scenario.grid is not None else None
-    _show_demo_progress(not args.json and sys.stderr.isatty())
     try:
         out = run_session(raw, clear_on_chain, args.chain, validate=validate_session, grid=grid)
     except TimeExhausted as exc:  # a transaction of the SDK's own, never mined
@@ -283,34 +293,58 @@ def cmd_serve(rest: Sequence[str]) -> int:
     return serve(list(rest))
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("flexmarket")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "0.1.0"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flexmarket",
         description="Local electricity flexibility market: clearing, chain, verification.",
+        epilog="-q/--quiet and -v/--verbose may also be given after COMMAND. Progress "
+        "(phases, counts) goes to stderr when it is a terminal, never with --json or -q. "
+        "Exit codes: 0 done, 1 a failure, 2 unusable input.",
     )
+    parser.add_argument("--version", action="version", version=f"flexmarket {_version()}")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress on stderr, only errors and warnings")  # fmt: skip
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="progress and debug lines on stderr, terminal or not")  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("clear", help="clear a scenario file (no chain)")
+    p = sub.add_parser("clear", help="clear a scenario file (no chain)",
+                       formatter_class=HelpFormatter)  # fmt: skip
+    p.set_defaults(parser=p)
     p.add_argument("file", metavar="FILE", help="a flexmarket.scenario/1 JSON file")
     p.add_argument("--json", action="store_true", help="print the result JSON")
     p.set_defaults(run=cmd_clear)
-    p = sub.add_parser("demo", help="run a whole market session on a local chain")
+    p = sub.add_parser(
+        "demo", help="run a whole market session on a local chain",
+        formatter_class=HelpFormatter,
+    )  # fmt: skip
+    p.set_defaults(parser=p)
     p.add_argument(
         "--scenario",
         default=str(EXAMPLES / "flech_powermax.json"),
         metavar="FILE",
-        help="scenario file (default: the FLECH case)",
+        help="scenario file (default: examples/flech_powermax.json, the FLECH case)",
     )
     p.add_argument("--json", action="store_true", help="print the result JSON with a chain object")
     p.add_argument(
         "--chain",
         default="anvil",
         metavar="anvil|ganache|URL",
-        help="start anvil (default) or ganache, or use a JSON-RPC URL",
+        help="start anvil or ganache, or use a JSON-RPC URL",
     )
     p.add_argument(
         "--coupling",
         choices=("sequential", "common"),
-        help="TSO-DSO coordination: override the scenario's market.coupling",
+        help="TSO-DSO coordination: override the scenario's market.coupling (default: "
+        "the scenario's)",
     )
     p.set_defaults(run=cmd_demo)
     sub.add_parser(
@@ -355,13 +389,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     `oracle.display.printable`: stderr always, stdout unless `--json` asks for JSON (which
     json.dumps already writes without a raw control character). `serve` is left alone: its
     output is uvicorn's log, coloured on a terminal."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, verbosity = _global_flags(list(sys.argv[1:] if argv is None else argv))
     if argv[:1] == ["serve"]:
         return _main(argv)
     stdout, stderr = sys.stdout, sys.stderr
     sys.stderr = EscapingWriter(stderr)
     if "--json" not in argv:
         sys.stdout = EscapingWriter(stdout)
+    command = next((a for a in argv if not a.startswith("-")), "flexmarket")
+    show_progress(sys.stderr, printable(command), json="--json" in argv, verbosity=verbosity)
     try:
         return _main(argv)
     except Exception:  # a bug's traceback: printed escaped too, exit 1 as Python would
@@ -373,6 +409,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = stdout, stderr
 
 
+GLOBAL_FLAGS = {"-q": -1, "--quiet": -1, "-v": 1, "--verbose": 1}
+
+
+def _global_flags(argv: list[str]) -> tuple[list[str], int]:
+    """argv without -q/--quiet/-v/--verbose (wherever they stand, before a `--`), and the
+    verbosity they ask for: -1 quiet, 0 default, 1 verbose. `index --quiet` keeps its own
+    meaning (summary only) as well."""
+    rest: list[str] = []
+    verbosity = 0
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg in GLOBAL_FLAGS:
+            verbosity = GLOBAL_FLAGS[arg]
+            if arg == "--quiet" and rest[:1] == ["index"]:
+                rest.append(arg)
+            continue
+        rest.append(arg)
+    return rest, verbosity
+
+
 def _main(argv: list[str]) -> int:
     from oracle.errors import OracleError, ScenarioError
     from python_client.errors import ClientError
@@ -381,7 +439,11 @@ def _main(argv: list[str]) -> int:
         if argv and argv[0] in PASSTHROUGH:
             return PASSTHROUGH[argv[0]](argv[1:])
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # named by the subcommand's own usage, not the top-level one
+            getattr(args, "parser", parser).error(
+                f"unrecognized arguments: {' '.join(unknown)}"
+            )
         code: int = args.run(args)
         return code
     except ScenarioError as exc:

@@ -348,11 +348,14 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from oracle.display import HelpFormatter
+
     parser = argparse.ArgumentParser(
-        prog="flexmarket oracle", description="clear sessions from the chain and commit results"
+        prog="flexmarket oracle", description="clear sessions from the chain and commit results",
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--rpc", required=True, metavar="URL")
-    parser.add_argument("--deployment", metavar="FILE")
+    parser.add_argument("--rpc", required=True, metavar="URL", help="JSON-RPC node (http/https)")
+    parser.add_argument("--deployment", metavar="FILE", help="deployment file (default: deployments/<chain id>.json)")
     parser.add_argument(
         "--key-env",
         default=DEFAULT_KEY_ENV,
@@ -360,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"variable holding the oracle's key (default {DEFAULT_KEY_ENV})",
     )
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
-    parser.add_argument("--poll", type=float, default=2.0, metavar="S")
+    parser.add_argument("--poll", type=float, default=2.0, metavar="S", help="seconds between passes")
     return parser
 
 

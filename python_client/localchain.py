@@ -41,6 +41,9 @@ GANACHE_HARDFORK = "shanghai"  # the newest ganache 7.9 knows
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 DEFAULT_CHAIN_IDS = {"anvil": 31337, "ganache": 1337}
 BLOCK_GAS_LIMIT = 30_000_000
+# anvil: a block every second, and one at once for each transaction (`--mixed-mining`):
+# the chain's clock moves as a real chain's does, and writes are not slowed down.
+STEADY_CLOCK = ("--block-time", "1", "--mixed-mining")
 
 
 class LocalChainError(Exception):

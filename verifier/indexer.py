@@ -480,9 +480,12 @@ def run_indexer(
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from oracle.display import HelpFormatter
+
     parser = argparse.ArgumentParser(
         prog="flexmarket index",
         description="Index every event of the deployed contracts into SQLite or PostgreSQL.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--rpc", required=True, metavar="URL", help="JSON-RPC node (http[s]://)")
     parser.add_argument(
@@ -495,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="deployment file (default: deployments/<chain id>.json)",
     )  # fmt: skip
     parser.add_argument("--follow", action="store_true", help="keep indexing new blocks")
-    parser.add_argument("--poll", type=float, default=1.0, metavar="S", help="follow poll period")
+    parser.add_argument("--poll", type=float, default=1.0, metavar="S", help="seconds between polls with --follow")
     parser.add_argument(
         "--max-span", type=int, default=MAX_SPAN, metavar="BLOCKS",
         help="most blocks per eth_getLogs and per transaction",

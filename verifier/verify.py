@@ -734,13 +734,15 @@ def judge_session(state: ChainState, session_id: int, *, strict_hash: bool = Tru
 
 
 def build_parser(prog: str, what: str, session: bool) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=what)
+    from oracle.display import HelpFormatter
+
+    parser = argparse.ArgumentParser(prog=prog, description=what, formatter_class=HelpFormatter)
     parser.add_argument("--rpc", required=True, metavar="URL", help="JSON-RPC node (http/https)")
     parser.add_argument(
-        "--deployment", metavar="FILE", help="deployment file (default deployments/<chain>.json)"
+        "--deployment", metavar="FILE", help="deployment file (default: deployments/<chain id>.json)"
     )
     if session:
-        parser.add_argument("--session", type=int, metavar="ID", help="only this session")
+        parser.add_argument("--session", type=int, metavar="ID", help="only this session (default: all)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--allow-other-engine",

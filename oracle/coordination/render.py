@@ -31,5 +31,23 @@ def coordination_lines(result: Result) -> list[str]:
     for c in conflicts:
         lines.append(f"  slot {c['slot']} {c['type']}: zones {','.join(c['zones']) or '-'}; "
                      f"requests {','.join(c['requests'])}; bids {','.join(c['bids']) or '-'}; "
-                     f"{c['detail']}")
+                     f"{_detail(c['detail'])}")
     return lines
+
+
+def _detail(detail: object) -> str:
+    """A conflict's detail as words: `split DSO1 20,000 W, TSO1 20,000 W; shared 20,000 W`
+    (a key ending in `_w` holds watts), not a Python dict."""
+    if not isinstance(detail, dict):
+        return str(detail)
+
+    def value(key: str, v: object) -> str:
+        if isinstance(v, dict):
+            return ", ".join(f"{k} {value(key, x)}" for k, x in v.items())
+        if isinstance(v, int) and key.endswith("_w"):
+            return f"{v:,} W"
+        return str(v)
+
+    return "; ".join(
+        f"{k.removesuffix('_w').replace('_', ' ')} {value(k, v)}" for k, v in detail.items()
+    )

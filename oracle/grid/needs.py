@@ -24,10 +24,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -206,18 +208,48 @@ def needs_json(needs: Needs) -> dict[str, Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from oracle.display import HelpFormatter
+
     p = argparse.ArgumentParser(
         prog="flexmarket needs",
         description="Flexibility needs per zone and slot from a grid's forecast (AC power flow).",
+        usage="flexmarket needs [-h] --grid CODE|FILE --day YYYY-MM-DD [--storage "
+        "{setpoint,profile}] [--buyer ID] [--json]",
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--grid", required=True, metavar="CODE|FILE",
                    help="SimBench code (e.g. 1-LV-semiurb4--2-sw) or pandapower JSON file")
-    p.add_argument("--day", metavar="YYYY-MM-DD", help="day of the profiles (96 slots of 15 min)")
+    p.add_argument("--day", metavar="YYYY-MM-DD",
+                   help="day of the profiles (96 slots of 15 min); required, except for a "
+                   "pandapower file without profiles")
     p.add_argument("--storage", choices=("setpoint", "profile"), default="setpoint",
                    help="storage operating point (default: the model's set-point)")
-    p.add_argument("--buyer", default="DSO1", help="participant id of the buying DSO")
+    p.add_argument("--buyer", default="DSO1", metavar="ID",
+                   help="participant id of the buying DSO")
     p.add_argument("--json", action="store_true", help="print JSON (zones and requests)")
     return p
+
+
+# The shape of every SimBench code (`simbench.collect_all_simbench_codes()`, which takes
+# seconds to import): version 1, voltage levels, type, LV part, scenario 0-2, switches.
+_SIMBENCH_CODE = re.compile(
+    r"1-(?:(?:EHV|HV|MV|LV)(?:HV|MV|LV)?|EHVHVMVLV|complete_data)-[a-z0-9_]+-[a-z0-9_]*-[0-2]"
+    r"-(?:sw|no_sw)"
+)
+
+
+def _argument_problem(grid: str, day: str | None) -> str | None:
+    """What is wrong with --grid/--day that can be told without loading the grid: a file
+    that does not exist, a name that is neither a file nor shaped like a SimBench code, a
+    SimBench grid (always with profiles) without --day."""
+    path = Path(grid)
+    if grid.endswith(".json") or path.exists():
+        return None if path.is_file() else f"--grid: file {grid!r} does not exist"
+    if not _SIMBENCH_CODE.fullmatch(grid):
+        return f"--grid: {grid!r} is neither a SimBench code nor a file"
+    if day is None:
+        return f"--day: {grid} has profiles: give the day, YYYY-MM-DD"
+    return None
 
 
 def needs_main(argv: Sequence[str] | None = None) -> int:
@@ -230,6 +262,10 @@ def needs_main(argv: Sequence[str] | None = None) -> int:
             print(f"flexmarket needs: --day: {args.day!r} is not a date YYYY-MM-DD",
                   file=sys.stderr)
             return 2
+    problem = _argument_problem(args.grid, args.day)
+    if problem is not None:  # before the grid is loaded (seconds): named at once
+        print(f"flexmarket needs: {problem}", file=sys.stderr)
+        return 2
     try:
         model = build_model(args.grid, day=args.day, storage=args.storage)
         if args.day is None and model.step_labels[0] != "static":
