@@ -16,7 +16,7 @@ from typing import Any
 
 from verifier.events import DecodedLog
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: sessions.market, the market id as text (v_session_status shows it)
 ZERO_ADDRESS = "0x" + "00" * 20
 POSITION = ("block_number", "log_index")
 
@@ -43,7 +43,7 @@ PROJECTIONS: dict[str, list[tuple[str, str]]] = {
                  ("price_cap_eur_per_mw", "{U256}"), ("unmet_penalty_eur_per_mw", "{U256}"),
                  ("bid_bond_ueur", "{U256}"), ("collateral_ueur_per_w", "{U256}"),
                  ("shortfall_penalty_eur_per_mw", "{U256}"), ("tolerance_bps", "INTEGER"),
-                 ("attestation_quorum", "INTEGER")],
+                 ("attestation_quorum", "INTEGER"), ("market", "TEXT")],
     "session_joins": [("session_id", "BIGINT"), ("seller", "TEXT"), ("added_bids", "INTEGER"),
                       ("max_bids", "INTEGER"), ("bond_ueur", "{U256}")],
     "needs": [("session_id", "BIGINT"), ("need_index", "INTEGER"), ("buyer", "TEXT"),
@@ -169,7 +169,7 @@ VIEWS = {
         LEFT JOIN bond_forfeits f ON f.bid_id = b.bid_id""",
     # Each session with its result's latest status (NULL before any result).
     "v_session_status": """
-        SELECT s.session_id, s.operator, s.market_id,
+        SELECT s.session_id, s.operator, s.market,
             (SELECT c.status FROM result_status_changes c WHERE c.session_id = s.session_id
              ORDER BY c.block_number DESC, c.log_index DESC LIMIT 1) AS result_status,
             (SELECT COUNT(*) FROM bids b WHERE b.session_id = s.session_id) AS bids,
@@ -271,7 +271,21 @@ SESSION_FIELDS = (
 def _session_opened(b: Batch, ev: DecodedLog, ts: int) -> None:
     a = ev.args
     params = a["params"]
-    b.add("sessions", ev, a["sessionId"], a["operator"], *(params.get(f) for f in SESSION_FIELDS))
+    b.add("sessions", ev, a["sessionId"], a["operator"], *(params.get(f) for f in SESSION_FIELDS),
+          _label(params.get("marketId")))
+
+
+def _label(value: object) -> str | None:
+    """A bytes32 label (market id) for people: its text when it is printable UTF-8 (the
+    padding removed), else `0x` and its 64 hex digits (`python_client.hashing.label_text`)."""
+    from oracle.display import printable
+    from python_client.hashing import label_text
+
+    if value is None:
+        return None
+    raw = bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)  # type: ignore[arg-type]
+    text = label_text(raw)
+    return text if printable(text) == text else "0x" + raw.hex()
 
 
 def _need_posted(b: Batch, ev: DecodedLog, ts: int) -> None:

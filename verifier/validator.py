@@ -194,6 +194,10 @@ def validate_main(argv: Sequence[str]) -> int:
                 time.sleep(min(30.0, 0.5 * 2**failures))
                 continue
             if args.once:
+                if not actions:  # a sentence, not a bare `[]`
+                    print("nothing to do: no result on chain waits for this validator "
+                          "(none committed, or each attested or disputed by it, or settled)")
+                    return EXIT_OK
                 print(json.dumps([a.__dict__ for a in actions], sort_keys=True))
                 return EXIT_OK if all(a.ok for a in actions) else EXIT_MISMATCH
             time.sleep(args.poll)

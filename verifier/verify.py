@@ -503,6 +503,9 @@ def verify_session(
         "own": own.result_hash,
         "match": rec.result_hash == own.result_hash,
         "engine": engine_version(),
+        # False: the committed input_hash is of another representation of the session (the
+        # demo's: the scenario file), so no result_hash computed here can equal it
+        "comparable": rec.input_hash == rebuilt_input,
     }
     if rec.input_hash == rebuilt_input:
         if rec.result_hash != own.result_hash:
@@ -513,8 +516,10 @@ def verify_session(
                 report.notes.append(msg + " (another engine version?)")
     else:
         report.notes.append(
-            "input_hash is not the hash of the session rebuilt from chain (the oracle hashed "
-            "another representation): hashes not reproducible, awards checked on content"
+            "input_hash not reproducible: the committer hashed another representation of the "
+            "session (`flexmarket demo` commits the hashes of the scenario file, whose bid and "
+            "participant ids are not on chain), so neither hash can be recomputed here; the "
+            "awards, payments and costs were checked on their content instead"
         )
     t3 = time.perf_counter()
     check_settlements(state, rec, report)
@@ -648,8 +653,13 @@ class Report:
                     f"{s.cost['own_objective_ueur']:,} (gap {s.cost['gap']})"
                 )
             if s.result_hash:
-                same = "same" if s.result_hash["match"] else "differs"
-                lines.append(f"  result_hash {s.result_hash['committed']} ({same} here)")
+                if s.result_hash["match"]:
+                    same = "same here"
+                elif not s.result_hash.get("comparable", True):
+                    same = "differs here, as expected: see the input_hash note"
+                else:
+                    same = "differs here"
+                lines.append(f"  result_hash {s.result_hash['committed']} ({same})")
             lines += [f"  ! {v}" for v in s.violations]
             lines += [f"  - {n}" for n in s.notes]
         if self.unplaced:
