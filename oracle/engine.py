@@ -22,9 +22,13 @@ x[class, request, slot]. Either way it is exact: a feasible split per class
 exists iff one per bid exists.
 
 Solving. Independent parts (no common request) are separate MILPs, solved on
-the machine's cores (oracle.parallel). Wide integer columns reach HiGHS as
+the machine's cores (oracle.parallel). A part that is one covering knapsack
+(indivisible bids only, every row over the same bids) is solved exactly by
+dynamic programming (`single_cover_dp`); the others by `relax_and_round`, or
+the integer MILP where that proves nothing. Wide integer columns reach HiGHS as
 digits (`expand_wide_integers`: HiGHS's root reduced-cost fixing is quadratic
-in a column's range).
+in a column's range); for the same reason unmet columns are continuous (their
+optimum is integral for integer awards anyway).
 
 Unmet needs. When the penalty exceeds the cost of every bid together
 (`lexicographic` regime, the default penalty in practice), leaving a watt
@@ -889,17 +893,19 @@ def single_cover_dp(m: Milp) -> tuple[dict[int, float], int] | None:
     take = np.zeros((len(items), b + 1), dtype=bool)
     from_full = np.zeros(len(items), dtype=np.int64)  # where the capped cell b came from
     for k, j in enumerate(items):
-        a, c = min(int(coef[j]), b), int(m.cost[j])
-        cand = np.full(b + 1, inf, dtype=np.int64)
+        a, c = min(int(coef[j]), b), int(m.cost[j])  # inf + c stays below 2**63
+        new = dp.copy()
         if a < b:
-            cand[a:b] = dp[: b - a] + c
-        tail = dp[b - a:]
-        src = int(np.argmin(tail))
-        from_full[k] = b - a + src
-        cand[b] = tail[src] + c if tail[src] < inf else inf
-        better = cand < dp
-        take[k] = better
-        dp = np.where(better, cand, dp)
+            cand = dp[: b - a] + c
+            better = cand < dp[a:b]
+            take[k, a:b] = better
+            np.minimum(cand, dp[a:b], out=new[a:b])
+        src = b - a + int(np.argmin(dp[b - a:]))
+        from_full[k] = src
+        if dp[src] + c < dp[b]:
+            take[k, b] = True
+            new[b] = dp[src] + c
+        dp = new
     if dp[b] >= inf:
         return None
     values = {j: 0.0 for j in range(len(m.cost))}
