@@ -22,7 +22,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout: `python examples/http_aggregator.py`
@@ -173,7 +172,8 @@ def run(url: str, phase_s: int) -> int:
     for pid in aggregators:
         mine = [f for _, f in bids[pid]]
         aggregator_join(people[pid], session_id, mine)
-        for (name, _), bid_id in zip(bids[pid], aggregator_commit(people[pid], session_id, mine)):
+        committed = aggregator_commit(people[pid], session_id, mine)
+        for (name, _), bid_id in zip(bids[pid], committed, strict=True):
             chain_id[name] = bid_id
 
     wait_for(admin, int(session["bidding_end"]), "gate closure")

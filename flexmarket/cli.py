@@ -145,9 +145,21 @@ def clear_scenario(scenario: Scenario, base_dir: Path) -> Result:
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
+    import logging
+
+    from oracle import load_scenario
     from oracle.result import Result
 
-    result = clear_file(Path(args.file))
+    path = Path(args.file)
+    scenario = load_scenario(path)
+    log = logging.getLogger("flexmarket.clear")
+    if scenario.grid is not None:  # seconds to tens of seconds: say what is going on
+        grid = scenario.grid.simbench_code or scenario.grid.file
+        log.info("clearing with the grid %s: loading the model and profiles, sensitivity "
+                 "cuts, the MILP, then the AC check of the awards", grid)  # fmt: skip
+    else:
+        log.info("clearing %d bids", len(scenario.bids))
+    result = clear_scenario(scenario, path.parent)
     assert isinstance(result, Result)
     print(result.to_json() if args.json else render_result(result))
     return EXIT_OK
@@ -424,7 +436,8 @@ def _global_flags(argv: list[str]) -> tuple[list[str], int]:
             break
         if arg in GLOBAL_FLAGS:
             verbosity = GLOBAL_FLAGS[arg]
-            if arg == "--quiet" and rest[:1] == ["index"]:
+            if arg in ("-q", "--quiet") and rest[:1] == ["index"]:  # its lines too
+                arg = "--quiet"
                 rest.append(arg)
             continue
         rest.append(arg)

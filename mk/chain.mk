@@ -49,6 +49,7 @@ solc: $(SOLC_BIN)
 
 # Runtime artifacts (abi, bytecode) for web3.py: build/artifacts/<Contract>.json.
 $(ARTIFACTS_STAMP): $(CONTRACT_SOURCES) python_client/artifacts.py package-lock.json | $(SOLC_BIN)
+	@echo "compiling the contracts with solc-js into build/artifacts/ (about a minute, once)"
 	$(BIN)/python -m python_client.artifacts compile
 
 build-contracts: $(ARTIFACTS_STAMP)

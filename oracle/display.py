@@ -88,7 +88,7 @@ class ProgressHandler(logging.Handler):
     """Log lines as `PREFIX: message` on a stream, escaped (`printable`); records carrying
     `progress=(done, total)` as a bar redrawn in place on a terminal, else only when done."""
 
-    def __init__(self, stream: TextIO, prefix: str) -> None:
+    def __init__(self, stream: TextIO | EscapingWriter, prefix: str) -> None:
         super().__init__()
         self.stream = getattr(stream, "stream", stream)  # under an EscapingWriter: its stream
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
@@ -121,7 +121,9 @@ class ProgressHandler(logging.Handler):
             self.handleError(record)
 
 
-def show_progress(stream: TextIO, prefix: str, *, json: bool = False, verbosity: int = 0) -> None:
+def show_progress(
+    stream: TextIO | EscapingWriter, prefix: str, *, json: bool = False, verbosity: int = 0
+) -> None:
     """Route the packages' loggers to `stream`: INFO (phases, counts) when it is a terminal
     and neither --json nor -q (verbosity < 0) was given; -v (verbosity > 0) DEBUG anywhere;
     otherwise warnings only (as Python shows them without any set-up)."""

@@ -354,8 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="flexmarket oracle", description="clear sessions from the chain and commit results",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--rpc", required=True, metavar="URL", help="JSON-RPC node (http/https)")
-    parser.add_argument("--deployment", metavar="FILE", help="deployment file (default: deployments/<chain id>.json)")
+    parser.add_argument("--rpc", required=True, metavar="URL",
+                        help="JSON-RPC node (http/https)")  # fmt: skip
+    parser.add_argument("--deployment", metavar="FILE",
+                        help="deployment file (default: deployments/<chain id>.json)")
     parser.add_argument(
         "--key-env",
         default=DEFAULT_KEY_ENV,
@@ -363,7 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"variable holding the oracle's key (default {DEFAULT_KEY_ENV})",
     )
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
-    parser.add_argument("--poll", type=float, default=2.0, metavar="S", help="seconds between passes")
+    parser.add_argument("--poll", type=float, default=2.0, metavar="S",
+                        help="seconds between passes")  # fmt: skip
     return parser
 
 

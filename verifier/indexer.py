@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import threading
 import time
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from oracle.display import progress
 from verifier.errors import IndexerError, InputError, RpcError, VerifierError
 from verifier.events import CONTRACTS, DecodedLog, EventDecoder, canonical_json
 from verifier.projections import (
@@ -376,6 +378,8 @@ class Indexer:
         self.stats.checkpoint = (end, end_hash)
         self.stats.spans.append(end - start + 1)
         self.log(f"blocks {start}..{end}: {len(fresh)} events")
+        first = self.deployment.start_block
+        progress(_progress_log, "blocks indexed", end - first + 1, head - first + 1)
         return True
 
     def _new_only(self, decoded: list[DecodedLog], start: int, end: int) -> list[DecodedLog]:
@@ -479,6 +483,9 @@ def run_indexer(
 # ---------------------------------------------------------------------- command line
 
 
+_progress_log = logging.getLogger(__name__)  # a bar on a terminal (oracle.display.progress)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from oracle.display import HelpFormatter
 
@@ -498,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="deployment file (default: deployments/<chain id>.json)",
     )  # fmt: skip
     parser.add_argument("--follow", action="store_true", help="keep indexing new blocks")
-    parser.add_argument("--poll", type=float, default=1.0, metavar="S", help="seconds between polls with --follow")
+    parser.add_argument("--poll", type=float, default=1.0, metavar="S",
+                        help="seconds between polls with --follow")  # fmt: skip
     parser.add_argument(
         "--max-span", type=int, default=MAX_SPAN, metavar="BLOCKS",
         help="most blocks per eth_getLogs and per transaction",

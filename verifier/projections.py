@@ -281,9 +281,12 @@ def _label(value: object) -> str | None:
     from oracle.display import printable
     from python_client.hashing import label_text
 
-    if value is None:
+    if isinstance(value, str):
+        raw = bytes.fromhex(value.removeprefix("0x"))
+    elif isinstance(value, bytes | bytearray):
+        raw = bytes(value)
+    else:
         return None
-    raw = bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)  # type: ignore[arg-type]
     text = label_text(raw)
     return text if printable(text) == text else "0x" + raw.hex()
 

@@ -148,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="attest results that verify, dispute the others (VALIDATOR_ROLE)",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--rpc", required=True, metavar="URL", help="JSON-RPC node (http/https)")
-    parser.add_argument("--deployment", metavar="FILE", help="deployment file (default: deployments/<chain id>.json)")
+    parser.add_argument("--rpc", required=True, metavar="URL",
+                        help="JSON-RPC node (http/https)")  # fmt: skip
+    parser.add_argument("--deployment", metavar="FILE",
+                        help="deployment file (default: deployments/<chain id>.json)")
     parser.add_argument(
         "--key-env",
         default=DEFAULT_KEY_ENV,
@@ -159,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--session", type=int, metavar="ID",
                         help="only this session (default: every session with a result)")
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
-    parser.add_argument("--poll", type=float, default=2.0, metavar="S", help="seconds between passes")
+    parser.add_argument("--poll", type=float, default=2.0, metavar="S",
+                        help="seconds between passes")  # fmt: skip
     parser.add_argument(
         "--allow-other-engine", action="store_true",
         help="attest a result whose awards check out though its result_hash is not this "

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections import defaultdict
@@ -69,6 +70,7 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
+from oracle.display import progress
 from verifier.errors import InputError, VerifierError
 from verifier.rebuild import (
     ARTIFACTS_DIR,
@@ -688,6 +690,9 @@ def load_state(
     return replay(chain), info.addresses
 
 
+_progress_log = logging.getLogger(__name__)  # phases and a bar on a terminal
+
+
 def verify_chain(
     rpc_url: str,
     deployment: Any = None,
@@ -699,8 +704,10 @@ def verify_chain(
     """Read the chain at `rpc_url`, judge every committed result (or `sessions`)."""
     t0 = time.perf_counter()
     with JsonRpc(rpc_url) as rpc:
+        _progress_log.info("reading the chain's events and replaying them")
         state, addresses = load_state(rpc, deployment, artifacts_dir)
         t1 = time.perf_counter()
+        _progress_log.info("comparing the deployed bytecode with the compiled contracts")
         bytecode = check_bytecode(rpc, addresses, artifacts_dir)
     ids = sorted(state.sessions) if sessions is None else list(sessions)
     reports = []
@@ -708,6 +715,7 @@ def verify_chain(
         if sid not in state.sessions:
             raise InputError("--session", f"no session {sid} on chain")
         reports.append(judge_session(state, sid, strict_hash=strict_hash))
+        progress(_progress_log, "sessions re-cleared and checked", len(reports), len(ids))
     t2 = time.perf_counter()
     timings = {
         "fetch": state.chain.fetch_s,
@@ -749,10 +757,12 @@ def build_parser(prog: str, what: str, session: bool) -> argparse.ArgumentParser
     parser = argparse.ArgumentParser(prog=prog, description=what, formatter_class=HelpFormatter)
     parser.add_argument("--rpc", required=True, metavar="URL", help="JSON-RPC node (http/https)")
     parser.add_argument(
-        "--deployment", metavar="FILE", help="deployment file (default: deployments/<chain id>.json)"
-    )
+        "--deployment", metavar="FILE",
+        help="deployment file (default: deployments/<chain id>.json)",
+    )  # fmt: skip
     if session:
-        parser.add_argument("--session", type=int, metavar="ID", help="only this session (default: all)")
+        parser.add_argument("--session", type=int, metavar="ID",
+                            help="only this session (default: all)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--allow-other-engine",

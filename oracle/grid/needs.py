@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import re
 import sys
 from collections import defaultdict
@@ -266,8 +267,13 @@ def needs_main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:  # before the grid is loaded (seconds): named at once
         print(f"flexmarket needs: {problem}", file=sys.stderr)
         return 2
+    log = logging.getLogger(__name__)  # `flexmarket` shows it on a terminal
+    log.info("loading the grid %s (SimBench: its profiles too; cached after the first time)",
+             args.grid)  # fmt: skip
     try:
         model = build_model(args.grid, day=args.day, storage=args.storage)
+        log.info("AC power flow over %d steps, then the needs per zone and slot",
+                 len(model.step_labels))  # fmt: skip
         if args.day is None and model.step_labels[0] != "static":
             raise GridError(f"grid.day: {model.name} has profiles: give the day, YYYY-MM-DD")
         needs = find_needs(model, buyer=args.buyer)
