@@ -10,13 +10,14 @@ engine was developed on: 20 / 25 / 50 zones, TSO needs over every zone of a dire
 and the independent ones of bench/families.py (`unseen`, `knapsack`, `ties`, `scarce`,
 `coupled`), written apart from oracle.synthetic on purpose.
 
-Per family, size and seed it prints: the engine's wall time, how it decided (relaxed MILP
-then rounding, or the integer MILP for some parts), the proven relative gap (objective
-against the dual bound, summed over parts), exact or the guaranteed gap; the plain MILP's
-time (">" when it hit --plain-limit: the ratio is then a floor) and its own proven gap;
-the ratio plain / engine; whether both objectives (awards at bid prices + penalty * unmet,
-recomputed as integers) agree, else the engine's relative excess; the checker's verdict.
-The machine's load is printed on every row.
+Per family, size and seed it prints: the engine's wall time; how it decided (parts that
+are one knapsack by DP, relaxed MILP then rounding, or the integer MILP for some parts);
+the proven relative gap (objective against the dual bound, summed over parts); exact or
+the guaranteed gap; the plain MILP's time (">" when it hit --plain-limit: the ratio is
+then a floor) and its own proven gap; the ratio plain / engine; whether both objectives
+(awards at bid prices + penalty * unmet, recomputed as integers) agree ("cheaper": the
+plain MILP stopped with no answer or a dearer one), else the engine's relative excess; the
+checker's verdict. The machine's load is printed on every row.
 
     .venv/bin/python bench/bench_clear.py            # 1,000 and 2,500 bids (make bench-clear)
     .venv/bin/python bench/bench_clear.py --full     # and 10,000 (make bench-clear-full)
@@ -107,6 +108,8 @@ def main() -> int:
                 kind = "exact" if result.mip_gap is None else f"gap<={result.mip_gap}"
                 how = "rounded" if stats.get("integer_milp_parts") == 0 else \
                     f"{stats.get('integer_milp_parts')} integer"
+                if stats.get("knapsack_dp_parts"):
+                    how = f"{stats['knapsack_dp_parts']} dp+{how[:3]}"
                 gap = stats.get("proven_gap", float("nan"))
                 assert isinstance(gap, float)
                 plain_s, plain_gap, ratio, agree = "-", "-", "-", "-"
