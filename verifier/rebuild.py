@@ -518,7 +518,8 @@ def replay(chain: ChainLog) -> ChainState:
             continue
         s = sessions.get(sid)
         if s is None:
-            if name == "BidCommitted" and log.block_number in chain.timestamps:
+            if name == "BidCommitted" and log.block_number in chain.timestamps and {
+                    "bidId", "seller"} <= set(a):  # fmt: skip
                 early[a["bidId"]] = (sid, a["seller"], chain.timestamps[log.block_number])
             skip(log, sid, f"{name} of session {sid} before its SessionOpened")
             continue
