@@ -261,14 +261,8 @@ def _preflight(settings: Settings) -> str | None:
     return None
 
 
-def serve(argv: Sequence[str] | None = None) -> int:
-    """`flexmarket serve [--rpc URL] [--db URL] [--port N] [--host H]`: 0 when stopped,
-    2 when the settings are unusable (one line on stderr, nothing served)."""
-    import sys
-
-    import uvicorn
-    from pydantic import ValidationError
-
+def serve_parser() -> argparse.ArgumentParser:
+    """`flexmarket serve`'s options (help with defaults)."""
     from oracle.display import HelpFormatter
 
     parser = argparse.ArgumentParser(
@@ -285,7 +279,18 @@ def serve(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--deployment", metavar="FILE",
                         help="with --rpc: the deployment file (default: deployments/<chain id>"
                         ".json)")  # fmt: skip
-    args = parser.parse_args(list(argv or []))
+    return parser
+
+
+def serve(argv: Sequence[str] | None = None) -> int:
+    """`flexmarket serve [--rpc URL] [--db URL] [--port N] [--host H]`: 0 when stopped,
+    2 when the settings are unusable (one line on stderr, nothing served)."""
+    import sys
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    args = serve_parser().parse_args(list(argv or []))
     overrides: dict[str, Any] = {"port": args.port, "host": args.host}
     if args.rpc:
         overrides["rpc_url"] = args.rpc

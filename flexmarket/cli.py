@@ -157,8 +157,10 @@ def cmd_clear(args: argparse.Namespace) -> int:
         grid = scenario.grid.simbench_code or scenario.grid.file
         log.info("clearing with the grid %s: loading the model and profiles, sensitivity "
                  "cuts, the MILP, then the AC check of the awards", grid)  # fmt: skip
-    else:
-        log.info("clearing %d bids", len(scenario.bids))
+    else:  # a plain clearing takes seconds only from a few thousand bids
+        (log.info if len(scenario.bids) >= 1_000 else log.debug)(
+            "clearing %d bids", len(scenario.bids)
+        )
     result = clear_scenario(scenario, path.parent)
     assert isinstance(result, Result)
     print(result.to_json() if args.json else render_result(result))

@@ -119,3 +119,268 @@ def _with_run(parser, run):
         for sub in action.choices.values():
             sub.set_defaults(run=run)
     return parser
+
+
+# --- issue 20: a newcomer's first hour ----------------------------------------------------
+
+import argparse  # noqa: E402
+import io  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import pty  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+
+from flexmarket import cli  # noqa: E402
+from oracle.display import HelpFormatter, ProgressHandler, progress, show_progress  # noqa: E402
+
+
+def run_any(*args, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=timeout)  # fmt: skip
+
+
+def run_on_terminal(*args, timeout=120):
+    """`flexmarket ARGS` with stderr on a pseudo-terminal; (code, stdout, stderr)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "flexmarket", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+
+    def read():
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        stdout, _ = proc.communicate(timeout=timeout)
+    finally:
+        proc.kill()
+        reader.join(5)
+        os.close(master)
+    return proc.returncode, stdout.decode(), b"".join(chunks).decode(errors="replace")
+
+
+def test_version():
+    out = run_any("--version")
+    assert out.returncode == 0 and out.stdout.strip() == "flexmarket 0.1.0"
+
+
+def test_a_mistyped_option_shows_the_subcommands_usage():
+    out = run_any("clear", "examples/flech_powermax.json", "--jsn")
+    assert out.returncode == 2
+    assert "usage: flexmarket clear" in out.stderr
+    assert "unrecognized arguments: --jsn" in out.stderr
+    assert "COMMAND" not in out.stderr  # not the top-level usage
+
+
+def _module_parsers():
+    from api.main import serve_parser
+    from oracle.grid.needs import _parser as needs_parser
+    from oracle.service import build_parser as oracle_parser
+    from verifier.indexer import build_parser as index_parser
+    from verifier.validator import build_parser as validate_parser
+    from verifier.verify import build_parser as verify_parser
+
+    top = cli.build_parser()
+    sub = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+    return {
+        "flexmarket": top, "clear": sub.choices["clear"], "demo": sub.choices["demo"],
+        "needs": needs_parser(), "oracle": oracle_parser(), "validate": validate_parser(),
+        "verify": verify_parser("flexmarket verify", "x", True),
+        "replay": verify_parser("flexmarket replay", "x", False), "index": index_parser(),
+        "serve": serve_parser(),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["flexmarket", "clear", "demo", "needs", "oracle", "validate",
+                                  "verify", "replay", "index", "serve"])  # fmt: skip
+def test_every_option_has_help_and_shows_its_default(name):
+    parser = _module_parsers()[name]
+    assert parser.formatter_class is HelpFormatter or name == "flexmarket"
+    parser.format_help()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) or not action.option_strings:
+            continue
+        assert action.help, f"{name} {action.option_strings}: no help"
+        if action.default not in (None, False, argparse.SUPPRESS):
+            shown = parser._get_formatter()._get_help_string(action)
+            assert "default" in shown, f"{name} {action.option_strings}: default not shown"
+
+
+def test_serve_help_is_for_users_not_a_docstring():
+    out = run_any("serve", "-h")
+    assert out.returncode == 0
+    assert "create_app" not in out.stdout and "starts a\nlocal anvil chain" in out.stdout
+    assert "(default: 8000)" in out.stdout
+
+
+def test_money_is_rounded_to_the_cent_not_truncated():
+    assert cli._fmt_ueur(6_565_719_000) == "6,565.72 EUR"  # truncated it was 6,565.71
+    assert cli._fmt_ueur(6_565_704_999) == "6,565.70 EUR"
+    assert cli._fmt_ueur(6_150_000_000) == "6,150 EUR"
+    assert cli._fmt_ueur(4_999) == "0 EUR" and cli._fmt_ueur(5_000) == "0.01 EUR"
+    # parts that add up exactly: no note; rounded parts that do not: the note says so
+    assert cli._rounding_note([6_565_710_000, 10_844_290_000], 17_410_000_000) == []
+    note = cli._rounding_note([6_565_705_000, 10_844_285_000], 17_409_990_000)
+    assert len(note) == 1 and "17,410.00 EUR" in note[0] and "17,409,990,000 µEUR" in note[0]
+
+
+def test_balance_columns_line_up_on_the_decimal_point():
+    chain = {"chain_id": 31337, "session_id": 1, "contracts": {}, "gas": {}, "tx": {},
+             "balances_ueur": {"A": 6_150_000_000, "B": 123_456_789_012, "C": 5_000},
+             "payments_ueur": {"DSO1": 6_565_705_000, "TSO1": 10_844_285_000}}  # fmt: skip
+    text = cli.render_chain(chain)
+    import re
+
+    rows = [ln for ln in text.splitlines() if re.match(r"  \S+ +[\d,]+\.\d\d EUR", ln)]
+    points = {ln.index(" EUR") for ln in rows}
+    assert len(rows) == 6 and len(points) == 1, text  # 3 balances, 2 payments, their total
+    assert "total" in text and "rounded to the cent" in text
+
+
+def test_conflicts_print_as_words_not_python_dicts():
+    out = run("clear", "examples/tso_dso_three_areas.json").stdout
+    conflicts = out[out.index("conflicts:"):]
+    assert "{" not in conflicts and "'" not in conflicts
+    assert "split DSO1 20,000 W, TSO1 20,000 W; shared 20,000 W" in conflicts
+
+
+def test_needs_checks_its_arguments_before_loading_the_grid(monkeypatch, capsys):
+    from oracle.grid import needs
+
+    def never(*args, **kwargs):
+        raise AssertionError("the grid was loaded before the arguments were checked")
+
+    monkeypatch.setattr(needs, "build_model", never)
+    cases = [
+        (["--grid", "no-such-grid", "--day", "2016-05-26"],
+         "--grid: 'no-such-grid' is neither a SimBench code nor a file"),
+        (["--grid", "1-LV-semiurb4--2-sw"], "--day: 1-LV-semiurb4--2-sw has profiles"),
+        (["--grid", "missing.json", "--day", "2016-05-26"], "--grid: file 'missing.json'"),
+    ]  # fmt: skip
+    for argv, message in cases:
+        assert needs.needs_main(argv) == 2
+        assert message in capsys.readouterr().err
+    started = time.monotonic()
+    out = run_any("needs", "--grid", "no-such-grid", "--day", "2016-05-26")
+    assert out.returncode == 2 and "no-such-grid" in out.stderr
+    assert time.monotonic() - started < 8  # was 20.7 s: the grid is never loaded
+    usage = run_any("needs", "-h").stdout
+    assert "--grid CODE|FILE --day YYYY-MM-DD" in usage  # --day shown as required
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_start_up_failures_are_one_line_and_exit_2():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXMARKET_API_")}
+    dead = f"http://127.0.0.1:{_free_port()}"
+    out = run_any("serve", "--rpc", dead, env=env)  # no relayer key
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and "FLEXMARKET_API_RELAYER_KEY is required" in out.stderr
+    assert "listening" not in out.stdout and "Traceback" not in out.stderr
+    env["FLEXMARKET_API_RELAYER_KEY"] = "0x" + "11" * 32
+    out = run_any("serve", "--rpc", dead, env=env)  # a node that does not answer
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and f"--rpc {dead}: no JSON-RPC node answers" in out.stderr
+    assert out.stdout == "" and "Traceback" not in out.stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize(("tty", "json_", "verbosity", "shown"), [
+    (True, False, 0, True), (False, False, 0, False), (True, True, 0, False),
+    (True, False, -1, False), (False, False, 1, True),
+])  # fmt: skip
+def test_progress_on_a_terminal_only_and_never_with_json_or_quiet(tty, json_, verbosity, shown):
+    stream = _Terminal() if tty else io.StringIO()
+    show_progress(stream, "verify", json=json_, verbosity=verbosity)
+    try:
+        log = logging.getLogger("verifier.verify")
+        log.info("reading the chain")
+        for done in range(1, 5):
+            progress(log, "sessions", done, 4)
+        log.warning("a warning is always shown")
+    finally:
+        show_progress(io.StringIO(), "-", verbosity=-1)
+    text = stream.getvalue()
+    assert ("verify: reading the chain" in text) is shown
+    assert ("verify: sessions: 4/4" in text) is shown
+    assert "verify: a warning is always shown" in text
+    if shown and tty:
+        assert "\r\x1b[K" in text and "[########################]" in text  # a bar, redrawn
+    if shown and not tty:
+        assert "sessions: 1/4" not in text  # off a terminal: only the final count
+
+
+def test_progress_lines_are_escaped():
+    stream = _Terminal()
+    handler = ProgressHandler(stream, "demo")
+    record = logging.LogRecord("x", logging.INFO, "", 0, "bid %s", ("\x1b]0;owned\x07",), None)
+    handler.emit(record)
+    assert "\x1b]" not in stream.getvalue() and "\\u001b]0;owned\\u0007" in stream.getvalue()
+
+
+def test_needs_progress_on_a_terminal_not_with_q_nor_on_a_pipe(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    argv = ["needs", "--grid", str(bad), "--day", "2016-05-26"]
+    code, _, err = run_on_terminal(*argv)
+    assert code == 2 and "needs: loading the grid" in err, err
+    code, _, err = run_on_terminal("-q", *argv)
+    assert code == 2 and "loading the grid" not in err and "not a pandapower JSON" in err
+    out = run_any(*argv)
+    assert out.returncode == 2 and "loading the grid" not in out.stderr
+
+
+def test_verify_explains_hashes_it_cannot_reproduce():
+    from verifier.verify import Report, SessionReport
+
+    s = SessionReport(1, "Final", 3, 3, checked=True)
+    s.result_hash = {"committed": "0x5d12", "own": "0xaaaa", "match": False, "comparable": False}
+    s.notes.append("input_hash not reproducible: ... the scenario file ...")
+    text = Report(31337, 10, "e", {}, [s], {}, 1).render()
+    assert "result_hash 0x5d12 (differs here, as expected: see the input_hash note)" in text
+    s.result_hash["comparable"] = True
+    assert "(differs here)" in Report(31337, 10, "e", {}, [s], {}, 1).render()
+
+
+def test_validate_once_with_nothing_to_do_says_so(monkeypatch, capsys):
+    from verifier import validator
+
+    monkeypatch.setattr(validator, "validate_once", lambda *a, **k: [])
+    monkeypatch.setattr(validator, "key_from_env", lambda name: "0x" + "11" * 32)
+    code = validator.validate_main(["--rpc", "http://127.0.0.1:1", "--once"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("nothing to do: no result on chain waits")
+    assert "[]" not in out
+
+
+def test_the_index_shows_the_market_id_as_text():
+    from python_client.hashing import label
+    from verifier.projections import VIEWS, _label
+
+    assert _label("0x" + label("T1-PowerMax-2014W").hex()) == "T1-PowerMax-2014W"
+    assert _label(label("T1")) == "T1"
+    odd = b"\x1b[2J" + bytes(28)
+    assert _label(odd) == "0x" + odd.hex()  # not printable: hex
+    assert _label(b"\xff" * 32) == "0x" + "ff" * 32  # not UTF-8: hex
+    assert "s.market," in VIEWS["v_session_status"]
