@@ -42,6 +42,7 @@ from typing import Any
 from web3 import Web3
 from web3.exceptions import TimeExhausted
 
+from oracle.display import progress
 from python_client.artifacts import ensure_artifacts
 from python_client.chain import Contracts, Wallet, connect, deploy
 from python_client.clients import (
@@ -469,10 +470,12 @@ def _run(
         chain_bid_id[bid_name] = seller.commit_bid(session_id, fields)
         run.record_sent("commit_bid", seller, mark)
         last_commit = int(w3.eth.get_block("latest")["timestamp"])
+        progress(log, "sealed bids committed", len(chain_bid_id), len(commits))
     log.info("%d bids committed", len(commits))
     run.wait_until(params.bidding_end, "gate closure")
     log.info("revealing the bids")
     refused: dict[str, str] = {}
+    revealed = 0
     for sid_name, items in by_seller.items():
         seller = clients[sid_name]
         assert isinstance(seller, AggregatorClient)
@@ -481,6 +484,8 @@ def _run(
                 run.record("reveal", seller.reveal_bid(session_id, fields))
             except TransactionReverted as exc:
                 refused[bid_name] = exc.error
+            revealed += 1
+            progress(log, "bids revealed", revealed, len(commits))
     run.wait_until(params.reveal_deadline, "the reveal deadline")
     for bid_name in refused:
         run.record("forfeit_bond", oracle.forfeit_bond(chain_bid_id[bid_name]))
