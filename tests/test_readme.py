@@ -123,3 +123,11 @@ def test_the_needs_example_of_the_readme_is_valid_input() -> None:
 
     grid, day = re.search(r"flexmarket needs --grid (\S+)\s+--day (\S+)`", README).groups()  # type: ignore[union-attr]
     assert _argument_problem(grid, day) is None
+
+
+def test_make_says_it_is_compiling_the_contracts() -> None:
+    """`make demo` on a fresh clone compiles the contracts first (~45 s): a line says so."""
+    out = subprocess.run(["make", "-n", "-W", "contracts/FlexMarket.sol",
+                          "build/artifacts/FlexMarket.json"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)  # fmt: skip
+    assert "compiling the contracts" in out.stdout, out.stdout + out.stderr

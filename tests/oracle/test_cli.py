@@ -384,3 +384,15 @@ def test_the_index_shows_the_market_id_as_text():
     assert _label(odd) == "0x" + odd.hex()  # not printable: hex
     assert _label(b"\xff" * 32) == "0x" + "ff" * 32  # not UTF-8: hex
     assert "s.market," in VIEWS["v_session_status"]
+
+
+def test_q_and_v_anywhere_and_index_keeps_its_quiet():
+    assert cli._global_flags(["-q", "demo", "--json"]) == (["demo", "--json"], -1)
+    assert cli._global_flags(["demo", "-v"]) == (["demo"], 1)
+    assert cli._global_flags(["index", "-q", "--rpc", "u"]) == (["index", "--quiet", "--rpc", "u"],
+                                                                -1)  # fmt: skip
+    assert cli._global_flags(["clear", "--", "-q"]) == (["clear", "--", "-q"], 0)
+    out = run_any("-v", "clear", "examples/flech_powermax.json")  # stderr a pipe: -v shows
+    assert out.returncode == 0 and "clear: clearing 3 bids" in out.stderr
+    out = run_any("clear", "examples/flech_powermax.json")
+    assert out.returncode == 0 and out.stderr == ""
