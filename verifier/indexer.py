@@ -534,7 +534,15 @@ def index_main(argv: Sequence[str]) -> int:
             deployment_path = DEPLOYMENTS_DIR / f"{chain_id}.json"
             if not deployment_path.is_file():
                 raise InputError("--deployment", f"no {deployment_path} for chain {chain_id}")
-        log = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+        # a line per batch: on a terminal through the progress logger (with its bar, which
+        # `flexmarket` shows there), elsewhere printed as it always was
+        log: Callable[[str], None] | None
+        if args.quiet:
+            log = None
+        elif sys.stderr.isatty():
+            log = _progress_log.info
+        else:
+            log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
         stats = run_indexer(
             args.rpc, args.db, deployment_path, follow=args.follow,
             poll_interval_s=args.poll, max_span=args.max_span, log=log,

@@ -396,3 +396,27 @@ def test_q_and_v_anywhere_and_index_keeps_its_quiet():
     assert out.returncode == 0 and "clear: clearing 3 bids" in out.stderr
     out = run_any("clear", "examples/flech_powermax.json")
     assert out.returncode == 0 and out.stderr == ""
+
+
+def test_index_and_verify_show_progress_on_a_terminal_only(tmp_path):
+    from python_client.chain import Wallet, connect, deploy
+    from python_client.localchain import start_chain
+
+    with start_chain("anvil") as chain:
+        w3 = connect(chain.url)
+        deployment = deploy(w3, Wallet(w3, chain.dev_private_keys[0]))
+        dep = tmp_path / "deployment.json"
+        dep.write_text(json.dumps(deployment.to_json()))
+        index = ["index", "--rpc", chain.url, "--deployment", str(dep)]
+        code, stdout, err = run_on_terminal(*index, "--db", f"sqlite:///{tmp_path}/a.sqlite")
+        assert code == 0, err
+        assert "index: blocks indexed:" in err and "]\r\n" in err and "index: blocks " in err
+        assert "indexed " in stdout  # the summary
+        code, _, err = run_on_terminal("-q", *index, "--db", f"sqlite:///{tmp_path}/b.sqlite")
+        assert code == 0 and err == "", err
+        verify = ["verify", "--rpc", chain.url, "--deployment", str(dep)]
+        code, stdout, err = run_on_terminal(*verify)
+        assert code == 0, stdout + err
+        assert "verify: reading the chain's events" in err and "verify: comparing" in err
+        code, stdout, err = run_on_terminal(*verify, "--json")
+        assert code == 0 and err == "" and json.loads(stdout)["ok"]
