@@ -129,7 +129,10 @@ def test_contracts_run_a_commit_and_reveal_on_ganache(solcx_artifacts):
             10,
             10**5,
             1000,
-            0,
+            1,  # attestation quorum: at least the market's minimum (issue 11)
+            now + 4000,  # attestation deadline
+            now + 5000,  # delivery deadline
+            0,  # correction window
         )
         _transact(w3, market.functions.openSession(params), dso)
         _transact(w3, market.functions.joinSession(1, 1), agg)
