@@ -180,6 +180,14 @@ def test_demo_shows_its_phases_on_a_terminal():
     assert "final token balances" in stdout
 
 
+def test_demo_quiet_on_a_terminal_shows_no_progress():
+    """Issue 20 item 2: -q (after the command as well as before it) hides the phases."""
+    code, stdout, stderr = run_with_terminal_stderr(["demo", "-q"], timeout_s=300)
+    assert code == 0, stderr
+    assert "demo:" not in stderr and stderr.strip() == "", stderr
+    assert "final token balances" in stdout
+
+
 # --- issue 11 item 20: the npm install leaves the clone as it was --------------------------
 
 
