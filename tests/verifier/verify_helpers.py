@@ -88,7 +88,7 @@ def build_market(
     before_open: Callable[[Market], None] | None = None,
 ) -> Market:
     """Deploy, register, open `sessions` (name -> {pricing, conflict, unrevealed,
-    coordination: bytes the operator publishes}) with
+    coordination: bytes the operator publishes, delivery_deadline, correction_window_s}) with
     quorum 3 and bring them all past their reveal deadline, every bid revealed but, with
     `unrevealed`, two more bids of B's (`X1`, `X2`). `before_open(market)` runs before the first
     session opens."""
@@ -134,7 +134,8 @@ def build_market(
             reveal_deadline=now + 200, clearing_deadline=now + 100_000,
             granularity_w=100, unmet_penalty_eur_per_mw=10**9, bid_bond_ueur=1_000,
             collateral_ueur_per_w=10, shortfall_penalty_eur_per_mw=50, tolerance_bps=500,
-            attestation_quorum=QUORUM,
+            attestation_quorum=QUORUM, delivery_deadline=opts.get("delivery_deadline", 0),
+            correction_window_s=opts.get("correction_window_s", 0),
         )  # fmt: skip
         sid = dso.open_session(params)
         market.sessions[name] = sid
