@@ -34,6 +34,16 @@ Signature = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
 HexData = Annotated[str, StringConstraints(pattern=r"^0x([0-9a-fA-F]{2})+$", max_length=262146)]
 
 
+def _not_zero(v: str) -> str:
+    if int(v, 16) == 0:
+        raise ValueError("must not be zero (the hash of the evidence)")
+    return v
+
+
+# a bytes32 that must not be zero: the metering evidence hash (FlexMarketEvidenceMissing)
+EvidenceHash = Annotated[Hex32, AfterValidator(_not_zero)]
+
+
 def _label_fits(v: str) -> str:
     try:
         label(v)
@@ -402,7 +412,14 @@ class DeliveryCreate(Strict):
 
 class MeteringCreate(Strict):
     deliveries: Annotated[list[DeliveryCreate], Field(min_length=1, max_length=500)]
-    evidence_hash: Hex32
+    evidence_hash: EvidenceHash
+
+
+class CorrectionCreate(Strict):
+    """A recorded delivery corrected within the session's correction window."""
+
+    delivered_w: U40
+    evidence_hash: EvidenceHash
 
 
 class SettlementCreate(Strict):

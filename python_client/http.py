@@ -379,6 +379,14 @@ class HttpClient:
         return self.write(f"/sessions/{session_id}/metering",
                           {"deliveries": deliveries, "evidence_hash": evidence_hash})  # fmt: skip
 
+    def correct_delivery(
+        self, session_id: int, award_index: int, delivered_w: int, evidence_hash: str
+    ) -> list[dict[str, Any]]:
+        """Correct a recorded delivery within the session's correction window (metering
+        operator; `DeliveryCorrected`)."""
+        return self.write(f"/sessions/{session_id}/metering/{award_index}/correction",
+                          {"delivered_w": delivered_w, "evidence_hash": evidence_hash})  # fmt: skip
+
     def settle(self, session_id: int, from_index: int = 0, count: int = 100) -> list[Any]:
         return self.write(f"/sessions/{session_id}/settlements",
                           {"from_index": from_index, "count": count})  # fmt: skip

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import GatewayDep, TokenDep
 from api.problems import PROBLEMS, Problem
-from api.schemas import U48, MeteringCreate, PreparedPublic
+from api.schemas import U32, U48, CorrectionCreate, MeteringCreate, PreparedPublic
 
 router = APIRouter(prefix="/sessions/{session_id}/metering", tags=["metering"], responses=PROBLEMS)
 
@@ -25,4 +25,20 @@ def record_deliveries(
         session_id, indices, [d.delivered_w for d in body.deliveries],
         bytes.fromhex(body.evidence_hash[2:]),
     )  # fmt: skip
+    return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
+
+
+@router.post("/{award_index}/correction", response_model=PreparedPublic)
+def correct_delivery(
+    session_id: U48, award_index: U32, body: CorrectionCreate, token: TokenDep,
+    gateway: GatewayDep,
+) -> PreparedPublic:  # fmt: skip
+    """Correct a recorded delivery within the session's `correction_window_s` after it was
+    recorded (`DeliveryCorrected`); after the window, or before any record, 409
+    `FlexMarketCorrectionWindowClosed`. Settlement waits for the window."""
+    gateway.require_role(token.address, "METERING")
+    gateway.session(session_id)
+    fn = gateway.contracts.market.functions.correctDelivery(
+        session_id, award_index, body.delivered_w, bytes.fromhex(body.evidence_hash[2:])
+    )
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))

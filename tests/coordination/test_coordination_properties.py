@@ -40,12 +40,16 @@ def sessions(draw):
                           "price_eur_per_mw": draw(st.integers(1, 20)) * 100_000,
                           "slots": list(range(first, draw(st.integers(first, slots - 1)) + 1)),
                           "assets": [f"a{i}"]})
+    # a zone never needs both directions in one slot (a scenario file saying so is refused):
+    # each zone's needs go one way, system-wide needs either way
+    zone_direction = {z: draw(st.sampled_from(["up", "down"])) for z in ZONES}
     for i in range(draw(st.integers(1, 4))):
         buyer = draw(st.sampled_from(["DSO1", "TSO1", "BRP1"]))
         zone = draw(st.sampled_from(ZONES)) if buyer == "DSO1" else None
+        direction = (zone_direction[zone] if zone is not None
+                     else draw(st.sampled_from(["up", "down"])))
         s["requests"].append({
-            "id": f"r{i}", "buyer": buyer, "zone": zone,
-            "direction": draw(st.sampled_from(["up", "down"])),
+            "id": f"r{i}", "buyer": buyer, "zone": zone, "direction": direction,
             "quantity_w": [draw(st.integers(0, 25)) * 100 for _ in range(slots)]})
     s["market"]["priority"] = draw(st.permutations(["DSO", "TSO", "BRP"]))
     return s
