@@ -64,10 +64,12 @@ class Settings(BaseSettings):
 DB_DIR = "build/api"
 
 
-def default_db_url(chain_id: int, market: str, local: bool) -> str:
+def default_db_url(chain_id: int, market: str, local: bool, port: int = 8000) -> str:
     """The SQLite file of a deployment: `build/api/<chain id>-<market>.sqlite3`, or
-    `build/api/local.sqlite3` for the chain `flexmarket serve` starts itself (emptied at
-    start: a new chain has relayed nothing yet)."""
+    `build/api/local-<port>.sqlite3` for the chain `flexmarket serve` starts itself
+    (emptied at start: a new chain has relayed nothing; one file per port, so two local
+    `serve`s do not share it, and `api.store.claim` refuses a second one on the same port
+    before it empties anything)."""
     if local:
-        return f"sqlite:///{DB_DIR}/local.sqlite3"
+        return f"sqlite:///{DB_DIR}/local-{port}.sqlite3"
     return f"sqlite:///{DB_DIR}/{chain_id}-{market.lower()}.sqlite3"

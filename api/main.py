@@ -31,6 +31,7 @@ from api.routes import (
     bids,
     coordination,
     events,
+    health,
     metering,
     needs,
     participants,
@@ -88,7 +89,9 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         if gw is None:
             w3, deployment, relayer_key, stop = _connect(settings)
             local = settings.rpc_url is None
-            url = settings.db_url or default_db_url(deployment.chain_id, deployment.market, local)
+            url = settings.db_url or default_db_url(
+                deployment.chain_id, deployment.market, local, settings.port
+            )
             store = Store(url, fresh=local and settings.db_url is None)
             gw = Gateway(settings, w3, deployment, relayer_key, store)
         gw.start()
@@ -128,6 +131,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(participants.public)
+    app.include_router(health.router)
     # The hot route first: a request walks the route list until one matches.
     hot = [r for r in app.router.routes if getattr(r, "endpoint", None) is bids.commit_bid]
     app.router.routes[:] = hot + [r for r in app.router.routes if r not in hot]
@@ -272,7 +276,7 @@ def serve_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db", metavar="URL",
         help="sqlite:///PATH or postgresql://... (default: build/api/<chain id>-<market>.sqlite3;"
-        " with no --rpc a fresh build/api/local.sqlite3)",
+        " with no --rpc a fresh build/api/local-<port>.sqlite3, one serve per port)",
     )  # fmt: skip
     parser.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -313,6 +317,15 @@ def serve(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    if settings.rpc_url is None and settings.db_url is None:
+        # the fresh local store: claimed now (held until exit), before anything is emptied
+        from api.store import StoreInUse, claim
+
+        try:
+            claim(default_db_url(0, "", True, settings.port).removeprefix("sqlite:///"))
+        except StoreInUse as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     print(json.dumps({"listening": f"http://{args.host}:{args.port}", "docs": "/docs"}))
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
     return 0

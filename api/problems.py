@@ -117,34 +117,62 @@ def install(app: FastAPI) -> None:
 
 
 # OpenAPI: the problem body every error response carries.
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "description": "RFC 9457 problem details",
-    "content": {
-        PROBLEM_JSON: {
-            "schema": {
-                "type": "object",
-                "required": ["type", "title", "status", "detail"],
-                "properties": {
-                    "type": {"type": "string"},
-                    "title": {"type": "string"},
-                    "status": {"type": "integer"},
-                    "detail": {"type": "string"},
-                    "instance": {"type": "string"},
-                    "errors": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "field": {"type": "string"},
-                                "reason": {"type": "string"},
+PROBLEM_CONTENT: dict[str, Any] = {
+    PROBLEM_JSON: {
+        "schema": {
+            "type": "object",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {
+                    "type": "string",
+                    "description": f"URI naming the kind of problem ({TYPE_BASE}<kind>)",
+                },
+                "title": {"type": "string", "description": "the status code's name"},
+                "status": {"type": "integer", "description": "the HTTP status code"},
+                "detail": {"type": "string", "description": "what went wrong, for a person"},
+                "instance": {"type": "string", "description": "the request's path"},
+                "errors": {
+                    "type": "array",
+                    "description": "input errors: one per field, with its reason",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "field": {
+                                "type": "string",
+                                "description": "the field, dotted "
+                                "(`awards.0.quantity_w`; `body` for the whole body)",
                             },
+                            "reason": {"type": "string", "description": "why it is refused"},
                         },
                     },
                 },
-            }
+            },
         }
-    },
+    }
 }
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: PROBLEM_SCHEMA for code in (400, 401, 403, 404, 409, 422, 429, 501, 502)
+# What each status means in this API (its OpenAPI description): a route declares the ones
+# it can answer with `errors(...)`; no route answers 400, 405 is FastAPI's own, 500 a bug.
+MEANINGS = {
+    401: "no bearer token, or one that is invalid or expired (sign in: POST /auth/token)",
+    403: "signed in without the role this needs, or acting on what is someone else's",
+    404: "the session, need, bid, asset or transaction does not exist",
+    409: "the chain refuses it now (contract error named in `error`), or a nonce or "
+    "intent already used",
+    413: "request body larger than max_body_bytes",
+    415: "the body is not application/json",
+    422: "invalid input: every field refused is named in `errors`",
+    429: "rate limited (per IP, per token) or too many event streams: see Retry-After",
+    502: "the chain node or the relayer failed",
+    503: "not ready: the chain node or the store does not answer",
 }
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of these error codes (problem details, each described)."""
+    return {c: {"description": MEANINGS[c], "content": PROBLEM_CONTENT} for c in codes}
+
+
+# Every route: the per-IP rate limit. A route for a signed-in caller: its token too, and
+# its path and query parameters (422). A route with a body adds 413 and its own codes.
+PUBLIC = errors(429)
+SIGNED_IN = errors(401, 422, 429)

@@ -3,10 +3,17 @@
 SQLite (`sqlite:///path` or `sqlite:///:memory:`) or PostgreSQL (`postgresql://...`).
 A nonce is consumed by one DELETE whose row count says whether it existed and was
 still valid: two requests racing with the same nonce cannot both win.
+
+A fresh SQLite file (the one `flexmarket serve` empties at start for the chain it starts
+itself) is claimed first (`claim`: an exclusive lock on `<file>.lock`, held until the
+process ends): a second process wanting it is refused (`StoreInUse`, naming the holder's
+pid) before anything is deleted.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -24,9 +31,42 @@ SCHEMA = [
 ]
 
 
+_CLAIMED: dict[str, Any] = {}  # resolved path -> its open lock file (this process's claims)
+
+
+class StoreInUse(RuntimeError):
+    """Another process holds the store file's lock."""
+
+
+def claim(path: str) -> None:
+    """Hold `path`'s lock (`<path>.lock`, exclusive, until this process ends; again in the
+    same process: nothing). StoreInUse, naming the holder's pid, if another process holds
+    it: that process uses the file, so it must not be emptied or shared."""
+    key = str(Path(path).resolve())
+    if key in _CLAIMED:
+        return
+    Path(key).parent.mkdir(parents=True, exist_ok=True)
+    lock = open(key + ".lock", "a+")  # noqa: SIM115 - held open for the process's life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise StoreInUse(
+            f"{path} is in use by another process (pid {holder}, e.g. another `flexmarket "
+            "serve` on this port): stop it, or give --port or --db"
+        ) from None
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    _CLAIMED[key] = lock
+
+
 class Store:
     def __init__(self, url: str, fresh: bool = False) -> None:
-        """`fresh`: start from an empty SQLite file (its old one removed)."""
+        """`fresh`: start from an empty SQLite file (its old one removed), claimed first
+        (`claim`; StoreInUse if another process holds it)."""
         self._lock = threading.Lock()
         self._pg = url.startswith(("postgresql://", "postgres://"))
         self._conn: Any
@@ -39,6 +79,7 @@ class Store:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 if fresh:
+                    claim(path)
                     for old in (path, path + "-wal", path + "-shm"):
                         Path(old).unlink(missing_ok=True)
             self._conn = sqlite3.connect(
@@ -61,6 +102,10 @@ class Store:
         with self._lock:
             cur = self._conn.execute(sql, params)
             return cur
+
+    def ping(self) -> None:
+        """A round trip to the database (GET /health)."""
+        self._exec("SELECT 1").fetchone()
 
     def close(self) -> None:
         with self._lock:

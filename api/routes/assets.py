@@ -7,7 +7,7 @@ from eth_utils.address import to_checksum_address
 from fastapi import APIRouter
 
 from api.deps import GatewayDep, TokenDep
-from api.problems import PROBLEMS, Problem
+from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import (
     AssetCreate,
     AssetPublic,
@@ -18,7 +18,7 @@ from api.schemas import (
 )
 from python_client.hashing import label, label_text
 
-router = APIRouter(tags=["assets"], responses=PROBLEMS)
+router = APIRouter(tags=["assets"], responses=SIGNED_IN)
 TYPES = ("load", "generation", "storage")
 ZERO = "0x" + "0" * 40
 
@@ -34,7 +34,7 @@ def _asset(gateway: GatewayDep, asset_id: str) -> AssetPublic:
     )  # fmt: skip
 
 
-@router.post("/zones", response_model=PreparedPublic)
+@router.post("/zones", response_model=PreparedPublic, responses=errors(403, 409, 413))
 def register_zone(body: ZoneCreate, token: TokenDep, gateway: GatewayDep) -> PreparedPublic:
     """DSO only."""
     gateway.require_role(token.address, "DSO")
@@ -42,7 +42,7 @@ def register_zone(body: ZoneCreate, token: TokenDep, gateway: GatewayDep) -> Pre
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
 
 
-@router.post("/assets", response_model=PreparedPublic)
+@router.post("/assets", response_model=PreparedPublic, responses=errors(403, 409, 413))
 def register_asset(body: AssetCreate, token: TokenDep, gateway: GatewayDep) -> PreparedPublic:
     """Aggregator only; the caller becomes the manager."""
     gateway.require_role(token.address, "AGGREGATOR")
@@ -57,7 +57,7 @@ def register_asset(body: AssetCreate, token: TokenDep, gateway: GatewayDep) -> P
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
 
 
-@router.get("/assets/{asset_id}", response_model=AssetPublic)
+@router.get("/assets/{asset_id}", response_model=AssetPublic, responses=errors(404))
 def get_asset(asset_id: Hex32, token: TokenDep, gateway: GatewayDep) -> AssetPublic:
     """Its manager, its owner, the DSO of its zone or the admin; 404 for anyone else."""
     asset = _asset(gateway, asset_id)
@@ -68,7 +68,11 @@ def get_asset(asset_id: Hex32, token: TokenDep, gateway: GatewayDep) -> AssetPub
     return asset
 
 
-@router.post("/assets/{asset_id}/prequalification", response_model=PreparedPublic)
+@router.post(
+    "/assets/{asset_id}/prequalification",
+    response_model=PreparedPublic,
+    responses=errors(403, 404, 409, 413),
+)
 def prequalify(
     asset_id: Hex32, body: PrequalificationCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:

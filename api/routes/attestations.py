@@ -5,17 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import GatewayDep, TokenDep
-from api.problems import PROBLEMS
+from api.problems import SIGNED_IN, errors
 from api.schemas import U48, AttestationCreate, PreparedPublic
 
 router = APIRouter(
     prefix="/sessions/{session_id}/attestations",
     tags=["attestations"],
-    responses=PROBLEMS,
+    responses=SIGNED_IN,
 )
 
 
-@router.post("", response_model=PreparedPublic)
+@router.post("", response_model=PreparedPublic, responses=errors(403, 404, 409, 413))
 def attest(
     session_id: U48, body: AttestationCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:

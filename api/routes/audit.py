@@ -14,10 +14,10 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import GatewayDep, TokenDep
 from api.gateway import _jsonable
-from api.problems import PROBLEMS, Problem
+from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import U48
 
-router = APIRouter(prefix="/sessions/{session_id}/audit", tags=["audit"], responses=PROBLEMS)
+router = APIRouter(prefix="/sessions/{session_id}/audit", tags=["audit"], responses=SIGNED_IN)
 
 
 def replica_report(url: str, deployment: Any, session_id: int) -> dict[str, Any]:
@@ -68,7 +68,7 @@ def replica_report(url: str, deployment: Any, session_id: int) -> dict[str, Any]
     return out
 
 
-@router.get("")
+@router.get("", responses=errors(404, 502))
 async def audit(session_id: U48, token: TokenDep, gateway: GatewayDep) -> dict[str, Any]:
     """The replica's verdict on this session: `ok`, the session's report (feasibility,
     cost against the replica's own optimum, hashes, shares, settlements, with the awards

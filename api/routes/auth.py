@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import AuthDep, GatewayDep, SettingsDep
-from api.problems import PROBLEMS
+from api.problems import PUBLIC, errors
 from api.schemas import NoncePublic, SignInCreate, TokenPublic
 
-router = APIRouter(prefix="/auth", tags=["auth"], responses=PROBLEMS)
+router = APIRouter(prefix="/auth", tags=["auth"], responses=PUBLIC)
 
 STATEMENT = "Sign in to the flexmarket participant API."
 
@@ -23,7 +23,7 @@ def new_nonce(settings: SettingsDep, auth: AuthDep) -> NoncePublic:
     )  # fmt: skip
 
 
-@router.post("/token", response_model=TokenPublic)
+@router.post("/token", response_model=TokenPublic, responses=errors(401, 413, 422))
 def sign_in(body: SignInCreate, auth: AuthDep, gateway: GatewayDep) -> TokenPublic:
     """Exchange a signed EIP-4361 message for a short-lived bearer token (401 otherwise)."""
     token = auth.sign_in(body.message, body.signature)

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from api.config import Settings
 from api.deps import GatewayDep, SettingsDep, TokenDep, authenticate, bearer_of, request_json
 from api.gateway import Gateway, check_signer
-from api.problems import PROBLEM_SCHEMA, PROBLEMS, Problem
+from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import (
     U48,
     BidCommitCreate,
@@ -38,7 +38,7 @@ from python_client.hashing import label
 from python_client.records import BidFields, Direction
 from python_client.relay import join_digest, recover_raw, reveal_digest
 
-router = APIRouter(prefix="/sessions/{session_id}", tags=["bids"], responses=PROBLEMS)
+router = APIRouter(prefix="/sessions/{session_id}", tags=["bids"], responses=SIGNED_IN)
 CHAIN_STATUS = ("none", "committed", "revealed", "forfeited", "released")
 ZERO_ADDRESS = "0x" + "0" * 40
 
@@ -68,7 +68,11 @@ def _answer(out: dict[str, Any]) -> TxPublic | JSONResponse:
     return TxPublic.model_validate(out)
 
 
-@router.post("/participation", response_model=TxPublic, responses=PENDING)
+@router.post(
+    "/participation",
+    response_model=TxPublic,
+    responses={**PENDING, **errors(403, 404, 409, 413, 502)},
+)
 async def join(
     session_id: U48, body: JoinCreate, token: TokenDep, gateway: GatewayDep,
     settings: SettingsDep,
@@ -126,7 +130,7 @@ def _invalid(exc: ValidationError, *prefix: str) -> RequestValidationError:
 
 @router.post(
     "/bids", response_model=BidPublic, status_code=status.HTTP_202_ACCEPTED,
-    openapi_extra=COMMIT_OPENAPI, responses={415: PROBLEM_SCHEMA},
+    openapi_extra=COMMIT_OPENAPI, responses=errors(403, 404, 409, 413, 415, 502),
 )  # fmt: skip
 async def commit_bid(request: Request) -> Response:
     """Accept a signed commit: checked (aggregator, session open, signature, deadline,
@@ -203,7 +207,7 @@ def _bid(gateway: GatewayDep, caller: str, session_id: int, bid_id: str) -> BidP
     )  # fmt: skip
 
 
-@router.get("/bids", response_model=list[BidPublic])
+@router.get("/bids", response_model=list[BidPublic], responses=errors(404))
 def list_bids(session_id: U48, token: TokenDep, gateway: GatewayDep) -> list[BidPublic]:
     """Before the reveal deadline: the caller's own bids only. From it: the caller's bids
     and every revealed bid of the session."""
@@ -216,13 +220,17 @@ def list_bids(session_id: U48, token: TokenDep, gateway: GatewayDep) -> list[Bid
     return [_bid(gateway, token.address, session_id, b) for b in seen]
 
 
-@router.get("/bids/{bid_id}", response_model=BidPublic)
+@router.get("/bids/{bid_id}", response_model=BidPublic, responses=errors(404))
 def get_bid(session_id: U48, bid_id: Hex32, token: TokenDep, gateway: GatewayDep) -> BidPublic:
     """404 for another seller's bid before it is revealed and the reveal deadline passed."""
     return _bid(gateway, token.address, session_id, bid_id.lower())
 
 
-@router.post("/bids/{bid_id}/reveal", response_model=TxPublic, responses=PENDING)
+@router.post(
+    "/bids/{bid_id}/reveal",
+    response_model=TxPublic,
+    responses={**PENDING, **errors(403, 404, 409, 413, 502)},
+)
 async def reveal_bid(
     session_id: U48, bid_id: Hex32, body: BidRevealCreate, token: TokenDep,
     gateway: GatewayDep, settings: SettingsDep,

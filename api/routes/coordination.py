@@ -17,12 +17,12 @@ from fastapi import APIRouter
 
 from api.deps import GatewayDep, TokenDep
 from api.ledger import coordination_of, parse_coordination
-from api.problems import PROBLEMS, Problem
+from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import U48, CoordinationCreate, CoordinationPublic, PreparedPublic
 from python_client.hashing import label
 
 router = APIRouter(
-    prefix="/sessions/{session_id}/coordination", tags=["coordination"], responses=PROBLEMS
+    prefix="/sessions/{session_id}/coordination", tags=["coordination"], responses=SIGNED_IN
 )
 
 
@@ -70,7 +70,7 @@ def check_coordination(body: CoordinationCreate, slot_count: int, gateway: Gatew
             raise _invalid(f"zones[{i}].id", f"zone {z.id!r} is not registered on chain")
 
 
-@router.post("", response_model=PreparedPublic)
+@router.post("", response_model=PreparedPublic, responses=errors(403, 404, 409, 413))
 def publish(
     session_id: U48, body: CoordinationCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:
@@ -91,7 +91,7 @@ def publish(
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
 
 
-@router.get("", response_model=CoordinationPublic)
+@router.get("", response_model=CoordinationPublic, responses=errors(404))
 def read(session_id: U48, token: TokenDep, gateway: GatewayDep) -> CoordinationPublic:
     """The published inputs (404 while none are)."""
     gateway.session(session_id)

@@ -19,12 +19,30 @@ from sse_starlette.sse import EventSourceResponse
 from api.auth import StreamCaps
 from api.deps import GatewayDep, TokenDep
 from api.gateway import FOLLOW_RANGE, _event_json
-from api.problems import PROBLEMS, Problem
+from api.problems import SIGNED_IN, Problem
 
-router = APIRouter(prefix="/events", tags=["events"], responses=PROBLEMS)
+router = APIRouter(prefix="/events", tags=["events"], responses=SIGNED_IN)
+# OpenAPI: a stream of server-sent events, not a JSON body
+STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "server-sent events, one per chain event, until to_block or forever",
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "string",
+                    "description": "SSE lines: `event:` the event's name, `id:` block:log "
+                    "index, `data:` JSON {name, args, block_number, tx_hash, log_index}",
+                },
+                "example": 'event: SessionOpened\nid: 12:0\ndata: {"name": "SessionOpened", '
+                '"args": {"sessionId": 1}, "block_number": 12, "tx_hash": "0x…", '
+                '"log_index": 0}\n\n',
+            }
+        },
+    }
+}
 
 
-@router.get("", response_class=EventSourceResponse)
+@router.get("", response_class=EventSourceResponse, responses=STREAM_RESPONSE)
 async def stream(
     request: Request, token: TokenDep, gateway: GatewayDep,
     from_block: int = Query(0, ge=0, le=2**63 - 1), poll_s: float = Query(0.5, ge=0.1, le=10),

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import GatewayDep, TokenDep
-from api.problems import PROBLEMS, Problem
+from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import U32, U48, CorrectionCreate, MeteringCreate, PreparedPublic
 
-router = APIRouter(prefix="/sessions/{session_id}/metering", tags=["metering"], responses=PROBLEMS)
+router = APIRouter(prefix="/sessions/{session_id}/metering", tags=["metering"], responses=SIGNED_IN)
 
 
-@router.post("", response_model=PreparedPublic)
+@router.post("", response_model=PreparedPublic, responses=errors(403, 404, 409, 413))
 def record_deliveries(
     session_id: U48, body: MeteringCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:
@@ -28,7 +28,9 @@ def record_deliveries(
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
 
 
-@router.post("/{award_index}/correction", response_model=PreparedPublic)
+@router.post(
+    "/{award_index}/correction", response_model=PreparedPublic, responses=errors(403, 404, 409, 413)
+)
 def correct_delivery(
     session_id: U48, award_index: U32, body: CorrectionCreate, token: TokenDep,
     gateway: GatewayDep,

@@ -9,16 +9,16 @@ from fastapi import APIRouter
 
 from api.deps import GatewayDep, TokenDep
 from api.gateway import Gateway
-from api.problems import PROBLEMS, Problem
+from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import U16, U48, NeedCreate, NeedPublic, PreparedPublic
 from python_client.hashing import label, label_text
 
-router = APIRouter(prefix="/sessions/{session_id}/needs", tags=["needs"], responses=PROBLEMS)
+router = APIRouter(prefix="/sessions/{session_id}/needs", tags=["needs"], responses=SIGNED_IN)
 ROLES = ("DSO", "TSO", "BRP")
 ZERO32 = b"\0" * 32
 
 
-@router.post("", response_model=PreparedPublic)
+@router.post("", response_model=PreparedPublic, responses=errors(403, 404, 409, 413))
 def post_need(
     session_id: U48, body: NeedCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:
@@ -73,7 +73,7 @@ def _need(
     )  # fmt: skip
 
 
-@router.get("", response_model=list[NeedPublic])
+@router.get("", response_model=list[NeedPublic], responses=errors(404))
 def list_needs(session_id: U48, token: TokenDep, gateway: GatewayDep) -> list[NeedPublic]:
     """Every need of the session, in order (read at one block)."""
     gateway.session(session_id)
@@ -82,7 +82,7 @@ def list_needs(session_id: U48, token: TokenDep, gateway: GatewayDep) -> list[Ne
     return [_need(gateway, session_id, i, posted[i], block) for i in sorted(posted)]
 
 
-@router.get("/{need_index}", response_model=NeedPublic)
+@router.get("/{need_index}", response_model=NeedPublic, responses=errors(404))
 def get_need(session_id: U48, need_index: U16, token: TokenDep, gateway: GatewayDep) -> NeedPublic:
     gateway.session(session_id)
     block = gateway.head()

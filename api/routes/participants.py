@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import GatewayDep, TokenDep
 from api.gateway import ROLE_IDS
-from api.problems import PROBLEMS
+from api.problems import PUBLIC, SIGNED_IN, errors
 from api.schemas import (
     Address,
     AmountCreate,
@@ -16,8 +16,8 @@ from api.schemas import (
     RoleGrantCreate,
 )
 
-router = APIRouter(prefix="/participants", tags=["participants"], responses=PROBLEMS)
-public = APIRouter(tags=["participants"], responses=PROBLEMS)
+router = APIRouter(prefix="/participants", tags=["participants"], responses=SIGNED_IN)
+public = APIRouter(tags=["participants"], responses=PUBLIC)
 
 
 @public.get("/deployment", response_model=DeploymentPublic)
@@ -51,7 +51,7 @@ def me(token: TokenDep, gateway: GatewayDep) -> ParticipantPublic:
     return _participant(gateway, token.address)
 
 
-@router.get("/{address}", response_model=ParticipantPublic)
+@router.get("/{address}", response_model=ParticipantPublic, responses=errors(403))
 def participant(address: Address, token: TokenDep, gateway: GatewayDep) -> ParticipantPublic:
     """Another participant: only the admin, or the address itself."""
     from eth_utils.address import to_checksum_address
@@ -62,7 +62,7 @@ def participant(address: Address, token: TokenDep, gateway: GatewayDep) -> Parti
     return _participant(gateway, address)
 
 
-@router.post("/me/deposits", response_model=PreparedPublic)
+@router.post("/me/deposits", response_model=PreparedPublic, responses=errors(409, 413))
 def deposit(body: AmountCreate, token: TokenDep, gateway: GatewayDep) -> PreparedPublic:
     """Two transactions to sign: approve the market, then deposit."""
     c = gateway.contracts
@@ -73,13 +73,13 @@ def deposit(body: AmountCreate, token: TokenDep, gateway: GatewayDep) -> Prepare
     return PreparedPublic.model_validate(gateway.prepare(fns, token.address))
 
 
-@router.post("/me/withdrawals", response_model=PreparedPublic)
+@router.post("/me/withdrawals", response_model=PreparedPublic, responses=errors(409, 413))
 def withdraw(body: AmountCreate, token: TokenDep, gateway: GatewayDep) -> PreparedPublic:
     fn = gateway.contracts.market.functions.withdraw(body.amount_ueur)
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
 
 
-@router.post("/{address}/roles", response_model=PreparedPublic)
+@router.post("/{address}/roles", response_model=PreparedPublic, responses=errors(403, 409, 413))
 def grant_role(
     address: Address, body: RoleGrantCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:
@@ -93,7 +93,7 @@ def grant_role(
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
 
 
-@router.post("/{address}/mints", response_model=PreparedPublic)
+@router.post("/{address}/mints", response_model=PreparedPublic, responses=errors(403, 409, 413))
 def mint(
     address: Address, body: AmountCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:

@@ -9,14 +9,14 @@ from fastapi import APIRouter
 
 from api.deps import GatewayDep, TokenDep
 from api.ledger import share_rows, shares_of
-from api.problems import PROBLEMS, Problem
+from api.problems import SIGNED_IN, Problem, errors
 from api.routes.sessions import STATUSES
 from api.schemas import U48, AwardPublic, PreparedPublic, ResultCreate, ResultPublic
 
-router = APIRouter(prefix="/sessions/{session_id}/result", tags=["results"], responses=PROBLEMS)
+router = APIRouter(prefix="/sessions/{session_id}/result", tags=["results"], responses=SIGNED_IN)
 
 
-@router.post("", response_model=PreparedPublic)
+@router.post("", response_model=PreparedPublic, responses=errors(403, 404, 409, 413))
 def commit_result(
     session_id: U48, body: ResultCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:
@@ -36,7 +36,7 @@ def commit_result(
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
 
 
-@router.get("", response_model=ResultPublic)
+@router.get("", response_model=ResultPublic, responses=errors(404, 409))
 def get_result(session_id: U48, token: TokenDep, gateway: GatewayDep) -> ResultPublic:
     """The committed awards (read at one block), each with who pays it (`shares`)."""
     gateway.session(session_id)

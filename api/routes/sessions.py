@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import GatewayDep, TokenDep
-from api.problems import PROBLEMS, Problem
+from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import U48, PreparedPublic, SessionCreate, SessionPublic
 from python_client.hashing import label
 from python_client.records import Pricing, SessionParams
 
-router = APIRouter(prefix="/sessions", tags=["sessions"], responses=PROBLEMS)
+router = APIRouter(prefix="/sessions", tags=["sessions"], responses=SIGNED_IN)
 STATUSES = ("none", "committing", "pending", "final", "disputed", "voided")
 
 
@@ -28,7 +28,7 @@ def phase_of(gateway: GatewayDep, t: object) -> str:
     return "after_clearing"
 
 
-@router.post("", response_model=PreparedPublic)
+@router.post("", response_model=PreparedPublic, responses=errors(403, 409, 413))
 def open_session(body: SessionCreate, token: TokenDep, gateway: GatewayDep) -> PreparedPublic:
     """DSO or market operator (oracle) only."""
     gateway.require_role(token.address, "DSO", "ORACLE")
@@ -48,6 +48,13 @@ def open_session(body: SessionCreate, token: TokenDep, gateway: GatewayDep) -> P
         body.delivery_deadline, body.correction_window_s,
     )  # fmt: skip
     attestation_deadline, delivery_deadline = params.deadlines()
+    for name, value in (("attestation_deadline", attestation_deadline),
+                        ("delivery_deadline", delivery_deadline)):  # fmt: skip
+        if value > 2**40 - 1:  # derived from the other deadlines: past the contract's uint40
+            raise Problem(
+                422, "invalid-input", f"{name}: derived as {value}, beyond 2^40 - 1 (set it, "
+                "or earlier deadlines)", field=name, reason="beyond 2^40 - 1",
+            )  # fmt: skip
     if not body.clearing_deadline < attestation_deadline < delivery_deadline:
         raise Problem(
             422, "invalid-input", "deadlines: need clearing_deadline < attestation_deadline < "
@@ -57,7 +64,7 @@ def open_session(body: SessionCreate, token: TokenDep, gateway: GatewayDep) -> P
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
 
 
-@router.get("/{session_id}", response_model=SessionPublic)
+@router.get("/{session_id}", response_model=SessionPublic, responses=errors(404, 409))
 def get_session(session_id: U48, token: TokenDep, gateway: GatewayDep) -> SessionPublic:
     t = gateway.session(session_id)
     _, _, _, money, _, _ = gateway.call(gateway.contracts.market.functions.session(session_id))

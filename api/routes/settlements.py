@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import GatewayDep, TokenDep
 from api.ledger import settlements
-from api.problems import PROBLEMS, Problem
+from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import (
     U48,
     Address,
@@ -21,10 +21,10 @@ from api.schemas import (
     SettlementsPublic,
 )
 
-router = APIRouter(prefix="/sessions/{session_id}", tags=["settlements"], responses=PROBLEMS)
+router = APIRouter(prefix="/sessions/{session_id}", tags=["settlements"], responses=SIGNED_IN)
 
 
-@router.post("/settlements", response_model=PreparedPublic)
+@router.post("/settlements", response_model=PreparedPublic, responses=errors(403, 404, 409, 413))
 def settle(
     session_id: U48, body: SettlementCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:
@@ -44,7 +44,7 @@ def settle(
     return PreparedPublic.model_validate(gateway.prepare([fn], token.address))
 
 
-@router.get("/settlements", response_model=SettlementsPublic)
+@router.get("/settlements", response_model=SettlementsPublic, responses=errors(404, 409))
 def list_settlements(
     session_id: U48, token: TokenDep, gateway: GatewayDep,
     buyer: Annotated[
@@ -59,7 +59,7 @@ def list_settlements(
     return settlements(gateway, session_id, None if buyer is None else to_checksum_address(buyer))
 
 
-@router.post("/releases", response_model=PreparedPublic)
+@router.post("/releases", response_model=PreparedPublic, responses=errors(403, 404, 409, 413))
 def release(
     session_id: U48, body: ReleaseCreate, token: TokenDep, gateway: GatewayDep
 ) -> PreparedPublic:

@@ -8,15 +8,18 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import GatewayDep, SettingsDep, TokenDep
-from api.problems import PROBLEMS, Problem
+from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import Hex32, TransactionCreate, TxPublic, TxStatusPublic
 
-router = APIRouter(prefix="/transactions", tags=["transactions"], responses=PROBLEMS)
+router = APIRouter(prefix="/transactions", tags=["transactions"], responses=SIGNED_IN)
 
 
 @router.post(
     "", response_model=TxPublic,
-    responses={202: {"model": TxStatusPublic, "description": "broadcast, not mined yet"}},
+    responses={
+        202: {"model": TxStatusPublic, "description": "broadcast, not mined yet"},
+        **errors(403, 409, 413, 502),
+    },
 )  # fmt: skip
 async def submit(
     body: TransactionCreate, token: TokenDep, gateway: GatewayDep, settings: SettingsDep
@@ -43,7 +46,7 @@ async def submit(
     return TxPublic.model_validate(mined)
 
 
-@router.get("/{tx_hash}", response_model=TxStatusPublic)
+@router.get("/{tx_hash}", response_model=TxStatusPublic, responses=errors(404))
 async def get_transaction(tx_hash: Hex32, token: TokenDep, gateway: GatewayDep) -> TxStatusPublic:
     """A transaction's state: `pending` (known to the node, not mined), `mined` (with its
     decoded events) or `reverted`; 404 if the node does not know it."""
