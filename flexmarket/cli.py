@@ -11,6 +11,11 @@
     flexmarket replay --rpc URL [--json]             every session from genesis
     flexmarket validate --rpc URL --key-env VAR      attest or dispute results
 
+Global options (before or after COMMAND): --version, -q/--quiet (no progress),
+-v/--verbose (progress and debug lines on stderr even off a terminal). Progress of long
+work is logged (stdlib logging, `oracle.display.show_progress`) and shown on stderr only
+when it is a terminal and --json is not given.
+
 Exit codes: 0 done, 1 a failure of ours or of the environment, 2 unusable
 input (a malformed scenario, a bad argument): nothing is cleared then.
 Heavy packages are imported by the subcommand that needs them, so that
