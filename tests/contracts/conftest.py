@@ -345,7 +345,9 @@ class Env:
             {"from": self.oracle},
         )
         if last and session_id in self._auto_attest:
-            self.market.attestResult(session_id, result_hash or label("result"), {"from": self.validator})
+            self.market.attestResult(
+                session_id, result_hash or label("result"), {"from": self.validator}
+            )
         return tx
 
     def revealed_session(

@@ -71,7 +71,9 @@ def test_forfeits_of_unknown_bids_and_sessions_revert(env):
     with reverts("FlexMarketBondNotForfeitable"):
         env.market.forfeitBond("0x" + "ae" * 32, {"from": env.accounts[9]})
     with reverts("FlexMarketSessionUnknown"):
-        env.market.forfeitBonds(int(env.market.sessionCount()) + 1, env.agg1, {"from": env.accounts[9]})
+        env.market.forfeitBonds(
+            int(env.market.sessionCount()) + 1, env.agg1, {"from": env.accounts[9]}
+        )
 
 
 # ---------------------------------------------------------------- 2. every commit backed by a bond
@@ -195,7 +197,8 @@ def test_a_result_not_final_at_the_attestation_deadline_releases_everything(env)
     budget_free, budget_locked = env.balances(env.dso)
     tx = env.market.releaseBudget(sid, 0, {"from": env.accounts[9]})
     assert tx.events["BudgetReleased"]["amountUeur"] == 37_800 * 1_000_000  # all of it
-    assert env.balances(env.dso) == (budget_free + 37_800 * 1_000_000, budget_locked - 37_800 * 1_000_000)
+    paid = 37_800 * 1_000_000
+    assert env.balances(env.dso) == (budget_free + paid, budget_locked - paid)
     for seller in (env.agg1, env.agg2):
         env.market.releaseSellerFunds(sid, seller, {"from": env.accounts[9]})
     with reverts("FlexMarketResultStatusInvalid"):
@@ -267,7 +270,8 @@ def test_a_delivery_is_corrected_within_its_window_and_settled_after_it(env):
         env.market.correctDelivery(sid, 0, 12_300, "0x" + "00" * 32, {"from": env.metering})
     tx = env.market.correctDelivery(sid, 0, 12_300, label("fixed"), {"from": env.metering})
     event = tx.events["DeliveryCorrected"]
-    assert (event["previousW"], event["deliveredW"], event["evidenceHash"]) == (0, 12_300, label("fixed"))
+    corrected = (event["previousW"], event["deliveredW"], event["evidenceHash"])
+    assert corrected == (0, 12_300, label("fixed"))
     assert env.market.award(sid, 0)[1][2] == 12_300
     env.sleep_until(recorded.timestamp + 3_600)
     with reverts("FlexMarketCorrectionWindowClosed"):
@@ -309,7 +313,8 @@ def test_a_need_in_an_unknown_zone_reverts(env):
 
 def _shared_uniform(env):
     s = env.revealed_session(
-        pricing=UNIFORM, extra_needs=[{"buyer": env.tso, "role": BUYER_TSO, "zone": "0x" + "00" * 32}]
+        pricing=UNIFORM,
+        extra_needs=[{"buyer": env.tso, "role": BUYER_TSO, "zone": "0x" + "00" * 32}],
     )
     return s["session"], s["bids"][0]
 
@@ -350,10 +355,18 @@ def test_a_zone_cannot_need_up_and_down_in_the_same_slot(env):
 
 def test_needs_in_separate_slots_of_one_zone_may_go_both_ways(env):
     sid = env.open_session(slotCount=4)
-    env.market.postNeed((sid, env.zone, UP, BUYER_DSO, NO_LIMIT, 10**9, [1, 1, 0, 0]), {"from": env.dso})
-    env.market.postNeed((sid, env.zone, DOWN, BUYER_DSO, NO_LIMIT, 10**9, [0, 0, 0, 1]), {"from": env.dso})
-    env.market.postNeed((sid, env.zone2, DOWN, BUYER_DSO, NO_LIMIT, 10**9, [0, 0, 1, 0]), {"from": env.dso})
+    env.market.postNeed(
+        (sid, env.zone, UP, BUYER_DSO, NO_LIMIT, 10**9, [1, 1, 0, 0]), {"from": env.dso}
+    )
+    env.market.postNeed(
+        (sid, env.zone, DOWN, BUYER_DSO, NO_LIMIT, 10**9, [0, 0, 0, 1]), {"from": env.dso}
+    )
+    env.market.postNeed(
+        (sid, env.zone2, DOWN, BUYER_DSO, NO_LIMIT, 10**9, [0, 0, 1, 0]), {"from": env.dso}
+    )
     with reverts("FlexMarketNeedDirectionConflict"):
-        env.market.postNeed((sid, env.zone, DOWN, BUYER_DSO, NO_LIMIT, 10**9, [0, 1, 1, 0]), {"from": env.dso})
+        env.market.postNeed(
+            (sid, env.zone, DOWN, BUYER_DSO, NO_LIMIT, 10**9, [0, 1, 1, 0]), {"from": env.dso}
+        )
 
 

@@ -170,7 +170,8 @@ def test_a_share_of_zero_is_refused_and_a_free_award_settles(env):
     dso0 = env.balances(env.dso)
     settled = env.market.settleAward(sid2, 0, {"from": env.admin}).events["AwardSettled"]
     penalty = Q * 50_000  # the whole shortfall, capped by the bid's collateral
-    assert (settled["paymentUeur"], settled["refundUeur"], settled["penaltyUeur"]) == (0, 0, penalty)
+    amounts = (settled["paymentUeur"], settled["refundUeur"], settled["penaltyUeur"])
+    assert amounts == (0, 0, penalty)
     assert env.balances(env.dso)[0] == dso0[0] + penalty
 
 

@@ -254,7 +254,8 @@ def test_a_batch_skips_requests_the_relay_refuses_and_spends_no_nonce_for_them(e
     low_v[5] = low_v[5][:64] + bytes([low_v[5][64] - 27])  # v = 0/1: OpenZeppelin refuses it
     expired = _commit_request(relay, seller, sid, "0x" + "64" * 32, 54, deadline=env.now() - 1)
     reused = _commit_request(relay, seller, sid, "0x" + "65" * 32, 49)  # the join's nonce
-    tx = relay.commitBidsFor([tuple(bad), good, tuple(low_v), expired, reused], {"from": env.oracle})
+    batch = [tuple(bad), good, tuple(low_v), expired, reused]
+    tx = relay.commitBidsFor(batch, {"from": env.oracle})
     assert tx.return_value == 4
     assert len(tx.events["BidCommitted"]) == 1 and tx.events["Relayed"]["nonce"] == 50
     reasons = [bytes(e["reason"])[:4] for e in tx.events["RelayFailed"]]
@@ -291,7 +292,8 @@ def test_a_relayer_cannot_burn_a_batched_commit_by_starving_its_gas(env, relay, 
     outcomes = set()
     for i, gas in enumerate(range(60_000, 200_000, 2_500)):
         nonce = 1_001 + i
-        request = _commit_request(relay, seller, sid, "0x" + (nonce).to_bytes(32, "big").hex(), nonce)
+        commitment = "0x" + nonce.to_bytes(32, "big").hex()
+        request = _commit_request(relay, seller, sid, commitment, nonce)
         try:
             tx = relay.commitBidsFor(
                 [request], {"from": env.oracle, "gas_limit": gas, "allow_revert": True}
