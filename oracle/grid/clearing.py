@@ -82,12 +82,7 @@ def grid_case(scenario: Scenario, base_dir: Path | None = None) -> GridCase:
     if model.step_labels[0] != "static" and market.slot_minutes != STEP_MINUTES:
         raise GridError(f"market.slot_minutes: {market.slot_minutes} does not match the grid "
                         f"profiles ({STEP_MINUTES} minutes)")
-    asset_bus = {}
-    for i, asset in enumerate(scenario.assets):
-        if asset.bus is None:
-            raise GridError(f"assets[{i}].bus: asset {asset.id} has no bus; a scenario with a grid "
-                            "needs every asset's bus")
-        asset_bus[asset.id] = model.bus_position(asset.bus, f"assets[{i}].bus")
+    asset_bus = asset_buses(scenario, model)
     limits = Limits(
         loading_percent=float(spec.loading_limit_percent),
         vm_min_pu=spec.vm_min_per_mille / 1000.0,
@@ -290,3 +285,15 @@ def clear_with_grid(scenario: Scenario, *, base_dir: Path | None = None,
         rounds += 1
     check = grid_check(case, before, after, rounds, len(cuts))
     return result.model_copy(update={"grid_check": check}).sealed(result.input_hash)
+
+
+def asset_buses(scenario: Scenario, model: GridModel) -> dict[str, int]:
+    """Each asset's bus position in `model`; every asset of a grid scenario needs a bus
+    (the model clearing and the published inputs place assets by this one rule)."""
+    out = {}
+    for i, asset in enumerate(scenario.assets):
+        if asset.bus is None:
+            raise GridError(f"assets[{i}].bus: asset {asset.id} has no bus; a scenario with a grid "
+                            "needs every asset's bus")
+        out[asset.id] = model.bus_position(asset.bus, f"assets[{i}].bus")
+    return out

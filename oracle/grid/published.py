@@ -209,16 +209,6 @@ def zone_forecasts(model: Any, ac: Any) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ building the inputs
 
 
-def _asset_buses(scenario: Scenario, model: Any) -> dict[str, int]:
-    out = {}
-    for i, asset in enumerate(scenario.assets):
-        if asset.bus is None:
-            raise GridError(f"assets[{i}].bus: asset {asset.id} has no bus; a scenario with a grid "
-                            "needs every asset's bus")
-        out[asset.id] = model.bus_position(asset.bus, f"assets[{i}].bus")
-    return out
-
-
 def _rows(model: Any, sens: Any, spec: GridSpec) -> tuple[list[tuple[str, str]],
                                                            NDArray[np.float64],
                                                            NDArray[np.float64]]:
@@ -253,7 +243,9 @@ def build_inputs(scenario: Scenario, base_dir: Path | None = None) -> GridSpec:
     if spec is None:
         raise GridError("grid: the scenario has no grid object")
     model, solver = load_model(model_key(scenario, base_dir), base_dir)
-    positions = _asset_buses(scenario, model)
+    from oracle.grid.clearing import asset_buses
+
+    positions = asset_buses(scenario, model)
     buses = sorted(set(positions.values()))
     sens = sensitivities(solver, model.p_mw, model.q_mvar, buses)
     labels, coef, rhs = _rows(model, sens, spec)
