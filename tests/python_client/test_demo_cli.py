@@ -158,6 +158,7 @@ def test_wait_explains_a_chain_that_mines_nothing(monkeypatch):
             run.wait_until(target, "gate closure")
 
 
+@pytest.mark.slow  # ~80 s; its short form: test_wait_moves_a_chain_that_mines_only_on_transactions
 def test_demo_on_a_url_chain_that_mines_only_on_transactions():
     """It waited forever, silently. --json on a terminal: the result, nothing on stderr."""
     with start_chain("anvil") as chain:
