@@ -127,12 +127,11 @@ import argparse  # noqa: E402
 import io  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
-import pty  # noqa: E402
 import socket  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 
 import pytest  # noqa: E402
+from terminal import run_on_terminal  # noqa: E402
 
 from flexmarket import cli  # noqa: E402
 from oracle.display import HelpFormatter, ProgressHandler, progress, show_progress  # noqa: E402
@@ -141,35 +140,6 @@ from oracle.display import HelpFormatter, ProgressHandler, progress, show_progre
 def run_any(*args, env=None, timeout=120):
     return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=timeout)  # fmt: skip
-
-
-def run_on_terminal(*args, timeout=120):
-    """`flexmarket ARGS` with stderr on a pseudo-terminal; (code, stdout, stderr)."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "flexmarket", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
-    os.close(slave)
-    chunks = []
-
-    def read():
-        while True:
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        stdout, _ = proc.communicate(timeout=timeout)
-    finally:
-        proc.kill()
-        reader.join(5)
-        os.close(master)
-    return proc.returncode, stdout.decode(), b"".join(chunks).decode(errors="replace")
 
 
 def test_version():

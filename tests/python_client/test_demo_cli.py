@@ -80,45 +80,14 @@ def test_demo_refuses_a_bad_chain_and_a_bad_file(tmp_path):
 # --- issue 11 item 19: a URL chain that mines only on transactions -----------------------
 
 import logging  # noqa: E402
-import os  # noqa: E402
-import pty  # noqa: E402
-import threading  # noqa: E402
 
 import pytest  # noqa: E402
+from terminal import run_on_terminal  # noqa: E402
 
 from python_client import demo as demo_module  # noqa: E402
 from python_client.chain import Wallet, connect  # noqa: E402
 from python_client.errors import ClientError  # noqa: E402
 from python_client.localchain import start_chain  # noqa: E402
-
-
-def run_with_terminal_stderr(args, timeout_s):
-    """`flexmarket ARGS` with stderr on a pseudo-terminal (as in a shell), stdout a pipe."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "flexmarket", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
-    os.close(slave)
-    chunks = []
-
-    def read():
-        while True:
-            try:
-                data = os.read(master, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        stdout, _ = proc.communicate(timeout=timeout_s)
-    finally:
-        proc.kill()
-        reader.join(5)
-        os.close(master)
-    return proc.returncode, stdout.decode(), b"".join(chunks).decode(errors="replace")
 
 
 def _waiter(url):
@@ -162,8 +131,7 @@ def test_wait_explains_a_chain_that_mines_nothing(monkeypatch):
 def test_demo_on_a_url_chain_that_mines_only_on_transactions():
     """It waited forever, silently. --json on a terminal: the result, nothing on stderr."""
     with start_chain("anvil") as chain:
-        code, stdout, stderr = run_with_terminal_stderr(
-            ["demo", "--chain", chain.url, "--json"], timeout_s=400)
+        code, stdout, stderr = run_on_terminal("demo", "--chain", chain.url, "--json", timeout=400)
     assert code == 0, stderr
     out = json.loads(stdout)
     assert out["chain"]["tx"]["advance_clock"]  # it moved the clock itself
@@ -173,7 +141,7 @@ def test_demo_on_a_url_chain_that_mines_only_on_transactions():
 
 
 def test_demo_shows_its_phases_on_a_terminal():
-    code, stdout, stderr = run_with_terminal_stderr(["demo"], timeout_s=300)
+    code, stdout, stderr = run_on_terminal("demo", timeout=300)
     assert code == 0, stderr
     for phase in ("deploying the contracts", "registration:", "3 bids committed",
                   "clearing with the engine", "delivery, settlement and withdrawals"):
@@ -183,7 +151,7 @@ def test_demo_shows_its_phases_on_a_terminal():
 
 def test_demo_quiet_on_a_terminal_shows_no_progress():
     """Issue 20 item 2: -q (after the command as well as before it) hides the phases."""
-    code, stdout, stderr = run_with_terminal_stderr(["demo", "-q"], timeout_s=300)
+    code, stdout, stderr = run_on_terminal("demo", "-q", timeout=300)
     assert code == 0, stderr
     assert "demo:" not in stderr and stderr.strip() == "", stderr
     assert "final token balances" in stdout
