@@ -151,10 +151,7 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
 
     /// @inheritdoc IFlexMarket
     function publishCoordination(uint64 sessionId, bytes calldata coordination) external {
-        SessionRecord storage s = _existingSession(sessionId);
-        if (msg.sender != s.operator) revert FlexMarketNotOperator(sessionId, msg.sender);
-        uint40 biddingEnd = s.timing.biddingEnd;
-        if (block.timestamp >= biddingEnd) revert FlexMarketBiddingClosed(sessionId, biddingEnd);
+        SessionRecord storage s = _operatorBeforeGate(sessionId);
         if (s.coordinationPublished) revert FlexMarketCoordinationExists(sessionId);
         s.coordinationPublished = true;
         emit CoordinationPublished(sessionId, msg.sender, coordination);
@@ -162,10 +159,7 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
 
     /// @inheritdoc IFlexMarket
     function publishGrid(uint64 sessionId, bytes calldata grid) external {
-        SessionRecord storage s = _existingSession(sessionId);
-        if (msg.sender != s.operator) revert FlexMarketNotOperator(sessionId, msg.sender);
-        uint40 biddingEnd = s.timing.biddingEnd;
-        if (block.timestamp >= biddingEnd) revert FlexMarketBiddingClosed(sessionId, biddingEnd);
+        SessionRecord storage s = _operatorBeforeGate(sessionId);
         if (s.gridPublished) revert FlexMarketGridExists(sessionId);
         s.gridPublished = true;
         emit GridPublished(sessionId, msg.sender, grid);
@@ -669,6 +663,15 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
         p.bondLockedUeur -= uint64(amountUeur);
         _payLocked(seller, operator, amountUeur);
         emit BondsForfeited(sessionId, seller, operator, uint16(bids), amountUeur);
+    }
+
+    /// @dev The session, when the caller is its operator and gate closure has not passed
+    /// (what may publish a session's inputs: coordination, grid).
+    function _operatorBeforeGate(uint64 sessionId) private view returns (SessionRecord storage s) {
+        s = _existingSession(sessionId);
+        if (msg.sender != s.operator) revert FlexMarketNotOperator(sessionId, msg.sender);
+        uint40 biddingEnd = s.timing.biddingEnd;
+        if (block.timestamp >= biddingEnd) revert FlexMarketBiddingClosed(sessionId, biddingEnd);
     }
 
     function _requireAttestationOpen(SessionRecord storage s, uint64 sessionId) private view {
