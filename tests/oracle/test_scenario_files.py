@@ -7,7 +7,7 @@ import sys
 import pytest
 from oracle_helpers import ROOT, flech
 
-from oracle import ScenarioError, load_scenario, parse_scenario
+from oracle import ScenarioError, clear, load_scenario, parse_scenario
 
 
 def problems_of(data):
@@ -88,7 +88,11 @@ def test_unknown_bid_references_are_rejections_not_errors():
     data = flech()
     data["bids"][0]["seller"] = "FO9"
     data["bids"][1]["zone"] = "T9"
-    parse_scenario(data)  # valid file; the bids are rejected when cleared
+    result = clear(parse_scenario(data))  # a valid file: the bids are rejected when cleared
+    reasons = {r.bid: r.reason for r in result.rejected}
+    assert reasons["FO1B1"].startswith("seller FO9 is not a registered participant")
+    assert reasons["FO2B1"].startswith("zone T9 does not exist")
+    assert not {"FO1B1", "FO2B1"} & {a.bid for a in result.awards}
 
 
 def run_cli(*args):
@@ -199,7 +203,10 @@ def test_an_integer_below_its_bound_is_an_error_naming_the_field(field):
 def test_a_negative_bid_price_is_still_a_rejection_not_an_error():
     data = flech()
     data["bids"][0]["price_eur_per_mw"] = -5
-    parse_scenario(data)  # rule 4 rejects it (below the floor, which is at least 0)
+    result = clear(parse_scenario(data))  # rule 4 rejects it (below the floor, at least 0)
+    assert [(r.bid, r.reason) for r in result.rejected] == [
+        ("FO1B1", "price_eur_per_mw -5 is below the floor 0")
+    ]
 
 
 def test_a_request_of_2_53_plus_1_w_is_refused_not_cleared_1_w_off():
@@ -248,7 +255,10 @@ def test_the_solver_bound_counts_in_units_of_the_costs_common_divisor():
     # 2**53 µEUR of bids' value, but every cost a multiple of 100 * 2**10: 2**43 units, exact
     for b in data["bids"]:
         b["price_eur_per_mw"] = EXACT_MAX // (3 * 13_200) // 1024 * 1024
-    parse_scenario(data)
+    scenario = parse_scenario(data)
+    assert [b.price_eur_per_mw for b in scenario.bids] == [
+        EXACT_MAX // (3 * 13_200) // 1024 * 1024
+    ] * len(data["bids"])
 
 
 def test_a_payment_beyond_what_the_contracts_store_is_refused():
@@ -322,12 +332,14 @@ def test_up_and_down_in_different_slots_or_system_wide_are_fine():
     data = flech()
     data["requests"][0]["quantity_w"] = [37800] * 7 + [0] * 7
     _with_down_request(data, [0] * 7 + [500] * 7)
-    parse_scenario(data)
+    scenario = parse_scenario(data)
+    assert [(r.zone, r.direction) for r in scenario.requests] == [("T1", "up"), ("T1", "down")]
     data = flech()
     data["requests"][0]["zone"] = None
     _with_down_request(data, 500)
     data["requests"][1]["zone"] = None
-    parse_scenario(data)  # a system-wide up and down need: not a zone's contradiction
+    scenario = parse_scenario(data)  # a system-wide up and down need: no zone's contradiction
+    assert [(r.zone, r.direction) for r in scenario.requests] == [(None, "up"), (None, "down")]
 
 
 def test_cli_exits_2_on_contradictory_needs(tmp_path):
@@ -340,7 +352,11 @@ def test_cli_exits_2_on_contradictory_needs(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "examples").glob("*.json")))
 def test_every_example_still_loads(name):
-    load_scenario(ROOT / "examples" / name)
+    scenario = load_scenario(ROOT / "examples" / name)
+    raw = json.loads((ROOT / "examples" / name).read_text())
+    assert [b.id for b in scenario.bids] == [b["id"] for b in raw["bids"]]
+    assert [r.id for r in scenario.requests] == [r["id"] for r in raw["requests"]]
+    assert scenario.market.slots == raw["market"]["slots"] > 0
 
 
 def test_a_key_given_twice_deep_inside_is_named_with_its_path():
