@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from oracle.errors import OracleError
 
-class DuplicateKeyError(ValueError):
-    """A JSON object names a key twice. `path` is where the object lies (`bids[3]`, or ""
+
+class DuplicateKeyError(OracleError, ValueError):
+    """A JSON object names a key twice (a ValueError too: raised inside `json.loads`). `path` is where the object lies (`bids[3]`, or ""
     for the top level), `key` the repeated key; `field` joins them (`bids[3].quantity_w`)."""
 
     def __init__(self, path: str, key: str) -> None:

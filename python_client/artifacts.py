@@ -33,6 +33,8 @@ from typing import Any
 
 import solcx
 
+from python_client.errors import ArtifactError
+
 SOLC_VERSION = "0.8.30"
 # shanghai: the newest EVM version ganache 7.9 runs; anvil runs osaka, a superset.
 EVM_VERSION = "shanghai"
@@ -60,10 +62,6 @@ SOLCJS_PACKAGES = (
 OUTPUT_SELECTION = {
     "*": {"*": ["abi", "devdoc", "userdoc", "metadata", "evm.bytecode", "evm.deployedBytecode"]}
 }
-
-
-class ArtifactError(Exception):
-    """Root error of this module: compiler missing, compilation failed, artifact missing."""
 
 
 @dataclass(frozen=True)

@@ -22,3 +22,12 @@ class TransactionReverted(ClientError):
 
 class DeploymentError(ClientError):
     """Contracts could not be deployed or found."""
+
+
+class ArtifactError(ClientError):
+    """A compiled contract cannot be had: compiler missing, compilation failed, artifact
+    missing (python_client.artifacts)."""
+
+
+class LocalChainError(ClientError):
+    """The local chain could not be started or did not answer (python_client.localchain)."""

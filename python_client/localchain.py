@@ -30,6 +30,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
 
+from python_client.errors import LocalChainError
+
 ROOT = Path(__file__).resolve().parent.parent
 NODE_BIN = ROOT / "node_modules" / ".bin"
 
@@ -44,10 +46,6 @@ BLOCK_GAS_LIMIT = 30_000_000
 # anvil: a block every second, and one at once for each transaction (`--mixed-mining`):
 # the chain's clock moves as a real chain's does, and writes are not slowed down.
 STEADY_CLOCK = ("--block-time", "1", "--mixed-mining")
-
-
-class LocalChainError(Exception):
-    """The local chain could not be started or did not answer."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
