@@ -4,7 +4,7 @@ On a local anvil, one session makes a few thousand real logs of the contracts (s
 in batches, reveals with assets, the result, delivery, settlement). They are fetched once
 with eth_getLogs and decoded again and again by:
 - verifier.events (precomputed topic -> readers, int.from_bytes on words), with and
-  without writing the canonical JSON the indexer stores;
+  without writing the args JSON the indexer stores (verifier.events.args_json);
 - eth_abi's decode of the data field with precomputed types (what a plain decoder does);
 - web3.py's ContractEvent.process_log (on fewer logs: it is slow).
 Then the whole indexer (eth_getLogs, headers, decoding, projections, one transaction) into
@@ -47,7 +47,7 @@ from python_client.records import (  # noqa: E402
     Pricing,
     SessionParams,
 )
-from verifier.events import EventDecoder, abi_type, canonical_json  # noqa: E402
+from verifier.events import EventDecoder, abi_type, args_json  # noqa: E402
 from verifier.indexer import ARTIFACTS_DIR, run_indexer  # noqa: E402
 
 
@@ -110,7 +110,7 @@ def main() -> int:
 
         def fast_json() -> None:
             for log in logs:
-                canonical_json(decoder.decode(log).args)
+                args_json(decoder.decode(log).args)
 
         specs = {
             (address.lower(), spec.topic0): [abi_type(i) for i in spec.data_inputs]
@@ -141,7 +141,7 @@ def main() -> int:
 
         def fast_revealed() -> None:
             for log in revealed:
-                canonical_json(decoder.decode(log).args)
+                args_json(decoder.decode(log).args)
 
         def eth_abi_revealed() -> None:
             for log in revealed:
@@ -150,7 +150,7 @@ def main() -> int:
 
         rows = [
             ("verifier.events decode", best_rate(len(logs), fast)),
-            ("verifier.events decode + canonical JSON", best_rate(len(logs), fast_json)),
+            ("verifier.events decode + args_json", best_rate(len(logs), fast_json)),
             ("eth_abi decode of data (types precomputed)", best_rate(len(logs), with_eth_abi)),
             ("web3 process_log", best_rate(len(sample), with_web3, repeat=2)),
             ("BidRevealed only: verifier.events + JSON", best_rate(len(revealed), fast_revealed)),

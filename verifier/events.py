@@ -10,9 +10,10 @@ back to eth_abi for that event, with the same output.
 
 Decoded values are plain JSON-ready Python: integers as ``int``, ``bool``, addresses as
 lowercase ``0x`` hex, ``bytesN``/``bytes`` as lowercase ``0x`` hex, ``string`` as text,
-structs as dicts keyed by field name, arrays as lists. :func:`canonical_json` writes them
-with sorted keys and no spaces, integers beyond 2**53 - 1 in magnitude as decimal strings
-(see docs/indexer.md).
+structs as dicts keyed by field name, arrays as lists. :func:`args_json` writes them for
+the indexer's `args` column: sorted keys, no spaces, ASCII, integers beyond 2**53 - 1 in
+magnitude as decimal strings (see docs/indexer.md). It is not the canonical JSON that is
+hashed (`oracle.canonical.canonical_json`: UTF-8, integers only, no strings for numbers).
 """
 
 from __future__ import annotations
@@ -364,7 +365,7 @@ class EventDecoder:
         return [self.decode(log) for log in logs]
 
 
-# ------------------------------------------------------------------ canonical JSON
+# ------------------------------------------------------------------ the args column
 
 
 def jsonable(value: Any) -> Any:
@@ -378,6 +379,7 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def canonical_json(args: Mapping[str, Any]) -> str:
-    """Sorted keys, no spaces, ASCII only, big integers as decimal strings."""
+def args_json(args: Mapping[str, Any]) -> str:
+    """An event's arguments as the indexer stores them: sorted keys, no spaces, ASCII only,
+    big integers as decimal strings (readable by JavaScript's JSON.parse without loss)."""
     return json.dumps(jsonable(dict(args)), sort_keys=True, separators=(",", ":"))

@@ -31,7 +31,7 @@ from typing import Any
 
 from oracle.display import progress
 from verifier.errors import IndexerError, InputError, RpcError, VerifierError
-from verifier.events import CONTRACTS, DecodedLog, EventDecoder, canonical_json
+from verifier.events import CONTRACTS, DecodedLog, EventDecoder, args_json
 from verifier.projections import (
     BOOKKEEPING_DDL,
     PROJECTIONS,
@@ -344,7 +344,7 @@ class Indexer:
                 event_rows.append(
                     (self.chain_id, ev.block_hash, ev.log_index, ev.block_number, timestamp,
                      ev.tx_hash, ev.tx_index, ev.address, ev.contract, ev.event,
-                     canonical_json(ev.args))
+                     args_json(ev.args))
                 )  # fmt: skip
                 try:
                     project(batch, ev, timestamp)

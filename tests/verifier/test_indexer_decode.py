@@ -11,7 +11,7 @@ from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 
 from verifier.errors import DecodeError
-from verifier.events import EventDecoder, canonical_json, event_signature
+from verifier.events import EventDecoder, args_json, event_signature
 
 ADDRESS = "0x" + "11" * 20
 EMITTER = "0x" + "ee" * 20
@@ -161,13 +161,13 @@ def test_an_unknown_event_is_kept_raw() -> None:
     }
 
 
-def test_canonical_json_sorts_keys_and_writes_big_integers_as_strings() -> None:
+def test_args_json_sorts_keys_and_writes_big_integers_as_strings() -> None:
     args = {"b": 2**53 - 1, "a": [2**53, -(2**53)], "c": {"y": True, "x": "0xab"}, "d": -5}
-    text = canonical_json(args)
+    text = args_json(args)
     assert text == (
         '{"a":["9007199254740992","-9007199254740992"],"b":9007199254740991,'
         '"c":{"x":"0xab","y":true},"d":-5}'
     )
-    assert json.loads(canonical_json(_decoder().decode(_wide_log()).args))["amount"] == str(
+    assert json.loads(args_json(_decoder().decode(_wide_log()).args))["amount"] == str(
         2**200 + 7
     )
