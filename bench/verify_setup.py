@@ -5,7 +5,7 @@ transactions of a step signed here and sent in batched JSON-RPC (`Wallet.send_ba
 fixed gas limits: no estimate per call). Steps: deploy, roles,
 mint + deposit, zones, assets (each aggregator its own), pre-qualification (the DSO),
 session, needs, joins, commits (`commitBids`, 100 per transaction), reveals (one
-`revealBid` each), then the oracle service (oracle.service: rebuild from the chain, clear,
+`revealBid` each), then the oracle service (nodes.service: rebuild from the chain, clear,
 award rows, commit in pages). Chain time is moved past each deadline (`evm_*`, local only).
 
 Bulk steps (assets, pre-qualification, commits, reveals) run with a 500,000,000-gas
@@ -129,9 +129,9 @@ def put_on_chain(
     data: Mapping[str, Any], chain: LocalChain, log: Callable[[str], None] = print
 ) -> Setup:
     """Run `data` (a scenario dict) on `chain` up to the oracle's committed result."""
+    from nodes.service import OracleService
     from oracle import clear as engine_clear
     from oracle.coordination import clear_coordinated, needs_coordination
-    from oracle.service import OracleService
 
     w3 = connect(chain.url)
     keys = chain.dev_private_keys

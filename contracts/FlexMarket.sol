@@ -158,11 +158,18 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
     }
 
     /// @inheritdoc IFlexMarket
-    function publishGrid(uint64 sessionId, bytes calldata grid) external {
-        SessionRecord storage s = _operatorBeforeGate(sessionId);
-        if (s.gridPublished) revert FlexMarketGridExists(sessionId);
-        s.gridPublished = true;
-        emit GridPublished(sessionId, msg.sender, grid);
+    function publishGrid(uint64 sessionId, uint16 partIndex, uint16 partCount, bytes calldata part) external {
+        _operatorBeforeGate(sessionId);
+        GridParts memory g = _gridParts[sessionId];
+        if (g.count != 0 && g.received == g.count) revert FlexMarketGridExists(sessionId);
+        if (partIndex != g.received) revert FlexMarketGridPartOutOfOrder(sessionId, g.received, partIndex);
+        if (partCount == 0 || (partIndex != 0 && partCount != g.count)) {
+            revert FlexMarketGridPartCount(sessionId, partCount);
+        }
+        unchecked {
+            _gridParts[sessionId] = GridParts(partIndex + 1, partCount); // partIndex < partCount
+        }
+        emit GridPublished(sessionId, msg.sender, partIndex, partCount, part);
     }
 
     // ------------------------------------------------------------- sealed bids

@@ -20,7 +20,6 @@ abstract contract FlexMarketStorage is Escrow {
         uint16 lastAwardNeed; // sorting key of the last award row committed
         bool hasLastAward;
         bool coordinationPublished;
-        bool gridPublished;
         uint40 deliveryDeadline; // SessionParams.deliveryDeadline (SessionOpened carries it too)
         bytes32 lastAwardBid; // slot 4
         bytes32 inputHash; // slot 5
@@ -52,6 +51,14 @@ abstract contract FlexMarketStorage is Escrow {
         _needSlots;
     /// @dev Deployment-wide minimum attestation quorum of every session (>= 1), set by the admin.
     uint8 internal _minimumQuorum;
+    /// @dev A session's grid inputs published in parts (publishGrid): parts received and their
+    /// count (fixed by part 0); complete (published) when received == count != 0.
+    mapping(uint64 sessionId => GridParts) internal _gridParts;
+
+    struct GridParts {
+        uint16 received;
+        uint16 count;
+    }
 
 
     /// @param settlementToken The µEUR token (FlexResults passes none: it never moves money).

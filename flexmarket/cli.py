@@ -229,7 +229,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     def clear_on_chain(data: Mapping[str, Any]) -> Mapping[str, Any]:
         return clear_scenario(load_scenario(dict(data)), path.parent).to_json_dict()
 
-    from verifier.validator import validate_session
+    from nodes.validator import validate_session
 
     def grid_inputs(data: Mapping[str, Any]) -> Mapping[str, Any]:  # the DSO's, published
         from oracle.grid.published import grid_inputs_json
@@ -283,7 +283,7 @@ def cmd_index(rest: Sequence[str]) -> int:
 
 
 def cmd_oracle(rest: Sequence[str]) -> int:
-    from oracle.service import oracle_main
+    from nodes.service import oracle_main
 
     return oracle_main(list(rest))
 
@@ -301,7 +301,7 @@ def cmd_replay(rest: Sequence[str]) -> int:
 
 
 def cmd_validate(rest: Sequence[str]) -> int:
-    from verifier.validator import validate_main
+    from nodes.validator import validate_main
 
     return validate_main(list(rest))
 

@@ -15,7 +15,8 @@ checkout installed it.
 Command line::
 
     python -m python_client.artifacts install-solc   # native solc, else the solc-js stand-in
-    python -m python_client.artifacts compile        # build/artifacts/*.json (if stale)
+    python -m python_client.artifacts compile        # build/artifacts/*.json (if stale), then
+                                                     # python_client/contract_types.py
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from typing import Any
 
 import solcx
 
+from python_client import typegen
+from python_client.paths import ARTIFACTS_DIR, ROOT
+
 from python_client.errors import ArtifactError
 
 SOLC_VERSION = "0.8.30"
@@ -43,9 +47,7 @@ VIA_IR = True
 REMAPPINGS = ["@openzeppelin=node_modules/@openzeppelin"]
 ARTIFACT_FORMAT = "flexmarket.artifact/1"
 
-ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = "contracts"
-ARTIFACTS_DIR = ROOT / "build" / "artifacts"
 SOLCJS_CLI = ROOT / "tools" / "solc" / "solc"
 # npm packages the solc-js stand-in loads (solc and its runtime dependencies).
 SOLCJS_PACKAGES = (
@@ -58,9 +60,13 @@ SOLCJS_PACKAGES = (
     "semver",
     "tmp",
 )
-# Outputs asked of the compiler; bytecode does not depend on them.
+# Outputs asked of the compiler; bytecode does not depend on them. The AST ("") feeds the
+# contracts' Python mirror (python_client/typegen.py).
 OUTPUT_SELECTION = {
-    "*": {"*": ["abi", "devdoc", "userdoc", "metadata", "evm.bytecode", "evm.deployedBytecode"]}
+    "*": {
+        "": ["ast"],
+        "*": ["abi", "devdoc", "userdoc", "metadata", "evm.bytecode", "evm.deployedBytecode"],
+    }
 }
 
 
@@ -234,6 +240,7 @@ def compile_contracts(
             tmp = out_dir / f"{name}.json.tmp"
             tmp.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
             tmp.replace(out_dir / f"{name}.json")
+    typegen.write_types(typegen.extract(output, CONTRACTS_DIR), out_dir, digest)
     return artifacts
 
 
@@ -243,8 +250,13 @@ def artifacts_fresh(root: Path = ROOT, out_dir: Path | None = None) -> bool:
     probe = out_dir / "FlexMarket.json"
     if not probe.is_file():
         return False
+    types = out_dir / typegen.TYPES_FILE
+    if not types.is_file():
+        return False
+    digest = _dependency_digest(root)
     stored = json.loads(probe.read_text(encoding="utf-8")).get("inputDigest")
-    return bool(stored == _dependency_digest(root))
+    stored_types = json.loads(types.read_text(encoding="utf-8")).get("inputDigest")
+    return bool(stored == digest and stored_types == digest)
 
 
 def ensure_artifacts(root: Path = ROOT, out_dir: Path | None = None) -> Path:
@@ -286,7 +298,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"compiled {len(built)} contracts into {ARTIFACTS_DIR.relative_to(ROOT)}")
         else:
             print(f"{ARTIFACTS_DIR.relative_to(ROOT)} is up to date")
-    except ArtifactError as exc:
+        if args.command == "compile":
+            mirror = typegen.write_mirror(ROOT, ARTIFACTS_DIR)
+            print(f"{mirror.relative_to(ROOT)} mirrors them")
+    except (ArtifactError, typegen.TypegenError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -241,7 +241,7 @@ def run_session(
     LocalChain (left running), or a JSON-RPC URL whose first accounts of the development
     mnemonic are funded (an anvil or hardhat node, say).
 
-    With `validate` (e.g. verifier.validator.validate_session), `validators` accounts get
+    With `validate` (e.g. nodes.validator.validate_session), `validators` accounts get
     the validator role, the session needs `quorum` attestations, and the validator nodes
     run after the result commit, before settlement; the result then carries their
     `verification` summary. A result they do not make final is not settled.

@@ -2,16 +2,15 @@
 
 It speaks raw JSON (hex strings in, hex strings out) over one keep-alive HTTP
 connection, batches requests, and retries what is transient (connection refused or
-reset, time-outs, HTTP 429/5xx) with a growing pause. An error the node answers (a
-JSON-RPC `error` object) is not retried here: the caller decides (the indexer halves
-its `eth_getLogs` range on one). web3.py is not used on this path: its middleware and
-result formatting cost more than the decoding itself.
+reset, time-outs, HTTP 429/5xx) by the one retry policy (`python_client.retry.REQUEST`).
+An error the node answers (a JSON-RPC `error` object) is not retried here: the caller
+decides (the indexer halves its `eth_getLogs` range on one). web3.py is not used on this
+path: its middleware and result formatting cost more than the decoding itself.
 """
 
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
@@ -19,9 +18,17 @@ from urllib.parse import urlparse
 import httpx
 import orjson
 
+from python_client.retry import REQUEST, Retry
 from verifier.errors import InputError, RpcError
 
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}
+
+
+def _transient(exc: Exception) -> bool:
+    """The node did not answer (connection, time-out) or answered HTTP 429/5xx."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code in TRANSIENT_STATUS
+    return isinstance(exc, httpx.TransportError)
 
 
 def check_rpc_url(url: str) -> str:
@@ -44,12 +51,10 @@ class JsonRpc:
         url: str,
         *,
         timeout_s: float = 60.0,
-        retries: int = 5,
-        backoff_s: float = 0.2,
+        retry: Retry = REQUEST,
     ) -> None:
         self.url = check_rpc_url(url)
-        self.retries = retries
-        self.backoff_s = backoff_s
+        self.retry = retry
         self._client = httpx.Client(timeout=timeout_s)
         self._ids = itertools.count(1)
         self.requests = 0  # HTTP requests sent (for benchmarks)
@@ -64,28 +69,27 @@ class JsonRpc:
         self.close()
 
     def _post(self, method: str, body: Any) -> Any:
-        delay = self.backoff_s
-        for attempt in range(self.retries + 1):
-            try:
-                self.requests += 1
-                response = self._client.post(self.url, json=body)
-                if response.status_code in TRANSIENT_STATUS:
-                    raise httpx.HTTPStatusError(
-                        f"HTTP {response.status_code}", request=response.request, response=response
-                    )
-                response.raise_for_status()
-                return orjson.loads(response.content)  # 4x json's speed on big eth_getLogs
-            except (httpx.TransportError, httpx.HTTPStatusError) as exc:
-                status = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else 0
-                if status and status not in TRANSIENT_STATUS:
-                    raise RpcError(method, f"HTTP {status} from {self.url}") from exc
-                if attempt == self.retries:
-                    raise RpcError(method, f"no answer from {self.url}: {exc}") from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except ValueError as exc:  # not JSON
-                raise RpcError(method, f"{self.url} did not answer JSON: {exc}") from exc
-        raise AssertionError("unreachable")
+        def attempt() -> Any:
+            self.requests += 1
+            response = self._client.post(self.url, json=body)
+            if response.status_code in TRANSIENT_STATUS:
+                raise httpx.HTTPStatusError(
+                    f"HTTP {response.status_code}", request=response.request, response=response
+                )
+            response.raise_for_status()
+            return orjson.loads(response.content)  # 4x json's speed on big eth_getLogs
+
+        try:
+            return self.retry.call(attempt, _transient, what=f"{method} to {self.url}")
+        except httpx.HTTPStatusError as exc:
+            status = exc.response.status_code
+            if status not in TRANSIENT_STATUS:
+                raise RpcError(method, f"HTTP {status} from {self.url}") from exc
+            raise RpcError(method, f"no answer from {self.url}: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise RpcError(method, f"no answer from {self.url}: {exc}") from exc
+        except ValueError as exc:  # not JSON
+            raise RpcError(method, f"{self.url} did not answer JSON: {exc}") from exc
 
     def call(self, method: str, params: Sequence[Any] = ()) -> Any:
         """One request; RpcError if the node answers an error."""

@@ -320,16 +320,22 @@ interface IFlexMarket is IEscrow {
     /// @param coordination The canonical JSON.
     event CoordinationPublished(uint64 indexed sessionId, address indexed operator, bytes coordination);
 
-    /// @notice The session operator published the session's grid inputs (issue 19): canonical
+    /// @notice The session operator published a part of the session's grid inputs (issue 19).
+    /// The inputs are the concatenation of the parts 0 .. partCount - 1, in order: canonical
     /// JSON (UTF-8) of the scenario's `grid` object with its `inputs` (the model's identity and
     /// hash, the day, the profiles' hash, the zones' forecasts, the limits, each asset's bus and
-    /// the linear cuts the session is cleared with; see docs/grid.md). No rule on chain reads
-    /// it: the oracle and the verifiers clear the rebuilt session with these cuts, and nodes
-    /// holding the model re-derive them and run the AC check.
+    /// the linear cuts the session is cleared with; see docs/grid.md). They are published once
+    /// the last part is. No rule on chain reads them: the oracle and the verifiers clear the
+    /// rebuilt session with these cuts, and nodes holding the model re-derive them and run the
+    /// AC check.
     /// @param sessionId The session.
     /// @param operator The session operator.
-    /// @param grid The canonical JSON.
-    event GridPublished(uint64 indexed sessionId, address indexed operator, bytes grid);
+    /// @param partIndex Position of this part (0 first; parts are accepted only in order).
+    /// @param partCount Number of parts (the same in every part, fixed by part 0).
+    /// @param part The part's bytes.
+    event GridPublished(
+        uint64 indexed sessionId, address indexed operator, uint16 partIndex, uint16 partCount, bytes part
+    );
 
     /// @notice The last page of a clearing result was committed.
     /// @param sessionId The session.
@@ -692,9 +698,19 @@ interface IFlexMarket is IEscrow {
     /// @notice The session's coordination inputs were published already.
     /// @param sessionId The session.
     error FlexMarketCoordinationExists(uint64 sessionId);
-    /// @notice The session's grid inputs were published already.
+    /// @notice The session's grid inputs were published already (every part).
     /// @param sessionId The session.
     error FlexMarketGridExists(uint64 sessionId);
+    /// @notice A part of the session's grid inputs is not the next one: parts are published in
+    /// order from 0.
+    /// @param sessionId The session.
+    /// @param expected Index of the next part.
+    /// @param given The part's index.
+    error FlexMarketGridPartOutOfOrder(uint64 sessionId, uint16 expected, uint16 given);
+    /// @notice A part's count of parts is zero, or differs from the count part 0 fixed.
+    /// @param sessionId The session.
+    /// @param given The part's count.
+    error FlexMarketGridPartCount(uint64 sessionId, uint16 given);
     /// @notice A balancing need pays whole awards only: a row charging it must be an award row
     /// (`quantityW > 0`) charging its whole payment, and no share row may follow an award
     /// charged to a balancing need.
@@ -791,12 +807,16 @@ interface IFlexMarket is IEscrow {
     /// @param coordination Canonical JSON of the inputs.
     function publishCoordination(uint64 sessionId, bytes calldata coordination) external;
 
-    /// @notice Publishes the session's grid inputs (model identity and hash, profiles' hash,
-    /// forecasts, limits, asset buses and linear cuts; see {GridPublished}). Only the session
-    /// operator, once, before gate closure.
+    /// @notice Publishes a part of the session's grid inputs (model identity and hash,
+    /// profiles' hash, forecasts, limits, asset buses and linear cuts; see {GridPublished}):
+    /// the inputs are the concatenation of `partCount` parts, published in order from 0 (an
+    /// MV grid's inputs do not fit one block). Only the session operator, before gate closure;
+    /// complete after the last part, after which no part is accepted.
     /// @param sessionId The session.
-    /// @param grid Canonical JSON of the inputs.
-    function publishGrid(uint64 sessionId, bytes calldata grid) external;
+    /// @param partIndex Position of this part: the number of parts published so far.
+    /// @param partCount Number of parts, >= 1, the same in every part.
+    /// @param part The part's bytes of the canonical JSON of the inputs.
+    function publishGrid(uint64 sessionId, uint16 partIndex, uint16 partCount, bytes calldata part) external;
 
     /// @notice Registers the caller (an aggregator, not suspended) for a session with an
     /// allowance of `addedBids` more bids, locking `addedBids * bidBondUeur`. Before gate closure.

@@ -21,12 +21,12 @@ from pydantic import SecretStr
 
 from api.config import Settings
 from api.main import create_app
-from oracle.service import OracleService
+from nodes.service import OracleService
+from nodes.validator import validate_once
 from python_client.http import HttpClient
 from python_client.localchain import start_chain
 from tests.api.conftest import numbers
 from tests.verifier.verify_helpers import Market, build_market
-from verifier.validator import validate_once
 
 WINDOW_S = 60
 EVIDENCE = "0x" + "ab" * 32

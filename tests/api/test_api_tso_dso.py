@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
+from nodes.service import OracleService, award_rows
 from oracle.coordination import clear_coordinated
 from oracle.scenario import load_scenario, parse_scenario
-from oracle.service import OracleService, award_rows
 from python_client.hashing import asset_id, label, new_salt
 from python_client.http import ApiError, HttpClient
 from python_client.localchain import LocalChain, start_chain

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from nodes.validator import validate_session
 from oracle import load_scenario
 from oracle.clearing import clear_scenario
 from oracle.grid.published import grid_inputs_json
@@ -24,7 +25,6 @@ from python_client.demo import exit_code, run_session
 from python_client.records import AwardRow
 from tests.grid.conftest import EXAMPLE
 from tests.grid.small_grid import small_scenario
-from verifier.validator import validate_session
 from verifier.verify import verify_chain
 
 DEPOSIT = 10**15

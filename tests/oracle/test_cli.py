@@ -157,10 +157,10 @@ def test_a_mistyped_option_shows_the_subcommands_usage():
 
 def _module_parsers():
     from api.main import serve_parser
+    from nodes.service import build_parser as oracle_parser
+    from nodes.validator import build_parser as validate_parser
     from oracle.grid.needs import _parser as needs_parser
-    from oracle.service import build_parser as oracle_parser
     from verifier.indexer import build_parser as index_parser
-    from verifier.validator import build_parser as validate_parser
     from verifier.verify import build_parser as verify_parser
 
     top = cli.build_parser()
@@ -334,7 +334,7 @@ def test_verify_explains_hashes_it_cannot_reproduce():
 
 
 def test_validate_once_with_nothing_to_do_says_so(monkeypatch, capsys):
-    from verifier import validator
+    from nodes import validator
 
     monkeypatch.setattr(validator, "validate_once", lambda *a, **k: [])
     monkeypatch.setattr(validator, "key_from_env", lambda name: "0x" + "11" * 32)

@@ -6,9 +6,9 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from nodes.validator import validate_session
 from oracle.coordination import clear_coordinated
 from oracle.scenario import load_scenario
-from verifier.validator import validate_session
 from verifier.verify import verify_chain
 
 

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from shares_chain_helpers import clear_dict, per_buyer, recording
 
+from nodes.service import award_rows
 from oracle.coordination import clear_coordinated
 from oracle.scenario import parse_scenario
-from oracle.service import award_rows
 from python_client.chain import Contracts, Deployment, connect
 from python_client.demo import DEPOSIT_UEUR, run_session
 from python_client.localchain import start_chain

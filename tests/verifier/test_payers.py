@@ -17,14 +17,14 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from nodes.service import award_rows
+from nodes.validator import validate_session
 from oracle import clear, load_scenario, parse_scenario
 from oracle.payers import payer_shares
-from oracle.service import award_rows
 from python_client.demo import DEPOSIT_UEUR, run_session
 from python_client.localchain import start_chain
 from python_client.records import AwardRow
 from verifier.rebuild import rebuild
-from verifier.validator import validate_session
 from verifier.verify import verify_chain
 
 X_UEUR = 10_000 * 100_000  # 1,000 EUR

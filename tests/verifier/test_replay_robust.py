@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 from verify_helpers import Market, build_market
 
-from oracle.service import OracleService
+from nodes.service import OracleService
+from nodes.validator import validate_once
 from python_client.chain import Wallet
 from python_client.errors import TransactionReverted
 from python_client.localchain import start_chain
@@ -32,7 +33,6 @@ from verifier.indexer import run_indexer
 from verifier.rebuild import read_chain, replay
 from verifier.rpc import JsonRpc
 from verifier.store import Database
-from verifier.validator import validate_once
 from verifier.verify import Report, judge_session, load_state, verify_chain
 
 ROOT = Path(__file__).resolve().parents[2]

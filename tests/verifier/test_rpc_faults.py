@@ -128,7 +128,7 @@ def test_the_oracle_service_rides_out_a_node_that_stops_answering(
 ) -> None:
     """More failures in a row than one JSON-RPC call retries (six attempts): the call gives
     up with a transient RpcError, the service's own loop pauses and runs the pass again."""
-    from oracle.service import OracleService
+    from nodes.service import OracleService
     from python_client.chain import Wallet, connect, deploy
 
     chain, proxy = node
@@ -147,7 +147,7 @@ def test_the_oracle_service_rides_out_a_node_that_stops_answering(
 def test_an_answer_that_is_not_transient_stops_the_service(
     node: tuple[LocalChain, FlakyProxy],
 ) -> None:
-    from oracle.service import OracleService
+    from nodes.service import OracleService
     from verifier.errors import InputError
 
     chain, proxy = node

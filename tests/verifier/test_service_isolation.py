@@ -18,10 +18,10 @@ import pytest
 from verify_helpers import Market, build_market
 
 import verifier.verify
+from nodes.service import OracleService
 from oracle import clear
 from oracle.result import Result
 from oracle.scenario import Scenario
-from oracle.service import OracleService
 from python_client.chain import Wallet
 from verifier.rpc import JsonRpc
 from verifier.verify import load_state, verify_session

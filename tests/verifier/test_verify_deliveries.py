@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from verify_helpers import Market, build_market
 
-from oracle.service import OracleService
+from nodes.service import OracleService
+from nodes.validator import validate_once
 from python_client.errors import TransactionReverted
 from python_client.localchain import start_chain
 from verifier.rpc import JsonRpc
-from verifier.validator import validate_once
 from verifier.verify import SessionReport, check_settlements, load_state, verify_chain
 
 ROOT = Path(__file__).resolve().parents[2]

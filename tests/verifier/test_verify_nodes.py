@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 from verify_helpers import Market, build_market
 
-from oracle.service import OracleService, award_rows, is_transient
+from nodes.service import OracleService, award_rows, is_transient
+from nodes.validator import validate_once
 from python_client.errors import TransactionReverted
 from python_client.localchain import start_chain
 from verifier.errors import RpcError
 from verifier.rpc import JsonRpc
-from verifier.validator import validate_once
 from verifier.verify import load_state, verify_chain, verify_session
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -371,8 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def oracle_main(argv: Sequence[str]) -> int:
+    from nodes.validator import key_from_env
     from verifier.errors import InputError, VerifierError
-    from verifier.validator import key_from_env
 
     try:
         args = build_parser().parse_args(list(argv))
