@@ -48,9 +48,11 @@ $(SOLC_BIN): tools/solc/solc | $(NODE_STAMP) $(VENV)/.installed
 solc: $(SOLC_BIN)
 
 # Runtime artifacts (abi, bytecode) for web3.py: build/artifacts/<Contract>.json.
-$(ARTIFACTS_STAMP): $(CONTRACT_SOURCES) python_client/artifacts.py package-lock.json | $(SOLC_BIN)
+$(ARTIFACTS_STAMP): $(CONTRACT_SOURCES) python_client/artifacts.py python_client/typegen.py \
+		package-lock.json | $(SOLC_BIN)
 	@echo "compiling the contracts with solc-js into build/artifacts/ (about a minute, once)"
 	$(BIN)/python -m python_client.artifacts compile
+	@touch $@
 
 build-contracts: $(ARTIFACTS_STAMP)
 

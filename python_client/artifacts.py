@@ -35,9 +35,8 @@ from typing import Any
 import solcx
 
 from python_client import typegen
-from python_client.paths import ARTIFACTS_DIR, ROOT
-
 from python_client.errors import ArtifactError
+from python_client.paths import ARTIFACTS_DIR, ROOT
 
 SOLC_VERSION = "0.8.30"
 # shanghai: the newest EVM version ganache 7.9 runs; anvil runs osaka, a superset.

@@ -1,0 +1,143 @@
+"""python_client/contract_types.py, the contracts' Python mirror, is what the compiled
+contracts say: regenerated from build/artifacts it is the same file, and any drift (a new
+or renamed enum member, a changed constant, a new view field) changes it."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from python_client import contract_types, typegen
+from python_client.artifacts import artifacts_fresh
+from python_client.contract_types import (
+    BidStatus,
+    Direction,
+    Pricing,
+    ResultStatus,
+    SessionView,
+    labels,
+)
+from python_client.paths import ARTIFACTS_DIR, ROOT
+
+
+@pytest.fixture(scope="module")
+def compiled() -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    if not artifacts_fresh():
+        pytest.fail("build/artifacts is stale or missing: run `make build-contracts`")
+    types = json.loads((ARTIFACTS_DIR / typegen.TYPES_FILE).read_text(encoding="utf-8"))
+    return types, typegen.load_abis(ARTIFACTS_DIR)
+
+
+def test_regenerating_the_mirror_from_the_compiled_contracts_gives_the_committed_file(
+    compiled: Any,
+) -> None:
+    committed = (ROOT / typegen.MIRROR_MODULE).read_text(encoding="utf-8")
+    assert typegen.render_from_artifacts(ARTIFACTS_DIR) == committed, (
+        "python_client/contract_types.py differs from the contracts: run `make build-contracts` "
+        "and commit it"
+    )
+
+
+def _enum(types: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(e for e in types["enums"] if e["name"] == name)
+
+
+def test_a_new_or_renamed_enum_member_changes_the_mirror(compiled: Any) -> None:
+    types, abis = compiled
+    base = typegen.render(types, abis)
+    added = copy.deepcopy(types)
+    _enum(added, "BidStatus")["members"].append("Slashed")
+    assert "    SLASHED = 5\n" in typegen.render(added, abis)
+    renamed = copy.deepcopy(types)
+    _enum(renamed, "Direction")["members"][1] = "Downward"
+    assert typegen.render(renamed, abis) != base
+
+
+def test_a_changed_constant_or_view_field_changes_the_mirror(compiled: Any) -> None:
+    types, abis = compiled
+    base = typegen.render(types, abis)
+    changed = copy.deepcopy(types)
+    next(c for c in changed["constants"] if c["name"] == "_FAILURES_TO_SUSPEND")["value"] = 5
+    assert "FAILURES_TO_SUSPEND: Final = 5" in typegen.render(changed, abis)
+    widened = copy.deepcopy(abis)
+    session = next(i for i in widened["FlexMarket"] if i.get("name") == "session")
+    session["outputs"].append({"name": "auditHash", "type": "bytes32", "internalType": "bytes32"})
+    text = typegen.render(types, widened)
+    assert text != base and "    audit_hash: bytes\n" in text
+
+
+def test_the_mirror_carries_what_the_contracts_say() -> None:
+    assert list(BidStatus)[-1] is BidStatus.RELEASED  # the hand-written copy lacked it
+    assert labels(Pricing) == ("pay_as_bid", "uniform")
+    assert ResultStatus.FINAL.solidity_name == "Final"
+    assert contract_types.NO_LIMIT == 2**64 - 1
+    assert contract_types.ROLES == (
+        "DSO", "TSO", "BRP", "AGGREGATOR", "ORACLE", "VALIDATOR", "METERING",
+    )  # fmt: skip
+    from eth_utils.crypto import keccak
+
+    assert all(contract_types.ROLE_IDS[r] == keccak(text=f"{r}_ROLE") for r in contract_types.ROLES)
+
+
+def test_a_session_view_is_read_by_field_names() -> None:
+    raw = (
+        "0x" + "11" * 20,
+        (100, 200, 300, 400, 4, 15, 1, 2, 0, 500),
+        (0, 1, 0, 2**64 - 1, 0),
+        (3, 0, 0, 2, 7, 0, 0, 60),
+        b"\1" * 32,
+        b"\2" * 32,
+    )
+    view = SessionView.from_abi(raw)
+    assert view.money.award_count == 7
+    assert view.money.result_status is ResultStatus.FINAL
+    assert view.timing.pricing is Pricing.UNIFORM
+    assert view.rules.price_cap_eur_per_mw == contract_types.NO_LIMIT
+    assert view.result_hash == b"\2" * 32
+    assert view[3][4] == 7  # still a tuple for code not yet converted
+
+
+def test_extract_reads_enums_and_constants_from_an_ast() -> None:
+    ast = {"nodes": [
+        {"nodeType": "EnumDefinition", "name": "Side", "members": [{"name": "Buy"},
+         {"name": "Sell"}], "documentation": {"text": "@notice A side."}},
+        {"nodeType": "ContractDefinition", "name": "Lib", "nodes": [
+            {"nodeType": "VariableDeclaration", "constant": True, "id": 1, "name": "X",
+             "typeDescriptions": {"typeString": "bytes32"},
+             "value": {"nodeType": "FunctionCall", "expression": {"name": "keccak256"},
+                       "arguments": [{"nodeType": "Literal", "kind": "string", "value": "X"}]}},
+            {"nodeType": "VariableDeclaration", "constant": True, "id": 2, "name": "Y",
+             "typeDescriptions": {"typeString": "bytes32"},
+             "value": {"nodeType": "Identifier", "referencedDeclaration": 1}},
+            {"nodeType": "VariableDeclaration", "constant": True, "id": 3, "name": "_N",
+             "typeDescriptions": {"typeString": "uint8"},
+             "value": {"nodeType": "Literal", "kind": "number", "value": "1_000"}},
+        ]},
+    ]}  # fmt: skip
+    out = typegen.extract({"sources": {"contracts/A.sol": {"ast": ast},
+                                       "node_modules/B.sol": {}}})  # fmt: skip
+    assert out["enums"] == [{"name": "Side", "source": "contracts/A.sol", "doc": "A side.",
+                             "members": ["Buy", "Sell"]}]  # fmt: skip
+    values = {c["name"]: c["value"] for c in out["constants"]}
+    assert values["X"] == values["Y"] and values["X"].startswith("0x")
+    assert values["_N"] == 1_000
+
+
+def test_a_view_the_mirror_cannot_express_stops_the_build(compiled: Any) -> None:
+    types, abis = compiled
+    broken = copy.deepcopy(abis)
+    bid = next(i for i in broken["FlexMarket"] if i.get("name") == "bid")
+    bid["outputs"][0]["components"][0]["name"] = "count"  # would shadow tuple.count
+    with pytest.raises(typegen.TypegenError, match="count"):
+        typegen.render(types, broken)
+    unknown = copy.deepcopy(types)
+    unknown["enums"] = [e for e in unknown["enums"] if e["name"] != "Direction"]
+    with pytest.raises(typegen.TypegenError, match="enum Direction"):
+        typegen.render(unknown, abis)
+
+
+def test_direction_labels_are_the_scenario_words() -> None:
+    assert [d.label for d in Direction] == ["up", "down"]
