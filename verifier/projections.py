@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from python_client.contract_types import ResultStatus
 from verifier.events import DecodedLog
 
 SCHEMA_VERSION = "2"  # 2: sessions.market, the market id as text (v_session_status shows it)
@@ -364,7 +365,7 @@ def _result_attested(b: Batch, ev: DecodedLog, ts: int) -> None:
 def _result_disputed(b: Batch, ev: DecodedLog, ts: int) -> None:
     a = ev.args
     b.add("result_status_changes", ev, a["sessionId"], "disputed", a["validator"],
-          4, None, a.get("reasonHash"))  # fmt: skip  # 4 = ResultStatus.Disputed
+          int(ResultStatus.DISPUTED), None, a.get("reasonHash"))  # fmt: skip
 
 
 def _dispute_resolved(b: Batch, ev: DecodedLog, ts: int) -> None:
