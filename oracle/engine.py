@@ -58,7 +58,7 @@ from oracle.errors import SolverError
 from oracle.flow import bipartite_max_flow
 from oracle.parallel import Model, Outcome, solve_all
 from oracle.result import Award, Rejected, Result, Unmet
-from oracle.rules import ValidBid, validate_bids
+from oracle.rules import ValidBid, bid_serves, validate_bids
 from oracle.scenario import Scenario, per_slot
 
 EXACT_MAX_BIDS = 2500
@@ -143,6 +143,29 @@ class Solution:
 
 
 def build_session(scenario: Scenario) -> tuple[Session, list[Rejected]]:
+    """The engine's view of a scenario (valid bids, needs, eligibility) and its rejections.
+
+    Computed once per scenario object: the clearing, the payer rule (`oracle.payers`), the
+    grid and coordination steps and a replica's checks of one session all read the same
+    session, and validating every bid again was most of a replica's extra time on easy
+    sessions (issue 13 item 3). Scenarios are frozen; the cache holds the last
+    SESSION_CACHE scenario objects by identity (a copy is built afresh); a Session refers
+    to its scenario, so a weak reference would never expire. The Session is shared:
+    callers read it and never change it."""
+    for cached, session, rejected in _SESSIONS:
+        if cached is scenario:
+            return session, list(rejected)
+    session, fresh = _build_session(scenario)
+    _SESSIONS.insert(0, (scenario, session, tuple(fresh)))
+    del _SESSIONS[SESSION_CACHE:]
+    return session, fresh
+
+
+SESSION_CACHE = 2  # scenarios whose Session is kept (the one being cleared and verified)
+_SESSIONS: list[tuple[Scenario, Session, tuple[Rejected, ...]]] = []
+
+
+def _build_session(scenario: Scenario) -> tuple[Session, list[Rejected]]:
     valid, rejections = validate_bids(scenario)
     n = scenario.market.slots
     needs: dict[tuple[int, int], int] = {}
@@ -158,11 +181,7 @@ def build_session(scenario: Scenario) -> tuple[Session, list[Rejected]]:
     for bid in valid:
         reqs = sorted(by_dir_zone.get((bid.direction, bid.zone), []) +
                       by_dir_zone.get((bid.direction, None), []))
-        ok = tuple(
-            r for r in reqs
-            if (cap := scenario.requests[r].max_price_eur_per_mw) is None
-            or bid.price_eur_per_mw <= cap
-        )
+        ok = tuple(r for r in reqs if bid_serves(bid, scenario.requests[r]))
         if any((r, t) in needs for r in ok for t in bid.slots):
             eligible[bid.id] = ok
     session = Session(
@@ -751,6 +770,7 @@ def build_part_model(part: Session, cuts: Sequence[LinearCut], hall: bool = True
     return m
 
 
+INTEGRAL_TOL = 1e-6  # a relaxed award within this of an integer is that integer
 RELAXED_GAP = 8e-5  # the relaxed MILPs' gap: the rest of GAP_LIMIT is left to the rounding
 
 
@@ -804,6 +824,9 @@ def relax_and_round(
        units (2,000 bids: ~1-2 s instead of ~4; 10,000: seconds instead of minutes).
     2. The integer MILP with the relaxed solution's on/off decisions fixed (`_rounding`),
        started from its quantities rounded up: every quantity a whole number of units.
+    Where step 1's optimum is already integral in every award column (nearly every part of
+    the bench families: bids' own sizes cover needs), it is the part's answer and step 2
+    is not run (half the solves on sessions of many small parts; issue 13).
     A part's rounded awards are used when step 2's cost is proven close enough to step
     1's bound: exact, less than one objective unit above it (integer award vectors cost
     whole units, so nothing cheaper exists); otherwise within GAP_LIMIT of it (step 1
@@ -819,8 +842,21 @@ def relax_and_round(
             a["rel_gap"] = RELAXED_GAP
     first = solve_all(arrays)
     rounded, round_models, round_arrays = [], [], []
-    for m, r, hm, o in zip(milps, relaxed, models, first, strict=True):
+    decided: dict[int, dict[int, float]] = {}
+    for i, (m, r, hm, o) in enumerate(zip(milps, relaxed, models, first, strict=True)):
         values = column_values(r, hm, o) if o["status"] == "Optimal" else None
+        if values is not None and all(
+            abs(values[j] - round(values[j])) <= INTEGRAL_TOL for j in m.award_col.values()
+        ):
+            # the relaxed optimum is already an integer award vector: feasible for `m`, at
+            # the relaxed cost, which step 1 proved (to its gap): step 2 has nothing to add
+            for j in m.award_col.values():
+                values[j] = float(round(values[j]))
+            decided[i] = values
+            rounded.append(m)
+            round_models.append(hm)
+            round_arrays.append({})
+            continue
         fixed = _rounding(m, r, values) if values is not None else m
         rm = expand_wide_integers(fixed, objective_unit(fixed), 2**62)
         a = highs_arrays(rm, exact)
@@ -835,13 +871,20 @@ def relax_and_round(
         rounded.append(fixed)
         round_models.append(rm)
         round_arrays.append(a)
-    todo = [i for i, o in enumerate(first) if o["status"] == "Optimal"]
+    todo = [i for i, o in enumerate(first) if o["status"] == "Optimal" and i not in decided]
     second: list[Outcome] = [{"status": "not run"} for _ in milps]
     for i, o in zip(todo, solve_all([round_arrays[i] for i in todo]), strict=True):
         second[i] = o
+    for i in decided:
+        second[i] = first[i]
     out: list[dict[int, float] | None] = []
     limit = float(GAP_LIMIT)
-    for fixed, rm, o1, o2 in zip(rounded, round_models, first, second, strict=True):
+    for i, (fixed, rm, o1, o2) in enumerate(
+        zip(rounded, round_models, first, second, strict=True)
+    ):
+        if i in decided:
+            out.append(decided[i])
+            continue
         if o2["status"] != "Optimal":
             out.append(None)
             continue
@@ -915,7 +958,8 @@ def single_cover_dp(m: Milp) -> tuple[dict[int, float], int] | None:
             values[items[k]] = 1.0
             a = min(int(coef[items[k]]), b)
             cell = int(from_full[k]) if cell == b else cell - a
-    assert cell == 0
+    if cell != 0:  # the trace back through the table must end where it started
+        raise SolverError(f"knapsack: the traced choice ends at cell {cell} of {b}, not 0")
     return values, int(dp[b])
 
 

@@ -367,3 +367,53 @@ def _families_against_the_plain_milp(n_bids: int, seeds: tuple[int, ...]) -> Non
             got = objective_ueur(session, {a.bid: a.quantity_w for a in result.awards})
             assert got == plain.objective_ueur, (name, seed)
             assert clear(s).result_hash == result.result_hash
+
+
+def test_a_relaxed_optimum_that_is_integral_decides_its_part_without_rounding(monkeypatch):
+    """Two indivisible bids and a divisible one whose relaxed optimum is whole steps (the
+    need is a multiple of the granularity): step 1's answer is already an integer award
+    vector, so no rounding MILP is solved, and the awards are the exact optimum."""
+    from oracle import engine
+
+    s = market()
+    add_request(s, "R", 3_000)
+    add_bid(s, "A", 2_000, 100_000)
+    add_bid(s, "B", 2_000, 300_000)
+    add_bid(s, "D", 1_000, 200_000, divisible=True)
+    solved: list[int] = []
+    real = engine.solve_all
+
+    def counting(models):
+        solved.append(len(models))
+        return real(models)
+
+    monkeypatch.setattr(engine, "solve_all", counting)
+    stats: dict[str, object] = {}
+    result = cleared(parse_scenario(s), stats=stats)
+    assert solved == [1, 0]  # the relaxed MILP; no rounding, no integer MILP
+    assert awards(result) == {"A": 2_000, "D": 1_000}
+    assert stats["proven_gap"] == 0.0
+
+
+def test_build_session_is_computed_once_per_scenario_object():
+    """The clearing, the payer rule and a replica's checks read one Session per scenario
+    object (no second validation of every bid); a copy of the scenario is built afresh, and
+    a caller changing its rejection list changes nobody else's."""
+    from oracle.engine import build_session
+
+    sc = parse_scenario(_one_request_two_bids())
+    first, rejected = build_session(sc)
+    again, rejected_again = build_session(sc)
+    assert again is first and rejected_again == rejected and rejected_again is not rejected
+    rejected.clear()
+    assert build_session(sc)[1] == rejected_again
+    copy = sc.model_copy()
+    assert build_session(copy)[0] is not first
+
+
+def _one_request_two_bids():
+    s = market()
+    add_request(s, "R", 1_000)
+    add_bid(s, "A", 1_000, 100_000)
+    add_bid(s, "Z", 500, 100_000)  # below min_bid_w: rejected
+    return s
