@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
+from oracle.errors import OracleError
+
 
 def bipartite_max_flow(
     supplies: Sequence[int],
@@ -77,7 +79,8 @@ def augment(graph: Graph, source: int, sink: int) -> None:
         v = sink
         while v != source:
             step = parent[v]
-            assert step is not None
+            if step is None:  # the search gave a parent to every vertex it reached
+                raise OracleError(f"max-flow: vertex {v} of the augmenting path has no parent")
             path.append(step)
             v = step[0]
         push = min(graph[u][k][1] for u, k in path)

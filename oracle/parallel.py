@@ -181,7 +181,8 @@ def solve_all(models: list[Model]) -> list[Outcome]:
             continue
         try:
             started = _worker(k)
-            assert started.stdin is not None
+            if started.stdin is None:
+                raise OSError("a worker without a pipe to its stdin")
             _send(started.stdin, [models[i] for i in idx])
             sent.append((idx, started))
         except (OSError, ValueError):
@@ -192,7 +193,8 @@ def solve_all(models: list[Model]) -> list[Outcome]:
         answer = None
         if w is not None:
             try:
-                assert w.stdout is not None
+                if w.stdout is None:
+                    raise OSError("a worker without a pipe from its stdout")
                 answer = _receive(w.stdout)
             except (OSError, EOFError, pickle.UnpicklingError):
                 w.kill()

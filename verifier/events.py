@@ -181,12 +181,12 @@ def _compile(item: Mapping[str, Any]) -> _Compiled | None:
         return _Compiled(read_dynamic_array, 1, True)
     if kind == "tuple":
         parts = [(str(c["name"]), _compile(c)) for c in item["components"]]
-        if any(p is None or p.dynamic for _, p in parts):
+        static = [(name, p) for name, p in parts if p is not None and not p.dynamic]
+        if len(static) < len(parts):
             return None  # a struct holding a dynamic type: eth_abi
         fields: list[tuple[str, Reader, int]] = []
         offset = 0
-        for name, part in parts:
-            assert part is not None
+        for name, part in static:
             fields.append((name, part.reader, offset))
             offset += part.head_words * WORD
 
@@ -270,14 +270,13 @@ def _spec(contract: str, item: Mapping[str, Any]) -> EventSpec:
             static = compiled is not None and not compiled.dynamic and compiled.head_words == 1
             indexed.append((str(i["name"]), compiled.reader if static and compiled else None))
     data_inputs = tuple(i for i in inputs if not i.get("indexed"))
-    readers: list[tuple[str, Reader, int]] | None = []
+    readers: list[tuple[str, Reader, int]] | None = None
     compiled_data = [(str(i["name"]), _compile(i)) for i in data_inputs]
-    if any(c is None for _, c in compiled_data):
-        readers = None
-    else:
+    known = [(name, c) for name, c in compiled_data if c is not None]
+    if len(known) == len(compiled_data):  # else eth_abi decodes the data
+        readers = []
         pos = 0  # static tuples and static arrays take several head words
-        for name, c in compiled_data:
-            assert c is not None and readers is not None
+        for name, c in known:
             readers.append((name, c.reader, pos))
             pos += c.head_words * WORD
     return EventSpec(

@@ -113,11 +113,10 @@ def find_needs(
     zone_buses = {z.id: z.buses for z in model.zones}
     all_buses = sorted({b for c in cases for b in zone_buses.get(c[3] or "", ())}
                        | {c[5] for c in cases if c[4] == "vm"})
-    sens = sensitivities(solver, model.p_mw, model.q_mvar, all_buses) if cases else None
-
     violations: list[Violation] = []
+    if cases:  # else nothing to relieve, no sensitivities needed
+        sens = sensitivities(solver, model.p_mw, model.q_mvar, all_buses)
     for t, element, value, zone_id, kind, idx in sorted(cases):
-        assert sens is not None
         buses = zone_buses.get(zone_id or "", (idx,) if kind == "vm" else ())
         cols = [sens.column(b) for b in buses]
         if kind == "loading":

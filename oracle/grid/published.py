@@ -34,7 +34,7 @@ import os
 import pickle
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -408,8 +408,8 @@ class Rederived:
 
     model: Any = None
     solver: Any = None
-    violations: list[str] | None = None
-    notes: list[str] | None = None
+    violations: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def rederive(scenario: Scenario, base_dir: Path | None = None) -> Rederived:
@@ -417,10 +417,10 @@ def rederive(scenario: Scenario, base_dir: Path | None = None) -> Rederived:
     and profiles hashes, the assets' ratings against the session's, the zones' forecasts,
     every published cut (its coefficients and rhs) and every cut the screening needs."""
     spec = scenario.grid
-    assert spec is not None and spec.inputs is not None
+    if spec is None or spec.inputs is None:
+        raise GridError("grid.inputs: the session publishes no grid inputs to re-derive")
     inputs = spec.inputs
-    out = Rederived(violations=[], notes=[])
-    assert out.violations is not None and out.notes is not None
+    out = Rederived()
     if spec.time_step is None and spec.file is None:
         out.violations.append("grid.time_step: the published inputs do not pin the profile step")
         return out
@@ -535,7 +535,8 @@ def injection_mw(model: Any, scenario: Scenario, awards_w: Mapping[str, int]) ->
     from oracle.grid.units import w_to_mw
 
     spec = scenario.grid
-    assert spec is not None and spec.inputs is not None
+    if spec is None or spec.inputs is None:
+        raise GridError("grid.inputs: the session publishes no grid inputs (assets' buses)")
     bus_of = {a.id: model.bus_position(a.bus) for a in spec.inputs.assets}
     assets = {a.id: a for a in scenario.assets}
     extra = np.zeros((model.n_steps, model.n_bus))
@@ -565,7 +566,8 @@ def ac_check(scenario: Scenario, model: Any, solver: Any,
     from oracle.grid.figures import figures
 
     spec = scenario.grid
-    assert spec is not None
+    if spec is None:
+        raise GridError("grid: the session has no grid to check the schedule on")
     before = solver.solve_model()
     after = solver.solve(model.p_mw - injection_mw(model, scenario, awards_w), model.q_mvar)
     violations: list[str] = []
