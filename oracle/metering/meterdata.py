@@ -39,7 +39,6 @@ sum the baselines take stays exact in 64-bit integers."""
 HEADER = ("asset_id", "interval_start", "net_import_wh")
 ACTIVATIONS_HEADER = ("asset_id", "interval_start")
 
-_INTEGER = re.compile(r"[+-]?[0-9]+\Z")
 _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
                   r"(Z|[+-][0-9]{2}:[0-9]{2})\Z")
 
@@ -61,6 +60,7 @@ class Reading:
     unix_s: int
     offset_s: int
     wh: int
+    line: int = 0  # where the file gave it (for messages)
 
     @property
     def local_interval(self) -> int:
@@ -155,15 +155,15 @@ def _rows(text: str, header: tuple[str, ...], problems: list[tuple[str, str]]
     if tuple(c.strip().lstrip("\ufeff") for c in first) != header:
         problems.append(("line 1", f"header {','.join(first)!r} is not {','.join(header)}"))
         return
+    width = len(header)
     for row in reader:
-        line = reader.line_num
-        if not row or all(not c.strip() for c in row):
-            continue  # blank lines carry nothing
-        if len(row) != len(header):
-            problems.append((f"line {line}", f"{len(row)} fields, expected {len(header)} "
-                             f"({','.join(header)})"))
+        if len(row) != width:
+            if not row or all(not c.strip() for c in row):
+                continue  # blank lines carry nothing
+            problems.append((f"line {reader.line_num}", f"{len(row)} fields, expected "
+                             f"{width} ({','.join(header)})"))
             continue
-        yield line, [c.strip() for c in row]
+        yield reader.line_num, row
 
 
 def _text(source: str | Path | bytes) -> str:
@@ -182,38 +182,48 @@ def _text(source: str | Path | bytes) -> str:
         raise MeterDataError([("file", f"not UTF-8 (byte {exc.start})")]) from None
 
 
+def _is_integer(text: str) -> bool:
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    return digits.isascii() and digits.isdigit()
+
+
 def parse_meter_data(source: str | Path | bytes) -> MeterData:
     """Parse a meter data file (text, bytes or a path). Raises MeterDataError listing every
     problem with its line; returns nothing partial."""
     problems: list[tuple[str, str]] = []
     readings: dict[str, dict[int, Reading]] = {}
-    first_line: dict[tuple[str, int], int] = {}
+    instants: dict[str, tuple[int, int]] = {}  # a file repeats its times for every asset
     for line, (asset, start, wh_text) in _rows(_text(source), HEADER, problems):
         where = f"line {line}"
+        asset, wh_text = asset.strip(), wh_text.strip()
         if not asset:
             problems.append((where, "asset_id is empty"))
             continue
-        try:
-            unix_s, offset_s = parse_interval_start(start)
-        except ValueError as exc:
-            problems.append((where, f"interval_start {exc}"))
-            continue
-        if not _INTEGER.match(wh_text):
+        instant = instants.get(start)
+        if instant is None:
+            try:
+                instant = instants[start] = parse_interval_start(start.strip())
+            except ValueError as exc:
+                problems.append((where, f"interval_start {exc}"))
+                continue
+        if not _is_integer(wh_text):
             problems.append((where, f"net_import_wh {wh_text!r} is not an integer"))
             continue
         wh = int(wh_text)
         if abs(wh) > WH_LIMIT:
             problems.append((where, f"net_import_wh {wh} is beyond ±{WH_LIMIT}"))
             continue
-        rows = readings.setdefault(asset, {})
+        unix_s = instant[0]
+        rows = readings.get(asset)
+        if rows is None:
+            rows = readings[asset] = {}
         seen = rows.get(unix_s)
         if seen is not None:
             if seen.wh != wh:
                 problems.append((where, f"{asset} at {start} again with {wh} Wh (line "
-                                 f"{first_line[asset, unix_s]} has {seen.wh} Wh)"))
+                                 f"{seen.line} has {seen.wh} Wh)"))
             continue
-        rows[unix_s] = Reading(unix_s, offset_s, wh)
-        first_line[asset, unix_s] = line
+        rows[unix_s] = Reading(unix_s, instant[1], wh, line)
     if problems:
         raise MeterDataError(problems)
     return MeterData(readings)
@@ -225,8 +235,9 @@ def parse_activations(source: str | Path | bytes) -> dict[str, set[int]]:
     problems: list[tuple[str, str]] = []
     days: dict[str, set[int]] = {}
     for line, (asset, start) in _rows(_text(source), ACTIVATIONS_HEADER, problems):
+        asset = asset.strip()
         try:
-            unix_s, offset_s = parse_interval_start(start)
+            unix_s, offset_s = parse_interval_start(start.strip())
         except ValueError as exc:
             problems.append((f"line {line}", f"interval_start {exc}"))
             continue
