@@ -4,12 +4,18 @@ A bid that breaks a rule is rejected with a reason and the market clears
 without it. Rules 1, 2, 4 and 5 look at one bid at a time; rule 3 (no asset
 backs two overlapping bids) is applied last, to the bids that passed the
 others, in order of `submitted_at` then id.
+
+Also the eligibility rule, "may this bid serve this request" (`may_serve`, `bid_serves`):
+one home for the engine, the coordination, the payer rows on chain, the replicas, the
+demo and the benches; the independent checkers (oracle/checker.py,
+oracle/coordination/checker.py) keep their own copy on purpose.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from oracle.scenario import Asset, Bid, Market, Participant, Scenario
 
@@ -193,3 +199,47 @@ def validate_bids(scenario: Scenario) -> tuple[list[ValidBid], list[Rejection]]:
             )
         )
     return valid, rejected
+
+
+class _Offer(Protocol):
+    @property
+    def zone(self) -> str: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def price_eur_per_mw(self) -> int: ...
+
+
+class _Ask(Protocol):
+    @property
+    def zone(self) -> str | None: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def max_price_eur_per_mw(self) -> int | None: ...
+
+
+def may_serve(
+    zone: str,
+    direction: str,
+    price_eur_per_mw: int,
+    request_zone: str | None,
+    request_direction: str,
+    max_price_eur_per_mw: int | None,
+) -> bool:
+    """Whether a bid (its zone, direction, price) may serve a request: the same direction,
+    the request's zone or a system-wide request (zone None), and a price within the
+    request's maximum (None: no maximum). Slots are the caller's: the engine counts a bid
+    when one of the requests it may serve has a need in one of its slots
+    (engine.build_session), the coordination per request (coordination.eligibility)."""
+    return (
+        direction == request_direction
+        and request_zone in (None, zone)
+        and (max_price_eur_per_mw is None or price_eur_per_mw <= max_price_eur_per_mw)
+    )
+
+
+def bid_serves(bid: _Offer, request: _Ask) -> bool:
+    """`may_serve` of a bid and a request given as objects (Bid or ValidBid, Request)."""
+    return may_serve(bid.zone, bid.direction, bid.price_eur_per_mw,
+                     request.zone, request.direction, request.max_price_eur_per_mw)  # fmt: skip
