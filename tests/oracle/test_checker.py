@@ -122,3 +122,57 @@ def test_uniform_prices_are_rechecked():
         for a in result.awards
     ]
     assert "awards[1].price_eur_per_mw" in wheres(scenario, with_awards(result, cheap))
+
+
+def _two_requests_one_shared_bid():
+    """Slot 0: R1 (zone Z) needs 2,000 W, R2 (system-wide, buyer TSO1) 1,000 W; A (zone Z)
+    may serve both, B (zone Y) only R2. Awarded A 1,000 and B 1,000: 1,000 W of R1 unmet."""
+    s = market(slots=1)
+    add_request(s, "R1", 2_000)
+    add_request(s, "R2", 1_000, zone=None, buyer="TSO1")
+    add_bid(s, "A", 1_000, 100_000)
+    add_bid(s, "B", 1_000, 100_000, zone="Y")
+    add_bid(s, "C", 5_000, 900_000, zone="Y")  # too dear, but able to serve R2
+    scenario = parse_scenario(s)
+    result = cleared(scenario)
+    assert {a.bid for a in result.awards} == {"A", "B"}
+    assert [(u.request, u.quantity_w) for u in result.unmet] == [("R1", 1_000)]
+    return scenario, result
+
+
+def messages(scenario, result):
+    return [v.what for v in check(scenario, result.sealed(scenario.input_hash()))]
+
+
+def test_unmet_total_right_but_split_among_requests_impossible():
+    """The stated unmet total equals what the awards serve, but on the wrong request: R1
+    would need 2,000 W from A's 1,000 (B may not serve R1)."""
+    scenario, result = _two_requests_one_shared_bid()
+    fake = result.model_copy(update={"unmet": [Unmet(request="R2", slot=0, quantity_w=1_000)]})
+    assert messages(scenario, fake) == [
+        "slot 0: the stated unmet split cannot be served by the awards"]
+
+
+def test_unmet_understated_where_a_bid_may_serve_two_requests():
+    """Claiming less unmet than the awards leave (the max-flow serves 2,000 W, not 2,500)."""
+    scenario, result = _two_requests_one_shared_bid()
+    fake = result.model_copy(update={"unmet": [Unmet(request="R1", slot=0, quantity_w=500)]})
+    assert messages(scenario, fake) == [
+        "slot 0: the awards serve 2000 W of the needs, the result claims 2500 W"]
+
+
+def test_an_asset_backing_two_bids_in_overlapping_slots_rejects_the_later():
+    """Rule 3 (first come keeps the asset): the checker expects the later bid rejected when
+    their slots overlap, and both valid when they do not."""
+    s = market(slots=4)
+    add_request(s, "R", [1_000, 1_000, 1_000, 1_000])
+    add_bid(s, "E", 1_000, 100_000, slots=[0, 1], at="2025-12-31T10:00:00+00:00")
+    s["bids"].append({**s["bids"][0], "id": "L", "slots": [1, 2],
+                      "submitted_at": "2025-12-31T10:05:00+00:00"})
+    s["bids"].append({**s["bids"][0], "id": "N", "slots": [3],
+                      "submitted_at": "2025-12-31T10:06:00+00:00"})
+    scenario = parse_scenario(s)
+    result = cleared(scenario)
+    assert [r.bid for r in result.rejected] == ["L"]
+    fake = result.model_copy(update={"rejected": []})
+    assert any(v.where == "rejected" for v in check(scenario, fake.sealed(scenario.input_hash())))
