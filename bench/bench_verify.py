@@ -38,7 +38,7 @@ import orjson
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 
-from nodes.service import award_rows
+from nodes.rows import award_rows
 from oracle import check, clear, parse_scenario
 from oracle.synthetic import random_session
 from verifier.events import EventDecoder, abi_type

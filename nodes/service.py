@@ -8,11 +8,9 @@ block time, never the wall clock) whose result is not complete on chain:
 
 1. rebuilds the session as a scenario (with its published coordination inputs), clears it
    with `oracle.clear`, or `clear_coordinated` for a TSO-DSO session (issue 7), and turns
-   the awards into award rows: who pays each award is the payer rule of every session
-   (`oracle.payers`), each buyer's share charged to its own needs the bid may serve, in
-   need order, within what is left of each need's escrowed budget (award and share rows,
-   python_client.shares), a counter-activation (`balance_dso`: an award no request
-   counted) wholly to its payer's balancing need (a DSO's need posted with no quantities);
+   the awards into award and share rows by the one rule of every committer
+   (`nodes.rows.award_rows`: the payer rule of `oracle.payers`, each buyer's share charged
+   to its own needs the bid may serve, a counter-activation to its payer's balancing need);
 2. commits input_hash, result_hash and the rows in pages. What is on chain is read first:
    a complete result is never committed again, and a partly committed one (the service
    stopped between pages) is resumed after its last row, with the same hashes (the
@@ -22,11 +20,12 @@ block time, never the wall clock) whose result is not complete on chain:
    market without it.
 
 Failures are isolated (issue 11 §2): each session's steps 1-2, and each forfeit, are their
-own; a failure is logged, kept in the pass's `skipped`, and the session is tried again next
-pass while the other sessions go on. A forfeit someone else made first counts as done.
+own; a failure is logged (this module's `logging` logger), kept in the pass's `skipped`,
+and the session is tried again next pass while the other sessions go on. A forfeit
+someone else made first counts as done.
 
-It lives in `oracle/` (the market operator's side, next to the engine it runs) and
-reaches the chain through `verifier` (the same rebuild every replica node runs, so the
+It lives in `nodes/`, above the engine it runs (`oracle/`), and reaches the chain through
+`verifier` (the same rebuild every replica node runs, so the
 oracle clears exactly what validators will re-clear) and the participant SDK (its own key,
 signed raw transactions). Only standard `eth_*` methods: any EVM JSON-RPC node.
 Transient failures (node unreachable, HTTP 5xx, time-outs) are retried with a bounded
@@ -36,6 +35,7 @@ exponential pause; a revert is not transient and is reported.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,71 +43,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+import requests
+from web3 import Web3
+
+from nodes.errors import NodeError, OracleServiceError
+from nodes.rows import award_rows
+from nodes.validator import key_from_env
+from oracle import clear, parse_scenario
+from oracle.clearing import clear_scenario
+from oracle.coordination import clear_coordinated, needs_coordination
+from oracle.display import HelpFormatter
 from oracle.result import Result
 from oracle.scenario import Scenario
+from python_client.chain import Contracts, Deployment, connect
+from python_client.clients import OracleClient
+from python_client.errors import ClientError, TransactionReverted
+from verifier.errors import InputError, RpcError, VerifierError
+from verifier.rpc import JsonRpc, check_rpc_url
+from verifier.verify import load_state
 
 DEFAULT_KEY_ENV = "FLEXMARKET_ORACLE_KEY"
 PAGE_SIZE = 200
 # the reverts of a forfeit that someone else made first: nothing left to do
 FORFEITED_ALREADY = ("FlexMarketBondNotForfeitable", "FlexMarketNothingToForfeit")
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
-
-
-class OracleServiceError(Exception):
-    """The service cannot commit a session's result."""
-
-
-@dataclass(frozen=True)
-class Row:
-    bid: str
-    need: int
-    quantity_w: int  # 0: a share row of the award before it
-    price_eur_per_mw: int
-    charged_ueur: int | None = None  # None: quantity x price
-
-    def key(self) -> tuple[int, int]:
-        return (int(self.bid, 16), self.need)
-
-
-def award_rows(scenario: Scenario, needs: Sequence[Mapping[str, Any]], result: Result) -> list[Row]:
-    """The result's awards as rows (bid, need), sorted as the contract wants them.
-
-    Who pays is the payer rule (`oracle.payers.payer_shares`, the same for every session):
-    each buyer's share of an award is charged to that buyer's needs the bid may serve
-    (python_client.shares.share_rows: need order, within what is left of each need's
-    escrowed budget; the award's row carries the watts, the others are share rows), a
-    counter-activation wholly to its payer's balancing need (a DSO's need posted with no
-    quantities). Awards are taken in bid id order, as they are committed."""
-    from oracle.payers import payer_shares
-    from python_client.errors import ClientError
-    from python_client.shares import NeedInfo, counter_activations, share_rows, shares_by_award
-    from verifier.rebuild import DIRECTIONS, NO_LIMIT, is_balancing, need_index
-
-    budget = {int(n["needIndex"]): int(n["budgetUeur"]) for n in needs}
-    requests = sorted(scenario.requests, key=lambda r: need_index(r.id))
-    bids = {b.id: b for b in scenario.bids}
-    infos = [NeedInfo(need_index(r.id), r.buyer, r.zone, r.direction, r.max_price_eur_per_mw)
-             for r in requests]  # fmt: skip
-    for n in needs:  # balancing needs: not requests of the scenario, they pay counter-activations
-        if is_balancing(n):
-            cap = int(n["maxPriceEurPerMw"])
-            infos.append(NeedInfo(int(n["needIndex"]), n["buyer"], None,
-                                  DIRECTIONS[int(n["direction"])],
-                                  None if cap == NO_LIMIT else cap, balancing=True))  # fmt: skip
-    payers = payer_shares(scenario, result)
-    shares = shares_by_award(payers)
-    counters = counter_activations(payers)
-    rows: list[Row] = []
-    for a in sorted(result.awards, key=lambda a: int(a.bid, 16)):
-        b = bids[a.bid]
-        try:
-            parts = share_rows(a.bid, b.zone, b.direction, a.quantity_w, a.price_eur_per_mw,
-                               shares.get(a.bid, []), infos, budget,
-                               counter=a.bid in counters)  # fmt: skip
-        except ClientError as exc:
-            raise OracleServiceError(str(exc)) from exc
-        rows += [Row(a.bid, n, w, a.price_eur_per_mw, c) for n, w, c in parts]
-    return sorted(rows, key=Row.key)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -130,16 +91,12 @@ class OracleService:
         deployment: Any = None,
         *,
         page_size: int = PAGE_SIZE,
-        log: Callable[[str], None] = lambda _: None,
         clear: Callable[[Scenario], Result] | None = None,
     ) -> None:
-        from verifier.rpc import check_rpc_url
-
         self.rpc_url = check_rpc_url(rpc_url)
         self.private_key = private_key
         self.deployment = deployment
         self.page_size = page_size
-        self.log = log
         self._clear = clear
         self._client: Any = None
         self._unplaced_told: set[tuple[int, int]] = set()  # events logged already
@@ -149,9 +106,6 @@ class OracleService:
 
     def _oracle_client(self, addresses: Mapping[str, str], chain_id: int) -> Any:
         if self._client is None:
-            from python_client.chain import Contracts, Deployment, connect
-            from python_client.clients import OracleClient
-
             deployment = Deployment(
                 chain_id, addresses["FlexToken"], addresses["FlexRegistry"], addresses["FlexMarket"]
             )
@@ -165,15 +119,12 @@ class OracleService:
         logged and left in `skipped`, and the session is tried again next pass, while the
         other sessions go on; only a transient failure (the node did not answer) ends the
         pass, for `run` to retry it after a pause."""
-        from verifier.rpc import JsonRpc
-        from verifier.verify import load_state
-
         with JsonRpc(self.rpc_url) as rpc:
             state, addresses = load_state(rpc, self.deployment)
         for event in state.unplaced:
             if event.key() not in self._unplaced_told:
                 self._unplaced_told.add(event.key())
-                self.log(f"event not placed, skipped: {event}")
+                log.info("event not placed, skipped: %s", event)
         now = state.chain.head_timestamp
         done = Pass()
         for sid, rec in sorted(state.sessions.items()):
@@ -205,7 +156,7 @@ class OracleService:
             raise exc
         message = str(exc) or type(exc).__name__
         done.skipped[sid] = f"{what}: {message}"
-        self.log(f"session {sid}: {what} failed, retried next pass: {message}")
+        log.warning("session %d: %s failed, retried next pass: %s", sid, what, message)
 
     def _forfeit(
         self, client: Any, sid: int, bids: Sequence[tuple[str, str]], done: Pass
@@ -216,13 +167,9 @@ class OracleService:
         `forfeitBond` per bid. Each transaction is its own: a forfeit someone else made
         meanwhile counts as done, another revert is logged and not tried again, and the
         other forfeits and sessions go on."""
-        from python_client.errors import TransactionReverted
-
         market = client.market
         per_seller = any(f.get("name") == "forfeitBonds" for f in market.abi)
         if per_seller:
-            from web3 import Web3
-
             sellers = sorted({seller for _, seller in bids})
             calls = [(s, market.forfeitBonds(sid, Web3.to_checksum_address(s))) for s in sellers]
         else:
@@ -236,24 +183,19 @@ class OracleService:
                 client.wallet.reset_nonce()
                 if exc.error not in FORFEITED_ALREADY:
                     self._unforfeitable.add((sid, what))
-                    self.log(f"session {sid}: forfeit of {what} failed, not tried again: {exc}")
+                    log.warning("session %d: forfeit of %s failed, not tried again: %s",
+                                sid, what, exc)
             except Exception as exc:
                 self._failed(client, sid, f"forfeit of {what}", exc, done)
         done.forfeited[sid] = count
 
     def _commit(self, state: Any, sid: int, client: Any, done: Pass) -> None:
-        from oracle import clear, parse_scenario
-        from oracle.coordination import clear_coordinated, needs_coordination
-        from python_client.records import AwardRow
-
         rec = state.sessions[sid]
         scenario = parse_scenario(state.scenario(sid))
         default: Callable[[Scenario], Result] = (
             clear_coordinated if needs_coordination(scenario) else clear
         )
         if scenario.grid is not None:  # cleared with its published grid cuts (issue 19)
-            from oracle.clearing import clear_scenario
-
             default = clear_scenario
         result = (self._clear or default)(scenario)
         rows = award_rows(scenario, rec.needs, result)
@@ -261,7 +203,7 @@ class OracleService:
         if rec.status == "Committing":
             # the hashes of a partial result are in storage only (ResultCommitted comes last)
             view = client.session(sid)
-            on_chain_hashes = ("0x" + bytes(view[4]).hex(), "0x" + bytes(view[5]).hex())
+            on_chain_hashes = ("0x" + view.input_hash.hex(), "0x" + view.result_hash.hex())
             if on_chain_hashes != (result.input_hash, result.result_hash):
                 raise OracleServiceError(
                     "a partial result with other hashes is on chain: not resumed"
@@ -287,18 +229,13 @@ class OracleService:
         for n, page in enumerate(pages):
             if self.stop_after_pages is not None and n >= self.stop_after_pages:
                 raise KeyboardInterrupt("stopped between pages (test)")
-            award = [
-                AwardRow(bytes.fromhex(r.bid[2:]), r.need, r.quantity_w, r.price_eur_per_mw,
-                         r.charged_ueur)
-                for r in page
-            ]  # fmt: skip
             client.wallet.transact(
                 client.market.commitResult(
-                    sid, ih, rh, [a.as_tuple() for a in award], n == len(pages) - 1
+                    sid, ih, rh, [r.award_row().as_tuple() for r in page], n == len(pages) - 1
                 )
             )
         done.committed[sid] = result.result_hash
-        self.log(f"session {sid}: committed {len(rows)} rows, result {result.result_hash}")
+        log.info("session %d: committed %d rows, result %s", sid, len(rows), result.result_hash)
 
     def run(
         self,
@@ -321,7 +258,7 @@ class OracleService:
                 failures += 1
                 self._client = None  # a fresh connection and nonce
                 pause = min(max_pause_s, 0.5 * 2 ** (failures - 1))
-                self.log(f"transient failure ({exc}); retrying in {pause:.1f} s")
+                log.warning("transient failure (%s); retrying in %.1f s", exc, pause)
                 time.sleep(pause)
                 continue
             if once:
@@ -331,25 +268,16 @@ class OracleService:
 
 def is_transient(exc: BaseException) -> bool:
     """Failures worth retrying: the node did not answer (not: it answered an error)."""
-    import httpx
-    import requests
-
-    from verifier.errors import RpcError
-
     if isinstance(exc, RpcError):
         return exc.code is None  # no JSON-RPC error object: transport or HTTP status
     if isinstance(exc, (httpx.TransportError, requests.ConnectionError, requests.Timeout)):
         return True
-    from python_client.errors import ClientError, TransactionReverted
-
     if isinstance(exc, TransactionReverted):
         return False
     return isinstance(exc, (ClientError, ConnectionError, TimeoutError))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from oracle.display import HelpFormatter
-
     parser = argparse.ArgumentParser(
         prog="flexmarket oracle", description="clear sessions from the chain and commit results",
         formatter_class=HelpFormatter,
@@ -370,24 +298,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def oracle_main(argv: Sequence[str]) -> int:
-    from nodes.validator import key_from_env
-    from verifier.errors import InputError, VerifierError
+def run_oracle(
+    rpc_url: str,
+    *,
+    deployment: Path | None = None,
+    key_env: str = DEFAULT_KEY_ENV,
+    once: bool = False,
+    poll_s: float = 2.0,
+) -> Pass:
+    """`flexmarket oracle`: the service with the key read from the environment variable
+    `key_env`, until interrupted (or one pass with `once`). Raises InputError (the
+    command's exit 2: a bad URL, no key, no deployment), VerifierError, NodeError or
+    OSError (exit 1)."""
+    service = OracleService(rpc_url, key_from_env(key_env), deployment)
+    return service.run(once=once, poll_s=poll_s)
 
+
+def oracle_main(argv: Sequence[str]) -> int:
+    """The command line of `flexmarket oracle` (progress through the logging set up by the
+    CLI; the summary line on stdout)."""
     try:
         args = build_parser().parse_args(list(argv))
     except SystemExit as exc:
         return EXIT_INPUT if exc.code else EXIT_OK
+    if not logging.getLogger().handlers:  # run on its own: the lines it always printed
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
-        key = key_from_env(args.key_env)
-        service = OracleService(
-            args.rpc, key, Path(args.deployment) if args.deployment else None, log=print
-        )
-        done = service.run(once=args.once, poll_s=args.poll)
+        done = run_oracle(
+            args.rpc, deployment=Path(args.deployment) if args.deployment else None,
+            key_env=args.key_env, once=args.once, poll_s=args.poll,
+        )  # fmt: skip
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    except (VerifierError, OracleServiceError, OSError) as exc:
+    except (VerifierError, NodeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

@@ -20,19 +20,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from oracle.canonical import canonical_json, keccak256
+from oracle.display import HelpFormatter
+from python_client.chain import Contracts, Deployment, connect
+from python_client.clients import ValidatorClient
+from python_client.errors import TransactionReverted
 from verifier.errors import InputError, RpcError, VerifierError
 from verifier.rpc import JsonRpc, check_rpc_url
 from verifier.verify import EXIT_INPUT, EXIT_MISMATCH, EXIT_OK, load_state, verify_session
 
 DEFAULT_KEY_ENV = "FLEXMARKET_VALIDATOR_KEY"
+MAX_TRANSIENT = 8  # node failures in a row before `run_validator` gives up
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,9 +52,7 @@ class Action:
     grid: dict[str, Any] | None = None  # a grid session: what this node's grid checks found
 
 
-def _contracts(rpc_url: str, addresses: Mapping[str, str], chain_id: int) -> Any:
-    from python_client.chain import Contracts, Deployment, connect
-
+def _contracts(rpc_url: str, addresses: Mapping[str, str], chain_id: int) -> Contracts:
     deployment = Deployment(
         chain_id, addresses["FlexToken"], addresses["FlexRegistry"], addresses["FlexMarket"]
     )
@@ -67,18 +73,13 @@ def validate_once(
     *,
     sessions: Sequence[int] | None = None,
     strict_hash: bool = True,
-    log: Callable[[str], None] = lambda _: None,
 ) -> list[Action]:
     """One pass: judge and act on every session waiting for this validator."""
-    from oracle.canonical import canonical_json, keccak256
-    from python_client.clients import ValidatorClient
-    from python_client.errors import TransactionReverted
-
     with JsonRpc(rpc_url) as rpc:
         state, addresses = load_state(rpc, deployment)
     client = ValidatorClient(_contracts(rpc_url, addresses, state.chain.chain_id), private_key)
     for event in state.unplaced_elsewhere():  # a session's own ones are its violations
-        log(f"event of no session, skipped: {event}")
+        log.info("event of no session, skipped: %s", event)
     me = client.address.lower()
     actions: list[Action] = []
     for sid in sorted(state.sessions) if sessions is None else sessions:
@@ -91,11 +92,10 @@ def validate_once(
             report, _ = verify_session(state, sid, strict_hash=strict_hash)
         except Exception as exc:  # noqa: BLE001 - this node's failure is no evidence
             actions.append(Action(sid, "skipped", False, f"could not judge: {exc!r}"))
-            log(f"session {sid}: skipped ({actions[-1].detail[:200]})")
+            log.warning("session %d: skipped (%s)", sid, actions[-1].detail[:200])
             continue
         try:
-            if report.ok and rec.status == "Pending":
-                assert rec.result_hash is not None
+            if report.ok and rec.status == "Pending" and rec.result_hash is not None:
                 client.attest(sid, bytes.fromhex(rec.result_hash[2:]))
                 actions.append(Action(sid, "attested", True, rec.result_hash))
             elif not report.ok:
@@ -110,7 +110,7 @@ def validate_once(
             actions.append(Action(sid, "skipped", report.ok, f"{exc.error}"))
         if report.grid:
             actions[-1] = replace(actions[-1], grid=report.grid)
-        log(f"session {sid}: {actions[-1].action} ({actions[-1].detail[:200]})")
+        log.info("session %d: %s (%s)", sid, actions[-1].action, actions[-1].detail[:200])
     return actions
 
 
@@ -141,8 +141,6 @@ def validate_session(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from oracle.display import HelpFormatter
-
     parser = argparse.ArgumentParser(
         prog="flexmarket validate",
         description="attest results that verify, dispute the others (VALIDATOR_ROLE)",
@@ -171,39 +169,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_validator(
+    rpc_url: str,
+    *,
+    deployment: Path | None = None,
+    key_env: str = DEFAULT_KEY_ENV,
+    session: int | None = None,
+    once: bool = False,
+    poll_s: float = 2.0,
+    strict_hash: bool = True,
+) -> list[Action]:
+    """`flexmarket validate`: passes of `validate_once` with the key read from the
+    environment variable `key_env`, until interrupted (or one pass with `once`, whose
+    actions are returned). A node that does not answer is retried with a pause doubling up
+    to 30 s, `MAX_TRANSIENT` times in a row. Raises InputError (exit 2), VerifierError or
+    OSError (exit 1)."""
+    check_rpc_url(rpc_url)
+    key = key_from_env(key_env)
+    failures = 0
+    while True:
+        try:
+            actions = validate_once(
+                rpc_url, deployment, key, sessions=None if session is None else [session],
+                strict_hash=strict_hash,
+            )  # fmt: skip
+            failures = 0
+        except RpcError as exc:
+            failures += 1
+            if failures > MAX_TRANSIENT:
+                raise
+            log.warning("transient: %s; retrying", exc)
+            time.sleep(min(30.0, 0.5 * 2**failures))
+            continue
+        if once:
+            return actions
+        time.sleep(poll_s)
+
+
 def validate_main(argv: Sequence[str]) -> int:
+    """The command line of `flexmarket validate` (progress through the logging set up by
+    the CLI; with --once the actions on stdout, as JSON)."""
     try:
         args = build_parser().parse_args(list(argv))
     except SystemExit as exc:
         return EXIT_INPUT if exc.code else EXIT_OK
+    if not logging.getLogger().handlers:  # run on its own: the lines it always printed
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
-        check_rpc_url(args.rpc)
-        key = key_from_env(args.key_env)
-        deployment = Path(args.deployment) if args.deployment else None
-        failures = 0
-        while True:
-            try:
-                actions = validate_once(
-                    args.rpc, deployment, key,
-                    sessions=None if args.session is None else [args.session],
-                    strict_hash=not args.allow_other_engine, log=print,
-                )  # fmt: skip
-                failures = 0
-            except RpcError as exc:
-                failures += 1
-                if failures > 8:
-                    raise
-                print(f"transient: {exc}; retrying", file=sys.stderr)
-                time.sleep(min(30.0, 0.5 * 2**failures))
-                continue
-            if args.once:
-                if not actions:  # a sentence, not a bare `[]`
-                    print("nothing to do: no result on chain waits for this validator "
-                          "(none committed, or each attested or disputed by it, or settled)")
-                    return EXIT_OK
-                print(json.dumps([a.__dict__ for a in actions], sort_keys=True))
-                return EXIT_OK if all(a.ok for a in actions) else EXIT_MISMATCH
-            time.sleep(args.poll)
+        actions = run_validator(
+            args.rpc, deployment=Path(args.deployment) if args.deployment else None,
+            key_env=args.key_env, session=args.session, once=args.once, poll_s=args.poll,
+            strict_hash=not args.allow_other_engine,
+        )  # fmt: skip
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
@@ -212,3 +229,9 @@ def validate_main(argv: Sequence[str]) -> int:
         return EXIT_MISMATCH
     except KeyboardInterrupt:
         return EXIT_OK
+    if not actions:  # a sentence, not a bare `[]`
+        print("nothing to do: no result on chain waits for this validator "
+              "(none committed, or each attested or disputed by it, or settled)")
+        return EXIT_OK
+    print(json.dumps([a.__dict__ for a in actions], sort_keys=True))
+    return EXIT_OK if all(a.ok for a in actions) else EXIT_MISMATCH

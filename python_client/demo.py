@@ -43,6 +43,7 @@ from web3 import Web3
 from web3.exceptions import TimeExhausted
 
 from oracle.display import progress
+from oracle.rules import may_serve
 from python_client.artifacts import ensure_artifacts
 from python_client.chain import Contracts, Wallet, connect, deploy
 from python_client.clients import (
@@ -635,15 +636,12 @@ def _instant(text: str | None) -> float:
     return datetime.fromisoformat(text).timestamp() if text else float("-inf")
 
 
-def _serves(bid: Mapping[str, Any], request: Mapping[str, Any], price: int | None = None) -> bool:
-    """Whether a bid may serve a request: same direction, the request's zone or a
-    system-wide request, price within the request's maximum."""
-    price = int(bid["price_eur_per_mw"]) if price is None else price
-    zone_ok = request.get("zone") is None or request["zone"] == bid["zone"]
-    limit = request.get("max_price_eur_per_mw")
-    return (
-        request["direction"] == bid["direction"] and zone_ok and (limit is None or price <= limit)
-    )
+def _serves(bid: Mapping[str, Any], request: Mapping[str, Any]) -> bool:
+    """The eligibility rule (oracle.rules.may_serve) of a bid and a request of a scenario
+    file."""
+    return may_serve(bid["zone"], bid["direction"], int(bid["price_eur_per_mw"]),
+                     request.get("zone"), request["direction"],
+                     request.get("max_price_eur_per_mw"))  # fmt: skip
 
 
 def _payer_shares(scenario: Mapping[str, Any], result: Mapping[str, Any]) -> Any:

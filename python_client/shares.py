@@ -4,19 +4,19 @@ scenario's coordination inputs as the bytes a session publishes.
 A coordinated result (oracle.coordination) splits each award's payment between buyers:
 `shares` has one row per award and buyer, `{"bid", "buyer", "received_w_slots",
 "payment_ueur"}`. On chain a payment is charged to needs, not buyers: each buyer's share is
-charged to the needs of that buyer the bid may serve (direction, the need's zone or
-system-wide, price within the need's maximum), in need order, each up to what is left of
-its escrowed budget. The award's row is the one with the lowest need index (it carries the
-watts); the others are share rows (0 W). The contract checks that the rows add up to the
-award's payment and that each need may pay; verifiers check that each buyer's rows add up
-to its share in the result.
+charged to the needs of that buyer the bid may serve (`oracle.rules.may_serve`: direction,
+the need's zone or system-wide, price within the need's maximum), in need order, each up
+to what is left of its escrowed budget. The award's row is the one with the lowest need
+index (it carries the watts); the others are share rows (0 W). The contract checks that
+the rows add up to the award's payment and that each need may pay; verifiers check that
+each buyer's rows add up to its share in the result.
 
 A *counter-activation* (an award no request counted: its one `shares` row received 0 W, as
 `balance_dso` buys them) is paid by its payer's *balancing need* of the bid's direction (a
 DSO's need posted with no quantities: a system-wide budget for counter-activations): one row
 with the whole payment, as the contract wants. No other award is charged to a balancing need.
 
-Pure functions over plain values: the SDK does not depend on the clearing engine.
+Pure functions over plain values; of the engine's package they use the eligibility rule only.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from oracle.rules import may_serve
 from python_client.errors import ClientError
 
 
@@ -43,12 +44,9 @@ class NeedInfo:
     balancing: bool = False
 
     def serves(self, zone: str, direction: str, price: int) -> bool:
-        cap = self.max_price_eur_per_mw
-        return (
-            self.direction == direction
-            and self.zone in (None, zone)
-            and (cap is None or price <= cap)
-        )
+        """Whether a bid (zone, direction, price) may serve this need: the eligibility rule."""
+        return may_serve(zone, direction, price, self.zone, self.direction,
+                         self.max_price_eur_per_mw)  # fmt: skip
 
 
 def share_rows(

@@ -71,6 +71,7 @@ from typing import Any
 from eth_utils.crypto import keccak
 
 from oracle.display import progress
+from oracle.rules import bid_serves
 from verifier.errors import InputError, VerifierError
 from verifier.rebuild import (
     ARTIFACTS_DIR,
@@ -174,14 +175,6 @@ def chain_result(scenario: Any, rec: SessionRecord, own: Any, report: SessionRep
         q = requests[r].quantity_w
         return q if isinstance(q, int) else q[t]
 
-    def serves(b: Any, r: Any) -> bool:
-        cap = r.max_price_eur_per_mw
-        return bool(
-            r.direction == b.direction
-            and r.zone in (None, b.zone)
-            and (cap is None or b.price_eur_per_mw <= cap)
-        )
-
     active: dict[int, list[Any]] = defaultdict(list)
     for a in awards:
         b = bids.get(a.bid)
@@ -201,7 +194,7 @@ def chain_result(scenario: Any, rec: SessionRecord, own: Any, report: SessionRep
         for b, q in active[t]:
             if b.id not in may_serve:
                 may_serve[b.id] = tuple(
-                    r for r in range(len(requests)) if serves(b, requests[r])
+                    r for r in range(len(requests)) if bid_serves(b, requests[r])
                 )
             group = tuple(r for r in may_serve[b.id] if r in needed)
             if group:

@@ -27,7 +27,7 @@ from typing import Any
 
 from oracle.coordination.allocation import Allocation, role_order
 from oracle.coordination.zones import buyer_roles, zonal_need_cells, zone_headroom_w
-from oracle.rules import ValidBid
+from oracle.rules import ValidBid, bid_serves
 from oracle.scenario import Scenario
 
 
@@ -95,10 +95,8 @@ def find_conflicts(
             paid = [by_id[b].price_eur_per_mw for b in by_req_slot[(r, t)]]
             short = (r, t) in allocation.unmet
             for bid in bids:
-                if (t not in bid.slots or bid.direction != req.direction
+                if (t not in bid.slots or not bid_serves(bid, req)
                         or awards_w.get(bid.id, 0) >= bid.quantity_w
-                        or (req.max_price_eur_per_mw is not None
-                            and bid.price_eur_per_mw > req.max_price_eur_per_mw)
                         or not (short or (paid and bid.price_eur_per_mw < max(paid)))):
                     continue
                 rule = blocked(bid)

@@ -1,11 +1,11 @@
-"""Which requests a bid may serve: same direction, its zone or system-wide, within the
-request's price cap, with a need in one of the bid's slots."""
+"""Which requests a bid may serve (oracle.rules.bid_serves: same direction, its zone or
+system-wide, within the request's price cap) with a need in one of the bid's slots."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from oracle.rules import ValidBid
+from oracle.rules import ValidBid, bid_serves
 from oracle.scenario import Scenario
 
 
@@ -20,15 +20,9 @@ def eligibility(
     for bid in bids:
         ok = tuple(
             r for r in with_need
-            if requests[r].direction == bid.direction
-            and requests[r].zone in (None, bid.zone)
-            and bid.price_eur_per_mw <= _cap(requests[r].max_price_eur_per_mw)
+            if bid_serves(bid, requests[r])
             and any((r, t) in needs for t in bid.slots)
         )
         if ok:
             out[bid.id] = ok
     return out
-
-
-def _cap(max_price: int | None) -> int | float:
-    return float("inf") if max_price is None else max_price

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from nodes.service import OracleService, award_rows
+from nodes.rows import award_rows
+from nodes.service import OracleService
 from oracle.coordination import clear_coordinated
 from oracle.scenario import load_scenario, parse_scenario
 from python_client.hashing import asset_id, label, new_salt

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from shares_chain_helpers import clear_dict, per_buyer, recording
 
-from nodes.service import award_rows
+from nodes.rows import award_rows
 from oracle.coordination import clear_coordinated
 from oracle.scenario import parse_scenario
 from python_client.chain import Contracts, Deployment, connect

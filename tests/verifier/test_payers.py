@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from nodes.service import award_rows
+from nodes.rows import award_rows
 from nodes.validator import validate_session
 from oracle import clear, load_scenario, parse_scenario
 from oracle.payers import payer_shares

@@ -124,7 +124,7 @@ def test_an_error_the_node_answers_is_not_retried(node: tuple[LocalChain, FlakyP
 
 
 def test_the_oracle_service_rides_out_a_node_that_stops_answering(
-    node: tuple[LocalChain, FlakyProxy],
+    node: tuple[LocalChain, FlakyProxy], caplog: pytest.LogCaptureFixture,
 ) -> None:
     """More failures in a row than one JSON-RPC call retries (six attempts): the call gives
     up with a transient RpcError, the service's own loop pauses and runs the pass again."""
@@ -135,17 +135,18 @@ def test_the_oracle_service_rides_out_a_node_that_stops_answering(
     w3 = connect(chain.url)
     keys = chain.dev_private_keys
     deployment = deploy(w3, Wallet(w3, keys[0]))
-    logs: list[str] = []
-    service = OracleService(proxy.url, keys[1], deployment, log=logs.append)
+    service = OracleService(proxy.url, keys[1], deployment)
     proxy.arm("reset", failures=7)
-    done = service.run(once=True, max_pause_s=0.1)
+    with caplog.at_level("INFO", logger="nodes.service"):
+        done = service.run(once=True, max_pause_s=0.1)
+    logs = caplog.messages
     assert done.committed == {} and done.skipped == {}  # no session yet: nothing to do
     assert any("transient failure" in line for line in logs), logs
     assert proxy.seen >= 8
 
 
 def test_an_answer_that_is_not_transient_stops_the_service(
-    node: tuple[LocalChain, FlakyProxy],
+    node: tuple[LocalChain, FlakyProxy], caplog: pytest.LogCaptureFixture,
 ) -> None:
     from nodes.service import OracleService
     from verifier.errors import InputError
@@ -155,8 +156,7 @@ def test_an_answer_that_is_not_transient_stops_the_service(
     wrong = {"chain_id": 1, "contracts": {"FlexToken": "0x" + "11" * 20,
                                           "FlexRegistry": "0x" + "22" * 20,
                                           "FlexMarket": "0x" + "33" * 20}}  # fmt: skip
-    logs: list[str] = []
-    service = OracleService(proxy.url, chain.dev_private_keys[1], wrong, log=logs.append)
-    with pytest.raises(InputError):
+    service = OracleService(proxy.url, chain.dev_private_keys[1], wrong)
+    with caplog.at_level("INFO", logger="nodes.service"), pytest.raises(InputError):
         service.run(once=True, max_pause_s=0.1)
-    assert not any("transient failure" in line for line in logs)
+    assert not any("transient failure" in line for line in caplog.messages)

@@ -52,7 +52,7 @@ def _state(m: Market) -> Any:
 
 
 def test_a_failing_session_or_forfeit_leaves_the_others_cleared(
-    market: Market, monkeypatch: pytest.MonkeyPatch
+    market: Market, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     m = market
     garbled, broken, raced, plain = (m.sessions[n] for n in SESSIONS)
@@ -78,10 +78,10 @@ def test_a_failing_session_or_forfeit_leaves_the_others_cleared(
         return out
 
     monkeypatch.setattr(verifier.verify, "load_state", read_then_someone_forfeits)
-    logs: list[str] = []
-    service = OracleService(m.chain.url, m.oracle_key, m.deployment_file, log=logs.append,
-                            clear=mispriced)  # fmt: skip
-    done = service.run(once=True)  # before issue 11: TransactionReverted out of run()
+    service = OracleService(m.chain.url, m.oracle_key, m.deployment_file, clear=mispriced)
+    with caplog.at_level("INFO", logger="nodes.service"):
+        done = service.run(once=True)  # before issue 11: TransactionReverted out of run()
+    logs = caplog.messages
     monkeypatch.setattr(verifier.verify, "load_state", original)
     assert sorted(done.committed) == [raced, plain], (done, logs)
     assert list(done.skipped) == [garbled, broken], (done, logs)

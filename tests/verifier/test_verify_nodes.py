@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 from verify_helpers import Market, build_market
 
-from nodes.service import OracleService, award_rows, is_transient
+from nodes.rows import award_rows
+from nodes.service import OracleService, is_transient
 from nodes.validator import validate_once
 from python_client.errors import TransactionReverted
 from python_client.localchain import start_chain
