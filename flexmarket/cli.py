@@ -366,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the scenario's)",
     )
     p.set_defaults(run=cmd_demo)
+    from flexmarket import baseline
+
+    baseline.add_parser(sub, HelpFormatter)
     sub.add_parser(
         "needs",
         help="DSO needs from a grid's forecasts (see `flexmarket needs -h`)",
