@@ -4,12 +4,15 @@ each field and its reason."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+if TYPE_CHECKING:
+    from python_client.errors import TransactionReverted
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://flexmarket.example/problems/"
@@ -67,6 +70,17 @@ class Problem(Exception):
             body["errors"] = [{"field": self.field, "reason": self.reason or self.detail}]
         body.update(self.extra)
         return body
+
+
+def reverted_problem(exc: TransactionReverted) -> Problem:
+    """A contract's refusal: 409 `chain-refused` naming its custom error and arguments."""
+    args = [a.hex() if isinstance(a, bytes) else a for a in exc.args_]
+    return Problem(
+        409,
+        "chain-refused",
+        f"the contract refused the call: {exc.error}",
+        extra={"error": exc.error, "error_args": [str(a) for a in args]},
+    )
 
 
 def problem_response(problem: Problem, instance: str) -> JSONResponse:

@@ -82,6 +82,7 @@ from verifier.rebuild import (
     read_chain,
     replay,
 )
+from verifier.report import session_read
 from verifier.rpc import JsonRpc, check_rpc_url
 
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT = 0, 1, 2
@@ -116,6 +117,9 @@ class SessionReport:
     notes: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
     grid: dict[str, Any] = field(default_factory=dict)  # verifier.grid (grid sessions only)
+    # the awards as read and the coordination inputs (verifier.report.session_read); in
+    # the JSON, `awards` is that list (the count is its length)
+    read: dict[str, Any] = field(default_factory=dict)
 
     def fail(self, what: str) -> None:
         self.ok = False
@@ -128,7 +132,8 @@ class SessionReport:
             "ok": self.ok,
             "checked": self.checked,
             "bids": self.bids,
-            "awards": self.awards,
+            "awards": self.read.get("awards", []),
+            "coordination": self.read.get("coordination"),
             "input_hash": self.input_hash,
             "result_hash": self.result_hash,
             "cost": self.cost,
@@ -418,7 +423,9 @@ def verify_session(
     from oracle.payers import payer_shares
 
     rec = state.sessions[session_id]
-    report = SessionReport(session_id, rec.status, len(rec.reveals), len(rec.awards))
+    report = SessionReport(
+        session_id, rec.status, len(rec.reveals), len(rec.awards), read=session_read(rec)
+    )
     for u in rec.unplaced:  # the rebuild may differ from the session on chain
         report.fail(f"event not placed: {u}")
     if not rec.result_committed:
@@ -736,7 +743,9 @@ def judge_session(state: ChainState, session_id: int, *, strict_hash: bool = Tru
         return verify_session(state, session_id, strict_hash=strict_hash)[0]
     except Exception as exc:  # noqa: BLE001 - reported, the other sessions go on
         rec = state.sessions[session_id]
-        report = SessionReport(session_id, rec.status, len(rec.reveals), len(rec.awards))
+        report = SessionReport(
+            session_id, rec.status, len(rec.reveals), len(rec.awards), read=session_read(rec)
+        )
         report.fail(f"this node could not judge the session: {type(exc).__name__}: {exc}")
         return report
 

@@ -18,8 +18,9 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.auth import StreamCaps
 from api.deps import GatewayDep, TokenDep
-from api.gateway import FOLLOW_RANGE, _event_json
 from api.problems import SIGNED_IN, Problem
+from api.reads import FOLLOW_RANGE
+from api.wire import event_json
 
 router = APIRouter(prefix="/events", tags=["events"], responses=SIGNED_IN)
 # OpenAPI: a stream of server-sent events, not a JSON body
@@ -85,7 +86,7 @@ async def stream(
                 for e in gateway.contracts.decode_logs(receipt):
                     yield {
                         "event": e.name, "id": f"{e.block_number}:{e.log_index}",
-                        "data": json.dumps(_event_json(e)),
+                        "data": json.dumps(event_json(e)),
                     }  # fmt: skip
                 nxt = last + 1
             if to_block is not None and nxt > to_block:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import GatewayDep, TokenDep
-from api.gateway import ROLE_IDS
 from api.problems import PUBLIC, SIGNED_IN, errors
+from api.roles import ROLE_IDS
 from api.schemas import (
     Address,
     AmountCreate,

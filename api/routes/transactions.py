@@ -30,8 +30,9 @@ async def submit(
     otherwise) is simulated, then broadcast. Answered 200 once mined (within
     `mined_wait_s`, 10 s), else 202 with its hash and `status_url`
     (`GET /transactions/{tx_hash}`). A transaction that reverts when mined is a 409."""
-    tx_hash = await run_in_threadpool(gateway.broadcast, body.raw_tx, body.intent, token.address)
-    mined = await gateway.wait_mined(tx_hash, settings.mined_wait_s)
+    txs = gateway.transactions
+    tx_hash = await run_in_threadpool(txs.broadcast, body.raw_tx, body.intent, token.address)
+    mined = await txs.wait_mined(tx_hash, settings.mined_wait_s)
     if mined is None:
         pending = TxStatusPublic(
             tx_hash=tx_hash, status="pending", block_number=None, events=[],
@@ -50,7 +51,7 @@ async def submit(
 async def get_transaction(tx_hash: Hex32, token: TokenDep, gateway: GatewayDep) -> TxStatusPublic:
     """A transaction's state: `pending` (known to the node, not mined), `mined` (with its
     decoded events) or `reverted`; 404 if the node does not know it."""
-    found = await run_in_threadpool(gateway.tx_status, tx_hash.lower())
+    found = await run_in_threadpool(gateway.transactions.status, tx_hash.lower())
     if found is None:
         raise Problem(404, "not-found", f"transaction {tx_hash} is unknown to the node")
     return TxStatusPublic(**found, status_url=f"/transactions/{tx_hash.lower()}")

@@ -18,8 +18,10 @@ from eth_account import Account
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from api.gateway import ROLE_IDS, Gateway, PendingCommit, encode_commit_bids_for
+from api.gateway import Gateway
 from api.main import create_app
+from api.relay_batcher import PendingCommit, encode_commit_bids_for
+from api.roles import ROLE_IDS
 from python_client.chain import Contracts, Deployment, Wallet
 from python_client.hashing import label, new_salt
 from python_client.http import ApiError, HttpClient

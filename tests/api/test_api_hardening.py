@@ -26,8 +26,9 @@ import uvicorn
 from eth_account import Account
 from pydantic import SecretStr
 
-from api.gateway import Gateway, PendingCommit
+from api.gateway import Gateway
 from api.main import create_app
+from api.relay_batcher import PendingCommit
 from python_client.chain import Wallet
 from python_client.hashing import asset_id, label, new_salt
 from python_client.http import ApiError, HttpClient
@@ -146,7 +147,7 @@ def test_a_signature_with_v_0_or_1_is_refused_before_queueing(world: World) -> N
         w, fo, f"/sessions/{w.session}/bids", {**body, "signature": _low_v(body["signature"])}
     )
     assert r.status_code == 422 and _fields_named(r) == {"signature"}, r.text
-    assert not w.gateway.nonce_taken(fo.address, body["nonce"])  # nothing queued or taken
+    assert not w.gateway.nonces.taken(fo.address, body["nonce"])  # nothing queued or taken
     assert _post(w, fo, f"/sessions/{w.session}/bids", body).status_code == 202
     # the relayed-at-once routes use the same check
     join = fo.new_nonce()
@@ -194,9 +195,8 @@ def test_commits_the_chain_refuses_do_not_hold_back_a_batch_of_honest_ones(world
     started = time.monotonic()
 
     def accepted(p: PendingCommit) -> None:  # as accept_commit queues it, checks passed
-        with gateway._lock:
-            gateway._reserved_nonces.add((p.seller, p.nonce))
-        gateway.enqueue_commit(p)
+        gateway.nonces.keep([(p.seller, p.nonce)])
+        gateway.batcher.enqueue(p)
 
     for p in bad[:2]:
         accepted(p)
@@ -216,7 +216,7 @@ def test_commits_the_chain_refuses_do_not_hold_back_a_batch_of_honest_ones(world
     for p in bad:
         row = gateway.store.bid(p.bid_id)
         assert row["status"] == "failed" and row["error"].startswith("FlexRelay"), row
-        assert gateway.nonce_taken(p.seller, p.nonce)  # never handed back
+        assert gateway.nonces.taken(p.seller, p.nonce)  # never handed back
     blocks = int(w3.eth.block_number) - start_block
     print(f"60 honest + 3 refused commits: {blocks} blocks, {elapsed:.1f} s")  # 62 before
     assert blocks <= 4, f"{blocks} blocks for one batch"
@@ -339,7 +339,7 @@ def test_waiting_for_a_stuck_relay_holds_no_worker(world: World) -> None:
     w = world
     fo = w.sellers[1]
     # the relayer is busy (a node that does not answer)
-    with w.gateway._relayer_lock, ThreadPoolExecutor(45) as pool:
+    with w.gateway.relayer.lock, ThreadPoolExecutor(45) as pool:
         futures = [
             pool.submit(
                 _post,
@@ -530,7 +530,7 @@ def test_a_key_given_twice_is_422_naming_it(world: World) -> None:
     ):  # fmt: skip
         r = _post(w, fo, path, content=content, headers={"Content-Type": "application/json"})
         assert r.status_code == 422 and _fields_named(r) == {field}, r.text
-    assert not w.gateway.nonce_taken(fo.address, body["nonce"])
+    assert not w.gateway.nonces.taken(fo.address, body["nonce"])
 
 
 def test_big_integers_travel_as_decimal_strings(world: World) -> None:
