@@ -39,6 +39,7 @@ from indexer_helpers import (  # noqa: E402
 )
 
 from python_client.hashing import label  # noqa: E402
+from python_client.paths import ARTIFACTS_DIR  # noqa: E402
 from python_client.records import (  # noqa: E402
     AwardRow,
     BuyerRole,
@@ -48,7 +49,7 @@ from python_client.records import (  # noqa: E402
     SessionParams,
 )
 from verifier.events import EventDecoder, abi_type, args_json  # noqa: E402
-from verifier.indexer import ARTIFACTS_DIR, run_indexer  # noqa: E402
+from verifier.indexer import run_indexer  # noqa: E402
 
 
 def best_rate(count: int, run: Callable[[], Any], repeat: int = 5) -> float:

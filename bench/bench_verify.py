@@ -247,7 +247,7 @@ def chain_main(data: dict[str, Any], runs: int) -> int:
     from verify_setup import put_on_chain  # bench/, next to this file
 
     from python_client.localchain import start_chain
-    from verifier.rebuild import ARTIFACTS_DIR
+    from python_client.paths import ARTIFACTS_DIR
 
     print(f"set-up on anvil (load average {load()}):")
     t = time.perf_counter()

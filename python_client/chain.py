@@ -25,8 +25,9 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 from web3.types import TxReceipt
 
-from python_client.artifacts import ARTIFACTS_DIR, load_artifact
+from python_client.artifacts import load_artifact
 from python_client.errors import ClientError, DeploymentError, TransactionReverted
+from python_client.paths import ARTIFACTS_DIR
 from python_client.records import ChainEvent, GasLog
 
 CONTRACTS = ("FlexToken", "FlexRegistry", "FlexMarket")

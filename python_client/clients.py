@@ -17,6 +17,15 @@ from typing import Any
 from web3.types import TxReceipt
 
 from python_client.chain import Contracts, Wallet
+from python_client.contract_types import (
+    ROLE_IDS,
+    ROLES,
+    AwardView,
+    BidView,
+    NeedView,
+    Participation,
+    SessionView,
+)
 from python_client.hashing import bid_id, commitment
 from python_client.records import (
     AssetType,
@@ -107,26 +116,34 @@ class ParticipantClient:
     def release_seller_funds(self, session_id: int, seller: str) -> list[ChainEvent]:
         return self._send(self.market.releaseSellerFunds(session_id, seller))
 
-    # --- reads
-    def session(self, session_id: int) -> Any:
-        return self.wallet.call(self.market.session(session_id))
+    # --- reads: typed records of python_client.contract_types, fields by name
+    def session(self, session_id: int) -> SessionView:
+        return SessionView.from_abi(self.wallet.call(self.market.session(session_id)))
 
-    def award(self, session_id: int, award_index: int) -> Any:
-        return self.wallet.call(self.market.award(session_id, award_index))
+    def award(self, session_id: int, award_index: int) -> AwardView:
+        return AwardView.from_abi(self.wallet.call(self.market.award(session_id, award_index)))
 
-    def bid(self, bid: bytes) -> Any:
-        return self.wallet.call(self.market.bid(bid))
+    def bid(self, bid: bytes) -> BidView:
+        return BidView.from_abi(self.wallet.call(self.market.bid(bid)))
+
+    def need(self, session_id: int, need_index: int) -> NeedView:
+        return NeedView.from_abi(self.wallet.call(self.market.need(session_id, need_index)))
+
+    def participation(self, session_id: int, seller: str) -> Participation:
+        raw = self.wallet.call(self.market.participation(session_id, seller))
+        return Participation.from_abi(raw)
 
 
 class AdminClient(ParticipantClient):
     """The admin: roles, minting (demo), disputes, reinstatement."""
 
-    ROLE_NAMES = ("DSO", "TSO", "BRP", "AGGREGATOR", "ORACLE", "VALIDATOR", "METERING")
+    ROLE_NAMES = ROLES
 
     def role_id(self, role: str) -> bytes:
-        if role not in self.ROLE_NAMES:
-            raise ValueError(f"unknown role {role!r}: one of {', '.join(self.ROLE_NAMES)}")
-        return bytes(self.wallet.call(getattr(self.registry, f"{role}_ROLE")()))
+        """The role's id (FlexRoles.sol, mirrored in python_client.contract_types)."""
+        if role not in ROLE_IDS:
+            raise ValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+        return ROLE_IDS[role]
 
     def grant_role(self, role: str, account: str) -> list[ChainEvent]:
         return self._send(self.registry.grantRole(self.role_id(role), account))

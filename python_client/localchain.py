@@ -26,13 +26,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
 
 from python_client.errors import LocalChainError
+from python_client.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 NODE_BIN = ROOT / "node_modules" / ".bin"
 
 ChainKind = Literal["anvil", "ganache"]

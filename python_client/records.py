@@ -1,51 +1,24 @@
-"""Typed records of the SDK: enums and frozen dataclasses mirroring contracts/types."""
+"""Typed records of the SDK: the frozen dataclasses a participant writes to the contracts.
+
+The contracts' enums, constants and view records are generated from the compiled contracts
+into python_client/contract_types.py (the one mirror); the enums and NO_LIMIT are re-exported
+here for the SDK's callers.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
-NO_LIMIT = 2**64 - 1  # price cap / need maximum price: none
+from python_client.contract_types import NO_LIMIT as NO_LIMIT
+from python_client.contract_types import AssetType as AssetType
+from python_client.contract_types import BidStatus as BidStatus
+from python_client.contract_types import BuyerRole as BuyerRole
+from python_client.contract_types import Direction as Direction
+from python_client.contract_types import Pricing as Pricing
+from python_client.contract_types import ResultStatus as ResultStatus
+
 ZERO32 = b"\0" * 32  # system-wide zone
-
-
-class AssetType(IntEnum):
-    LOAD = 0
-    GENERATION = 1
-    STORAGE = 2
-
-
-class Direction(IntEnum):
-    UP = 0
-    DOWN = 1
-
-
-class Pricing(IntEnum):
-    PAY_AS_BID = 0
-    UNIFORM = 1
-
-
-class BuyerRole(IntEnum):
-    DSO = 0
-    TSO = 1
-    BRP = 2
-
-
-class BidStatus(IntEnum):
-    NONE = 0
-    COMMITTED = 1
-    REVEALED = 2
-    FORFEITED = 3
-
-
-class ResultStatus(IntEnum):
-    NONE = 0
-    COMMITTING = 1
-    PENDING = 2
-    FINAL = 3
-    DISPUTED = 4
-    VOIDED = 5
 
 
 def default_deadlines(

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from oracle.display import progress
+from python_client.paths import ARTIFACTS_DIR
 from verifier.errors import IndexerError, InputError, RpcError, VerifierError
 from verifier.events import CONTRACTS, DecodedLog, EventDecoder, args_json
 from verifier.projections import (
@@ -44,8 +45,6 @@ from verifier.projections import (
 from verifier.rpc import JsonRpc, check_rpc_url
 from verifier.store import Database, parse_db_url
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS_DIR = ROOT / "build" / "artifacts"
 DEPLOYMENTS_DIR = Path("deployments")
 
 REORG_WINDOW = 128  # blocks below the head whose headers are all fetched and kept

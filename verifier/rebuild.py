@@ -40,20 +40,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from python_client.contract_types import (
+    NO_LIMIT,
+    AssetType,
+    BuyerRole,
+    Direction,
+    Pricing,
+    ResultStatus,
+    labels,
+)
+from python_client.paths import ARTIFACTS_DIR
 from verifier.errors import RpcError, VerifierError
 from verifier.events import CONTRACTS, DecodedLog, EventDecoder
 from verifier.rpc import JsonRpc
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS_DIR = ROOT / "build" / "artifacts"
-
-NO_LIMIT = 2**64 - 1
 ZERO32 = "0x" + "00" * 32
-ASSET_TYPES = ("load", "generation", "storage")
-BUYER_ROLES = ("DSO", "TSO", "BRP")
-DIRECTIONS = ("up", "down")
-PRICING = ("pay_as_bid", "uniform")
-STATUS = ("None", "Committing", "Pending", "Final", "Disputed", "Voided")
+# The contracts' enums (python_client.contract_types) in the words of the scenario file,
+# indexed by their values on chain; buyer roles and result statuses as the contracts name them.
+ASSET_TYPES = labels(AssetType)
+BUYER_ROLES = tuple(role.solidity_name for role in BuyerRole)
+DIRECTIONS = labels(Direction)
+PRICING = labels(Pricing)
+STATUS = tuple(status.solidity_name for status in ResultStatus)
 MAX_LOG_SPAN = 100_000
 FETCH_PIECES = 8  # eth_getLogs requests read_chain splits its range into (pipelined)
 COORD_MARKET = ("coupling", "priority", "balance_dso")

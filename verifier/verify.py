@@ -72,9 +72,9 @@ from eth_utils.crypto import keccak
 
 from oracle.display import progress
 from oracle.rules import bid_serves
+from python_client.paths import ARTIFACTS_DIR
 from verifier.errors import InputError, VerifierError
 from verifier.rebuild import (
-    ARTIFACTS_DIR,
     ChainState,
     RebuildError,
     SessionRecord,
@@ -86,7 +86,6 @@ from verifier.report import session_read
 from verifier.rpc import JsonRpc, check_rpc_url
 
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT = 0, 1, 2
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def engine_version() -> str:

@@ -17,6 +17,16 @@ from typing import Any
 
 import pytest
 
+from python_client.contract_types import (
+    NO_LIMIT,
+    AssetType,
+    BidStatus,
+    BuyerRole,
+    Direction,
+    Pricing,
+    ResultStatus,
+)
+
 try:
     import brownie
     from brownie.exceptions import VirtualMachineError
@@ -26,14 +36,16 @@ except ImportError:  # main .venv: nothing here to collect
     brownie = None
     collect_ignore_glob = ["test_*.py"]
 
-NO_LIMIT = 2**64 - 1
-UP, DOWN = 0, 1
-PAY_AS_BID, UNIFORM = 0, 1
-BUYER_DSO, BUYER_TSO, BUYER_BRP = 0, 1, 2
-LOAD, GENERATION, STORAGE = 0, 1, 2
-# BidStatus / ResultStatus values
-BID_NONE, BID_COMMITTED, BID_REVEALED, BID_FORFEITED, BID_RELEASED = range(5)
-RES_NONE, RES_COMMITTING, RES_PENDING, RES_FINAL, RES_DISPUTED, RES_VOIDED = range(6)
+# The contracts' enums as the plain ints brownie encodes, from their one mirror (generated
+# from the compiled contracts): a new or removed member fails the unpacking here.
+UP, DOWN = (int(m) for m in Direction)
+PAY_AS_BID, UNIFORM = (int(m) for m in Pricing)
+BUYER_DSO, BUYER_TSO, BUYER_BRP = (int(m) for m in BuyerRole)
+LOAD, GENERATION, STORAGE = (int(m) for m in AssetType)
+BID_NONE, BID_COMMITTED, BID_REVEALED, BID_FORFEITED, BID_RELEASED = (int(m) for m in BidStatus)
+RES_NONE, RES_COMMITTING, RES_PENDING, RES_FINAL, RES_DISPUTED, RES_VOIDED = (
+    int(m) for m in ResultStatus
+)
 
 INITIAL_DEPOSIT_UEUR = 10**12  # 1,000,000 EUR each
 COMMITMENT_TYPES = [

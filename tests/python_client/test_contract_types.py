@@ -141,3 +141,49 @@ def test_a_view_the_mirror_cannot_express_stops_the_build(compiled: Any) -> None
 
 def test_direction_labels_are_the_scenario_words() -> None:
     assert [d.label for d in Direction] == ["up", "down"]
+
+
+def _abi_input(abis: dict[str, list[dict[str, Any]]], function: str) -> list[str]:
+    item = next(i for i in abis["FlexMarket"] if i.get("name") == function)
+    params = item["inputs"]
+    components = params[0]["components"] if params[0]["type"] == "tuple" else params
+    return [typegen.snake_case(c["name"]) for c in components]
+
+
+def _distinct(cls: type, **fixed: Any) -> Any:
+    """An instance whose integer fields all differ, so a swapped pair shows."""
+    import dataclasses
+
+    values: dict[str, Any] = {}
+    for n, f in enumerate(dataclasses.fields(cls), start=10):
+        values[f.name] = fixed.get(f.name, n)
+    return cls(**values)
+
+
+def test_sdk_records_write_the_structs_in_abi_order(compiled: Any) -> None:
+    """The hand-written calldata tuples of python_client.records follow the ABI's component
+    names (snake_case), field by field."""
+    from python_client.records import AwardRow, BidFields, NeedParams, SessionParams
+
+    _, abis = compiled
+    session = _distinct(SessionParams, market_id=b"m", product=b"p", pricing=Pricing.UNIFORM)
+    need = _distinct(NeedParams, zone=b"z", direction=Direction.DOWN, buyer_role=2,
+                     quantity_w=(5, 6))  # fmt: skip
+    bid = _distinct(BidFields, zone=b"z", direction=Direction.DOWN, divisible=True,
+                    asset_ids=(b"a",), salt=b"s")  # fmt: skip
+    award = _distinct(AwardRow, bid_id=b"b", charged_ueur=99)
+    cases = [
+        (_abi_input(abis, "openSession"), session, session.as_tuple()),
+        (_abi_input(abis, "postNeed"), need, need.as_tuple()),
+        (_abi_input(abis, "revealBid"), bid, bid.reveal_tuple(7)),
+    ]
+    for names, record, written in cases:
+        assert len(names) == len(written), type(record).__name__
+        for name, value in zip(names, written, strict=True):
+            expected = 7 if name == "session_id" and record is bid else getattr(record, name)
+            expected = list(expected) if isinstance(expected, tuple) else expected
+            assert value == expected, f"{type(record).__name__}.{name}"
+    commit = next(i for i in abis["FlexMarket"] if i.get("name") == "commitResult")
+    rows = next(p for p in commit["inputs"] if p["type"] == "tuple[]")
+    names = [typegen.snake_case(c["name"]) for c in rows["components"]]
+    assert [getattr(award, n) for n in names] == list(award.as_tuple())

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from indexer_helpers import Market, Postgres, dump, market_chain, postgres_server, run_session
 
+from python_client.paths import ARTIFACTS_DIR
 from verifier.events import EventDecoder
-from verifier.indexer import ARTIFACTS_DIR, IndexerStats, run_indexer
+from verifier.indexer import IndexerStats, run_indexer
 from verifier.store import Database
 
 
