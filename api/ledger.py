@@ -19,7 +19,6 @@ from typing import Any
 
 from api.gateway import Gateway
 from api.problems import Problem
-from api.routes.sessions import STATUSES
 from api.schemas import (
     AwardSettlementPublic,
     BuyerPaymentPublic,
@@ -27,6 +26,7 @@ from api.schemas import (
     SettlementsPublic,
     SharePublic,
 )
+from python_client.contract_types import SessionView
 from python_client.records import ChainEvent
 
 
@@ -76,7 +76,7 @@ def settlements(gateway: Gateway, session_id: int, buyer: str | None = None) -> 
     gateway.session(session_id)
     block = gateway.head()
     m = gateway.contracts.market.functions
-    money = gateway.call(m.session(session_id), block)[3]
+    money = SessionView.from_abi(gateway.call(m.session(session_id), block)).money
     names = ["AwardCommitted", "AwardShared", "AwardSettled", "ShareSettled"]
     awards: dict[int, _Award] = {}
     for e in gateway.session_logs(session_id, names, block):
@@ -156,8 +156,8 @@ def settlements(gateway: Gateway, session_id: int, buyer: str | None = None) -> 
         if buyer is None or who == buyer
     ]
     return SettlementsPublic(
-        session_id=session_id, block_number=block, status=STATUSES[int(money[0])],
-        award_count=int(money[4]), settled_count=int(money[5]), awards=out_awards,
+        session_id=session_id, block_number=block, status=money.result_status.label,
+        award_count=money.award_count, settled_count=money.settled_count, awards=out_awards,
         buyers=buyers,
     )  # fmt: skip
 

@@ -16,21 +16,23 @@ from api.schemas import (
     PrequalificationCreate,
     ZoneCreate,
 )
+from python_client.contract_types import AssetType, AssetView, labels
 from python_client.hashing import label, label_text
 
 router = APIRouter(tags=["assets"], responses=SIGNED_IN)
-TYPES = ("load", "generation", "storage")
+TYPES = labels(AssetType)
 ZERO = "0x" + "0" * 40
 
 
 def _asset(gateway: GatewayDep, asset_id: str) -> AssetPublic:
-    a = gateway.call(gateway.contracts.registry.functions.asset(bytes.fromhex(asset_id[2:])))
-    if a[1] == ZERO:
+    raw = gateway.call(gateway.contracts.registry.functions.asset(bytes.fromhex(asset_id[2:])))
+    a = AssetView.from_abi(raw)
+    if a.manager == ZERO:
         raise Problem(404, "not-found", f"asset {asset_id} is not registered")
-    zone = label_text(a[5])  # 0x hex if not UTF-8 (registered outside the API)
+    zone = label_text(a.zone)  # 0x hex if not UTF-8 (registered outside the API)
     return AssetPublic(
-        asset_id=asset_id.lower(), owner=a[0], manager=a[1], asset_type=TYPES[int(a[2])],
-        p_max_w=int(a[3]), p_min_w=int(a[4]), zone=zone, prequalified=bool(a[6]),
+        asset_id=asset_id.lower(), owner=a.owner, manager=a.manager, asset_type=a.asset_type.label,
+        p_max_w=a.p_max_w, p_min_w=a.p_min_w, zone=zone, prequalified=a.prequalified,
     )  # fmt: skip
 
 

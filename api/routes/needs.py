@@ -11,10 +11,10 @@ from api.deps import GatewayDep, TokenDep
 from api.gateway import Gateway
 from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import U16, U48, NeedCreate, NeedPublic, PreparedPublic
+from python_client.contract_types import BuyerRole, Direction, NeedView
 from python_client.hashing import label, label_text
 
 router = APIRouter(prefix="/sessions/{session_id}/needs", tags=["needs"], responses=SIGNED_IN)
-ROLES = ("DSO", "TSO", "BRP")
 ZERO32 = b"\0" * 32
 
 
@@ -43,7 +43,7 @@ def post_need(
         )  # fmt: skip
     need = (
         session_id, ZERO32 if body.zone is None else label(body.zone),
-        0 if body.direction == "up" else 1, ROLES.index(body.buyer_role),
+        int(Direction[body.direction.upper()]), int(BuyerRole[body.buyer_role]),
         body.max_price_eur_per_mw, body.budget_ueur, body.quantity_w,
     )  # fmt: skip
     fn = gateway.contracts.market.functions.postNeed(need)
@@ -61,15 +61,16 @@ def _posted(gateway: Gateway, session_id: int, block: int) -> dict[int, dict[str
 def _need(
     gateway: Gateway, session_id: int, index: int, posted: dict[str, Any], block: int
 ) -> NeedPublic:
-    core, money = gateway.call(gateway.contracts.market.functions.need(session_id, index), block)
+    raw = gateway.call(gateway.contracts.market.functions.need(session_id, index), block)
+    core, money = NeedView.from_abi(raw)
     zone = bytes(posted["zone"])
     return NeedPublic(
-        session_id=session_id, need_index=index, buyer=core[0],
+        session_id=session_id, need_index=index, buyer=core.buyer,
         zone=None if zone == ZERO32 else label_text(zone),
-        direction="up" if int(core[2]) == 0 else "down", buyer_role=ROLES[int(core[3])],
+        direction=core.direction.label, buyer_role=core.buyer_role.name,
         quantity_w=[int(w) for w in posted["quantityW"]],
-        max_price_eur_per_mw=int(core[4]), budget_ueur=int(money[0]),
-        committed_ueur=int(money[1]), released=bool(money[2]), balancing=bool(money[3]),
+        max_price_eur_per_mw=core.max_price_eur_per_mw, budget_ueur=money.budget_ueur,
+        committed_ueur=money.committed_ueur, released=money.released, balancing=money.balancing,
     )  # fmt: skip
 
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from api.deps import GatewayDep, TokenDep
 from api.ledger import share_rows, shares_of
 from api.problems import SIGNED_IN, Problem, errors
-from api.routes.sessions import STATUSES
 from api.schemas import U48, AwardPublic, PreparedPublic, ResultCreate, ResultPublic
+from python_client.contract_types import AwardView, SessionView
 
 router = APIRouter(prefix="/sessions/{session_id}/result", tags=["results"], responses=SIGNED_IN)
 
@@ -42,34 +42,35 @@ def get_result(session_id: U48, token: TokenDep, gateway: GatewayDep) -> ResultP
     gateway.session(session_id)
     m = gateway.contracts.market.functions
     block = gateway.head()
-    _, _, _, money, input_hash, result_hash = gateway.call(m.session(session_id), block)
-    rows = [gateway.call(m.award(session_id, i), block) for i in range(int(money[4]))]
-    shared = share_rows(gateway, session_id, block) if any(int(r[2][3]) for r in rows) else {}
+    view = SessionView.from_abi(gateway.call(m.session(session_id), block))
+    rows = [AwardView.from_abi(gateway.call(m.award(session_id, i), block))
+            for i in range(view.money.award_count)]  # fmt: skip
+    shared = share_rows(gateway, session_id, block) if any(r.pay.share_count for r in rows) else {}
     awards = []
     for i, (bid_id, core, pay) in enumerate(rows):
         mine = shared.get(i, [])
-        if len(mine) != int(pay[3]):
+        if len(mine) != pay.share_count:
             raise Problem(
                 502, "node-inconsistent",
-                f"award {i}: {int(pay[3])} share rows in storage, {len(mine)} AwardShared logs",
+                f"award {i}: {pay.share_count} share rows in storage, {len(mine)} AwardShared logs",
             )  # fmt: skip
         awards.append(
             AwardPublic(
                 award_index=i,
-                bid_id="0x" + bytes(bid_id).hex(),
-                seller=core[0],
-                buyer=pay[0],
-                need_index=int(pay[2]),
-                quantity_w=int(core[1]),
-                delivered_w=int(core[2]),
-                delivered=bool(core[3]),
-                settled=bool(core[4]),
-                payment_ueur=int(pay[1]),
-                shares=shares_of(int(pay[2]), pay[0], int(pay[1]), mine),
+                bid_id="0x" + bid_id.hex(),
+                seller=core.seller,
+                buyer=pay.buyer,
+                need_index=pay.need_index,
+                quantity_w=core.quantity_w,
+                delivered_w=core.delivered_w,
+                delivered=core.delivered,
+                settled=core.settled,
+                payment_ueur=pay.payment_ueur,
+                shares=shares_of(pay.need_index, pay.buyer, pay.payment_ueur, mine),
             )  # fmt: skip
         )
     return ResultPublic(
-        session_id=session_id, status=STATUSES[int(money[0])],
-        input_hash="0x" + bytes(input_hash).hex(), result_hash="0x" + bytes(result_hash).hex(),
+        session_id=session_id, status=view.money.result_status.label,
+        input_hash="0x" + view.input_hash.hex(), result_hash="0x" + view.result_hash.hex(),
         awards=awards,
     )  # fmt: skip

@@ -20,6 +20,7 @@ from api.schemas import (
     SettlementCreate,
     SettlementsPublic,
 )
+from python_client.contract_types import SessionView
 
 router = APIRouter(prefix="/sessions/{session_id}", tags=["settlements"], responses=SIGNED_IN)
 
@@ -32,7 +33,7 @@ def settle(
     there); awards already settled are skipped."""
     gateway.session(session_id)
     m = gateway.contracts.market.functions
-    award_count = int(gateway.call(m.session(session_id))[3][4])
+    award_count = SessionView.from_abi(gateway.call(m.session(session_id))).money.award_count
     if body.from_index >= award_count:
         raise Problem(
             422, "invalid-input",
