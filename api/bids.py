@@ -27,7 +27,7 @@ from api.relayer import Relayer
 from api.roles import RoleCache
 from api.schemas import BidPublic
 from api.store import Store
-from python_client.contract_types import BidStatus, BidView
+from python_client.contract_types import AssetView, BidStatus, BidView
 from python_client.hashing import bid_id as bid_id_of
 from python_client.hashing import commitment as commitment_of
 from python_client.records import BidFields
@@ -174,7 +174,7 @@ class RelayedBids:
         self.check_message(deadline, digest, signature, seller, self._clock.now())
         registry = self._reads.contracts.registry.functions
         for i, asset in enumerate(fields.asset_ids):
-            manager = self._reads.call(registry.asset(asset))[1]
+            manager = AssetView.from_abi(self._reads.call(registry.asset(asset))).manager
             if manager == ZERO_ADDRESS:
                 raise Problem(422, "invalid-input", f"asset_ids[{i}]: not registered",
                               field=f"asset_ids[{i}]", reason="not registered")  # fmt: skip

@@ -18,6 +18,7 @@ from web3.types import RPCEndpoint
 
 from api.problems import Problem, reverted_problem
 from python_client.chain import Contracts, Wallet
+from python_client.contract_types import SessionView
 from python_client.errors import TransactionReverted
 from python_client.records import ChainEvent
 
@@ -108,10 +109,11 @@ class ChainReads:
         count = int(self.contracts.market.functions.sessionCount().call())
         if session_id > count:
             raise Problem(404, "not-found", f"session {session_id} does not exist")
-        operator, t, *_ = self.contracts.market.functions.session(session_id).call()
+        view = SessionView.from_abi(self.contracts.market.functions.session(session_id).call())
+        t = view.timing
         found = SessionTiming(
-            session_id, operator, int(t[0]), int(t[1]), int(t[2]), int(t[3]), int(t[4]),
-            int(t[5]), int(t[6]), int(t[7]),
+            session_id, view.operator, t.bidding_end, t.reveal_deadline, t.clearing_deadline,
+            t.delivery_start, t.slot_count, t.slot_minutes, t.pricing, t.attestation_quorum,
         )  # fmt: skip
         self._sessions[session_id] = found
         return found
