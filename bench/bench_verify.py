@@ -41,6 +41,8 @@ from eth_utils.crypto import keccak
 from nodes.rows import award_rows
 from oracle import check, clear, parse_scenario
 from oracle.synthetic import random_session
+from python_client.contract_types import NO_LIMIT, AssetType, BuyerRole, Direction, Pricing
+from python_client.paths import ARTIFACTS_DIR
 from verifier.events import EventDecoder, abi_type
 from verifier.rebuild import ChainLog, replay
 from verifier.verify import chain_result, objective_ueur
@@ -71,7 +73,7 @@ class LogWriter:
     def __init__(self) -> None:
         self.events: dict[str, tuple[str, dict[str, Any]]] = {}
         for name, address in ADDRESSES.items():
-            abi = json.loads((ROOT / "build" / "artifacts" / f"{name}.json").read_text())["abi"]
+            abi = json.loads((ARTIFACTS_DIR / f"{name}.json").read_text())["abi"]
             for item in abi:
                 if item.get("type") == "event":
                     self.events[item["name"]] = (address, item)
@@ -115,16 +117,17 @@ def synthesise(data: dict[str, Any], w: LogWriter) -> dict[int, int]:
         w.emit("ZoneRegistered", zone=lbl(z["id"]), zoneIndex=i + 1, dso=addr["DSO1"], limitW=0)
     for a in data["assets"]:
         w.emit("AssetRegistered", assetId=h32(a["id"]), manager=addr[a["manager"]],
-               owner=addr[a["manager"]], assetType=0 if a["type"] == "load" else 2,
+               owner=addr[a["manager"]], assetType=int(AssetType[a["type"].upper()]),
                pMaxW=a["p_max_w"], pMinW=a["p_min_w"], zone=lbl(a["zone"]))  # fmt: skip
     start = 1_700_000_000
     params = {
-        "marketId": lbl(m["id"][:32]), "product": lbl("PowerMax"), "pricing": 0,
+        "marketId": lbl(m["id"][:32]), "product": lbl("PowerMax"),
+        "pricing": int(Pricing.PAY_AS_BID),
         "slotCount": m.get("slots", 96), "slotMinutes": 15, "deliveryStart": start + 10_000,
         "biddingEnd": start + 1000, "revealDeadline": start + 2000,
         "clearingDeadline": start + 9000, "minBidW": m.get("min_bid_w", 0),
         "granularityW": m.get("granularity_w", 1), "priceFloorEurPerMw": 0,
-        "priceCapEurPerMw": 2**64 - 1,
+        "priceCapEurPerMw": NO_LIMIT,
         "unmetPenaltyEurPerMw": data.get("unmet_penalty_eur_per_mw", 10**12),
         "bidBondUeur": 1000, "collateralUeurPerW": 1, "shortfallPenaltyEurPerMw": 1,
         "toleranceBps": 500, "attestationQuorum": 3, "attestationDeadline": start + 20_000,
@@ -135,11 +138,11 @@ def synthesise(data: dict[str, Any], w: LogWriter) -> dict[int, int]:
     for i, r in enumerate(data["requests"]):
         q = r["quantity_w"]
         w.emit("NeedPosted", sessionId=1, needIndex=i, buyer=addr[r["buyer"]],
-               buyerRole=["DSO", "TSO", "BRP"].index(next(
-                   p["role"] for p in data["participants"] if p["id"] == r["buyer"])),
+               buyerRole=int(BuyerRole[next(
+                   p["role"] for p in data["participants"] if p["id"] == r["buyer"])]),
                zone=lbl(r["zone"]) if r["zone"] else "0x" + "00" * 32,
-               direction=0 if r["direction"] == "up" else 1,
-               maxPriceEurPerMw=r.get("max_price_eur_per_mw") or 2**64 - 1,
+               direction=int(Direction[r["direction"].upper()]),
+               maxPriceEurPerMw=r.get("max_price_eur_per_mw") or NO_LIMIT,
                budgetUeur=10**18, quantityW=[q] if isinstance(q, int) else q)  # fmt: skip
     w.block += 1
     times: dict[int, int] = {}
@@ -153,7 +156,7 @@ def synthesise(data: dict[str, Any], w: LogWriter) -> dict[int, int]:
     for b in data["bids"]:
         p_min = max([m.get("granularity_w", 1)] + [asset_p_min[a] for a in b["assets"]])
         w.emit("BidRevealed", sessionId=1, bidId=h32(b["id"]), seller=addr[b["seller"]],
-               zone=lbl(b["zone"]), direction=0 if b["direction"] == "up" else 1,
+               zone=lbl(b["zone"]), direction=int(Direction[b["direction"].upper()]),
                divisible=b.get("divisible", False), quantityW=b["quantity_w"],
                minQuantityW=(b.get("min_quantity_w") or p_min) if b.get("divisible")
                else b["quantity_w"], priceEurPerMw=b["price_eur_per_mw"],
@@ -168,7 +171,7 @@ def synthetic_main(data: dict[str, Any]) -> int:
     t = time.perf_counter()
     times = synthesise(data, w)
     print(f"synthesised {len(w.logs):,} logs in {time.perf_counter() - t:.1f} s (set-up)")
-    decoder = EventDecoder.from_artifacts(ADDRESSES, ROOT / "build" / "artifacts")
+    decoder = EventDecoder.from_artifacts(ADDRESSES, ARTIFACTS_DIR)
 
     def state_of(logs: list[dict[str, Any]]) -> Any:
         decoded = decoder.decode_all(logs)
@@ -247,7 +250,6 @@ def chain_main(data: dict[str, Any], runs: int) -> int:
     from verify_setup import put_on_chain  # bench/, next to this file
 
     from python_client.localchain import start_chain
-    from python_client.paths import ARTIFACTS_DIR
 
     print(f"set-up on anvil (load average {load()}):")
     t = time.perf_counter()
