@@ -26,6 +26,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from python_client.contract_types import NO_LIMIT
 from python_client.hashing import label
 
 Hex32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
@@ -461,7 +462,7 @@ class SessionCreate(Strict):
     min_bid_w: U40 = 0
     granularity_w: Annotated[int, Field(ge=1, le=2**32 - 1)] = 1
     price_floor_eur_per_mw: U64 = 0
-    price_cap_eur_per_mw: U64 = 2**64 - 1
+    price_cap_eur_per_mw: U64 = NO_LIMIT
     unmet_penalty_eur_per_mw: U64 = 0
     bid_bond_ueur: U64 = 0
     collateral_ueur_per_w: U56 = 0
@@ -505,7 +506,7 @@ class NeedCreate(Strict):
     zone: Label | None = None  # None: system-wide
     direction: Literal["up", "down"]
     buyer_role: Literal["DSO", "TSO", "BRP"]
-    max_price_eur_per_mw: U64 = 2**64 - 1
+    max_price_eur_per_mw: U64 = NO_LIMIT
     budget_ueur: U96
     # one value (every slot) or one per slot; [] a balancing need: a DSO's system-wide
     # budget for counter-activations (balance_dso), asking for no watts

@@ -54,7 +54,15 @@ $(ARTIFACTS_STAMP): $(CONTRACT_SOURCES) python_client/artifacts.py python_client
 	$(BIN)/python -m python_client.artifacts compile
 	@touch $@
 
-build-contracts: $(ARTIFACTS_STAMP)
+# The contracts' Python mirror (enums, constants, typed view records), generated from the
+# compiler's AST and ABIs and committed; tests/python_client/test_contract_types.py fails
+# when it differs from what the contracts say.
+CONTRACT_MIRROR := python_client/contract_types.py
+$(CONTRACT_MIRROR): $(ARTIFACTS_STAMP) python_client/typegen.py
+	$(BIN)/python -m python_client.artifacts compile
+	@touch $@
+
+build-contracts: $(ARTIFACTS_STAMP) $(CONTRACT_MIRROR)
 
 # eth-brownie pins exact versions that conflict with .venv: its own venv, hash-locked.
 $(BROWNIE_STAMP): brownie-requirements.lock | $(BIN)/uv

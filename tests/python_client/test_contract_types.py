@@ -187,3 +187,29 @@ def test_sdk_records_write_the_structs_in_abi_order(compiled: Any) -> None:
     rows = next(p for p in commit["inputs"] if p["type"] == "tuple[]")
     names = [typegen.snake_case(c["name"]) for c in rows["components"]]
     assert [getattr(award, n) for n in names] == list(award.as_tuple())
+
+
+def test_file_and_api_words_are_the_mirrors_labels() -> None:
+    """The scenario file (oracle, which imports nothing above it) and the API schemas spell
+    the contracts' enums as words; they are the mirror's labels, value for value, so a member
+    added on chain fails here until the files and the API can say it."""
+    from typing import get_args
+
+    from api import schemas
+    from oracle import scenario
+    from python_client.contract_types import AssetType, BuyerRole
+
+    def words(model: Any, field: str) -> tuple[str, ...]:
+        return tuple(get_args(model.model_fields[field].annotation))
+
+    assert get_args(scenario.Direction) == labels(Direction)
+    assert words(scenario.Market, "pricing") == labels(Pricing)
+    assert words(scenario.Asset, "type") == labels(AssetType)
+    assert words(schemas.NeedCreate, "direction") == labels(Direction)
+    assert words(schemas.BidRevealCreate, "direction") == labels(Direction)
+    assert words(schemas.SessionCreate, "pricing") == labels(Pricing)
+    assert words(schemas.AssetCreate, "asset_type") == labels(AssetType)
+    assert words(schemas.NeedCreate, "buyer_role") == tuple(r.name for r in BuyerRole)
+    assert schemas.SessionCreate.model_fields["price_cap_eur_per_mw"].default == (
+        contract_types.NO_LIMIT
+    )
