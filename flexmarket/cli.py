@@ -1,35 +1,47 @@
-"""The `flexmarket` command.
+"""The `flexmarket` command: argparse, exit codes, progress and `--json` of every command.
 
     flexmarket clear FILE [--json]        clear a scenario file (no chain)
-    flexmarket needs --grid G --day D     DSO needs found by power flow (issue 6)
-    flexmarket index --rpc URL [--db URL] [--deployment FILE] [--follow]
+    flexmarket demo [--scenario FILE] [--chain anvil|ganache|URL] [--json]
+                                          a whole market session on a chain
+    flexmarket needs --grid G --day D [--json]       DSO needs found by power flow
+    flexmarket baseline --meter FILE ... [--json]    an asset's baseline (metering)
+    flexmarket index --rpc URL [--db URL] [--deployment FILE] [--follow] [--json]
                                           events of the chain into SQLite/PostgreSQL
     flexmarket serve [--rpc URL] [--db URL] [--port N]
                                           the participant API (FastAPI, /docs)
-    flexmarket oracle --rpc URL [--key-env VAR]      clear sessions, commit results
+    flexmarket oracle --rpc URL [--key-env VAR] [--once] [--json]
+                                          clear sessions, commit results
     flexmarket verify --rpc URL [--session ID] [--json]   re-check results (replica)
     flexmarket replay --rpc URL [--json]             every session from genesis
-    flexmarket validate --rpc URL --key-env VAR      attest or dispute results
+    flexmarket validate --rpc URL [--key-env VAR] [--once] [--json]
+                                          attest or dispute results
+
+This module owns every command's arguments (the packages below expose typed functions and
+raise typed errors), its output and its exit code (`flexmarket.exits`: 0 done, 1 a failure,
+2 unusable input, mapped from the error classes in one place). `--json`: stdout is one JSON
+document on one line, keys sorted, no spaces, UTF-8 (`print_json`; the result file of
+`clear` and `demo` is canonical JSON already), nothing else; errors go to stderr as
+`error: ...` lines whatever the format.
 
 Global options (before or after COMMAND): --version, -q/--quiet (no progress),
--v/--verbose (progress and debug lines on stderr even off a terminal). Progress of long
-work is logged (stdlib logging, `oracle.display.show_progress`) and shown on stderr only
-when it is a terminal and --json is not given.
-
-Exit codes: 0 done, 1 a failure of ours or of the environment, 2 unusable
-input (a malformed scenario, a bad argument): nothing is cleared then.
-Heavy packages are imported by the subcommand that needs them, so that
+-v/--verbose (progress and debug lines on stderr even off a terminal). The packages log
+to their stdlib loggers (`logging.getLogger(__name__)`); `main` routes them once
+(`oracle.display.show_progress`): on stderr when it is a terminal and --json is not given,
+warnings always. Heavy packages are imported by the command that needs them, so that
 `flexmarket clear` starts fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flexmarket.exits import EXIT_FAILURE, EXIT_INPUT, EXIT_OK, exit_code_of
 from oracle.display import EscapingWriter, HelpFormatter, printable, show_progress
 
 if TYPE_CHECKING:
@@ -37,8 +49,12 @@ if TYPE_CHECKING:
     from oracle.scenario import Scenario
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
+
+def print_json(value: Any) -> None:
+    """The one style of every `--json`: one line, keys sorted, no spaces, UTF-8."""
+    print(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
 def _fmt_w(w: int) -> str:
@@ -72,11 +88,8 @@ def _rounding_note(parts: Sequence[int], total: int) -> list[str]:
             f"{shown // 100:,}.{shown % 100:02d} EUR; exactly {sum(parts):,} µEUR)"]  # fmt: skip
 
 
-def render_result(result: object) -> str:
+def render_result(result: Result) -> str:
     """A readable table: awards, rejected bids, unmet needs, cost."""
-    from oracle.result import Result
-
-    assert isinstance(result, Result)
     lines = [f"market {printable(result.market)} ({result.pricing.replace('_', '-')})", ""]
     if result.awards:
         # amounts line up on the decimal point: two decimals for all when one has cents
@@ -134,7 +147,7 @@ def render_result(result: object) -> str:
     return "\n".join(lines)
 
 
-def clear_file(path: Path) -> object:
+def clear_file(path: Path) -> Result:
     """Load, clear (with the grid when the scenario names one) and return the result."""
     from oracle import load_scenario
 
@@ -150,14 +163,10 @@ def clear_scenario(scenario: Scenario, base_dir: Path) -> Result:
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
-    import logging
-
     from oracle import load_scenario
-    from oracle.result import Result
 
     path = Path(args.file)
     scenario = load_scenario(path)
-    log = logging.getLogger("flexmarket.clear")
     if scenario.grid is not None:  # seconds to tens of seconds: say what is going on
         grid = scenario.grid.simbench_code or scenario.grid.file
         log.info("clearing with the grid %s: loading the model and profiles, sensitivity "
@@ -167,8 +176,7 @@ def cmd_clear(args: argparse.Namespace) -> int:
             "clearing %d bids", len(scenario.bids)
         )
     result = clear_scenario(scenario, path.parent)
-    assert isinstance(result, Result)
-    print(result.to_json() if args.json else render_result(result))
+    print(result.to_json() if args.json else render_result(result))  # to_json: canonical
     return EXIT_OK
 
 
@@ -201,15 +209,21 @@ def render_chain(chain: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def demo_exit_code(out: Mapping[str, Any]) -> int:
+    """1 when validator nodes ran and did not all verify the result (not final: nothing
+    was settled), else 0."""
+    verification = out.get("verification")
+    return EXIT_FAILURE if verification is not None and not verification.get("ok") else EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """A whole market session on a chain: registration to settlement."""
-    import json
-
     from web3.exceptions import TimeExhausted
 
+    from nodes.validator import validate_session
     from oracle import load_scenario
     from oracle.result import Result
-    from python_client.demo import exit_code, run_session
+    from python_client.demo import run_session
 
     if args.chain not in ("anvil", "ganache") and not args.chain.startswith(
         ("http://", "https://", "ws://", "wss://")
@@ -229,8 +243,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     def clear_on_chain(data: Mapping[str, Any]) -> Mapping[str, Any]:
         return clear_scenario(load_scenario(dict(data)), path.parent).to_json_dict()
 
-    from nodes.validator import validate_session
-
     def grid_inputs(data: Mapping[str, Any]) -> Mapping[str, Any]:  # the DSO's, published
         from oracle.grid.published import grid_inputs_json
 
@@ -244,8 +256,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"(anvil --no-mining mines nothing)", file=sys.stderr)  # fmt: skip
         return EXIT_FAILURE
     if args.json:
-        print(json.dumps(out, sort_keys=True, separators=(",", ":")))
-        return exit_code(out)  # 1: the validators did not make the result final
+        print_json(out)
+        return demo_exit_code(out)
     result = Result.model_validate(
         {k: v for k, v in out.items() if k not in ("chain", "verification")}
     )
@@ -267,43 +279,97 @@ def cmd_demo(args: argparse.Namespace) -> int:
                          f"{ac['before']['max_loading_percent']} % -> "
                          f"{ac['after']['max_loading_percent']} %")
             print(line)
-    return exit_code(out)  # 1: the validators did not make the result final
+    return demo_exit_code(out)
 
 
-def cmd_needs(rest: Sequence[str]) -> int:
-    from oracle.grid.needs import needs_main
+def cmd_needs(args: argparse.Namespace) -> int:
+    from oracle.grid.needs import needs_for_grid, needs_json, render_text
 
-    return needs_main(list(rest))
-
-
-def cmd_index(rest: Sequence[str]) -> int:
-    from verifier.indexer import index_main
-
-    return index_main(list(rest))
-
-
-def cmd_oracle(rest: Sequence[str]) -> int:
-    from nodes.service import oracle_main
-
-    return oracle_main(list(rest))
+    needs = needs_for_grid(args.grid, args.day, storage=args.storage, buyer=args.buyer)
+    if args.json:
+        print_json(needs_json(needs))
+    else:
+        print(render_text(needs))
+    return EXIT_OK
 
 
-def cmd_verify(rest: Sequence[str]) -> int:
-    from verifier.verify import verify_main
+def cmd_index(args: argparse.Namespace) -> int:
+    from verifier.indexer import resolve_deployment, run_indexer
+    from verifier.store import parse_db_url
 
-    return verify_main(list(rest))
+    if args.db is not None:
+        parse_db_url(args.db)  # a bad --db is named before the node is asked anything
+    deployment = resolve_deployment(args.rpc, args.deployment)
+    stats = run_indexer(
+        args.rpc, args.db, deployment, follow=args.follow, poll_interval_s=args.poll,
+        max_span=args.max_span,
+    )  # fmt: skip
+    number, block_hash = stats.checkpoint
+    if args.json:
+        print_json({
+            "events": stats.events, "batches": stats.batches, "blocks": stats.blocks,
+            "reorgs": stats.reorgs, "rolled_back_events": stats.rolled_back_events,
+            "checkpoint": {"block": number, "hash": block_hash},
+            "elapsed_ms": round(stats.seconds * 1000),
+        })  # fmt: skip
+        return EXIT_OK
+    print(
+        f"indexed {stats.events} events in {stats.batches} batches "
+        f"({stats.events_per_s:,.0f} events/s); checkpoint block {number} {block_hash}; "
+        f"reorgs {stats.reorgs}"
+    )
+    return EXIT_OK
 
 
-def cmd_replay(rest: Sequence[str]) -> int:
-    from verifier.verify import replay_main
+def cmd_oracle(args: argparse.Namespace) -> int:
+    from nodes.service import run_oracle
 
-    return replay_main(list(rest))
+    done = run_oracle(args.rpc, deployment=args.deployment, key_env=args.key_env,
+                      once=args.once, poll_s=args.poll)  # fmt: skip
+    if args.json:
+        print_json({"committed": done.committed, "resumed": done.resumed,
+                    "forfeited": done.forfeited, "skipped": done.skipped})  # fmt: skip
+    else:
+        print(f"committed {len(done.committed)} results, resumed {len(done.resumed)}")
+    return EXIT_OK
 
 
-def cmd_validate(rest: Sequence[str]) -> int:
-    from nodes.validator import validate_main
+def cmd_verify(args: argparse.Namespace) -> int:
+    """`verify` and `replay`: 0 when every check passed, 1 on a mismatch."""
+    from verifier.verify import verify_chain
 
-    return validate_main(list(rest))
+    session = getattr(args, "session", None)
+    report = verify_chain(
+        args.rpc, args.deployment, sessions=None if session is None else [session],
+        strict_hash=not args.allow_other_engine,
+    )  # fmt: skip
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print(report.render())
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """0 when every session acted on verified (or none waited), 1 when one was disputed."""
+    from dataclasses import asdict
+
+    from nodes.validator import run_validator
+
+    actions = run_validator(
+        args.rpc, deployment=args.deployment, key_env=args.key_env, session=args.session,
+        once=args.once, poll_s=args.poll, strict_hash=not args.allow_other_engine,
+    )  # fmt: skip
+    if args.json:
+        print_json({"actions": [asdict(a) for a in actions]})
+    elif not actions:  # a sentence, not a bare `[]`
+        print("nothing to do: no result on chain waits for this validator "
+              "(none committed, or each attested or disputed by it, or settled)")
+    else:
+        for a in actions:
+            print(f"session {a.session_id}: {a.action} ({'ok' if a.ok else 'FAILED'}) "
+                  f"{a.detail}")  # fmt: skip
+    return EXIT_OK if all(a.ok for a in actions) else EXIT_FAILURE
 
 
 def cmd_serve(rest: Sequence[str]) -> int:
@@ -321,7 +387,42 @@ def _version() -> str:
         return "0.1.0"
 
 
+def _at_least_1(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _chain_options(p: argparse.ArgumentParser) -> None:
+    """--rpc and --deployment, as every command on a deployed chain takes them."""
+    p.add_argument("--rpc", required=True, metavar="URL", help="JSON-RPC node (http/https)")
+    p.add_argument("--deployment", type=Path, metavar="FILE",
+                   help="deployment file (default: deployments/<chain id>.json)")  # fmt: skip
+
+
+def _node_options(p: argparse.ArgumentParser, key_env: str, whose: str) -> None:
+    """The options of a node that signs (oracle, validator): its key, its passes."""
+    p.add_argument("--key-env", default=key_env, metavar="VAR",
+                   help=f"variable holding the {whose}'s key (default {key_env})")  # fmt: skip
+    p.add_argument("--once", action="store_true", help="one pass, then exit")
+    p.add_argument("--poll", type=float, default=2.0, metavar="S",
+                   help="seconds between passes")  # fmt: skip
+
+
+def _json_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--json", action="store_true", help=f"print {what} as one JSON line")
+
+
+def _allow_other_engine(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--allow-other-engine", action="store_true", help=what)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from nodes.service import DEFAULT_KEY_ENV as ORACLE_KEY_ENV
+    from nodes.validator import DEFAULT_KEY_ENV as VALIDATOR_KEY_ENV
+    from verifier.indexer import MAX_SPAN
+
     parser = argparse.ArgumentParser(
         prog="flexmarket",
         description="Local electricity flexibility market: clearing, chain, verification.",
@@ -335,17 +436,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="progress and debug lines on stderr, terminal or not")  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("clear", help="clear a scenario file (no chain)",
-                       formatter_class=HelpFormatter)  # fmt: skip
-    p.set_defaults(parser=p)
+
+    def command(name: str, run: Callable[[argparse.Namespace], int], what: str,
+                **kwargs: Any) -> argparse.ArgumentParser:  # fmt: skip
+        p = sub.add_parser(name, help=what, description=what, formatter_class=HelpFormatter,
+                           **kwargs)  # fmt: skip
+        p.set_defaults(parser=p, run=run, until_stopped=False)
+        return p
+
+    p = command("clear", cmd_clear, "clear a scenario file (no chain)")
     p.add_argument("file", metavar="FILE", help="a flexmarket.scenario/1 JSON file")
     p.add_argument("--json", action="store_true", help="print the result JSON")
-    p.set_defaults(run=cmd_clear)
-    p = sub.add_parser(
-        "demo", help="run a whole market session on a local chain",
-        formatter_class=HelpFormatter,
-    )  # fmt: skip
-    p.set_defaults(parser=p)
+
+    p = command("demo", cmd_demo, "run a whole market session on a local chain")
     p.add_argument(
         "--scenario",
         default=str(EXAMPLES / "flech_powermax.json"),
@@ -365,45 +468,83 @@ def build_parser() -> argparse.ArgumentParser:
         help="TSO-DSO coordination: override the scenario's market.coupling (default: "
         "the scenario's)",
     )
-    p.set_defaults(run=cmd_demo)
+
     from flexmarket import baseline
 
     baseline.add_parser(sub, HelpFormatter)
-    sub.add_parser(
-        "needs",
-        help="DSO needs from a grid's forecasts (see `flexmarket needs -h`)",
-        add_help=False,
-    )
-    sub.add_parser(
-        "index",
-        help="index the chain's events into a database (see `flexmarket index -h`)",
-        add_help=False,
-    )
-    for name, what in (
-        ("oracle", "clear sessions from the chain and commit results (oracle service)"),
-        ("verify", "re-check committed results, payments and bytecode from the chain"),
-        ("replay", "replay every session of the chain and re-check it"),
-        ("validate", "attest results that verify, dispute the others (validator node)"),
+
+    p = command(
+        "needs", cmd_needs,
+        "flexibility needs per zone and slot from a grid's forecast (AC power flow)",
+        usage="flexmarket needs [-h] --grid CODE|FILE --day YYYY-MM-DD [--storage "
+        "{setpoint,profile}] [--buyer ID] [--json]",
+    )  # fmt: skip
+    p.add_argument("--grid", required=True, metavar="CODE|FILE",
+                   help="SimBench code (e.g. 1-LV-semiurb4--2-sw) or pandapower JSON file")
+    p.add_argument("--day", metavar="YYYY-MM-DD",
+                   help="day of the profiles (96 slots of 15 min); required, except for a "
+                   "pandapower file without profiles")
+    p.add_argument("--storage", choices=("setpoint", "profile"), default="setpoint",
+                   help="storage operating point (default: the model's set-point)")
+    p.add_argument("--buyer", default="DSO1", metavar="ID",
+                   help="participant id of the buying DSO")
+    p.add_argument("--json", action="store_true", help="print JSON (zones and requests)")
+
+    p = command("index", cmd_index,
+                "index every event of the deployed contracts into SQLite or PostgreSQL")
+    _chain_options(p)
+    p.add_argument(
+        "--db", metavar="URL",
+        help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB "
+        "(default: sqlite:///build/index/<chain id>.sqlite)",
+    )  # fmt: skip
+    p.add_argument("--follow", action="store_true", help="keep indexing new blocks")
+    p.add_argument("--poll", type=float, default=1.0, metavar="S",
+                   help="seconds between polls with --follow")  # fmt: skip
+    p.add_argument("--max-span", type=_at_least_1, default=MAX_SPAN, metavar="BLOCKS",
+                   help="most blocks per eth_getLogs and per transaction")  # fmt: skip
+    _json_option(p, "the summary (events, batches, blocks, reorgs, checkpoint)")
+    p.set_defaults(until_stopped=True)
+
+    sub.add_parser("serve", help="the participant API (see `flexmarket serve -h`)",
+                   add_help=False)  # its arguments: api.main.serve (PASSTHROUGH)  # fmt: skip
+
+    p = command("oracle", cmd_oracle,
+                "clear sessions from the chain and commit results (oracle service)")
+    _chain_options(p)
+    _node_options(p, ORACLE_KEY_ENV, "oracle")
+    _json_option(p, "what the last pass did (committed, resumed, forfeited, skipped)")
+    p.set_defaults(until_stopped=True)
+
+    for name, what, session in (
+        ("verify", "re-check committed results, payments and bytecode from the chain", True),
+        ("replay", "replay every session of the chain and re-check it", False),
     ):
-        sub.add_parser(name, help=f"{what} (see `flexmarket {name} -h`)", add_help=False)
-    sub.add_parser(
-        "serve",
-        help="the participant API (see `flexmarket serve -h`)",
-        add_help=False,
-    )
+        p = command(name, cmd_verify, what)
+        _chain_options(p)
+        if session:
+            p.add_argument("--session", type=int, metavar="ID",
+                           help="only this session (default: all)")  # fmt: skip
+        _json_option(p, "the report")
+        _allow_other_engine(p, "a result_hash other than this node's is a note, not a "
+                            "mismatch")  # fmt: skip
+
+    p = command("validate", cmd_validate,
+                "attest results that verify, dispute the others (VALIDATOR_ROLE)")
+    _chain_options(p)
+    _node_options(p, VALIDATOR_KEY_ENV, "validator")
+    p.add_argument("--session", type=int, metavar="ID",
+                   help="only this session (default: every session with a result)")
+    _allow_other_engine(p, "attest a result whose awards check out though its result_hash "
+                        "is not this node's (another engine version); without it, a "
+                        "different hash is disputed")  # fmt: skip
+    _json_option(p, "the attestations and disputes sent (with --once)")
+    p.set_defaults(until_stopped=True)
     return parser
 
 
-# Subcommands that parse their own arguments.
-PASSTHROUGH: dict[str, Callable[[Sequence[str]], int]] = {
-    "needs": cmd_needs,
-    "index": cmd_index,
-    "oracle": cmd_oracle,
-    "verify": cmd_verify,
-    "replay": cmd_replay,
-    "validate": cmd_validate,
-    "serve": cmd_serve,
-}
+# Subcommands that parse their own arguments: `serve` (api.main, being split up).
+PASSTHROUGH: dict[str, Callable[[Sequence[str]], int]] = {"serve": cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -436,8 +577,7 @@ GLOBAL_FLAGS = {"-q": -1, "--quiet": -1, "-v": 1, "--verbose": 1}
 
 def _global_flags(argv: list[str]) -> tuple[list[str], int]:
     """argv without -q/--quiet/-v/--verbose (wherever they stand, before a `--`), and the
-    verbosity they ask for: -1 quiet, 0 default, 1 verbose. `index --quiet` keeps its own
-    meaning (summary only) as well."""
+    verbosity they ask for: -1 quiet, 0 default, 1 verbose."""
     rest: list[str] = []
     verbosity = 0
     for i, arg in enumerate(argv):
@@ -446,41 +586,38 @@ def _global_flags(argv: list[str]) -> tuple[list[str], int]:
             break
         if arg in GLOBAL_FLAGS:
             verbosity = GLOBAL_FLAGS[arg]
-            if arg in ("-q", "--quiet") and rest[:1] == ["index"]:  # its lines too
-                arg = "--quiet"
-                rest.append(arg)
             continue
         rest.append(arg)
     return rest, verbosity
 
 
 def _main(argv: list[str]) -> int:
-    from oracle.errors import OracleError, ScenarioError
-    from python_client.errors import ClientError
-
+    """Parse, run, and turn the packages' typed errors into one `error: ...` line and the
+    exit code `flexmarket.exits.exit_code_of` gives them."""
+    if argv and argv[0] in PASSTHROUGH:
+        return PASSTHROUGH[argv[0]](argv[1:])
+    parser = build_parser()
     try:
-        if argv and argv[0] in PASSTHROUGH:
-            return PASSTHROUGH[argv[0]](argv[1:])
-        parser = build_parser()
         args, unknown = parser.parse_known_args(argv)
         if unknown:  # named by the subcommand's own usage, not the top-level one
             getattr(args, "parser", parser).error(
                 f"unrecognized arguments: {' '.join(unknown)}"
             )
+    except SystemExit as exc:  # argparse: -h (0) or a usage error (2, one line naming it)
+        return EXIT_INPUT if exc.code else EXIT_OK
+    try:
         code: int = args.run(args)
         return code
-    except ScenarioError as exc:
+    except KeyboardInterrupt:
+        if getattr(args, "until_stopped", False):  # a node, a --follow: stopped by Ctrl-C
+            return EXIT_OK
+        raise
+    except Exception as exc:
+        code_of = exit_code_of(exc)
+        if code_of is None:
+            raise
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except ClientError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    except OracleError as exc:
-        # grid input errors are OracleErrors too; anything the user can fix is exit 2
-        from oracle.grid.errors import GridError
-
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT if isinstance(exc, GridError) else EXIT_FAILURE
+        return code_of
 
 
 if __name__ == "__main__":

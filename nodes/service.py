@@ -34,40 +34,34 @@ exponential pause; a revert is not transient and is reported.
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-import requests
 from web3 import Web3
 
-from nodes.errors import NodeError, OracleServiceError
+from nodes.errors import OracleServiceError
 from nodes.rows import award_rows
 from nodes.validator import key_from_env
 from oracle import clear, parse_scenario
 from oracle.clearing import clear_scenario
 from oracle.coordination import clear_coordinated, needs_coordination
-from oracle.display import HelpFormatter
 from oracle.result import Result
 from oracle.scenario import Scenario
 from python_client.chain import Contracts, Deployment, connect
 from python_client.clients import OracleClient
-from python_client.errors import ClientError, TransactionReverted
-from verifier.errors import InputError, RpcError, VerifierError
-from verifier.rpc import JsonRpc, check_rpc_url
+from python_client.errors import TransactionReverted
+from python_client.retry import PASS, Retry
+from verifier.rpc import JsonRpc, check_rpc_url, is_transient
 from verifier.verify import load_state
 
 DEFAULT_KEY_ENV = "FLEXMARKET_ORACLE_KEY"
 PAGE_SIZE = 200
 # the reverts of a forfeit that someone else made first: nothing left to do
 FORFEITED_ALREADY = ("FlexMarketBondNotForfeitable", "FlexMarketNothingToForfeit")
-EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
 log = logging.getLogger(__name__)
 
 
@@ -237,66 +231,19 @@ class OracleService:
         done.committed[sid] = result.result_hash
         log.info("session %d: committed %d rows, result %s", sid, len(rows), result.result_hash)
 
-    def run(
-        self,
-        *,
-        once: bool = False,
-        poll_s: float = 2.0,
-        max_failures: int = 8,
-        max_pause_s: float = 30.0,
-    ) -> Pass:
-        """Passes until interrupted (or one with `once`); transient failures retried with
-        a pause doubling from 0.5 s up to `max_pause_s`, at most `max_failures` in a row."""
-        failures = 0
+    def run(self, *, once: bool = False, poll_s: float = 2.0, retry: Retry = PASS) -> Pass:
+        """Passes until interrupted (or one with `once`); a pass that fails transiently
+        (`verifier.rpc.is_transient`: the node did not answer) is tried again with a fresh
+        connection and nonce, by the one retry policy (`python_client.retry.PASS`)."""
         while True:
-            try:
-                done = self.step()
-                failures = 0
-            except Exception as exc:
-                if not is_transient(exc) or failures >= max_failures:
-                    raise
-                failures += 1
-                self._client = None  # a fresh connection and nonce
-                pause = min(max_pause_s, 0.5 * 2 ** (failures - 1))
-                log.warning("transient failure (%s); retrying in %.1f s", exc, pause)
-                time.sleep(pause)
-                continue
+            done = retry.call(self.step, is_transient, what="oracle pass",
+                              on_retry=self._reconnect)  # fmt: skip
             if once:
                 return done
             time.sleep(poll_s)
 
-
-def is_transient(exc: BaseException) -> bool:
-    """Failures worth retrying: the node did not answer (not: it answered an error)."""
-    if isinstance(exc, RpcError):
-        return exc.code is None  # no JSON-RPC error object: transport or HTTP status
-    if isinstance(exc, (httpx.TransportError, requests.ConnectionError, requests.Timeout)):
-        return True
-    if isinstance(exc, TransactionReverted):
-        return False
-    return isinstance(exc, (ClientError, ConnectionError, TimeoutError))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="flexmarket oracle", description="clear sessions from the chain and commit results",
-        formatter_class=HelpFormatter,
-    )
-    parser.add_argument("--rpc", required=True, metavar="URL",
-                        help="JSON-RPC node (http/https)")  # fmt: skip
-    parser.add_argument("--deployment", metavar="FILE",
-                        help="deployment file (default: deployments/<chain id>.json)")
-    parser.add_argument(
-        "--key-env",
-        default=DEFAULT_KEY_ENV,
-        metavar="VAR",
-        help=f"variable holding the oracle's key (default {DEFAULT_KEY_ENV})",
-    )
-    parser.add_argument("--once", action="store_true", help="one pass, then exit")
-    parser.add_argument("--poll", type=float, default=2.0, metavar="S",
-                        help="seconds between passes")  # fmt: skip
-    return parser
-
+    def _reconnect(self, exc: Exception) -> None:
+        self._client = None  # a fresh connection and nonce
 
 def run_oracle(
     rpc_url: str,
@@ -310,31 +257,7 @@ def run_oracle(
     `key_env`, until interrupted (or one pass with `once`). Raises InputError (the
     command's exit 2: a bad URL, no key, no deployment), VerifierError, NodeError or
     OSError (exit 1)."""
+    check_rpc_url(rpc_url)  # the arguments in their order: --rpc before the key
     service = OracleService(rpc_url, key_from_env(key_env), deployment)
     return service.run(once=once, poll_s=poll_s)
 
-
-def oracle_main(argv: Sequence[str]) -> int:
-    """The command line of `flexmarket oracle` (progress through the logging set up by the
-    CLI; the summary line on stdout)."""
-    try:
-        args = build_parser().parse_args(list(argv))
-    except SystemExit as exc:
-        return EXIT_INPUT if exc.code else EXIT_OK
-    if not logging.getLogger().handlers:  # run on its own: the lines it always printed
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    try:
-        done = run_oracle(
-            args.rpc, deployment=Path(args.deployment) if args.deployment else None,
-            key_env=args.key_env, once=args.once, poll_s=args.poll,
-        )  # fmt: skip
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except (VerifierError, NodeError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    except KeyboardInterrupt:
-        return EXIT_OK
-    print(f"committed {len(done.committed)} results, resumed {len(done.resumed)}")
-    return EXIT_OK

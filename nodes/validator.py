@@ -18,11 +18,8 @@ names the session; the contract counts an attestation only for that session
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -30,16 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from oracle.canonical import canonical_json, keccak256
-from oracle.display import HelpFormatter
 from python_client.chain import Contracts, Deployment, connect
 from python_client.clients import ValidatorClient
 from python_client.errors import TransactionReverted
-from verifier.errors import InputError, RpcError, VerifierError
-from verifier.rpc import JsonRpc, check_rpc_url
-from verifier.verify import EXIT_INPUT, EXIT_MISMATCH, EXIT_OK, load_state, verify_session
+from python_client.retry import PASS
+from verifier.errors import InputError
+from verifier.rpc import JsonRpc, check_rpc_url, is_transient
+from verifier.verify import load_state, verify_session
 
 DEFAULT_KEY_ENV = "FLEXMARKET_VALIDATOR_KEY"
-MAX_TRANSIENT = 8  # node failures in a row before `run_validator` gives up
 log = logging.getLogger(__name__)
 
 
@@ -140,35 +136,6 @@ def validate_session(
     }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="flexmarket validate",
-        description="attest results that verify, dispute the others (VALIDATOR_ROLE)",
-        formatter_class=HelpFormatter,
-    )
-    parser.add_argument("--rpc", required=True, metavar="URL",
-                        help="JSON-RPC node (http/https)")  # fmt: skip
-    parser.add_argument("--deployment", metavar="FILE",
-                        help="deployment file (default: deployments/<chain id>.json)")
-    parser.add_argument(
-        "--key-env",
-        default=DEFAULT_KEY_ENV,
-        metavar="VAR",
-        help=f"variable holding the validator's key (default {DEFAULT_KEY_ENV})",
-    )
-    parser.add_argument("--session", type=int, metavar="ID",
-                        help="only this session (default: every session with a result)")
-    parser.add_argument("--once", action="store_true", help="one pass, then exit")
-    parser.add_argument("--poll", type=float, default=2.0, metavar="S",
-                        help="seconds between passes")  # fmt: skip
-    parser.add_argument(
-        "--allow-other-engine", action="store_true",
-        help="attest a result whose awards check out though its result_hash is not this "
-        "node's (another engine version); without it, a different hash is disputed",
-    )
-    return parser
-
-
 def run_validator(
     rpc_url: str,
     *,
@@ -181,57 +148,19 @@ def run_validator(
 ) -> list[Action]:
     """`flexmarket validate`: passes of `validate_once` with the key read from the
     environment variable `key_env`, until interrupted (or one pass with `once`, whose
-    actions are returned). A node that does not answer is retried with a pause doubling up
-    to 30 s, `MAX_TRANSIENT` times in a row. Raises InputError (exit 2), VerifierError or
-    OSError (exit 1)."""
+    actions are returned). A pass the node did not answer (`verifier.rpc.is_transient`) is
+    tried again by the one retry policy (`python_client.retry.PASS`). Raises InputError
+    (exit 2), VerifierError or OSError (exit 1)."""
     check_rpc_url(rpc_url)
     key = key_from_env(key_env)
-    failures = 0
     while True:
-        try:
-            actions = validate_once(
+        actions = PASS.call(
+            lambda: validate_once(
                 rpc_url, deployment, key, sessions=None if session is None else [session],
                 strict_hash=strict_hash,
-            )  # fmt: skip
-            failures = 0
-        except RpcError as exc:
-            failures += 1
-            if failures > MAX_TRANSIENT:
-                raise
-            log.warning("transient: %s; retrying", exc)
-            time.sleep(min(30.0, 0.5 * 2**failures))
-            continue
+            ),
+            is_transient, what="validator pass",
+        )  # fmt: skip
         if once:
             return actions
         time.sleep(poll_s)
-
-
-def validate_main(argv: Sequence[str]) -> int:
-    """The command line of `flexmarket validate` (progress through the logging set up by
-    the CLI; with --once the actions on stdout, as JSON)."""
-    try:
-        args = build_parser().parse_args(list(argv))
-    except SystemExit as exc:
-        return EXIT_INPUT if exc.code else EXIT_OK
-    if not logging.getLogger().handlers:  # run on its own: the lines it always printed
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    try:
-        actions = run_validator(
-            args.rpc, deployment=Path(args.deployment) if args.deployment else None,
-            key_env=args.key_env, session=args.session, once=args.once, poll_s=args.poll,
-            strict_hash=not args.allow_other_engine,
-        )  # fmt: skip
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except (VerifierError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_MISMATCH
-    except KeyboardInterrupt:
-        return EXIT_OK
-    if not actions:  # a sentence, not a bare `[]`
-        print("nothing to do: no result on chain waits for this validator "
-              "(none committed, or each attested or disputed by it, or settled)")
-        return EXIT_OK
-    print(json.dumps([a.__dict__ for a in actions], sort_keys=True))
-    return EXIT_OK if all(a.ok for a in actions) else EXIT_MISMATCH

@@ -27,6 +27,8 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
+from python_client.errors import ClientError
+
 TYPES_FORMAT = "flexmarket.contract-types/1"
 TYPES_FILE = "contract-types.json"
 MIRROR_MODULE = Path("python_client") / "contract_types.py"
@@ -38,7 +40,7 @@ ROLES_LIBRARY = "FlexRoles"
 _TUPLE_ATTRIBUTES = frozenset(dir(tuple))
 
 
-class TypegenError(Exception):
+class TypegenError(ClientError):
     """The compiler output holds something the mirror cannot express."""
 
 

@@ -25,6 +25,10 @@ class IndexerError(VerifierError):
     another version, an inconsistent chain)."""
 
 
+class DatabaseError(IndexerError):
+    """The database failed (cannot connect, refused a statement): the message names `--db`."""
+
+
 class InputError(IndexerError):
     """An argument the user can fix: `argument` names it (`--db`, `--rpc`, ...)."""
 

@@ -2,7 +2,7 @@
 
     run_indexer("http://127.0.0.1:8545", "sqlite:///build/index/31337.sqlite",
                 Path("deployments/31337.json"), follow=True)
-    flexmarket index --rpc URL [--db URL] [--deployment FILE] [--follow]
+    flexmarket index --rpc URL [--db URL] [--deployment FILE] [--follow] [--json]
 
 Each step reads one block range with `eth_getLogs` (all three contracts at once, the range
 sized so that one answer holds a few thousand logs), checks the logs against the block
@@ -18,20 +18,18 @@ are used. See docs/indexer.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from oracle.display import progress
 from python_client.paths import ARTIFACTS_DIR
-from verifier.errors import IndexerError, InputError, RpcError, VerifierError
+from verifier.errors import DatabaseError, IndexerError, InputError, RpcError
 from verifier.events import CONTRACTS, DecodedLog, EventDecoder, args_json
 from verifier.projections import (
     BOOKKEEPING_DDL,
@@ -46,6 +44,7 @@ from verifier.rpc import JsonRpc, check_rpc_url
 from verifier.store import Database, parse_db_url
 
 DEPLOYMENTS_DIR = Path("deployments")
+log = logging.getLogger(__name__)  # a line per block range, a bar on a terminal
 
 REORG_WINDOW = 128  # blocks below the head whose headers are all fetched and kept
 INITIAL_SPAN = 2_000  # blocks per eth_getLogs at first
@@ -138,7 +137,6 @@ class Indexer:
         initial_span: int = INITIAL_SPAN,
         max_span: int = MAX_SPAN,
         target_logs: int = TARGET_LOGS,
-        log: Callable[[str], None] | None = None,
     ) -> None:
         self.rpc = rpc
         self.db = db
@@ -150,7 +148,6 @@ class Indexer:
         self.max_span = max(1, max_span)
         self.span = max(1, min(initial_span, self.max_span))
         self.target_logs = target_logs
-        self.log = log or (lambda _: None)
         self.stats = IndexerStats()
         self._insert_event = (
             f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join('?' * 11)}) "
@@ -265,10 +262,8 @@ class Indexer:
             self._move_checkpoint(checkpoint, base)
         self.stats.reorgs += 1
         self.stats.rolled_back_events += int(gone)
-        self.log(
-            f"reorg: block {checkpoint[0]} {checkpoint[1][:10]} left the chain; rolled back "
-            f"{gone} events from block {fork}"
-        )
+        log.warning("reorg: block %d %s left the chain; rolled back %d events from block %d",
+                    checkpoint[0], checkpoint[1][:10], gone, fork)  # fmt: skip
         return True
 
     # ------------------------------------------------------------------ one step
@@ -282,7 +277,7 @@ class Indexer:
                 if self.span == 1:
                     raise
                 self.span = max(1, self.span // 2)
-                self.log(f"eth_getLogs {start}..{end} failed ({exc}); span now {self.span}")
+                log.info("eth_getLogs %d..%d failed (%s); span now %d", start, end, exc, self.span)
                 continue
             if len(logs) > self.target_logs and self.span > 1:
                 self.span = max(1, self.span // 2)
@@ -376,9 +371,9 @@ class Indexer:
         self.stats.blocks += end - start + 1
         self.stats.checkpoint = (end, end_hash)
         self.stats.spans.append(end - start + 1)
-        self.log(f"blocks {start}..{end}: {len(fresh)} events")
+        log.info("blocks %d..%d: %d events", start, end, len(fresh))
         first = self.deployment.start_block
-        progress(_progress_log, "blocks indexed", end - first + 1, head - first + 1)
+        progress(log, "blocks indexed", end - first + 1, head - first + 1)
         return True
 
     def _new_only(self, decoded: list[DecodedLog], start: int, end: int) -> list[DecodedLog]:
@@ -425,7 +420,7 @@ class Indexer:
                     if retries > MAX_RETRIES:
                         message = f"the chain keeps changing under the indexer: {exc}"
                         raise IndexerError(message) from exc
-                    self.log(f"chain changed while reading ({exc}); reading again")
+                    log.info("chain changed while reading (%s); reading again", exc)
                     stop.wait(min(poll_interval_s, 0.2))
                     continue
                 if until_block is not None and self.checkpoint()[0] >= until_block:
@@ -458,117 +453,50 @@ def run_indexer(
     initial_span: int = INITIAL_SPAN,
     max_span: int = MAX_SPAN,
     target_logs: int = TARGET_LOGS,
-    log: Callable[[str], None] | None = None,
 ) -> IndexerStats:
     """Index every event of `deployment` (a deployment file, a python_client Deployment,
     or a DeploymentInfo) from the node at `rpc_url` into `db_url` (sqlite:///PATH or
     postgresql://...; None: sqlite:///build/index/<chain id>.sqlite). Returns at the head,
-    or with `follow` keeps polling every `poll_interval_s` until `stop` is set."""
+    or with `follow` keeps polling every `poll_interval_s` until `stop` is set. A failure
+    of the database is a DatabaseError naming `--db`."""
     check_rpc_url(rpc_url)
     if db_url is not None:
         parse_db_url(db_url)
     info = DeploymentInfo.of(deployment)
-    with JsonRpc(rpc_url) as rpc, Database(db_url or default_db_url(info.chain_id)) as db:
-        indexer = Indexer(
-            rpc, db, info, artifacts_dir=artifacts_dir, reorg_window=reorg_window,
-            initial_span=initial_span, max_span=max_span, target_logs=target_logs, log=log,
-        )  # fmt: skip
-        indexer.open()
-        return indexer.run(
-            follow=follow, poll_interval_s=poll_interval_s, stop=stop, until_block=until_block
-        )
-
-
-# ---------------------------------------------------------------------- command line
-
-
-_progress_log = logging.getLogger(__name__)  # a bar on a terminal (oracle.display.progress)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from oracle.display import HelpFormatter
-
-    parser = argparse.ArgumentParser(
-        prog="flexmarket index",
-        description="Index every event of the deployed contracts into SQLite or PostgreSQL.",
-        formatter_class=HelpFormatter,
-    )
-    parser.add_argument("--rpc", required=True, metavar="URL", help="JSON-RPC node (http[s]://)")
-    parser.add_argument(
-        "--db", metavar="URL",
-        help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB "
-        "(default: sqlite:///build/index/<chain id>.sqlite)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--deployment", metavar="FILE", type=Path,
-        help="deployment file (default: deployments/<chain id>.json)",
-    )  # fmt: skip
-    parser.add_argument("--follow", action="store_true", help="keep indexing new blocks")
-    parser.add_argument("--poll", type=float, default=1.0, metavar="S",
-                        help="seconds between polls with --follow")  # fmt: skip
-    parser.add_argument(
-        "--max-span", type=int, default=MAX_SPAN, metavar="BLOCKS",
-        help="most blocks per eth_getLogs and per transaction",
-    )  # fmt: skip
-    parser.add_argument("--quiet", action="store_true", help="print only the summary")
-    return parser
-
-
-def index_main(argv: Sequence[str]) -> int:
-    """`flexmarket index ...`: 0 done, 1 a failure (node, database), 2 bad input."""
-    parser = build_parser()
-    args = parser.parse_args(list(argv))  # argparse exits 2 on malformed arguments
-    if args.max_span < 1:
-        parser.error("argument --max-span: must be at least 1")
     try:
-        check_rpc_url(args.rpc)
-        if args.db is not None:
-            parse_db_url(args.db)
-        deployment_path: Path | None = args.deployment
-        if deployment_path is not None and not deployment_path.is_file():
-            raise InputError("--deployment", f"{deployment_path} is not a file")
-        if deployment_path is None:
-            with JsonRpc(args.rpc, retries=1) as rpc:
-                chain_id = rpc.chain_id()
-            deployment_path = DEPLOYMENTS_DIR / f"{chain_id}.json"
-            if not deployment_path.is_file():
-                raise InputError("--deployment", f"no {deployment_path} for chain {chain_id}")
-        # a line per batch: on a terminal through the progress logger (with its bar, which
-        # `flexmarket` shows there), elsewhere printed as it always was
-        log: Callable[[str], None] | None
-        if args.quiet:
-            log = None
-        elif sys.stderr.isatty():
-            log = _progress_log.info
-        else:
-            log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-        stats = run_indexer(
-            args.rpc, args.db, deployment_path, follow=args.follow,
-            poll_interval_s=args.poll, max_span=args.max_span, log=log,
-        )  # fmt: skip
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except RpcError as exc:
-        print(f"error: argument --rpc: {exc}", file=sys.stderr)
-        return 1
-    except VerifierError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        with JsonRpc(rpc_url) as rpc, Database(db_url or default_db_url(info.chain_id)) as db:
+            indexer = Indexer(
+                rpc, db, info, artifacts_dir=artifacts_dir, reorg_window=reorg_window,
+                initial_span=initial_span, max_span=max_span, target_logs=target_logs,
+            )  # fmt: skip
+            indexer.open()
+            return indexer.run(
+                follow=follow, poll_interval_s=poll_interval_s, stop=stop,
+                until_block=until_block,
+            )  # fmt: skip
     except Exception as exc:
         if not _is_database_error(exc):
             raise
-        print(f"error: argument --db: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    number, block_hash = stats.checkpoint
-    print(
-        f"indexed {stats.events} events in {stats.batches} batches "
-        f"({stats.events_per_s:,.0f} events/s); checkpoint block {number} {block_hash}; "
-        f"reorgs {stats.reorgs}"
-    )
-    return 0
+        raise DatabaseError(f"argument --db: {exc}") from exc
+
+
+# ---------------------------------------------------------------------- the command's part
+
+
+def resolve_deployment(rpc_url: str, deployment: Path | None) -> Path:
+    """The deployment file `flexmarket index` reads: `deployment` when given (InputError if
+    it is not a file), else deployments/<chain id>.json of the chain at `rpc_url`."""
+    check_rpc_url(rpc_url)
+    if deployment is not None:
+        if not deployment.is_file():
+            raise InputError("--deployment", f"{deployment} is not a file")
+        return deployment
+    with JsonRpc(rpc_url) as rpc:
+        chain_id = rpc.chain_id()
+    path = DEPLOYMENTS_DIR / f"{chain_id}.json"
+    if not path.is_file():
+        raise InputError("--deployment", f"no {path} for chain {chain_id}")
+    return path
 
 
 def _is_database_error(exc: Exception) -> bool:
@@ -577,7 +505,3 @@ def _is_database_error(exc: Exception) -> bool:
     import psycopg
 
     return isinstance(exc, (sqlite3.Error, psycopg.Error))
-
-
-if __name__ == "__main__":
-    sys.exit(index_main(sys.argv[1:]))

@@ -18,6 +18,12 @@ from urllib.parse import urlparse
 import httpx
 import orjson
 
+from python_client.errors import (
+    ArtifactError,
+    ClientError,
+    LocalChainError,
+    TransactionReverted,
+)
 from python_client.retry import REQUEST, Retry
 from verifier.errors import InputError, RpcError
 
@@ -29,6 +35,20 @@ def _transient(exc: Exception) -> bool:
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code in TRANSIENT_STATUS
     return isinstance(exc, httpx.TransportError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Failures worth retrying by a node's pass: the node did not answer (not: it answered an
+    error, refused or reverted a transaction, or a file is missing)."""
+    import requests
+
+    if isinstance(exc, RpcError):
+        return exc.code is None  # no JSON-RPC error object: transport or HTTP status
+    if isinstance(exc, (httpx.TransportError, requests.ConnectionError, requests.Timeout)):
+        return True
+    if isinstance(exc, (TransactionReverted, ArtifactError, LocalChainError)):
+        return False
+    return isinstance(exc, (ClientError, ConnectionError, TimeoutError))
 
 
 def check_rpc_url(url: str) -> str:

@@ -56,10 +56,8 @@ and results contracts it created).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -73,7 +71,7 @@ from eth_utils.crypto import keccak
 from oracle.display import progress
 from oracle.rules import bid_serves
 from python_client.paths import ARTIFACTS_DIR
-from verifier.errors import InputError, VerifierError
+from verifier.errors import InputError
 from verifier.rebuild import (
     ChainState,
     RebuildError,
@@ -83,9 +81,7 @@ from verifier.rebuild import (
     replay,
 )
 from verifier.report import session_read
-from verifier.rpc import JsonRpc, check_rpc_url
-
-EXIT_OK, EXIT_MISMATCH, EXIT_INPUT = 0, 1, 2
+from verifier.rpc import JsonRpc
 
 
 def engine_version() -> str:
@@ -747,65 +743,3 @@ def judge_session(state: ChainState, session_id: int, *, strict_hash: bool = Tru
         )
         report.fail(f"this node could not judge the session: {type(exc).__name__}: {exc}")
         return report
-
-
-# ------------------------------------------------------------------ command line
-
-
-def build_parser(prog: str, what: str, session: bool) -> argparse.ArgumentParser:
-    from oracle.display import HelpFormatter
-
-    parser = argparse.ArgumentParser(prog=prog, description=what, formatter_class=HelpFormatter)
-    parser.add_argument("--rpc", required=True, metavar="URL", help="JSON-RPC node (http/https)")
-    parser.add_argument(
-        "--deployment", metavar="FILE",
-        help="deployment file (default: deployments/<chain id>.json)",
-    )  # fmt: skip
-    if session:
-        parser.add_argument("--session", type=int, metavar="ID",
-                            help="only this session (default: all)")  # fmt: skip
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument(
-        "--allow-other-engine",
-        action="store_true",
-        help="a result_hash other than this node's is a note, not a mismatch",
-    )
-    return parser
-
-
-def _run(argv: Sequence[str], prog: str, what: str, session: bool) -> int:
-    parser = build_parser(prog, what, session)
-    try:
-        args = parser.parse_args(list(argv))
-    except SystemExit as exc:
-        return EXIT_INPUT if exc.code else EXIT_OK
-    try:
-        check_rpc_url(args.rpc)
-        sessions = [args.session] if session and args.session is not None else None
-        report = verify_chain(
-            args.rpc,
-            Path(args.deployment) if args.deployment else None,
-            sessions=sessions,
-            strict_hash=not args.allow_other_engine,
-        )
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except VerifierError as exc:  # RpcError included
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_MISMATCH
-    if args.json:
-        print(json.dumps(report.to_json(), sort_keys=True, separators=(",", ":")))
-    else:
-        print(report.render())
-    return EXIT_OK if report.ok else EXIT_MISMATCH
-
-
-def verify_main(argv: Sequence[str]) -> int:
-    """`flexmarket verify --rpc URL [--session ID] [--json]`."""
-    return _run(argv, "flexmarket verify", "re-check committed results from the chain", True)
-
-
-def replay_main(argv: Sequence[str]) -> int:
-    """`flexmarket replay --rpc URL [--json]`: every session from genesis."""
-    return _run(argv, "flexmarket replay", "replay every session of the chain", False)

@@ -21,14 +21,10 @@ exact AC model, so a need estimated a little short is corrected there.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import logging
 import re
-import sys
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -161,7 +157,7 @@ def find_needs(
                  figures=figures(model, ac))
 
 
-# --------------------------------------------------------------------------- CLI
+# --------------------------------------------------------------------------- the command
 
 
 def _slot_time(model: GridModel, t: int) -> str:
@@ -207,29 +203,6 @@ def needs_json(needs: Needs) -> dict[str, Any]:
     }
 
 
-def _parser() -> argparse.ArgumentParser:
-    from oracle.display import HelpFormatter
-
-    p = argparse.ArgumentParser(
-        prog="flexmarket needs",
-        description="Flexibility needs per zone and slot from a grid's forecast (AC power flow).",
-        usage="flexmarket needs [-h] --grid CODE|FILE --day YYYY-MM-DD [--storage "
-        "{setpoint,profile}] [--buyer ID] [--json]",
-        formatter_class=HelpFormatter,
-    )
-    p.add_argument("--grid", required=True, metavar="CODE|FILE",
-                   help="SimBench code (e.g. 1-LV-semiurb4--2-sw) or pandapower JSON file")
-    p.add_argument("--day", metavar="YYYY-MM-DD",
-                   help="day of the profiles (96 slots of 15 min); required, except for a "
-                   "pandapower file without profiles")
-    p.add_argument("--storage", choices=("setpoint", "profile"), default="setpoint",
-                   help="storage operating point (default: the model's set-point)")
-    p.add_argument("--buyer", default="DSO1", metavar="ID",
-                   help="participant id of the buying DSO")
-    p.add_argument("--json", action="store_true", help="print JSON (zones and requests)")
-    return p
-
-
 # The shape of every SimBench code (`simbench.collect_all_simbench_codes()`, which takes
 # seconds to import): version 1, voltage levels, type, LV part, scenario 0-2, switches.
 _SIMBENCH_CODE = re.compile(
@@ -252,40 +225,29 @@ def _argument_problem(grid: str, day: str | None) -> str | None:
     return None
 
 
-def needs_main(argv: Sequence[str] | None = None) -> int:
-    """`flexmarket needs`: 0 on success, 2 on bad input (message names the argument)."""
-    args = _parser().parse_args(argv)
-    if args.day is not None:
+def needs_for_grid(grid: str, day: str | None, *, storage: Literal["setpoint", "profile"] =
+                   "setpoint", buyer: str = "DSO1") -> Needs:
+    """`flexmarket needs`: the needs of a SimBench code or pandapower file on a day. Bad
+    input is a GridError naming the argument (`--grid: ...`, `--day: ...`), told before
+    the grid is loaded (seconds) whenever it can be."""
+    if day is not None:
         try:
-            dt.date.fromisoformat(args.day)
+            dt.date.fromisoformat(day)
         except ValueError:
-            print(f"flexmarket needs: --day: {args.day!r} is not a date YYYY-MM-DD",
-                  file=sys.stderr)
-            return 2
-    problem = _argument_problem(args.grid, args.day)
-    if problem is not None:  # before the grid is loaded (seconds): named at once
-        print(f"flexmarket needs: {problem}", file=sys.stderr)
-        return 2
+            raise GridError(f"--day: {day!r} is not a date YYYY-MM-DD") from None
+    problem = _argument_problem(grid, day)
+    if problem is not None:
+        raise GridError(problem)
     log = logging.getLogger(__name__)  # `flexmarket` shows it on a terminal
     log.info("loading the grid %s (SimBench: its profiles too; cached after the first time)",
-             args.grid)  # fmt: skip
+             grid)  # fmt: skip
     try:
-        model = build_model(args.grid, day=args.day, storage=args.storage)
+        model = build_model(grid, day=day, storage=storage)
         log.info("AC power flow over %d steps, then the needs per zone and slot",
                  len(model.step_labels))  # fmt: skip
-        if args.day is None and model.step_labels[0] != "static":
+        if day is None and model.step_labels[0] != "static":
             raise GridError(f"grid.day: {model.name} has profiles: give the day, YYYY-MM-DD")
-        needs = find_needs(model, buyer=args.buyer)
-    except GridError as exc:
+        return find_needs(model, buyer=buyer)
+    except GridError as exc:  # the scenario's field names are the command's arguments here
         msg = str(exc).replace("grid.day:", "--day:", 1).replace("grid:", "--grid:", 1)
-        print(f"flexmarket needs: {msg}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(needs_json(needs), indent=1))
-    else:
-        print(render_text(needs))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(needs_main())
+        raise GridError(msg) from exc

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from flexmarket.cli import main as flexmarket
 from oracle.grid.model import GridModel, build_model
-from oracle.grid.needs import find_needs, needs_main
+from oracle.grid.needs import find_needs
 from oracle.grid.powerflow import AcSolver
 from tests.grid.conftest import LV_CODE, LV_DAY
 
@@ -46,7 +47,7 @@ def test_needs_of_the_small_grid(small_grid_file: Path) -> None:
 
 
 def test_needs_cli_prints_requests_and_zones_as_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert needs_main(["--grid", LV_CODE, "--day", LV_DAY, "--json"]) == 0
+    assert flexmarket(["needs", "--grid", LV_CODE, "--day", LV_DAY, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["requests"][0]["direction"] == "down"
     assert {z["id"] for z in out["zones"]} >= {"T0", "T0-L33"}
@@ -65,11 +66,10 @@ def test_needs_cli_prints_requests_and_zones_as_json(capsys: pytest.CaptureFixtu
 def test_needs_cli_bad_input_exits_2_naming_the_argument(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert needs_main(argv) == 2
+    assert flexmarket(["needs", *argv]) == 2
     assert message in capsys.readouterr().err
 
 
-def test_needs_cli_missing_grid_exits_2() -> None:
-    with pytest.raises(SystemExit) as exc:
-        needs_main(["--day", LV_DAY])
-    assert exc.value.code == 2
+def test_needs_cli_missing_grid_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert flexmarket(["needs", "--day", LV_DAY]) == 2
+    assert "the following arguments are required: --grid" in capsys.readouterr().err

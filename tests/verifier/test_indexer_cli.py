@@ -80,9 +80,10 @@ def _checkpoint(url: str) -> int:
 
 def _kill_mid_run(s: Setup, url: str, rng: random.Random) -> int:
     """Start the indexer, wait until it has committed a few ranges, SIGKILL it a few
-    milliseconds later. Returns the number of progress lines seen."""
+    milliseconds later. Returns the number of progress lines seen (-v: shown off a terminal)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "flexmarket", "index", "--rpc", s.market.chain.url, "--db", url,
+        [sys.executable, "-m", "flexmarket", "-v", "index", "--rpc", s.market.chain.url,
+         "--db", url,
          "--deployment", str(s.market.deployment_file), "--max-span", "1"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -91,7 +92,7 @@ def _kill_mid_run(s: Setup, url: str, rng: random.Random) -> int:
     seen = 0
     try:
         for line in process.stderr:
-            if line.startswith("blocks "):
+            if line.startswith("index: blocks ") and line.rstrip().endswith(" events"):
                 seen += 1
                 if seen >= wanted:
                     time.sleep(rng.uniform(0, 0.004))

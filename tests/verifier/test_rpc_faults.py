@@ -10,12 +10,14 @@ import socket
 import struct
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from python_client.localchain import LocalChain, start_chain
+from python_client.retry import PASS, Retry
 from verifier.errors import RpcError
 from verifier.rpc import JsonRpc
 
@@ -94,7 +96,7 @@ def test_transient_failures_are_retried_until_the_node_answers(
     with JsonRpc(chain.url) as direct:
         head = direct.block_number()
     proxy.arm(fault, failures=3)
-    with JsonRpc(proxy.url, retries=5, backoff_s=0.01) as rpc:
+    with JsonRpc(proxy.url, retry=Retry(5, 0.01, 0.1)) as rpc:
         assert rpc.block_number() == head
         assert rpc.chain_id() == 31337
         assert rpc.requests == 5  # three failed, then one each
@@ -107,7 +109,7 @@ def test_past_its_retries_the_caller_gets_an_rpc_error(
 ) -> None:
     _, proxy = node
     proxy.arm(fault, failures=10)
-    with JsonRpc(proxy.url, retries=2, backoff_s=0.01) as rpc, pytest.raises(RpcError) as caught:
+    with JsonRpc(proxy.url, retry=Retry(2, 0.01, 0.1)) as rpc, pytest.raises(RpcError) as caught:
         rpc.block_number()
     assert caught.value.method == "eth_blockNumber"
     assert "no answer" in str(caught.value)
@@ -117,7 +119,7 @@ def test_past_its_retries_the_caller_gets_an_rpc_error(
 def test_an_error_the_node_answers_is_not_retried(node: tuple[LocalChain, FlakyProxy]) -> None:
     _, proxy = node
     proxy.arm("503", failures=0)
-    with JsonRpc(proxy.url, retries=5, backoff_s=0.01) as rpc, pytest.raises(RpcError) as caught:
+    with JsonRpc(proxy.url, retry=Retry(5, 0.01, 0.1)) as rpc, pytest.raises(RpcError) as caught:
         rpc.call("eth_getBlockByNumber", ["not a block", False])
     assert caught.value.code is not None  # the node's JSON-RPC error, passed on
     assert proxy.seen == 1
@@ -127,7 +129,8 @@ def test_the_oracle_service_rides_out_a_node_that_stops_answering(
     node: tuple[LocalChain, FlakyProxy], caplog: pytest.LogCaptureFixture,
 ) -> None:
     """More failures in a row than one JSON-RPC call retries (six attempts): the call gives
-    up with a transient RpcError, the service's own loop pauses and runs the pass again."""
+    up with a transient RpcError, the service's pass is retried (python_client.retry.PASS,
+    here with short pauses) and runs again."""
     from nodes.service import OracleService
     from python_client.chain import Wallet, connect, deploy
 
@@ -137,11 +140,12 @@ def test_the_oracle_service_rides_out_a_node_that_stops_answering(
     deployment = deploy(w3, Wallet(w3, keys[0]))
     service = OracleService(proxy.url, keys[1], deployment)
     proxy.arm("reset", failures=7)
-    with caplog.at_level("INFO", logger="nodes.service"):
-        done = service.run(once=True, max_pause_s=0.1)
+    with caplog.at_level("INFO", logger="python_client.retry"):
+        done = service.run(once=True, retry=replace(PASS, max_pause_s=0.1))
     logs = caplog.messages
     assert done.committed == {} and done.skipped == {}  # no session yet: nothing to do
-    assert any("transient failure" in line for line in logs), logs
+    assert any(line.startswith("oracle pass: ") and "retry 1 of 8" in line
+               for line in logs), logs
     assert proxy.seen >= 8
 
 
@@ -157,6 +161,6 @@ def test_an_answer_that_is_not_transient_stops_the_service(
                                           "FlexRegistry": "0x" + "22" * 20,
                                           "FlexMarket": "0x" + "33" * 20}}  # fmt: skip
     service = OracleService(proxy.url, chain.dev_private_keys[1], wrong)
-    with caplog.at_level("INFO", logger="nodes.service"), pytest.raises(InputError):
-        service.run(once=True, max_pause_s=0.1)
-    assert not any("transient failure" in line for line in caplog.messages)
+    with caplog.at_level("INFO", logger="python_client.retry"), pytest.raises(InputError):
+        service.run(once=True, retry=replace(PASS, max_pause_s=0.1))
+    assert not any("oracle pass" in line for line in caplog.messages)
