@@ -9,34 +9,18 @@ here; view calls are read through the records (`SessionView.from_abi(raw).money.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import IntEnum
 from typing import Any, Final, NamedTuple
 
-
-class ContractEnum(IntEnum):
-    """An enum of the contracts; members in UPPER_SNAKE_CASE of their Solidity names."""
-
-    @property
-    def label(self) -> str:
-        """The member in lower case: the word scenario files, replicas and the API use
-        (`pay_as_bid`, `up`, `final`)."""
-        return self.name.lower()
-
-    @property
-    def solidity_name(self) -> str:
-        """The member as the contracts spell it (`PayAsBid`, `Final`)."""
-        return SOLIDITY_NAMES[type(self).__name__][self.value]
-
-
-def labels(enum: type[ContractEnum]) -> tuple[str, ...]:
-    """Every member's label, in value order (index = the value on chain)."""
-    return tuple(member.label for member in enum)
+from python_client.contract_enum import ContractEnum as ContractEnum
+from python_client.contract_enum import labels as labels
 
 
 class AssetType(ContractEnum):
     """Kind of a flexible asset, as in the scenario file (`load | generation |
     storage`). (contracts/types/FlexTypes.sol)
     """
+
+    __solidity_names__ = ("Load", "Generation", "Storage")
 
     LOAD = 0
     GENERATION = 1
@@ -49,6 +33,8 @@ class Direction(ContractEnum):
     (contracts/types/FlexTypes.sol)
     """
 
+    __solidity_names__ = ("Up", "Down")
+
     UP = 0
     DOWN = 1
 
@@ -58,12 +44,16 @@ class Pricing(ContractEnum):
     direction at the highest price accepted there. (contracts/types/FlexTypes.sol)
     """
 
+    __solidity_names__ = ("PayAsBid", "Uniform")
+
     PAY_AS_BID = 0
     UNIFORM = 1
 
 
 class BuyerRole(ContractEnum):
     """The role a buyer acts in when it posts a need. (contracts/types/FlexTypes.sol)"""
+
+    __solidity_names__ = ("DSO", "TSO", "BRP")
 
     DSO = 0
     TSO = 1
@@ -72,6 +62,8 @@ class BuyerRole(ContractEnum):
 
 class BidStatus(ContractEnum):
     """Life of a sealed bid. (contracts/types/FlexTypes.sol)"""
+
+    __solidity_names__ = ("None", "Committed", "Revealed", "Forfeited", "Released")
 
     NONE = 0
     COMMITTED = 1
@@ -87,22 +79,14 @@ class ResultStatus(ContractEnum):
     returned. (contracts/types/FlexTypes.sol)
     """
 
+    __solidity_names__ = ("None", "Committing", "Pending", "Final", "Disputed", "Voided")
+
     NONE = 0
     COMMITTING = 1
     PENDING = 2
     FINAL = 3
     DISPUTED = 4
     VOIDED = 5
-
-
-SOLIDITY_NAMES: Final[dict[str, tuple[str, ...]]] = {
-    "AssetType": ("Load", "Generation", "Storage"),
-    "Direction": ("Up", "Down"),
-    "Pricing": ("PayAsBid", "Uniform"),
-    "BuyerRole": ("DSO", "TSO", "BRP"),
-    "BidStatus": ("None", "Committed", "Revealed", "Forfeited", "Released"),
-    "ResultStatus": ("None", "Committing", "Pending", "Final", "Disputed", "Voided"),
-}
 
 
 # type(uint64).max in a price cap or a need's maximum price: no limit

@@ -249,28 +249,10 @@ here; view calls are read through the records (`SessionView.from_abi(raw).money.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import IntEnum
 from typing import Any, Final, NamedTuple
 
-
-class ContractEnum(IntEnum):
-    """An enum of the contracts; members in UPPER_SNAKE_CASE of their Solidity names."""
-
-    @property
-    def label(self) -> str:
-        """The member in lower case: the word scenario files, replicas and the API use
-        (`pay_as_bid`, `up`, `final`)."""
-        return self.name.lower()
-
-    @property
-    def solidity_name(self) -> str:
-        """The member as the contracts spell it (`PayAsBid`, `Final`)."""
-        return SOLIDITY_NAMES[type(self).__name__][self.value]
-
-
-def labels(enum: type[ContractEnum]) -> tuple[str, ...]:
-    """Every member's label, in value order (index = the value on chain)."""
-    return tuple(member.label for member in enum)
+from python_client.contract_enum import ContractEnum as ContractEnum
+from python_client.contract_enum import labels as labels
 '''
 
 
@@ -296,12 +278,11 @@ def render(types: Mapping[str, Any], abis: Mapping[str, list[dict[str, Any]]]) -
     for enum in types["enums"]:
         lines += ["", "", f"class {enum['name']}(ContractEnum):",
                   *_docstring(f"{enum['doc']} ({enum['source']})"), ""]  # fmt: skip
+        members = enum["members"]
+        names = ", ".join(_q(m) for m in members) + ("," if len(members) == 1 else "")
+        lines += [f"    __solidity_names__ = ({names})", ""]
         lines += [f"    {upper_snake(m)} = {i}" for i, m in enumerate(enum["members"])]
-    lines += ["", "", "SOLIDITY_NAMES: Final[dict[str, tuple[str, ...]]] = {"]
-    lines += [f"    {_q(e['name'])}: ({', '.join(_q(m) for m in e['members'])}"
-              + ("," if len(e["members"]) == 1 else "") + "),"
-              for e in types["enums"]]  # fmt: skip
-    lines += ["}", ""]
+    lines += [""]
 
     lines += ["", "# type(uint64).max in a price cap or a need's maximum price: no limit",
               f"NO_LIMIT: Final = 2**{_no_limit_bits(abis)} - 1"]  # fmt: skip
