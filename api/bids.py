@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.clock import ChainClock
 from api.problems import Problem
-from api.reads import ChainReads
+from api.reads import ZERO_ADDRESS, ChainReads
 from api.relay_batcher import PendingCommit, RelayBatcher
 from api.relay_nonces import RelayNonces
 from api.relayer import Relayer
@@ -32,8 +32,6 @@ from python_client.hashing import bid_id as bid_id_of
 from python_client.hashing import commitment as commitment_of
 from python_client.records import BidFields
 from python_client.relay import RelayDomain, commit_digest, join_digest, recover_raw, reveal_digest
-
-ZERO_ADDRESS = "0x" + "0" * 40
 
 
 def check_signer(signer: bytes | None, seller: str) -> None:

@@ -25,6 +25,7 @@ from python_client.records import ChainEvent
 T = TypeVar("T")
 FOLLOW_RANGE = 10_000  # blocks per eth_getLogs (the follower's, and the session log reads)
 MAX_SESSION_ID = 2**48 - 1
+ZERO_ADDRESS = "0x" + "0" * 40  # an unset address in storage (an asset not registered)
 
 
 @dataclass(frozen=True)

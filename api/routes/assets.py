@@ -6,6 +6,7 @@ from __future__ import annotations
 from eth_utils.address import to_checksum_address
 from fastapi import APIRouter
 
+from api import views
 from api.deps import GatewayDep, TokenDep
 from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import (
@@ -16,24 +17,11 @@ from api.schemas import (
     PrequalificationCreate,
     ZoneCreate,
 )
-from python_client.contract_types import AssetType, AssetView, labels
-from python_client.hashing import label, label_text
+from python_client.contract_types import AssetType, labels
+from python_client.hashing import label
 
 router = APIRouter(tags=["assets"], responses=SIGNED_IN)
 TYPES = labels(AssetType)
-ZERO = "0x" + "0" * 40
-
-
-def _asset(gateway: GatewayDep, asset_id: str) -> AssetPublic:
-    raw = gateway.call(gateway.contracts.registry.functions.asset(bytes.fromhex(asset_id[2:])))
-    a = AssetView.from_abi(raw)
-    if a.manager == ZERO:
-        raise Problem(404, "not-found", f"asset {asset_id} is not registered")
-    zone = label_text(a.zone)  # 0x hex if not UTF-8 (registered outside the API)
-    return AssetPublic(
-        asset_id=asset_id.lower(), owner=a.owner, manager=a.manager, asset_type=a.asset_type.label,
-        p_max_w=a.p_max_w, p_min_w=a.p_min_w, zone=zone, prequalified=a.prequalified,
-    )  # fmt: skip
 
 
 @router.post("/zones", response_model=PreparedPublic, responses=errors(403, 409, 413))
@@ -62,12 +50,7 @@ def register_asset(body: AssetCreate, token: TokenDep, gateway: GatewayDep) -> P
 @router.get("/assets/{asset_id}", response_model=AssetPublic, responses=errors(404))
 def get_asset(asset_id: Hex32, token: TokenDep, gateway: GatewayDep) -> AssetPublic:
     """Its manager, its owner, the DSO of its zone or the admin; 404 for anyone else."""
-    asset = _asset(gateway, asset_id)
-    if token.address not in (asset.manager, asset.owner):
-        info = gateway.call(gateway.contracts.registry.functions.zoneInfo(label(asset.zone)))
-        if info[0] != token.address and not gateway.has_role(token.address, "ADMIN"):
-            raise Problem(404, "not-found", f"asset {asset_id} is not registered")
-    return asset
+    return views.asset_seen_by(gateway, token.address, asset_id)
 
 
 @router.post(
@@ -80,9 +63,8 @@ def prequalify(
 ) -> PreparedPublic:
     """The DSO of the asset's zone only."""
     gateway.require_role(token.address, "DSO")
-    asset = _asset(gateway, asset_id)
-    info = gateway.call(gateway.contracts.registry.functions.zoneInfo(label(asset.zone)))
-    if info[0] != token.address:
+    asset = views.asset(gateway, asset_id)
+    if views.zone_dso(gateway, asset.zone) != token.address:
         raise Problem(403, "not-zone-dso", f"you are not the DSO of zone {asset.zone!r}")
     fn = gateway.contracts.registry.functions.setPrequalified(
         bytes.fromhex(asset_id[2:]), body.prequalified

@@ -4,28 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api import views
 from api.deps import GatewayDep, TokenDep
 from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import U48, PreparedPublic, SessionCreate, SessionPublic
-from python_client.contract_types import SessionView
 from python_client.hashing import label
 from python_client.records import Pricing, SessionParams
 
 router = APIRouter(prefix="/sessions", tags=["sessions"], responses=SIGNED_IN)
-
-
-def phase_of(gateway: GatewayDep, t: object) -> str:
-    from api.gateway import SessionTiming
-
-    assert isinstance(t, SessionTiming)
-    now = gateway.now()
-    if now < t.bidding_end:
-        return "bidding"
-    if now < t.reveal_deadline:
-        return "reveal"
-    if now < t.clearing_deadline:
-        return "clearing"
-    return "after_clearing"
 
 
 @router.post("", response_model=PreparedPublic, responses=errors(403, 409, 413))
@@ -66,16 +52,4 @@ def open_session(body: SessionCreate, token: TokenDep, gateway: GatewayDep) -> P
 
 @router.get("/{session_id}", response_model=SessionPublic, responses=errors(404, 409))
 def get_session(session_id: U48, token: TokenDep, gateway: GatewayDep) -> SessionPublic:
-    t = gateway.session(session_id)
-    raw = gateway.call(gateway.contracts.market.functions.session(session_id))
-    money = SessionView.from_abi(raw).money
-    return SessionPublic(
-        session_id=session_id, operator=t.operator, bidding_end=t.bidding_end,
-        reveal_deadline=t.reveal_deadline, clearing_deadline=t.clearing_deadline,
-        delivery_start=t.delivery_start, slot_count=t.slot_count, slot_minutes=t.slot_minutes,
-        pricing=Pricing(t.pricing).label,
-        attestation_quorum=t.attestation_quorum, result_status=money.result_status.label,
-        need_count=money.need_count, award_count=money.award_count,
-        settled_count=money.settled_count,
-        phase=phase_of(gateway, t),
-    )  # fmt: skip
+    return views.session(gateway, session_id)
