@@ -54,6 +54,18 @@ class ParticipantClient:
     def _send_receipt(self, fn: Any, gas: int | None = None) -> TxReceipt:
         return self.wallet.transact(fn, gas)
 
+    def _send_grid(self, session_id: int, grid: bytes) -> list[ChainEvent]:
+        """A session's grid inputs in `publishGrid` parts (oracle.grid.published.grid_parts:
+        64 KiB, ~2.7 M gas each; an MV grid's inputs do not fit one block), one transaction
+        after the other, in order; the events of all of them."""
+        from oracle.grid.published import grid_parts
+
+        parts = grid_parts(grid)
+        events: list[ChainEvent] = []
+        for index, part in enumerate(parts):
+            events += self._send(self.market.publishGrid(session_id, index, len(parts), part))
+        return events
+
     @property
     def market(self) -> Any:
         return self.contracts.market.functions
@@ -192,8 +204,8 @@ class DsoClient(BuyerClient):
 
     def publish_grid(self, session_id: int, grid: bytes) -> list[ChainEvent]:
         """The grid inputs of a session this DSO opened, before gate closure (canonical JSON,
-        oracle.grid.published.grid_json)."""
-        return self._send(self.market.publishGrid(session_id, grid))
+        oracle.grid.published.grid_json), in parts (see ParticipantClient._send_grid)."""
+        return self._send_grid(session_id, grid)
 
 
 class AggregatorClient(ParticipantClient):
@@ -270,8 +282,9 @@ class OracleClient(ParticipantClient):
 
     def publish_grid(self, session_id: int, grid: bytes) -> list[ChainEvent]:
         """The session's grid inputs (canonical JSON, oracle.grid.published.grid_json), before
-        gate closure: what the session is cleared with on every node."""
-        return self._send(self.market.publishGrid(session_id, grid))
+        gate closure: what the session is cleared with on every node. In parts (see
+        ParticipantClient._send_grid)."""
+        return self._send_grid(session_id, grid)
 
     def commit_result(
         self,

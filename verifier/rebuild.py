@@ -17,7 +17,7 @@ A session becomes a `flexmarket.scenario/1` scenario in chain identifiers:
 | requests | `need-<index>`, one per `NeedPosted` with quantities; zone `bytes32(0)` = system-wide |
 | bids | revealed, in chain order: `0x` id, `BidRevealed` terms, `submitted_at`: commit time |
 | coordination | `CoordinationPublished` JSON: `coupling`, `priority`, `balance_dso`, zone fields |
-| grid | `GridPublished` JSON: the `grid` object with its published `inputs` (cuts, buses) |
+| grid | `GridPublished` parts, joined: the `grid` object with its published `inputs` (cuts) |
 
 A *balancing need* (`NeedPosted` with no quantities: a DSO's budget for counter-activations,
 `balance_dso`) asks for no watts: it is not a request of the scenario (a request would have
@@ -259,7 +259,9 @@ class SessionRecord:
     settle_order: list[int] = field(default_factory=list)  # award indices as settled
     statuses_at_settlement: list[str] = field(default_factory=list)
     coordination: str | None = None  # CoordinationPublished, 0x hex of the JSON bytes
-    grid: str | None = None  # GridPublished, 0x hex of the JSON bytes
+    grid: str | None = None  # GridPublished, 0x hex of the JSON bytes (all parts, joined)
+    grid_parts: list[str] = field(default_factory=list)  # GridPublished parts so far, 0x hex
+    grid_part_count: int = 0  # the count part 0 fixed (0: none published)
     # events of this session the replay could not place: the rebuild may differ from the
     # session the chain holds, so no node may vouch for it (verifier.verify reports them)
     unplaced: list[Unplaced] = field(default_factory=list)
@@ -372,6 +374,11 @@ class SessionRecord:
         """The published grid object (issue 19), or None. Its content is checked where the
         scenario is parsed (`oracle.grid_spec.GridSpec`, every problem with its field)."""
         if self.grid is None:
+            if self.grid_parts:  # a result over inputs nobody can rebuild
+                raise RebuildError(
+                    f"session {self.session_id}: grid inputs incomplete at gate closure: "
+                    f"{len(self.grid_parts)} of {self.grid_part_count} parts published"
+                )
             return None
         try:
             body = json.loads(bytes.fromhex(self.grid[2:]).decode("utf-8"))
@@ -624,8 +631,17 @@ def _apply(
         )
     elif name == "CoordinationPublished":
         s.coordination = a["coordination"]
-    elif name == "GridPublished":
-        s.grid = a["grid"]
+    elif name == "GridPublished":  # parts in order from 0 (the contract accepts no other)
+        index, count = int(a["partIndex"]), int(a["partCount"])
+        if s.grid is not None or index != len(s.grid_parts) or count < 1 or (
+                s.grid_parts and count != s.grid_part_count):  # fmt: skip
+            raise RebuildError(f"GridPublished part {index} of {count} of session {sid} after "
+                               f"{len(s.grid_parts)} of {s.grid_part_count} parts"
+                               f"{' (complete)' if s.grid is not None else ''}")  # fmt: skip
+        s.grid_parts.append(a["part"])
+        s.grid_part_count = count
+        if len(s.grid_parts) == count:
+            s.grid = "0x" + "".join(p[2:] for p in s.grid_parts)
     elif name == "ShareSettled":
         award(a["awardIndex"]).share_settlements.append(
             (int(a["needIndex"]), a["buyer"], int(a["paymentUeur"]), int(a["refundUeur"]),

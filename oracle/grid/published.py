@@ -295,6 +295,24 @@ def grid_json(spec: GridSpec | Mapping[str, Any]) -> bytes:
     return canonical_json(data)
 
 
+# A part of the published bytes per `publishGrid` transaction: ~2.7 M gas at ~40 gas a byte
+# (calldata at the EIP-7623 floor and the event's data), under a tenth of a 30 M gas block, so
+# a part is mined beside other transactions; an MV grid's ~0.9 MB take 14 parts (one part of
+# it would need ~34 M gas, more than a block).
+GRID_PART_BYTES = 64 * 1024
+MAX_GRID_PARTS = 2**16 - 1  # publishGrid's partCount is a uint16
+
+
+def grid_parts(body: bytes, part_bytes: int = GRID_PART_BYTES) -> list[bytes]:
+    """The published bytes in the parts `publishGrid` takes, in order (their concatenation is
+    `body`; at least one part). GridError when they would need more parts than a uint16."""
+    parts = [body[i : i + part_bytes] for i in range(0, len(body), part_bytes)] or [b""]
+    if len(parts) > MAX_GRID_PARTS:
+        raise GridError(f"grid: {len(body)} bytes need {len(parts)} parts of {part_bytes} "
+                        f"bytes, more than {MAX_GRID_PARTS}")  # fmt: skip
+    return parts
+
+
 # ------------------------------------------------------------------ clearing with them
 
 
