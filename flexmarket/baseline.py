@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK = 0
-EXIT_INPUT = 2
+from flexmarket.exits import EXIT_INPUT, EXIT_OK
 
 
 def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> argparse.ArgumentParser:
