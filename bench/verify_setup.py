@@ -6,7 +6,10 @@ fixed gas limits: no estimate per call). Steps: deploy, roles,
 mint + deposit, zones, assets (each aggregator its own), pre-qualification (the DSO),
 session, needs, joins, commits (`commitBids`, 100 per transaction), reveals (one
 `revealBid` each), then the oracle service (nodes.service: rebuild from the chain, clear,
-award rows, commit in pages). Chain time is moved past each deadline (`evm_*`, local only).
+award rows, commit in pages). The session's parameters, needs (with their budgets) and
+sealed bids are built by the session runner's building blocks (nodes.session), the same as
+the demo's; only the sending is batched here. Chain time is moved past each deadline
+(`evm_*`, local only).
 
 Bulk steps (assets, pre-qualification, commits, reveals) run with a 500,000,000-gas
 block limit and interval mining (one block a second) instead of automine: anvil's cost per
@@ -25,21 +28,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from nodes.session import asset_ids, bid_fields, need_budget_ueur, need_params, session_params
 from python_client.chain import Contracts, Deployment, Wallet, connect, deploy
 from python_client.clients import AdminClient, AggregatorClient, BuyerClient, DsoClient
-from python_client.hashing import asset_id, label, new_salt
+from python_client.hashing import label
 from python_client.localchain import LocalChain
-from python_client.records import (
-    NO_LIMIT,
-    ZERO32,
-    AssetType,
-    BidFields,
-    BuyerRole,
-    Direction,
-    NeedParams,
-    Pricing,
-    SessionParams,
-)
+from python_client.records import AssetType, BidFields
 
 ASSET_KEY = b"flexmarket-bench-asset-key"
 BULK_GAS_LIMIT = 500_000_000
@@ -116,15 +110,6 @@ def _each(work: Callable[[str], int], sellers: list[str]) -> list[int]:
         return list(pool.map(work, sellers))
 
 
-def _serves(bid: Mapping[str, Any], request: Mapping[str, Any]) -> bool:
-    limit = request.get("max_price_eur_per_mw")
-    return (
-        request["direction"] == bid["direction"]
-        and request.get("zone") in (None, bid["zone"])
-        and (limit is None or int(bid["price_eur_per_mw"]) <= limit)
-    )
-
-
 def put_on_chain(
     data: Mapping[str, Any], chain: LocalChain, log: Callable[[str], None] = print
 ) -> Setup:
@@ -185,7 +170,7 @@ def put_on_chain(
         dso.wallet.send_batch(calls, gas=GAS["registerZone"])
         return len(calls)
 
-    ids = {a["id"]: asset_id(a["id"], ASSET_KEY) for a in data["assets"]}
+    ids = asset_ids(data, ASSET_KEY)
 
     def assets() -> int:
         def register(p: str) -> int:
@@ -215,16 +200,9 @@ def put_on_chain(
         timer.run(f"pre-qualify {len(ids):,} assets", prequalify)
 
     now = int(w3.eth.get_block("latest")["timestamp"])
-    params = SessionParams(
-        market_id=label(market["id"][:32]), product=label(market.get("product", "PowerMax")[:32]),
-        pricing=Pricing.UNIFORM if market.get("pricing") == "uniform" else Pricing.PAY_AS_BID,
-        slot_count=slots, slot_minutes=int(market.get("slot_minutes", 15)),
-        delivery_start=now + 4 * DAY, bidding_end=now + DAY, reveal_deadline=now + 2 * DAY,
-        clearing_deadline=now + 3 * DAY, min_bid_w=int(market.get("min_bid_w", 0)),
-        granularity_w=int(market.get("granularity_w", 1)),
-        price_floor_eur_per_mw=int(market.get("price_floor_eur_per_mw", 0)),
-        price_cap_eur_per_mw=int(market.get("price_cap_eur_per_mw") or NO_LIMIT),
-        unmet_penalty_eur_per_mw=min(int(data.get("unmet_penalty_eur_per_mw", 10**12)), NO_LIMIT),
+    params = session_params(
+        data, bidding_end=now + DAY, reveal_deadline=now + 2 * DAY,
+        clearing_deadline=now + 3 * DAY, delivery_start=now + 4 * DAY,
         bid_bond_ueur=1_000, collateral_ueur_per_w=1, shortfall_penalty_eur_per_mw=1,
         tolerance_bps=500, attestation_quorum=1,
     )  # fmt: skip
@@ -235,19 +213,8 @@ def put_on_chain(
         sid = setup.session_id
         n = 1
         for r in data["requests"]:
-            eligible = [b for b in bids if _serves(b, r)]
-            top = max((int(b["price_eur_per_mw"]) for b in eligible), default=0)
-            q = r["quantity_w"]
-            need = NeedParams(
-                sid, ZERO32 if r.get("zone") is None else label(r["zone"]),
-                Direction.UP if r["direction"] == "up" else Direction.DOWN,
-                BuyerRole[roles[r["buyer"]]],
-                max(1, sum(int(b["quantity_w"]) for b in eligible) * top),
-                (q,) if isinstance(q, int) else tuple(q),
-                NO_LIMIT if r.get("max_price_eur_per_mw") is None
-                else int(r["max_price_eur_per_mw"]),
-            )  # fmt: skip
-            clients[r["buyer"]].post_need(need)
+            budget = need_budget_ueur(bids, r)
+            clients[r["buyer"]].post_need(need_params(sid, r, roles[r["buyer"]], budget, slots))
             n += 1
         return n
 
@@ -255,19 +222,7 @@ def put_on_chain(
     sid = setup.session_id
     by_seller: dict[str, list[BidFields]] = {}
     for b in bids:
-        by_seller.setdefault(b["seller"], []).append(
-            BidFields(
-                label(b["zone"]),
-                Direction.UP if b["direction"] == "up" else Direction.DOWN,
-                bool(b.get("divisible", False)),
-                int(b["quantity_w"]),
-                int(b["price_eur_per_mw"]),
-                sum(1 << s for s in b["slots"]) if b.get("slots") else (1 << slots) - 1,
-                BidFields.sorted_assets([ids[a] for a in b["assets"]]),
-                new_salt(),
-                int(b.get("min_quantity_w") or 0),
-            )  # fmt: skip
-        )
+        by_seller.setdefault(b["seller"], []).append(bid_fields(b, slots, ids))
 
     def join() -> int:
         for p, fields in by_seller.items():

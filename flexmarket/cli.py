@@ -220,10 +220,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """A whole market session on a chain: registration to settlement."""
     from web3.exceptions import TimeExhausted
 
+    from nodes.demo import run_session
     from nodes.validator import validate_session
     from oracle import load_scenario
     from oracle.result import Result
-    from python_client.demo import run_session
 
     if args.chain not in ("anvil", "ganache") and not args.chain.startswith(
         ("http://", "https://", "ws://", "wss://")

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
+from nodes.demo import exit_code, run_session
 from nodes.validator import validate_session
 from oracle import load_scenario
 from oracle.clearing import clear_scenario
 from oracle.grid.published import grid_inputs_json
-from python_client.demo import exit_code, run_session
 from python_client.records import AwardRow
 from tests.grid.conftest import EXAMPLE
 from tests.grid.small_grid import small_scenario

@@ -237,7 +237,7 @@ def test_models_are_cached_in_memory_and_on_disk(
 def test_demo_exits_1_when_the_validators_do_not_make_the_result_final(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import python_client.demo as demo
+    import nodes.demo as demo
     from flexmarket.cli import main
 
     assert demo.exit_code({"verification": {"ok": True}}) == 0

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from shares_chain_helpers import clear_dict, per_buyer, recording
 
+from nodes.demo import DEPOSIT_UEUR, run_session
 from nodes.rows import award_rows
 from oracle.coordination import clear_coordinated
 from oracle.scenario import parse_scenario
 from python_client.chain import Contracts, Deployment, connect
-from python_client.demo import DEPOSIT_UEUR, run_session
 from python_client.localchain import start_chain
 from python_client.records import AwardRow
 from verifier.rebuild import rebuild

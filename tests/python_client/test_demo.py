@@ -1,4 +1,4 @@
-"""`python_client.demo.run_session`: a scenario's whole session on anvil gives the
+"""`nodes.demo.run_session`: a scenario's whole session on anvil gives the
 engine's result on chain, refuses the bids the contracts refuse, and never puts a meter
 code (here: the scenario's asset ids) in calldata or logs."""
 
@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from nodes.demo import run_session
 from oracle.engine import clear
 from oracle.payers import payer_shares_json
 from oracle.scenario import load_scenario
 from oracle.synthetic import random_session
 from python_client.chain import Contracts, Deployment, connect
-from python_client.demo import run_session
 from python_client.localchain import start_chain
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -84,7 +84,8 @@ import logging  # noqa: E402
 import pytest  # noqa: E402
 from terminal import run_on_terminal  # noqa: E402
 
-from python_client import demo as demo_module  # noqa: E402
+from nodes import demo as demo_module  # noqa: E402
+from nodes import session as session_module  # noqa: E402
 from python_client.chain import Wallet, connect  # noqa: E402
 from python_client.errors import ClientError  # noqa: E402
 from python_client.localchain import start_chain  # noqa: E402
@@ -93,14 +94,14 @@ from python_client.localchain import start_chain  # noqa: E402
 def _waiter(url):
     w3 = connect(url)
     key = demo_module._keys(None, 1)[0]  # the first funded development account
-    return demo_module._Run(w3, None, None, None, {}, nudger=Wallet(w3, key)), w3
+    return session_module.ChainClock(w3, None, nudger=Wallet(w3, key)), w3
 
 
 def test_wait_moves_a_chain_that_mines_only_on_transactions(caplog):
     with start_chain("anvil") as chain:  # automine, no block time: the clock stands still
         run, w3 = _waiter(chain.url)
         target = int(w3.eth.get_block("latest")["timestamp"]) + 3
-        with caplog.at_level(logging.INFO, logger="python_client.demo"):
+        with caplog.at_level(logging.INFO, logger="nodes.session"):
             run.wait_until(target, "gate closure")
         assert int(w3.eth.get_block("latest")["timestamp"]) >= target
         assert 1 <= len(run.txs["advance_clock"]) <= 3
@@ -119,7 +120,7 @@ def test_wait_on_a_chain_with_a_block_time_sends_nothing():
 
 
 def test_wait_explains_a_chain_that_mines_nothing(monkeypatch):
-    monkeypatch.setattr(demo_module, "NUDGE_TIMEOUT_S", 3.0)
+    monkeypatch.setattr(session_module, "NUDGE_TIMEOUT_S", 3.0)
     with start_chain("anvil", extra_args=["--no-mining"]) as chain:
         run, w3 = _waiter(chain.url)
         target = int(w3.eth.get_block("latest")["timestamp"]) + 2

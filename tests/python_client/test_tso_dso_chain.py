@@ -14,7 +14,7 @@ from typing import Any
 
 from shares_chain_helpers import clear_dict, per_buyer, recording
 
-from python_client.demo import DEPOSIT_UEUR, run_session
+from nodes.demo import DEPOSIT_UEUR, run_session
 from python_client.localchain import start_chain
 from verifier.verify import verify_chain
 

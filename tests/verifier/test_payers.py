@@ -17,11 +17,11 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from nodes.demo import DEPOSIT_UEUR, run_session
 from nodes.rows import award_rows
 from nodes.validator import validate_session
 from oracle import clear, load_scenario, parse_scenario
 from oracle.payers import payer_shares
-from python_client.demo import DEPOSIT_UEUR, run_session
 from python_client.localchain import start_chain
 from python_client.records import AwardRow
 from verifier.rebuild import rebuild
