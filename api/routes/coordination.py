@@ -10,15 +10,13 @@ twice, zones registered on chain, at least one field (422 naming the field)."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from fastapi import APIRouter
 
 from api.deps import GatewayDep, TokenDep
 from api.ledger import coordination_of, parse_coordination
 from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import U48, CoordinationCreate, CoordinationPublic, PreparedPublic
+from oracle.canonical import canonical_json
 from python_client.hashing import label
 
 router = APIRouter(
@@ -34,8 +32,7 @@ def canonical_coordination(body: CoordinationCreate) -> bytes:
     """The bytes published: canonical JSON (keys sorted, no spaces, UTF-8), the fields the
     operator gave (none at null), zones in the given order; the same bytes as
     `python_client.shares.coordination_json` of a scenario with those fields."""
-    doc: dict[str, Any] = body.model_dump(exclude_none=True)
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return canonical_json(body.model_dump(exclude_none=True), integers_checked=True)
 
 
 def check_coordination(body: CoordinationCreate, slot_count: int, gateway: GatewayDep) -> None:
