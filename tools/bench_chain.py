@@ -18,19 +18,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from nodes.session import SessionRun  # noqa: E402
 from python_client.artifacts import ensure_artifacts  # noqa: E402
-from python_client.chain import Contracts, Wallet, connect, deploy  # noqa: E402
-from python_client.clients import AdminClient, AggregatorClient, DsoClient  # noqa: E402
-from python_client.hashing import asset_id, label, new_salt  # noqa: E402
+from python_client.chain import connect  # noqa: E402
+from python_client.hashing import label, new_salt  # noqa: E402
 from python_client.localchain import start_chain  # noqa: E402
 from python_client.records import (  # noqa: E402
-    AssetType,
     BidFields,
     Direction,
-    GasLog,
     Pricing,
     SessionParams,
 )
+
+BENCH_SCENARIO = {
+    "market": {"id": "bench", "slots": 14},
+    "participants": [{"id": "DSO", "role": "DSO"}, {"id": "AGG", "role": "aggregator"}],
+    "zones": [{"id": "T1"}],
+    "assets": [{"id": f"bench-meter-{i}", "type": "load", "p_max_w": 3700, "p_min_w": 0,
+                "zone": "T1", "manager": "AGG"} for i in range(4)],  # fmt: skip
+}
 
 
 def main() -> int:
@@ -41,24 +47,15 @@ def main() -> int:
     args = parser.parse_args()
     ensure_artifacts()
     zone = label("T1")
-    with start_chain(args.chain) as chain:
+    with start_chain(args.chain, accounts=13) as chain:
         w3 = connect(chain.url)
         keys = chain.dev_private_keys
-        gas = GasLog()
-        deployment = deploy(w3, Wallet(w3, keys[0], gas_log=gas))
-        contracts = Contracts(w3, deployment)
-        admin = AdminClient(contracts, keys[0], gas)
-        dso = DsoClient(contracts, keys[1], gas)
-        agg = AggregatorClient(contracts, keys[2], gas)
-        admin.grant_role("DSO", dso.address)
-        admin.grant_role("AGGREGATOR", agg.address)
-        admin.mint(agg.address, 10**15)
-        agg.deposit(10**15)
-        dso.register_zone(zone)
-        assets = sorted(asset_id(f"bench-meter-{i}", b"bench") for i in range(4))
-        for a in assets:
-            agg.register_asset(a, AssetType.LOAD, 3700, 0, zone, agg.address)
-            dso.prequalify(a)
+        # the session runner's registration (nodes.session): roles, deposits, zone T1, four
+        # pre-qualified assets; the DSO and the aggregator on keys 1 and 2 (3-9: relayed sellers)
+        run = SessionRun(BENCH_SCENARIO, lambda _: {}, w3, chain,
+                         [keys[0], keys[10], keys[11], keys[1], keys[2], keys[12]]).run("assets")
+        gas, dso, agg = run.gas, run.dso("DSO"), run.seller("AGG")
+        assets = sorted(run.asset_ids.values())
 
         def session() -> tuple[int, SessionParams]:
             now = int(w3.eth.get_block("latest")["timestamp"])
