@@ -26,6 +26,7 @@ import pickle
 import struct
 import subprocess
 import sys
+import threading
 from typing import IO, Any
 
 import highspy
@@ -176,6 +177,15 @@ def solve_all(models: list[Model]) -> list[Outcome]:
     bins = assign(sizes, processes)
     outcomes: dict[int, Outcome] = {}
     sent: list[tuple[list[int], subprocess.Popen[bytes] | None]] = []
+    writers: list[threading.Thread] = []
+    failed: set[int] = set()  # positions in `sent` whose models could not be written
+
+    def write(pos: int, stream: IO[bytes], batch: list[Model]) -> None:
+        try:
+            _send(stream, batch)
+        except (OSError, ValueError):
+            failed.add(pos)
+
     for k, idx in enumerate(bins[1:]):
         if not idx:
             continue
@@ -183,15 +193,23 @@ def solve_all(models: list[Model]) -> list[Outcome]:
             started = _worker(k)
             if started.stdin is None:
                 raise OSError("a worker without a pipe to its stdin")
-            _send(started.stdin, [models[i] for i in idx])
+            # written from a thread: a pipe holds 64 KB, so writing here would wait for a
+            # worker still starting (~1 s on a loaded machine) before this process solves
+            writers.append(threading.Thread(
+                target=write, args=(len(sent), started.stdin, [models[i] for i in idx])))
+            writers[-1].start()
             sent.append((idx, started))
         except (OSError, ValueError):
             sent.append((idx, None))
     for i in bins[0]:
         outcomes[i] = run_highs(models[i])
-    for idx, w in sent:
+    for thread in writers:
+        thread.join()
+    for pos, (idx, w) in enumerate(sent):
         answer = None
-        if w is not None:
+        if w is not None and pos in failed:
+            w.kill()
+        elif w is not None:
             try:
                 if w.stdout is None:
                     raise OSError("a worker without a pipe from its stdout")

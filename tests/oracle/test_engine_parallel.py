@@ -45,3 +45,18 @@ def test_parts_too_small_in_all_stay_in_the_caller(monkeypatch):
     monkeypatch.setenv("FLEXMARKET_WORKERS", "2")
     monkeypatch.setattr(parallel, "_send", lambda *_: (_ for _ in ()).throw(AssertionError))
     assert all(o["status"] == "Optimal" for o in parallel.solve_all(models))
+
+
+def test_a_worker_that_cannot_be_written_to_is_replaced_by_solving_here(monkeypatch):
+    """The models are written to a worker from a thread; when that write fails, the worker
+    is stopped and its parts are solved in the caller: same outcomes."""
+    models = [_cover_model(100, seed) for seed in range(4)]
+    monkeypatch.setenv("FLEXMARKET_WORKERS", "2")
+
+    def broken(stream, obj):
+        raise BrokenPipeError("worker gone")
+
+    monkeypatch.setattr(parallel, "_send", broken)
+    shared = parallel.solve_all(models)
+    alone = [parallel.run_highs(m) for m in models]
+    assert [o["values"] for o in shared] == [o["values"] for o in alone]
