@@ -114,7 +114,9 @@ def main() -> int:
                 assert isinstance(gap, float)
                 plain_s, plain_gap, ratio, agree = "-", "-", "-", "-"
                 if not args.no_plain:
-                    p = solve_plain(scenario, time_limit_s=args.plain_limit)
+                    # a copy: the plain MILP validates the bids itself, as before the
+                    # engine kept one Session per scenario object (engine.build_session)
+                    p = solve_plain(scenario.model_copy(), time_limit_s=args.plain_limit)
                     floor = "" if p.optimal else ">"
                     plain_s = f"{floor}{p.seconds:.2f}s"
                     pg = (p.objective_ueur - p.dual_bound_ueur) / max(abs(p.objective_ueur), 1)
