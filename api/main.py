@@ -31,6 +31,7 @@ from api.routes import (
     bids,
     coordination,
     events,
+    grid,
     health,
     metering,
     needs,
@@ -127,7 +128,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.add_middleware(PerIpLimit)  # outermost: a request over its rate is not read
     for module in (
         auth, participants, assets, sessions, needs, coordination, bids, results, attestations,
-        metering, settlements, audit, transactions, events,
+        metering, settlements, audit, transactions, events, grid,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(participants.public)

@@ -776,3 +776,50 @@ class CoordinationPublic(Documented):
     canonical: str  # the bytes on chain, as UTF-8 text
     tx_hash: str
     block_number: int
+
+
+# --- grid inputs of a grid-constrained session (issue 19; api/routes/grid.py)
+class GridCreate(Strict):
+    """The scenario's `grid` object with its published `inputs` (docs/grid.md), checked
+    completely by `oracle.grid_spec.GridSpec` (422 naming `grid.<field>`)."""
+
+    EXAMPLE = {
+        "grid": {
+            "simbench_code": "1-LV-semiurb4--2-sw", "time_step": 14012,
+            "inputs": {
+                "model_hash": "0x" + "11" * 32, "profiles_hash": "0x" + "22" * 32,
+                "assets": [{"id": "0x" + "33" * 32, "bus": 4, "p_max_w": 50_000}],
+                "zones": [{"id": "T1", "element": "trafo 0", "limit_w": 400_000,
+                           "forecast_w": [250_000]}],
+                "cuts": [{"slot": 0, "element": "line 3", "kind": "loading",
+                          "terms": [[4, 1_234_567_890]], "rhs": 99_000_000_000_000}],
+            },
+        }
+    }  # fmt: skip
+
+    grid: dict[str, Any] = Field(
+        description="the grid object: model (simbench_code or file), day or time_step, "
+        "limits, and inputs (model_hash, profiles_hash, assets, zones, cuts)"
+    )
+
+
+class GridPartPublic(Documented):
+    part_index: int = Field(description="position of the part (0 first)")
+    size_bytes: int = Field(description="bytes of the part")
+    tx_hash: str = Field(description="transaction that published it")
+    block_number: int = Field(description="block it was mined in")
+
+
+class GridPublic(Documented):
+    session_id: int = Field(description="the session")
+    operator: str = Field(description="the session operator, who published the parts")
+    parts: list[GridPartPublic] = Field(description="the parts published so far, in order")
+    part_count: int = Field(description="number of parts of the publication (part 0 fixed it)")
+    complete: bool = Field(description="every part is published: the inputs are the session's")
+    size_bytes: int = Field(description="bytes published so far, all parts joined")
+    joined_hash: str | None = Field(
+        description="keccak256 of the parts joined (null until complete)"
+    )
+    grid: dict[str, Any] | None = Field(
+        description="the published grid object (null until complete, or if not a JSON object)"
+    )

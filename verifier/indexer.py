@@ -331,7 +331,8 @@ class Indexer:
         end_hash = str(headers[end]["hash"]).lower()
         with self.db.transaction():
             fresh = self._new_only(decoded, start, end)
-            batch = Batch(lookup_buyer=self._lookup_buyer)
+            batch = Batch(lookup_buyer=self._lookup_buyer,
+                          lookup_grid_parts=self._lookup_grid_parts)  # fmt: skip
             event_rows = []
             for ev in fresh:
                 timestamp = int(headers[ev.block_number]["timestamp"], 16)
@@ -396,6 +397,13 @@ class Indexer:
             (session_id, award_index),
         )
         return str(rows[0][0]) if rows else None
+
+    def _lookup_grid_parts(self, session_id: int) -> list[str]:
+        rows = self.db.query(
+            "SELECT part FROM grid_parts WHERE session_id = ? ORDER BY block_number, log_index",
+            (session_id,),
+        )
+        return [str(r[0]) for r in rows]
 
     # ------------------------------------------------------------------ loop
     def run(

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from oracle.canonical import keccak_hex
 from python_client.contract_types import ResultStatus
 from verifier.events import DecodedLog
 
-SCHEMA_VERSION = "2"  # 2: sessions.market, the market id as text (v_session_status shows it)
+SCHEMA_VERSION = "3"  # 2: sessions.market, the market id as text (v_session_status shows it)
+# 3: grid_parts and v_grid_publications (grid inputs published in parts, issue 19)
 ZERO_ADDRESS = "0x" + "00" * 20
 POSITION = ("block_number", "log_index")
 
@@ -91,6 +93,11 @@ PROJECTIONS: dict[str, list[tuple[str, str]]] = {
                          ("locked_delta_ueur", "{U256}")],
     "token_transfers": [("from_account", "TEXT"), ("to_account", "TEXT"),
                         ("amount_ueur", "{U256}")],
+    # GridPublished: a part of a session's grid inputs (0x hex); on the last part, the
+    # keccak256 of all parts joined (what every node rebuilds the session's grid from)
+    "grid_parts": [("session_id", "BIGINT"), ("operator", "TEXT"), ("part_index", "INTEGER"),
+                   ("part_count", "INTEGER"), ("size_bytes", "BIGINT"), ("part", "TEXT"),
+                   ("joined_hash", "TEXT")],
 }  # fmt: skip
 
 # Secondary indexes for the look-ups auditors and the API make.
@@ -116,6 +123,7 @@ INDEXES: dict[str, list[str]] = {
     "seller_fund_releases": ["session_id"],
     "escrow_movements": ["account"],
     "token_transfers": ["from_account", "to_account"],
+    "grid_parts": ["session_id"],
 }
 
 BOOKKEEPING_DDL = [
@@ -178,6 +186,14 @@ VIEWS = {
             (SELECT COUNT(*) FROM awards w WHERE w.session_id = s.session_id) AS awards,
             (SELECT COUNT(*) FROM settlements t WHERE t.session_id = s.session_id) AS settled
         FROM sessions s""",
+    # Each session that published grid inputs: parts received of their count, complete when
+    # all are, the bytes and the keccak256 of the joined inputs (NULL until complete).
+    "v_grid_publications": """
+        SELECT g.session_id, MIN(g.operator) AS operator, COUNT(*) AS parts,
+            MAX(g.part_count) AS part_count,
+            CASE WHEN COUNT(*) = MAX(g.part_count) THEN 1 ELSE 0 END AS complete,
+            SUM(g.size_bytes) AS size_bytes, MAX(g.joined_hash) AS joined_hash
+        FROM grid_parts g GROUP BY g.session_id""",
 }
 
 
@@ -218,6 +234,9 @@ class Batch:
     # awards whose buyers' moves came with ShareSettled (shared payments, issue 7)
     shared_settled: set[tuple[int, int]] = field(default_factory=set)
     lookup_buyer: Callable[[int, int], str | None] = lambda session, award: None
+    # a session's grid parts (0x hex) stored before this batch, in order
+    lookup_grid_parts: Callable[[int], list[str]] = lambda session: []
+    grid_parts: dict[int, list[str]] = field(default_factory=dict)  # this batch's, per session
 
     def add(self, table: str, ev: DecodedLog, *values: Any) -> None:
         self.rows.setdefault(table, []).append((ev.block_number, ev.log_index, *values))
@@ -438,6 +457,23 @@ def _withdrawn(b: Batch, ev: DecodedLog, ts: int) -> None:
     b.move(ev, 0, ev.args["account"], None, -ev.args["amountUeur"], 0)
 
 
+def _grid_published(b: Batch, ev: DecodedLog, ts: int) -> None:
+    """A part (the contract takes them in order from 0); the last one carries the hash of
+    the session's grid inputs, all parts joined."""
+    a = ev.args
+    sid, part = int(a["sessionId"]), a["part"]
+    index, count = int(a["partIndex"]), int(a["partCount"])
+    if sid not in b.grid_parts:
+        b.grid_parts[sid] = list(b.lookup_grid_parts(sid)) if index else []
+    parts = b.grid_parts[sid]
+    parts.append(part)
+    joined_hash = None
+    if index == count - 1 and len(parts) == count:
+        joined_hash = keccak_hex(bytes.fromhex("".join(p[2:] for p in parts)))
+    size = (len(part) - 2) // 2
+    b.add("grid_parts", ev, sid, a["operator"], index, count, size, part, joined_hash)
+
+
 def _transfer(b: Batch, ev: DecodedLog, ts: int) -> None:
     a = ev.args
     b.add("token_transfers", ev, a["from"], a["to"], a["value"])
@@ -474,6 +510,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("FlexMarket", "SellerFundsReleased"): _seller_funds_released,
     ("FlexMarket", "Deposited"): _deposited,
     ("FlexMarket", "Withdrawn"): _withdrawn,
+    ("FlexMarket", "GridPublished"): _grid_published,
     ("FlexToken", "Transfer"): _transfer,
 }
 

@@ -77,3 +77,23 @@ def test_parts_the_contract_would_refuse_are_not_placed(
     rec = state.sessions[1]
     assert [u.event for u in rec.unplaced] == ["GridPublished"]
     assert reason in rec.unplaced[0].reason
+
+
+def test_the_indexer_projects_parts_and_the_hash_of_the_joined_inputs_across_batches() -> None:
+    from oracle.canonical import keccak_hex
+    from verifier.projections import Batch, project
+
+    parts = [GRID[:10], GRID[10:20], GRID[20:]]
+    logs = [_log(2 + i, "GridPublished", operator="0x" + "11" * 20, partIndex=i, partCount=3,
+                 part="0x" + p.hex()) for i, p in enumerate(parts)]  # fmt: skip
+    first = Batch()  # parts 0 and 1 in one block range
+    for ev in logs[:2]:
+        project(first, ev, 0)
+    rows = first.rows["grid_parts"]
+    assert [(r[4], r[5], r[6], r[8]) for r in rows] == [(0, 3, 10, None), (1, 3, 10, None)]
+    stored = [r[7] for r in rows]
+    second = Batch(lookup_grid_parts=lambda sid: stored if sid == 1 else [])  # the next range
+    project(second, logs[2], 0)
+    (row,) = second.rows["grid_parts"]
+    assert row[2:7] == (1, "0x" + "11" * 20, 2, 3, len(GRID) - 20)
+    assert row[8] == keccak_hex(GRID)
