@@ -116,8 +116,10 @@ ROLE_IDS: Final[dict[str, bytes]] = {
     ),
 }
 ROLES: Final = tuple(ROLE_IDS)
-FAILURES_TO_SUSPEND: Final = 4  # FlexMarket (contracts/FlexMarket.sol)
-COMMIT_GAS: Final = 100_000  # FlexRelay (contracts/FlexRelay.sol)
+# FlexMarket (contracts/FlexMarket.sol)
+FAILURES_TO_SUSPEND: Final = 4
+# FlexRelay (contracts/FlexRelay.sol)
+COMMIT_GAS: Final = 100_000
 
 
 class AssetView(NamedTuple):

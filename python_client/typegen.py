@@ -293,14 +293,16 @@ def render(types: Mapping[str, Any], abis: Mapping[str, list[dict[str, Any]]]) -
         lines += [f"    {_q(c['name'])}: bytes.fromhex(", f"        {_q(c['value'][2:])}", "    ),"]
     lines += ["}", "ROLES: Final = tuple(ROLE_IDS)"]
     seen: set[str] = set()
-    for c in types["constants"]:
-        if c["contract"] == ROLES_LIBRARY or not isinstance(c["value"], int):
+    for c in types["constants"]:  # the integer constants (bytes32 slots and hashes are not)
+        integer = re.fullmatch(r"u?int\d*", str(c["type"]).split(" ")[0])
+        if c["contract"] == ROLES_LIBRARY or not isinstance(c["value"], int) or not integer:
             continue
         name = c["name"].lstrip("_")
         if name in seen:
             raise TypegenError(f"two integer constants are named {name}")
         seen.add(name)
-        lines.append(f"{name}: Final = {c['value']:_}  # {c['contract']} ({c['source']})")
+        value = f"{c['value']:_}" if c["value"] < 2**64 else hex(c["value"])
+        lines += [f"# {c['contract']} ({c['source']})", f"{name}: Final = {value}"]
 
     renderer = _Renderer(enum_names)
     for contract, item in _abi_items(abis):

@@ -213,3 +213,18 @@ def test_file_and_api_words_are_the_mirrors_labels() -> None:
     assert schemas.SessionCreate.model_fields["price_cap_eur_per_mw"].default == (
         contract_types.NO_LIMIT
     )
+
+
+def test_only_integer_constants_are_mirrored_and_wide_ones_in_hex(compiled: Any) -> None:
+    types, abis = compiled
+    extra = copy.deepcopy(types)
+    extra["constants"] += [
+        {"name": "_SLOT", "contract": "X", "source": "contracts/X.sol", "type": "bytes32",
+         "value": 2**255},
+        {"name": "_WIDE", "contract": "X", "source": "contracts/X.sol", "type": "uint256",
+         "value": 2**200},
+    ]  # fmt: skip
+    text = typegen.render(extra, abis)
+    assert "SLOT" not in text
+    assert f"WIDE: Final = {hex(2**200)}\n" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
