@@ -51,7 +51,7 @@ from python_client.artifacts import ensure_artifacts
 from python_client.chain import connect
 from python_client.localchain import DEV_MNEMONIC, LocalChain, start_chain
 
-__all__ = ["DEPOSIT_UEUR", "exit_code", "run_session"]
+__all__ = ["DEPOSIT_UEUR", "run_session"]
 
 
 def run_session(
@@ -120,10 +120,3 @@ def _keys(chain: LocalChain | None, count: int) -> list[str]:
         Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key.to_0x_hex()
         for i in range(count)
     ]
-
-
-def exit_code(out: Mapping[str, Any]) -> int:
-    """`flexmarket demo`'s exit code: 1 when validator nodes ran and did not all verify the
-    result (not final: nothing was settled), else 0."""
-    verification = out.get("verification")
-    return 1 if verification is not None and not verification.get("ok") else 0

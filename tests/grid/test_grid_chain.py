@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from nodes.demo import exit_code, run_session
+from flexmarket.cli import demo_exit_code as exit_code
+from nodes.demo import run_session
 from nodes.validator import validate_session
 from oracle import load_scenario
 from oracle.clearing import clear_scenario

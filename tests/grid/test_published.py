@@ -238,10 +238,10 @@ def test_demo_exits_1_when_the_validators_do_not_make_the_result_final(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import nodes.demo as demo
-    from flexmarket.cli import main
+    from flexmarket.cli import demo_exit_code, main
 
-    assert demo.exit_code({"verification": {"ok": True}}) == 0
-    assert demo.exit_code({}) == 0  # no validator nodes
+    assert demo_exit_code({"verification": {"ok": True}}) == 0
+    assert demo_exit_code({}) == 0  # no validator nodes
     out: dict[str, Any] = {}
 
     def fake_run(raw: Any, clear: Any, chain: Any, **kwargs: Any) -> dict[str, Any]:
