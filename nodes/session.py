@@ -347,7 +347,8 @@ class Checks:
 class SessionRun:
     """A scenario's session on chain, step by step (see the module docstring). Keys: the
     admin, the oracle (market operator), the metering operator, one per participant in
-    scenario order, then the validators'."""
+    scenario order, then the validators'. `deposit_ueur`: what each participant is minted and
+    deposits; `asset_key`: the key of the asset ids' hashes."""
 
     def __init__(
         self,
@@ -359,8 +360,12 @@ class SessionRun:
         checks: Checks | None = None,
         grid: GridInputs | None = None,
         tamper_grid: TamperGrid | None = None,
+        *,
+        deposit_ueur: int = DEPOSIT_UEUR,
+        asset_key: bytes = ASSET_KEY,
     ) -> None:
         self.checks = checks or Checks()
+        self.deposit_ueur = deposit_ueur
         participants = list(scenario.get("participants", []))
         needed = 3 + len(participants) + self.checks.validators
         if len(keys) < needed:
@@ -388,7 +393,7 @@ class SessionRun:
         self.clients: dict[str, ParticipantClient] = {}
         self.clock = ChainClock(w3, local)
         self.zone_owner: dict[str, DsoClient] = {}
-        self.asset_ids: dict[str, bytes] = asset_ids(scenario)
+        self.asset_ids: dict[str, bytes] = asset_ids(scenario, asset_key)
         self.session_id = 0
         self.params: SessionParams | None = None
         self.need_index: dict[str, int] = {}
@@ -456,8 +461,8 @@ class SessionRun:
         """Mint each participant's money and deposit it."""
         for pid in self.roles:
             client = self.clients[pid]
-            self.clock.record("mint", self.admin.mint(client.address, DEPOSIT_UEUR))
-            self.clock.record("deposit", client.deposit(DEPOSIT_UEUR))
+            self.clock.record("mint", self.admin.mint(client.address, self.deposit_ueur))
+            self.clock.record("deposit", client.deposit(self.deposit_ueur))
 
     def step_zones(self) -> None:
         """A zone is published by the DSO whose needs are in it (only it may post DSO needs
@@ -717,7 +722,7 @@ class SessionRun:
             # need index per request id, and per "<DSO>/balancing-<direction>" (balance_dso)
             "needs": dict(self.need_index),
             # what each buyer's escrow paid in this session (deposit - withdrawn)
-            "payments_ueur": {pid: DEPOSIT_UEUR - self.balances[pid] for pid in buyers},
+            "payments_ueur": {pid: self.deposit_ueur - self.balances[pid] for pid in buyers},
             "gas": {
                 kind: max((largest.get(n, 0) for n in names), default=0)
                 for kind, names in GAS_KINDS.items()

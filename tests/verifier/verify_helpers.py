@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nodes.session import Checks, SessionRun
 from python_client.artifacts import ensure_artifacts
-from python_client.chain import Contracts, Deployment, Wallet, connect, deploy
+from python_client.chain import Contracts, Deployment, connect
 from python_client.clients import (
     AdminClient,
     AggregatorClient,
-    DsoClient,
     MeteringClient,
     OracleClient,
     ValidatorClient,
@@ -22,7 +22,6 @@ from python_client.clients import (
 from python_client.hashing import asset_id, label, new_salt
 from python_client.localchain import LocalChain
 from python_client.records import (
-    AssetType,
     AwardRow,
     BidFields,
     BuyerRole,
@@ -50,6 +49,15 @@ CONFLICT = ("A3", "A", 6_000, 50, False, ("A-1",))
 # committed and never revealed (their bonds are forfeitable after the reveal deadline)
 UNREVEALED = [("X1", "B", 4_000, 90, True, ("B-2",)), ("X2", "B", 4_000, 95, True, ("B-2",))]
 ASSETS = {"A-1": ("A", 6_000), "A-2": ("A", 4_000), "B-1": ("B", 6_000), "B-2": ("B", 4_000)}
+# the market's participants, zone and assets, registered by nodes.session.SessionRun
+REGISTRATION: dict[str, Any] = {
+    "market": {"id": "T1", "slots": 4},
+    "participants": [{"id": "DSO", "role": "DSO"}, {"id": "A", "role": "aggregator"},
+                     {"id": "B", "role": "aggregator"}],
+    "zones": [{"id": "T1", "limit_w": 50_000}],
+    "assets": [{"id": name, "type": "load", "p_max_w": p_max, "zone": "T1", "manager": seller}
+               for name, (seller, p_max) in ASSETS.items()],
+}  # fmt: skip
 
 
 @dataclass
@@ -95,33 +103,18 @@ def build_market(
     ensure_artifacts()
     keys = chain.dev_private_keys
     w3 = connect(chain.url)
-    deployment = deploy(w3, Wallet(w3, keys[0]))
-    contracts = Contracts(w3, deployment)
+    # registration by the session runner: keys 0-2 admin, oracle, metering; 3 the DSO, 4-5
+    # the sellers A and B; 6-9 the validators
+    run = SessionRun(REGISTRATION, lambda _: {}, w3, chain, keys[: 6 + VALIDATORS],
+                     Checks(validators=VALIDATORS), deposit_ueur=DEPOSIT,
+                     asset_key=KEY).run("assets")  # fmt: skip
+    deployment, contracts = run.deployment, run.contracts
+    assert deployment is not None
     deployment_file = tmp / "deployment.json"
     deployment_file.write_text(json.dumps(deployment.to_json()))
-    admin = AdminClient(contracts, keys[0])
-    oracle = OracleClient(contracts, keys[1])
-    metering = MeteringClient(contracts, keys[2])
-    dso = DsoClient(contracts, keys[3])
-    sellers = {"A": AggregatorClient(contracts, keys[4]), "B": AggregatorClient(contracts, keys[5])}
-    validator_keys = keys[6 : 6 + VALIDATORS]
-    market = Market(chain, contracts, deployment, deployment_file, admin, oracle, keys[1],
-                    metering, validator_keys, keys=list(keys))  # fmt: skip
-    admin.grant_role("ORACLE", oracle.address)
-    admin.grant_role("METERING", metering.address)
-    admin.grant_role("DSO", dso.address)
-    for s in sellers.values():
-        admin.grant_role("AGGREGATOR", s.address)
-    for k in validator_keys:
-        admin.grant_role("VALIDATOR", Wallet(w3, k).address)
-    for c in (dso, *sellers.values()):
-        admin.mint(c.address, DEPOSIT)
-        c.deposit(DEPOSIT)
-    dso.register_zone(ZONE, 50_000)
-    for name, (seller, p_max) in ASSETS.items():
-        aid = asset_id(name, KEY)
-        sellers[seller].register_asset(aid, AssetType.LOAD, p_max, 0, ZONE, sellers[seller].address)
-        dso.prequalify(aid)
+    dso, sellers = run.dso("DSO"), {"A": run.seller("A"), "B": run.seller("B")}
+    market = Market(chain, contracts, deployment, deployment_file, run.admin, run.oracle,
+                    keys[1], run.metering, run.validator_keys, keys=list(keys))  # fmt: skip
     if before_open is not None:
         before_open(market)
     now = int(w3.eth.get_block("latest")["timestamp"])
