@@ -7,7 +7,7 @@
     flexmarket baseline --meter FILE ... [--json]    an asset's baseline (metering)
     flexmarket index --rpc URL [--db URL] [--deployment FILE] [--follow] [--json]
                                           events of the chain into SQLite/PostgreSQL
-    flexmarket serve [--rpc URL] [--db URL] [--port N]
+    flexmarket serve [--rpc URL] [--db URL] [--port N] [--host H] [--deployment FILE]
                                           the participant API (FastAPI, /docs)
     flexmarket oracle --rpc URL [--key-env VAR] [--once] [--json]
                                           clear sessions, commit results
@@ -372,10 +372,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if all(a.ok for a in actions) else EXIT_FAILURE
 
 
-def cmd_serve(rest: Sequence[str]) -> int:
+SERVE_HELP = """The participant API over HTTP (OpenAPI at /docs). Without --rpc it starts a
+local anvil chain (a block every second, and at once for each transaction), deploys the
+contracts and relays with a development key; with --rpc it uses that node, the
+deployment file and the relayer key in FLEXMARKET_API_RELAYER_KEY. Other settings:
+environment variables FLEXMARKET_API_* (api/config.py). Exit 2 when the node, the
+deployment or the key is unusable: nothing is served then."""
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Prints `{"listening": URL, "docs": "/docs"}`, then serves until stopped."""
     from api.main import serve
 
-    return serve(list(rest))
+    serve(rpc=args.rpc, db=args.db, port=args.port, host=args.host,
+          deployment=args.deployment)  # fmt: skip
+    return EXIT_OK
 
 
 def _version() -> str:
@@ -472,6 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
     from flexmarket import baseline
 
     baseline.add_parser(sub, HelpFormatter)
+    from flexmarket import wholesale
+
+    wholesale.add_parser(sub, HelpFormatter)
 
     p = command(
         "needs", cmd_needs,
@@ -506,8 +520,20 @@ def build_parser() -> argparse.ArgumentParser:
     _json_option(p, "the summary (events, batches, blocks, reorgs, checkpoint)")
     p.set_defaults(until_stopped=True)
 
-    sub.add_parser("serve", help="the participant API (see `flexmarket serve -h`)",
-                   add_help=False)  # its arguments: api.main.serve (PASSTHROUGH)  # fmt: skip
+    p = command("serve", cmd_serve, "the participant API (FastAPI, OpenAPI at /docs)")
+    p.description = SERVE_HELP
+    p.add_argument("--rpc", metavar="URL", help="JSON-RPC node (default: start anvil)")
+    p.add_argument(
+        "--db", metavar="URL",
+        help="sqlite:///PATH or postgresql://... (default: build/api/<chain id>-<market>.sqlite3;"
+        " with no --rpc a fresh build/api/local-<port>.sqlite3, one serve per port)",
+    )  # fmt: skip
+    p.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--deployment", metavar="FILE",
+                   help="with --rpc: the deployment file (default: deployments/<chain id>"
+                   ".json)")  # fmt: skip
+    p.set_defaults(until_stopped=True)
 
     p = command("oracle", cmd_oracle,
                 "clear sessions from the chain and commit results (oracle service)")
@@ -543,17 +569,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Subcommands that parse their own arguments: `serve` (api.main, being split up).
-PASSTHROUGH: dict[str, Callable[[Sequence[str]], int]] = {"serve": cmd_serve}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Everything it prints for a person goes through
     `oracle.display.printable`: stderr always, stdout unless `--json` asks for JSON (which
     json.dumps already writes without a raw control character). `serve` is left alone: its
     output is uvicorn's log, coloured on a terminal."""
     argv, verbosity = _global_flags(list(sys.argv[1:] if argv is None else argv))
-    if argv[:1] == ["serve"]:
+    if argv[:1] == ["serve"]:  # uvicorn's log, its own colours
         return _main(argv)
     stdout, stderr = sys.stdout, sys.stderr
     sys.stderr = EscapingWriter(stderr)
@@ -594,8 +616,6 @@ def _global_flags(argv: list[str]) -> tuple[list[str], int]:
 def _main(argv: list[str]) -> int:
     """Parse, run, and turn the packages' typed errors into one `error: ...` line and the
     exit code `flexmarket.exits.exit_code_of` gives them."""
-    if argv and argv[0] in PASSTHROUGH:
-        return PASSTHROUGH[argv[0]](argv[1:])
     parser = build_parser()
     try:
         args, unknown = parser.parse_known_args(argv)

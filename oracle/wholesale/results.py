@@ -1,0 +1,144 @@
+"""Wholesale results files (`flexmarket.wholesale-results/1`, `../shared/spec/wholesale.md`):
+what an exchange published for one auction, as imported, parsed strictly.
+
+Units: power W; energy prices in cents of EUR per MWh (the 0.01 EUR/MWh tick); money µEUR.
+A file is malformed (`WholesaleFileError`, exit 2) when its types, field names or sizes are
+wrong: a curve missing for an MTU or given twice, a price list of the wrong length, an order
+for an MTU the auction does not have, two orders with one id, a limit price twice on one
+curve. Whether the numbers are *right* is `oracle.wholesale.verify`'s question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from oracle.canonical import canonical_json, keccak_hex
+from oracle.errors import DocumentError
+from oracle.jsonio import parse_model
+
+RESULTS_SCHEMA = "flexmarket.wholesale-results/1"
+PRICE_LIMIT_CT = 10**9
+"""|price| in ct/MWh beyond this (10 MEUR/MWh) is refused: no exchange gets near it, and
+every product the checks form stays an exact integer far from any limit."""
+QUANTITY_LIMIT_W = 10**15
+"""1 PW: beyond any auction's total volume."""
+MAX_MTUS = 10_000
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+Price = Annotated[int, Field(ge=-PRICE_LIMIT_CT, le=PRICE_LIMIT_CT)]
+Watts = Annotated[int, Field(ge=0, le=QUANTITY_LIMIT_W)]
+
+
+class WholesaleFileError(DocumentError):
+    """A wholesale results file is not well formed (every problem with its field path)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Curve(_Strict):
+    mtu: Annotated[int, Field(ge=0)]
+    supply: list[tuple[Price, Watts]]
+    demand: list[tuple[Price, Watts]]
+
+
+class Order(_Strict):
+    id: Id
+    participant: Id
+    zone: Id
+    side: Literal["sell", "buy"]
+    mtu: Annotated[int, Field(ge=0)]
+    quantity_w: Watts
+    limit_ct_per_mwh: Price
+    accepted_w: Watts
+    payment_ueur: int
+
+
+class WholesaleResults(_Strict):
+    schema_: Literal["flexmarket.wholesale-results/1"] = Field(alias="schema")
+    exchange: Id
+    auction: Id
+    delivery_start: AwareDatetime
+    mtu_minutes: Annotated[int, Field(ge=1, le=1440)]
+    mtus: Annotated[int, Field(ge=1, le=MAX_MTUS)]
+    price_floor_ct_per_mwh: Price = -50_000
+    price_cap_ct_per_mwh: Price = 400_000
+    curves: list[Curve]
+    prices_ct_per_mwh: list[Price]
+    orders: list[Order] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    def curves_by_mtu(self) -> dict[int, Curve]:
+        """The curve of each MTU (the file has exactly one per MTU, checked at parsing)."""
+        return {c.mtu: c for c in self.curves}
+
+    def canonical(self) -> dict[str, Any]:
+        """The file with every default filled in: what `results_hash` covers."""
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
+        return data
+
+    def results_hash(self) -> str:
+        return keccak_hex(canonical_json(self.canonical(), integers_checked=True))
+
+
+def _problems(r: WholesaleResults) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if r.price_cap_ct_per_mwh < r.price_floor_ct_per_mwh:
+        problems.append(("price_cap_ct_per_mwh", f"{r.price_cap_ct_per_mwh} is below the floor "
+                         f"{r.price_floor_ct_per_mwh}"))
+    if len(r.prices_ct_per_mwh) != r.mtus:
+        problems.append(("prices_ct_per_mwh", f"has {len(r.prices_ct_per_mwh)} prices, the "
+                         f"auction has {r.mtus} MTUs"))
+    seen: dict[int, int] = {}
+    for i, c in enumerate(r.curves):
+        if c.mtu >= r.mtus:
+            problems.append((f"curves[{i}].mtu", f"{c.mtu}: the auction has MTUs 0 to "
+                             f"{r.mtus - 1}"))
+        elif c.mtu in seen:
+            problems.append((f"curves[{i}].mtu", f"{c.mtu} again (curves[{seen[c.mtu]}])"))
+        else:
+            seen[c.mtu] = i
+        for side in ("supply", "demand"):
+            prices: dict[int, int] = {}
+            for j, (price, _) in enumerate(getattr(c, side)):
+                if price in prices:
+                    problems.append((f"curves[{i}].{side}[{j}]", f"limit price {price} again "
+                                     f"({side}[{prices[price]}]): a curve has one total per "
+                                     "limit price"))
+                prices.setdefault(price, j)
+    missing = [t for t in range(r.mtus) if t not in seen]
+    if missing:
+        problems.append(("curves", f"no curve for MTU {missing[0]}"
+                         + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")))
+    ids: dict[str, int] = {}
+    for k, o in enumerate(r.orders):
+        if o.id in ids:
+            problems.append((f"orders[{k}].id", f"{o.id!r} again (orders[{ids[o.id]}])"))
+        ids.setdefault(o.id, k)
+        if o.mtu >= r.mtus:
+            problems.append((f"orders[{k}].mtu", f"{o.mtu}: the auction has MTUs 0 to "
+                             f"{r.mtus - 1}"))
+    return problems
+
+
+def parse_results(data: str | bytes | Mapping[str, Any]) -> WholesaleResults:
+    """Parse and validate a results file; raise `WholesaleFileError` listing every problem."""
+    results = parse_model(WholesaleResults, data, WholesaleFileError)
+    problems = _problems(results)
+    if problems:
+        raise WholesaleFileError(problems)
+    return results
+
+
+def load_results(path: str | Path) -> WholesaleResults:
+    try:
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        raise WholesaleFileError([("", f"cannot read {path}: {exc.strerror}")]) from None
+    return parse_results(text)
