@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nodes.session import SessionRun
 from python_client.artifacts import ensure_artifacts
-from python_client.chain import Contracts, Deployment, Wallet, connect, deploy
+from python_client.chain import Contracts, Deployment, connect
 from python_client.clients import (
     AdminClient,
     AggregatorClient,
@@ -27,15 +28,13 @@ from python_client.clients import (
     OracleClient,
     ValidatorClient,
 )
-from python_client.hashing import asset_id, label, new_salt
+from python_client.hashing import label, new_salt
 from python_client.localchain import LocalChain, free_port, start_chain
 from python_client.records import (
-    AssetType,
     AwardRow,
     BidFields,
     BuyerRole,
     Direction,
-    GasLog,
     NeedParams,
     Pricing,
     SessionParams,
@@ -48,6 +47,16 @@ DEPOSIT = 10**12
 ZONE = label("T1")
 SLOTS = 8
 ALL_SLOTS = (1 << SLOTS) - 1
+# the market's participants, zone and assets, registered by nodes.session.SessionRun
+REGISTRATION: dict[str, Any] = {
+    "market": {"id": "T1", "slots": SLOTS},
+    "participants": [{"id": "DSO", "role": "DSO"}, {"id": "FO1", "role": "aggregator"},
+                     {"id": "FO2", "role": "aggregator"}],
+    "zones": [{"id": "T1", "limit_w": 175_000}],
+    "assets": [{"id": f"{name}-EV{i}-meter", "type": "load", "p_max_w": 3700, "zone": "T1",
+                "manager": name} for name, count in (("FO1", 3), ("FO2", 5))
+               for i in range(count)],
+}  # fmt: skip
 
 
 @dataclass
@@ -95,34 +104,25 @@ def market_chain(tmp: Path) -> Iterator[Market]:
     with start_chain("anvil") as chain:
         w3 = connect(chain.url)
         keys = chain.dev_private_keys
-        gas = GasLog()
-        deployment = deploy(w3, Wallet(w3, keys[0], gas_log=gas))
-        contracts = Contracts(w3, deployment)
+        # registration by the session runner: admin 0, oracle 4, metering 5, the DSO 1,
+        # FO1 2, FO2 3, the validator 6
+        run = SessionRun(REGISTRATION, lambda _: {}, w3, chain,
+                         [keys[i] for i in (0, 4, 5, 1, 2, 3, 6)], deposit_ueur=DEPOSIT,
+                         asset_key=KEY).run("assets")  # fmt: skip
+        deployment, contracts = run.deployment, run.contracts
+        assert deployment is not None
         data = deployment.to_json()
         data["block"] = 1
         deployment_file = tmp / f"deployment-{chain.port}.json"
         deployment_file.write_text(json.dumps(data), encoding="utf-8")
         m = Market(
-            chain, contracts, deployment, deployment_file,
-            AdminClient(contracts, keys[0], gas), DsoClient(contracts, keys[1], gas),
-            AggregatorClient(contracts, keys[2], gas), AggregatorClient(contracts, keys[3], gas),
-            OracleClient(contracts, keys[4], gas), MeteringClient(contracts, keys[5], gas),
-            ValidatorClient(contracts, keys[6], gas),
+            chain, contracts, deployment, deployment_file, run.admin, run.dso("DSO"),
+            run.seller("FO1"), run.seller("FO2"), run.oracle, run.metering,
+            ValidatorClient(contracts, keys[6], run.gas),
         )  # fmt: skip
-        for role, client in [("DSO", m.dso), ("AGGREGATOR", m.fo1), ("AGGREGATOR", m.fo2),
-                             ("ORACLE", m.oracle), ("METERING", m.metering),
-                             ("VALIDATOR", m.validator)]:  # fmt: skip
-            m.admin.grant_role(role, client.address)
-        for client in (m.dso, m.fo1, m.fo2):
-            m.admin.mint(client.address, DEPOSIT)
-            client.deposit(DEPOSIT)
-        m.dso.register_zone(ZONE, 175_000)
-        for client, name, count in ((m.fo1, "FO1", 3), (m.fo2, "FO2", 5)):
-            ids = [asset_id(f"{name}-EV{i}-meter", KEY) for i in range(count)]
-            for aid in ids:
-                client.register_asset(aid, AssetType.LOAD, 3700, 0, ZONE, client.address)
-                m.dso.prequalify(aid)
-            m.assets[name] = ids
+        for name in ("FO1", "FO2"):
+            m.assets[name] = [run.asset_ids[a["id"]] for a in REGISTRATION["assets"]
+                              if a["manager"] == name]  # fmt: skip
         # FO2 hands its last asset to FO1
         moved = m.assets["FO2"].pop()
         m.fo2.transfer_management(moved, m.fo1.address)
