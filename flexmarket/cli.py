@@ -486,6 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     from flexmarket import wholesale
 
     wholesale.add_parser(sub, HelpFormatter)
+    from flexmarket import capacity
+
+    capacity.add_parser(sub, HelpFormatter)
 
     p = command(
         "needs", cmd_needs,
