@@ -7,8 +7,9 @@ class OracleError(Exception):
     """Root of every error the oracle raises on purpose."""
 
 
-class ScenarioError(OracleError):
-    """A scenario file is not well formed; nothing may be cleared.
+class DocumentError(OracleError):
+    """An input document (a scenario, a wholesale results file, ...) is not well formed;
+    nothing of it may be used.
 
     `problems` lists every `(field path, message)` found, e.g.
     `("bids[3].quantity_w", "Input should be a valid integer")`.
@@ -17,6 +18,10 @@ class ScenarioError(OracleError):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         self.problems = problems
         super().__init__("\n".join(f"{path}: {msg}" if path else msg for path, msg in problems))
+
+
+class ScenarioError(DocumentError):
+    """A scenario file is not well formed; nothing may be cleared."""
 
 
 class SolverError(OracleError):

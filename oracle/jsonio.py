@@ -10,14 +10,20 @@ do not write a second hook.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
-from oracle.errors import OracleError
+from pydantic import BaseModel, ValidationError
+
+from oracle.errors import DocumentError, OracleError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class DuplicateKeyError(OracleError, ValueError):
-    """A JSON object names a key twice (a ValueError too: raised inside `json.loads`). `path` is where the object lies (`bids[3]`, or ""
-    for the top level), `key` the repeated key; `field` joins them (`bids[3].quantity_w`)."""
+    """A JSON object names a key twice (a ValueError too: raised inside `json.loads`).
+    `path` is where the object lies (`bids[3]`, or "" for the top level), `key` the repeated
+    key; `field` joins them (`bids[3].quantity_w`)."""
 
     def __init__(self, path: str, key: str) -> None:
         self.path = path
@@ -93,3 +99,52 @@ def check_no_duplicate_keys(text: str | bytes) -> None:
             loads(text)  # again, to name the first repeated key and where it is
     except json.JSONDecodeError:
         return
+
+
+def _path(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        # Unions report one branch per error ("int", "list[...]"): drop the branch names.
+        loc = [p for p in loc if p not in ("int", "list[constrained-int]", "constrained-int")]
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif err["type"] == "json_invalid":
+            msg = f"invalid JSON: {err.get('ctx', {}).get('error', msg)}"
+        problems.append((_path(loc), msg))
+    # one message per path (union branches repeat themselves)
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            unique.append(p)
+    return unique
+
+
+def parse_model(
+    model: type[ModelT], data: str | bytes | Mapping[str, Any], error: type[DocumentError]
+) -> ModelT:
+    """Parse a strict pydantic document from JSON text (or a decoded mapping): a repeated
+    key, a wrong type, an unknown field each become a `(field path, message)` problem of
+    `error`, all of them at once."""
+    text = data if isinstance(data, str | bytes) else json.dumps(data)
+    try:
+        check_no_duplicate_keys(text)
+    except DuplicateKeyError as exc:
+        raise error([(exc.field, "key given twice")]) from None
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        raise error(_pydantic_problems(exc)) from None

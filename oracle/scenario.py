@@ -9,19 +9,18 @@ the market clears without them.
 
 from __future__ import annotations
 
-import json
 import math
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from oracle.canonical import canonical_json, keccak_hex
 from oracle.errors import ScenarioError
 from oracle.grid_spec import GridSpec
-from oracle.jsonio import DuplicateKeyError, check_no_duplicate_keys
+from oracle.jsonio import parse_model
 
 SCENARIO_SCHEMA = "flexmarket.scenario/1"
 
@@ -151,38 +150,6 @@ class Scenario(_Strict):
 
 
 _INPUT_HASHES: dict[int, tuple[weakref.ref[Scenario], str]] = {}
-
-
-def _path(loc: Iterable[int | str]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
-    problems = []
-    for err in exc.errors(include_url=False):
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        # Unions report one branch per error ("int", "list[...]"): drop the branch names.
-        loc = [p for p in loc if p not in ("int", "list[constrained-int]", "constrained-int")]
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif err["type"] == "json_invalid":
-            msg = f"invalid JSON: {err.get('ctx', {}).get('error', msg)}"
-        problems.append((_path(loc), msg))
-    # one message per path (union branches repeat themselves)
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for p in problems:
-        if p not in seen:
-            seen.add(p)
-            unique.append(p)
-    return unique
 
 
 def _check_per_slot(value: int | list[int] | None, slots: int, path: str) -> list[tuple[str, str]]:
@@ -436,15 +403,7 @@ def _contradiction_problems(s: Scenario) -> list[tuple[str, str]]:
 
 def parse_scenario(data: str | bytes | Mapping[str, Any]) -> Scenario:
     """Parse and validate a scenario; raise `ScenarioError` listing every problem."""
-    text = data if isinstance(data, str | bytes) else json.dumps(data)
-    try:
-        check_no_duplicate_keys(text)
-    except DuplicateKeyError as exc:
-        raise ScenarioError([(exc.field, "key given twice")]) from None
-    try:
-        scenario = Scenario.model_validate_json(text)
-    except ValidationError as exc:
-        raise ScenarioError(_pydantic_problems(exc)) from None
+    scenario = parse_model(Scenario, data, ScenarioError)
     problems = scenario_problems(scenario)
     if problems:
         raise ScenarioError(problems)
