@@ -300,7 +300,7 @@ def _served(
     graph, source, sink = supply_graph(caps, len(full))
     n_s = len(caps)
     sink_edge = []
-    for j, d in enumerate(full):
+    for j in range(len(full)):
         sink_edge.append(len(graph[n_s + j]))
         add_edge(graph, n_s + j, sink, target[j])
     for i, j in dict.fromkeys(edges):
