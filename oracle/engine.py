@@ -841,7 +841,9 @@ def relax_and_round(
         if not exact:
             a["rel_gap"] = RELAXED_GAP
     first = solve_all(arrays)
-    rounded, round_models, round_arrays = [], [], []
+    rounded: list[Milp] = []
+    round_models: list[HighsModel] = []
+    round_arrays: list[Model] = []
     decided: dict[int, dict[int, float]] = {}
     for i, (m, r, hm, o) in enumerate(zip(milps, relaxed, models, first, strict=True)):
         values = column_values(r, hm, o) if o["status"] == "Optimal" else None
