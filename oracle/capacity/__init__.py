@@ -3,6 +3,7 @@
     >>> from oracle.capacity import load_capacity, clear_capacity
 """
 
+from oracle.capacity.checker import Violation, check_capacity
 from oracle.capacity.clearing import clear_capacity
 from oracle.capacity.files import (
     CapacityFile,
@@ -19,6 +20,8 @@ __all__ = [
     "CapacityFileError",
     "CapacityResult",
     "Rejection",
+    "Violation",
+    "check_capacity",
     "clear_capacity",
     "load_capacity",
     "parse_capacity",

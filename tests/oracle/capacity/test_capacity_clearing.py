@@ -9,11 +9,15 @@ import random
 import pytest
 from capacity_helpers import cap_file, req
 
-from oracle.capacity import CapacityFileError, clear_capacity, parse_capacity
+from oracle.capacity import CapacityFileError, check_capacity, clear_capacity, parse_capacity
 
 
 def clear(data):
-    return clear_capacity(parse_capacity(data))
+    """Clear, and run the independent checker: every result a test produces is checked."""
+    f = parse_capacity(data)
+    result = clear_capacity(f)
+    assert check_capacity(f, result) == []
+    return result
 
 
 def alloc(result):
