@@ -147,7 +147,8 @@ def bench(label: str, raw: dict[str, Any], repeat: int) -> None:
     t_check, problems = timed(lambda: check(s3, result) + cut_violations(own_cuts, awards),
                               repeat)
     t_rederive, found = timed(lambda: rederive(s3), repeat)
-    t_ac, (bad, _, figs) = timed(lambda: ac_check(s3, found.model, found.solver, awards), repeat)
+    t_ac, (bad, _, figs) = timed(
+        lambda: ac_check(s3, found.model, found.solver, awards, found.forecast), repeat)
     clearing = t_inputs + t_clear
     verify = t_parse + t_reclear + t_check + t_rederive + t_ac
     m = found.model

@@ -64,7 +64,8 @@ def check_grid(
     report.notes.extend(derived.notes or [])
     summary["rederived"] = derived.model is not None and not derived.violations
     if derived.model is not None:
-        violations, notes, figures = ac_check(scenario, derived.model, derived.solver, awards_w)
+        violations, notes, figures = ac_check(scenario, derived.model, derived.solver, awards_w,
+                                              derived.forecast)
         for v in violations:
             report.fail(v)
         report.notes.extend(notes)

@@ -428,6 +428,9 @@ class Rederived:
     solver: Any = None
     violations: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # the AC power flow of the forecast (every slot), solved with the sensitivities: the AC
+    # check's "before" (the same operating points, the same solver), not solved again
+    forecast: Any = None
 
 
 def rederive(scenario: Scenario, base_dir: Path | None = None) -> Rederived:
@@ -476,6 +479,7 @@ def rederive(scenario: Scenario, base_dir: Path | None = None) -> Rederived:
     if not buses:
         return out
     sens = sensitivities(solver, model.p_mw, model.q_mvar, buses)
+    out.forecast = sens.base
     zones = zone_forecasts(model, sens.base)
     published_zones = [z.model_dump() for z in inputs.zones]
     if [(z["id"], z["element"], z["limit_w"]) for z in zones] != [
@@ -573,9 +577,11 @@ def injection_mw(model: Any, scenario: Scenario, awards_w: Mapping[str, int]) ->
     return extra
 
 
-def ac_check(scenario: Scenario, model: Any, solver: Any,
-             awards_w: Mapping[str, int]) -> tuple[list[str], list[str], dict[str, Any]]:
-    """AC power flow of every slot of a schedule: (violations, notes, figures).
+def ac_check(scenario: Scenario, model: Any, solver: Any, awards_w: Mapping[str, int],
+             forecast: Any = None) -> tuple[list[str], list[str], dict[str, Any]]:
+    """AC power flow of every slot of a schedule: (violations, notes, figures). `forecast`:
+    the AC result of the model's forecast when the caller has it (`Rederived.forecast`),
+    else solved here.
 
     A violation: the awards push a line or transformer, or a bus voltage, past its limit
     and past where the forecast had it, by more than the cut's margin (AC_TOL_*). An
@@ -586,7 +592,7 @@ def ac_check(scenario: Scenario, model: Any, solver: Any,
     spec = scenario.grid
     if spec is None:
         raise GridError("grid: the session has no grid to check the schedule on")
-    before = solver.solve_model()
+    before = solver.solve_model() if forecast is None else forecast
     after = solver.solve(model.p_mw - injection_mw(model, scenario, awards_w), model.q_mvar)
     violations: list[str] = []
     notes: list[str] = []

@@ -97,3 +97,24 @@ def test_the_indexer_projects_parts_and_the_hash_of_the_joined_inputs_across_bat
     (row,) = second.rows["grid_parts"]
     assert row[2:7] == (1, "0x" + "11" * 20, 2, 3, len(GRID) - 20)
     assert row[8] == keccak_hex(GRID)
+
+
+def test_the_ac_check_reuses_the_forecast_flow_of_the_rederivation(small_grid_file: Any) -> None:
+    """The replica solves the forecast's AC flow once (with the sensitivities): the AC check's
+    "before" is that result, equal to solving the model's forecast again."""
+    import numpy as np
+
+    from oracle.grid.published import ac_check, grid_inputs_json, rederive
+    from oracle.scenario import parse_scenario
+    from tests.grid.small_grid import small_scenario
+
+    raw = small_scenario(small_grid_file)
+    scenario = parse_scenario({**raw, "grid": grid_inputs_json(raw)})
+    found = rederive(scenario)
+    assert not found.violations and found.forecast is not None
+    again = found.solver.solve_model()
+    assert np.array_equal(found.forecast.loading_percent, again.loading_percent)
+    assert np.array_equal(found.forecast.vm_pu, again.vm_pu)
+    awards = {"B-SHOP": 50_000}
+    assert ac_check(scenario, found.model, found.solver, awards, found.forecast) == ac_check(
+        scenario, found.model, found.solver, awards)
