@@ -86,20 +86,30 @@ def allocate_layers(
     last = len(roles)
     flows: dict[tuple[str, int, int], int] = {}
     received: dict[tuple[int, int], int] = defaultdict(int)
+    # indexed once: the requests of each (layer, slot) in request order, the awarded bids of
+    # each slot in rank order (a scan of every bid's slots per slot was most of a replica's
+    # checking time on large sessions)
+    layer_slot_reqs: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for r, t in sorted(needs):
+        layer_slot_reqs[(layers[r], t)].append(r)
+    slot_bids: dict[int, list[ValidBid]] = defaultdict(list)
+    for bid in awarded:
+        for t in sorted(set(bid.slots)):
+            slot_bids[t].append(bid)
     for layer in sorted(set(layers.values())):
         for t in range(scenario.market.slots):
-            reqs = [r for r in range(len(requests)) if (r, t) in needs and layers[r] == layer]
+            reqs = layer_slot_reqs.get((layer, t), [])
             if not reqs:
                 continue
+            in_reqs = set(reqs)
             # supply nodes: (requests the bids may serve, stage that bought the watts)
             groups: dict[tuple[tuple[int, ...], int], list[tuple[ValidBid, int]]] = (
                 defaultdict(list))
-            for bid in awarded:
-                if t in bid.slots:
-                    serves = tuple(r for r in eligible.get(bid.id, ()) if r in reqs)
-                    if serves:
-                        for stage, w in parts[bid.id]:
-                            groups[(serves, stage)].append((bid, w))
+            for bid in slot_bids.get(t, ()):
+                serves = tuple(r for r in eligible.get(bid.id, ()) if r in in_reqs)
+                if serves:
+                    for stage, w in parts[bid.id]:
+                        groups[(serves, stage)].append((bid, w))
             keys = sorted(groups)
             pos = {r: j for j, r in enumerate(reqs)}
             supplies = [sum(w for _, w in groups[k]) for k in keys]
