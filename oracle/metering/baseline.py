@@ -382,3 +382,23 @@ def compute_baseline(
         for i in range(n)
     ]
     return Baseline(asset, method, days_used, intervals, meter.hash(), adjustment)
+
+
+def award_delivered_w(per_asset_w: list[list[int]], awarded_w: int,
+                      intervals_per_slot: int) -> list[int]:
+    """The delivered power of an award per slot, from its assets' delivered watts per
+    15-minute interval (`per_asset_w[asset][interval]`, one direction): per interval the sum
+    over the assets, capped at the awarded watts; a slot of several intervals takes the floor
+    of the mean of its capped interval values (the spec's "Delivered power")."""
+    if intervals_per_slot < 1:
+        raise BaselineError("intervals_per_slot", f"{intervals_per_slot} is below 1")
+    lengths = {len(a) for a in per_asset_w}
+    if len(lengths) > 1:
+        raise BaselineError("per_asset_w", f"assets with different interval counts {lengths}")
+    n = lengths.pop() if lengths else 0
+    if n % intervals_per_slot:
+        raise BaselineError("per_asset_w", f"{n} intervals is not a whole number of slots of "
+                            f"{intervals_per_slot}")
+    capped = [min(awarded_w, sum(a[i] for a in per_asset_w)) for i in range(n)]
+    return [sum(capped[s:s + intervals_per_slot]) // intervals_per_slot
+            for s in range(0, n, intervals_per_slot)]

@@ -226,3 +226,19 @@ def test_the_vectorised_rule_equals_the_plain_reference_on_random_data(seed):
         assert got.ok[a], (a, got.problems.get(a))
         assert [int(v) for v in got.baseline_wh[a]] == want[0]
         assert [date(1970, 1, 1) + timedelta(days=int(d)) for d in got.days[a]] == want[1]
+
+
+def test_award_delivery_sums_assets_caps_each_interval_then_floors_the_slot_mean():
+    from oracle.metering import award_delivered_w
+
+    ev1 = [400, 800, 0, 1200]
+    ev2 = [300, 600, 100, 0]
+    # intervals: 700, 1400 -> capped 1000, 100, 1200 -> capped 1000
+    assert award_delivered_w([ev1, ev2], 1000, 1) == [700, 1000, 100, 1000]
+    # 30-minute slots: floor((700 + 1000) / 2), floor((100 + 1000) / 2)
+    assert award_delivered_w([ev1, ev2], 1000, 2) == [850, 550]
+    assert award_delivered_w([[1, 2, 2]], 10, 3) == [1]
+    with pytest.raises(BaselineError):
+        award_delivered_w([ev1, ev2[:3]], 1000, 1)
+    with pytest.raises(BaselineError):
+        award_delivered_w([ev1], 1000, 3)
