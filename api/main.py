@@ -7,9 +7,8 @@ file and needs `FLEXMARKET_API_RELAYER_KEY`.
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from api.routes import (
     transactions,
 )
 from api.store import Store
+from verifier.errors import InputError
 
 RELAYER_DEV_INDEX = 9  # the last development account pays relayed gas on a local chain
 
@@ -234,90 +234,58 @@ class BodyGuard:
         await problem_response(problem, scope["path"])(scope, receive, send)
 
 
-SERVE_HELP = """The participant API over HTTP (OpenAPI at /docs). Without --rpc it starts a
-local anvil chain (a block every second, and at once for each transaction), deploys the
-contracts and relays with a development key; with --rpc it uses that node, the
-deployment file and the relayer key in FLEXMARKET_API_RELAYER_KEY. Other settings:
-environment variables FLEXMARKET_API_* (api/config.py). Exit 2 when the node, the
-deployment or the key is unusable: nothing is served then."""
-
-
-def _preflight(settings: Settings) -> str | None:
+def _preflight(settings: Settings) -> None:
     """What keeps `serve` from starting with these settings, checked before it claims to
-    listen: the relayer key, a node that answers at --rpc, the deployment file."""
+    listen: the relayer key, a node that answers at --rpc, the deployment file
+    (InputError naming the argument)."""
     if settings.rpc_url is None:
-        return None
+        return
     from python_client.localchain import rpc_call
 
     url = settings.rpc_url
     if not url.startswith(("http://", "https://")):
-        return f"--rpc: {url!r} is not an http(s):// JSON-RPC URL"
+        raise InputError("--rpc", f"{url!r} is not an http(s):// JSON-RPC URL")
     if settings.relayer_key is None:
-        return ("--rpc: FLEXMARKET_API_RELAYER_KEY is required (the key that pays the gas of "
-                "relayed bids; without --rpc a development key of the local chain is used)")
+        raise InputError("--rpc", "FLEXMARKET_API_RELAYER_KEY is required (the key that pays "
+                         "the gas of relayed bids; without --rpc a development key of the "
+                         "local chain is used)")  # fmt: skip
     try:
         chain_id = int(rpc_call(url, "eth_chainId", timeout_s=5.0), 16)
     except Exception as exc:  # noqa: BLE001 - any failure: the node is not usable
-        return f"--rpc {url}: no JSON-RPC node answers ({type(exc).__name__}: {exc})"
+        raise InputError("--rpc", f"{url}: no JSON-RPC node answers ({type(exc).__name__}: "
+                         f"{exc})") from exc  # fmt: skip
     path = Path(settings.deployment_file or Path("deployments") / f"{chain_id}.json")
     if not path.is_file():
-        return (f"--deployment: {str(path)!r} does not exist (the deployment of chain "
-                f"{chain_id}: give --deployment FILE)")
-    return None
+        raise InputError("--deployment", f"{str(path)!r} does not exist (the deployment of "
+                         f"chain {chain_id}: give --deployment FILE)")  # fmt: skip
 
 
-def serve_parser() -> argparse.ArgumentParser:
-    """`flexmarket serve`'s options (help with defaults)."""
-    from oracle.display import HelpFormatter
-
-    parser = argparse.ArgumentParser(
-        prog="flexmarket serve", description=SERVE_HELP, formatter_class=HelpFormatter
-    )
-    parser.add_argument("--rpc", metavar="URL", help="JSON-RPC node (default: start anvil)")
-    parser.add_argument(
-        "--db", metavar="URL",
-        help="sqlite:///PATH or postgresql://... (default: build/api/<chain id>-<market>.sqlite3;"
-        " with no --rpc a fresh build/api/local-<port>.sqlite3, one serve per port)",
-    )  # fmt: skip
-    parser.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--deployment", metavar="FILE",
-                        help="with --rpc: the deployment file (default: deployments/<chain id>"
-                        ".json)")  # fmt: skip
-    return parser
-
-
-def serve(argv: Sequence[str] | None = None) -> int:
-    """`flexmarket serve [--rpc URL] [--db URL] [--port N] [--host H]`: 0 when stopped,
-    2 when the settings are unusable (one line on stderr, nothing served)."""
-    import sys
-
+def serve(*, rpc: str | None = None, db: str | None = None, port: int = 8000,
+          host: str = "127.0.0.1", deployment: str | None = None) -> None:
+    """`flexmarket serve`: until stopped. Unusable settings (a FLEXMARKET_API_* variable,
+    the node, the deployment, the key, a local store in use) are an InputError naming the
+    argument or variable, raised before anything is served."""
     import uvicorn
     from pydantic import ValidationError
 
-    args = serve_parser().parse_args(list(argv or []))
-    overrides: dict[str, Any] = {"port": args.port, "host": args.host}
-    if args.rpc:
-        overrides["rpc_url"] = args.rpc
-    if args.db:
-        overrides["db_url"] = args.db
-    if args.deployment:
-        overrides["deployment_file"] = args.deployment
+    overrides: dict[str, Any] = {"port": port, "host": host}
+    if rpc:
+        overrides["rpc_url"] = rpc
+    if db:
+        overrides["db_url"] = db
+    if deployment:
+        overrides["deployment_file"] = deployment
     try:
         base = Settings()
     except ValidationError as exc:  # a FLEXMARKET_API_* variable that is not usable
         first = exc.errors()[0]
         name = "FLEXMARKET_API_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
-        print(f"error: {name}: {first['msg']}", file=sys.stderr)
-        return 2
+        raise InputError(name, first["msg"]) from None
     if "domain" not in base.model_fields_set:
-        overrides["domain"] = f"{args.host}:{args.port}"
-        overrides["uri"] = f"http://{args.host}:{args.port}"
+        overrides["domain"] = f"{host}:{port}"
+        overrides["uri"] = f"http://{host}:{port}"
     settings = base.model_copy(update=overrides)
-    problem = _preflight(settings)
-    if problem is not None:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+    _preflight(settings)
     if settings.rpc_url is None and settings.db_url is None:
         # the fresh local store: claimed now (held until exit), before anything is emptied
         from api.store import StoreInUse, claim
@@ -325,8 +293,6 @@ def serve(argv: Sequence[str] | None = None) -> int:
         try:
             claim(default_db_url(0, "", True, settings.port).removeprefix("sqlite:///"))
         except StoreInUse as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    print(json.dumps({"listening": f"http://{args.host}:{args.port}", "docs": "/docs"}))
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
-    return 0
+            raise InputError("--port", str(exc)) from exc
+    print(json.dumps({"listening": f"http://{host}:{port}", "docs": "/docs"}), flush=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

@@ -429,10 +429,20 @@ def _allow_other_engine(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--allow-other-engine", action="store_true", help=what)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from nodes.service import DEFAULT_KEY_ENV as ORACLE_KEY_ENV
-    from nodes.validator import DEFAULT_KEY_ENV as VALIDATOR_KEY_ENV
-    from verifier.indexer import MAX_SPAN
+def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser. Defaults that live in a heavy module (seconds to import: web3,
+    the SDK) are read only for the command `wanted` (None: every command, as -h wants them);
+    the other commands' parsers, which will not parse this time, get None there."""
+    import importlib
+
+    def default(name: str, module: str, attr: str) -> Any:
+        if wanted not in (None, name):
+            return None
+        return getattr(importlib.import_module(module), attr)
+
+    ORACLE_KEY_ENV = default("oracle", "nodes.service", "DEFAULT_KEY_ENV")  # noqa: N806
+    VALIDATOR_KEY_ENV = default("validate", "nodes.validator", "DEFAULT_KEY_ENV")  # noqa: N806
+    MAX_SPAN = default("index", "verifier.indexer", "MAX_SPAN")  # noqa: N806
 
     parser = argparse.ArgumentParser(
         prog="flexmarket",
@@ -483,12 +493,6 @@ def build_parser() -> argparse.ArgumentParser:
     from flexmarket import baseline
 
     baseline.add_parser(sub, HelpFormatter)
-    from flexmarket import wholesale
-
-    wholesale.add_parser(sub, HelpFormatter)
-    from flexmarket import capacity
-
-    capacity.add_parser(sub, HelpFormatter)
 
     p = command(
         "needs", cmd_needs,
@@ -619,7 +623,7 @@ def _global_flags(argv: list[str]) -> tuple[list[str], int]:
 def _main(argv: list[str]) -> int:
     """Parse, run, and turn the packages' typed errors into one `error: ...` line and the
     exit code `flexmarket.exits.exit_code_of` gives them."""
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv and not argv[0].startswith("-") else None)
     try:
         args, unknown = parser.parse_known_args(argv)
         if unknown:  # named by the subcommand's own usage, not the top-level one
