@@ -73,7 +73,7 @@ class EscapingWriter:
 # with a known total. `flexmarket` shows them on stderr when it is a terminal (never with
 # --json or -q; -v shows them anywhere, with debug lines): `show_progress`.
 
-PACKAGES = ("oracle", "verifier", "python_client", "flexmarket")
+PACKAGES = ("oracle", "python_client", "verifier", "nodes", "api", "flexmarket")  # every one
 _BAR = 24
 
 

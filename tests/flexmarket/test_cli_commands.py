@@ -247,3 +247,13 @@ def test_index_oracle_validate_verify_replay_json_on_a_chain(tmp_path: Path) -> 
             out = flexmarket(command, *on)
             assert out.returncode == 0 and out.stderr == "", out.stderr
             assert one_json_line(out.stdout)["ok"] is True  # type: ignore[index]
+
+
+def test_progress_is_routed_for_every_package() -> None:
+    """A package missing here logs nothing on a terminal (nodes/ did, once the demo moved)."""
+    import tomllib
+
+    from oracle.display import PACKAGES
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["packages"]
+    assert set(PACKAGES) == set(packages)
