@@ -10,9 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_INPUT = 2
+from flexmarket.exits import EXIT_FAILURE, EXIT_INPUT, EXIT_OK
 
 
 def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> argparse.ArgumentParser:

@@ -11,9 +11,9 @@ import json
 import sys
 from typing import Any
 
-EXIT_OK = 0
-EXIT_VIOLATIONS = 1
-EXIT_INPUT = 2
+from flexmarket.exits import EXIT_FAILURE, EXIT_INPUT, EXIT_OK
+
+EXIT_VIOLATIONS = EXIT_FAILURE  # a check that found violations: a failure of the job
 
 
 def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> argparse.ArgumentParser:
