@@ -493,6 +493,12 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
     from flexmarket import baseline
 
     baseline.add_parser(sub, HelpFormatter)
+    from flexmarket import wholesale
+
+    wholesale.add_parser(sub, HelpFormatter)
+    from flexmarket import capacity
+
+    capacity.add_parser(sub, HelpFormatter)
 
     p = command(
         "needs", cmd_needs,
