@@ -499,6 +499,9 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
     from flexmarket import capacity
 
     capacity.add_parser(sub, HelpFormatter)
+    from flexmarket import capacity_limits
+
+    capacity_limits.add_parser(sub, HelpFormatter)
 
     p = command(
         "needs", cmd_needs,
