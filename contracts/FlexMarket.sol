@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {FlexMarketStorage} from "./FlexMarketStorage.sol";
 import {FlexResults} from "./FlexResults.sol";
 import {FlexRelay} from "./FlexRelay.sol";
+import {IFlexBatchEvents} from "./interfaces/IFlexBatches.sol";
 import {IFlexMarket} from "./interfaces/IFlexMarket.sol";
 import {IFlexRegistry} from "./interfaces/IFlexRegistry.sol";
 import {FlexRoles} from "./libraries/FlexRoles.sol";
@@ -27,7 +28,7 @@ import {
 /// `commitBid` reads and writes only the bid's own slot (gate closure and joining are
 /// checked at reveal); `revealBid` writes one new slot; `settleAward` touches the session's
 /// money slot, the award's two slots and the two participants' balance slots.
-contract FlexMarket is FlexMarketStorage, IFlexMarket {
+contract FlexMarket is FlexMarketStorage, IFlexMarket, IFlexBatchEvents {
     /// @dev FLECH: a seller that fails for the fourth time loses its standing.
     uint8 private constant _FAILURES_TO_SUSPEND = 4;
 
@@ -42,9 +43,17 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
     constructor(IERC20 settlementToken, IFlexRegistry flexRegistry) FlexMarketStorage(settlementToken) {
         _registry = flexRegistry;
         _relay = address(new FlexRelay(address(this)));
-        _results = address(new FlexResults());
+        _results = address(new FlexResults(_relay, flexRegistry));
         _minimumQuorum = 1;
         emit MinimumQuorumSet(1, msg.sender);
+    }
+
+    /// @notice Every selector this contract lacks runs on FlexResults by delegatecall, on this
+    /// contract's storage: the batched sealed bids (IFlexBatches, FlexBatches), which check
+    /// their callers themselves. FlexResults' own entry points are this contract's functions
+    /// (their roles checked here first); an unknown selector reverts there, without data.
+    fallback() external {
+        _run(_results);
     }
 
     // ------------------------------------------------------------- sessions and needs
@@ -330,7 +339,7 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
     /// @dev Runs FlexResults' code on this contract's storage (see FlexMarketStorage).
     function commitResult(uint64, bytes32, bytes32, Award[] calldata, bool) external {
         _requireRole(FlexRoles.ORACLE);
-        _runResults();
+        _run(_results);
     }
 
     /// @inheritdoc IFlexMarket
@@ -399,14 +408,14 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
     /// @dev Runs FlexResults' code on this contract's storage (see FlexMarketStorage).
     function recordDeliveries(uint64, uint32[] calldata, uint40[] calldata, bytes32) external {
         _requireRole(FlexRoles.METERING);
-        _runResults();
+        _run(_results);
     }
 
     /// @inheritdoc IFlexMarket
     /// @dev Runs FlexResults' code on this contract's storage (see FlexMarketStorage).
     function correctDelivery(uint64, uint32, uint40, bytes32) external {
         _requireRole(FlexRoles.METERING);
-        _runResults();
+        _run(_results);
     }
 
     /// @inheritdoc IFlexMarket
@@ -558,12 +567,11 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
     // ------------------------------------------------------------- internals
 
     /// @dev Runs this call's calldata on FlexResults by delegatecall and returns or reverts
-    /// with what it returned (the caller's role is checked before).
-    function _runResults() private {
-        address results = _results;
+    /// with what it returned (the caller's role is checked before, if any).
+    function _run(address module) private {
         assembly ("memory-safe") {
             calldatacopy(0, 0, calldatasize())
-            let ok := delegatecall(gas(), results, 0, calldatasize(), 0, 0)
+            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
             returndatacopy(0, 0, returndatasize())
             if iszero(ok) { revert(0, returndatasize()) }
             return(0, returndatasize())
@@ -629,30 +637,6 @@ contract FlexMarket is FlexMarketStorage, IFlexMarket {
             revert FlexMarketNeedDirectionConflict(sessionId, params.zone, slot);
         }
         _needSlots[sessionId][zoneIndex][params.direction] |= mask;
-    }
-
-    /// @dev Counts `count` commits of `seller` in its participation slot (one SLOAD, one
-    /// SSTORE): the seller joined, gate closure has not passed (copied at join) and the
-    /// commits stay within its allowance, so every commit is backed by a bond. Layout of
-    /// Participation, low bits first: maxBids [0, 16), revealed [16, 32), forfeited [32, 48),
-    /// bondLockedUeur [48, 112), collateralLockedUeur [112, 184), released [184, 192),
-    /// committed [192, 208), biddingEnd [208, 248).
-    function _countCommits(uint64 sessionId, address seller, uint256 count) private {
-        Participation storage p = _participations[sessionId][seller];
-        uint256 word;
-        assembly ("memory-safe") {
-            word := sload(p.slot)
-        }
-        uint16 maxBids = uint16(word);
-        if (maxBids == 0) revert FlexMarketNotJoined(sessionId, seller);
-        uint40 biddingEnd = uint40(word >> 208);
-        if (block.timestamp >= biddingEnd) revert FlexMarketBiddingClosed(sessionId, biddingEnd);
-        uint256 committed = uint16(word >> 192) + count;
-        if (committed > maxBids) revert FlexMarketTooManyBids(sessionId, seller, maxBids);
-        word = (word & ~(uint256(0xffff) << 192)) | (committed << 192);
-        assembly ("memory-safe") {
-            sstore(p.slot, word)
-        }
     }
 
     /// @dev Forfeits every bond of `seller`'s bids in the session that were committed and

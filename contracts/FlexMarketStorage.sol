@@ -69,6 +69,30 @@ abstract contract FlexMarketStorage is Escrow {
         return _sessions[sessionId];
     }
 
+    /// @dev (FlexMarket.commitBid(s), FlexBatches.commitBatch.) Counts `count` commits of `seller` in its participation slot (one SLOAD, one
+    /// SSTORE): the seller joined, gate closure has not passed (copied at join) and the
+    /// commits stay within its allowance, so every commit is backed by a bond. Layout of
+    /// Participation, low bits first: maxBids [0, 16), revealed [16, 32), forfeited [32, 48),
+    /// bondLockedUeur [48, 112), collateralLockedUeur [112, 184), released [184, 192),
+    /// committed [192, 208), biddingEnd [208, 248).
+    function _countCommits(uint64 sessionId, address seller, uint256 count) internal {
+        IFlexMarket.Participation storage p = _participations[sessionId][seller];
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(p.slot)
+        }
+        uint16 maxBids = uint16(word);
+        if (maxBids == 0) revert IFlexMarket.FlexMarketNotJoined(sessionId, seller);
+        uint40 biddingEnd = uint40(word >> 208);
+        if (block.timestamp >= biddingEnd) revert IFlexMarket.FlexMarketBiddingClosed(sessionId, biddingEnd);
+        uint256 committed = uint16(word >> 192) + count;
+        if (committed > maxBids) revert IFlexMarket.FlexMarketTooManyBids(sessionId, seller, maxBids);
+        word = (word & ~(uint256(0xffff) << 192)) | (committed << 192);
+        assembly ("memory-safe") {
+            sstore(p.slot, word)
+        }
+    }
+
     /// @dev Voided; or no complete result at the clearing deadline; or a result not final
     /// (pending, disputed) at the attestation deadline: nothing of it is ever paid (attest,
     /// dispute and resolve are closed from that deadline on).

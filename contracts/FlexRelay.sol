@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {IFlexBatches} from "./interfaces/IFlexBatches.sol";
 import {IFlexMarket} from "./interfaces/IFlexMarket.sol";
 import {IFlexRelay} from "./interfaces/IFlexRelay.sol";
 import {BidReveal} from "./types/FlexTypes.sol";
@@ -19,12 +20,19 @@ contract FlexRelay is EIP712, IFlexRelay {
     bytes32 private constant _COMMIT_TYPEHASH = keccak256(
         "CommitBid(address seller,uint64 sessionId,bytes32 commitment,uint256 nonce,uint256 deadline)"
     );
+    bytes32 private constant _BATCH_TYPEHASH = keccak256(
+        "CommitBatch(address seller,uint64 sessionId,bytes32 root,uint16 count,uint256 nonce,uint256 deadline)"
+    );
     bytes32 private constant _REVEAL_TYPEHASH =
         keccak256("RevealBid(address seller,bytes32 commitment,uint256 nonce,uint256 deadline)");
 
     /// @dev Gas each commit of a batch gets (a relayed commitBid uses ~35,000): the batch
     /// checks after a failed call that it really had this much (EIP-150, see commitBidsFor).
     uint256 private constant _COMMIT_GAS = 100_000;
+
+    /// @dev Gas each seller's batch of a commitBatchesFor gets (a relayed commitBatch uses
+    /// ~55,000 on a cold participation), checked after a failure as in commitBidsFor.
+    uint256 private constant _BATCH_GAS = 150_000;
 
     address private immutable _market;
 
@@ -93,6 +101,39 @@ contract FlexRelay is EIP712, IFlexRelay {
                 // EIP-150: the call got at most 63/64 of the gas left; if it ran out of gas
                 // with less than _COMMIT_GAS, what is left now is below _COMMIT_GAS / 63
                 if (gasleft() < _COMMIT_GAS / 63) revert FlexRelayGasTooLow(r.seller, r.nonce);
+                ++failed;
+                emit RelayFailed(r.seller, r.nonce, ret);
+            }
+        }
+    }
+
+    /// @inheritdoc IFlexRelay
+    /// @dev As commitBidsFor, one signature check per seller's batch: a refused request is
+    /// skipped (nonce untouched), a batch the market refuses spends its nonce, a batch that
+    /// failed for lack of gas reverts them all.
+    function commitBatchesFor(BatchRequest[] calldata requests) external returns (uint256 failed) {
+        uint256 count = requests.length;
+        for (uint256 i; i < count; ++i) {
+            BatchRequest calldata r = requests[i];
+            bytes memory refused = _check(
+                r.seller,
+                keccak256(abi.encode(_BATCH_TYPEHASH, r.seller, r.sessionId, r.root, r.count, r.nonce, r.deadline)),
+                r.nonce,
+                r.deadline,
+                r.signature
+            );
+            if (refused.length != 0) {
+                ++failed;
+                emit RelayFailed(r.seller, r.nonce, refused);
+                continue;
+            }
+            (bool ok, bytes memory ret) = _market.call{gas: _BATCH_GAS}(
+                abi.encodePacked(abi.encodeCall(IFlexBatches.commitBatch, (r.sessionId, r.root, r.count)), r.seller)
+            );
+            if (ok) {
+                emit Relayed(r.seller, r.nonce);
+            } else {
+                if (gasleft() < _BATCH_GAS / 63) revert FlexRelayGasTooLow(r.seller, r.nonce);
                 ++failed;
                 emit RelayFailed(r.seller, r.nonce, ret);
             }

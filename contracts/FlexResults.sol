@@ -2,8 +2,10 @@
 pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {FlexBatches} from "./FlexBatches.sol";
 import {FlexMarketStorage} from "./FlexMarketStorage.sol";
 import {IFlexMarket} from "./interfaces/IFlexMarket.sol";
+import {IFlexRegistry} from "./interfaces/IFlexRegistry.sol";
 import {Award, BidStatus, Pricing, ResultStatus} from "./types/FlexTypes.sol";
 
 /// @title FlexResults
@@ -12,9 +14,14 @@ import {Award, BidStatus, Pricing, ResultStatus} from "./types/FlexTypes.sol";
 /// FlexMarket creates it in its constructor and runs `commitResult` here by delegatecall,
 /// after checking the caller's ORACLE role: the code runs on FlexMarket's storage (same
 /// layout: FlexMarketStorage) and its events are FlexMarket's. Called directly, it has no
-/// session and reverts (FlexMarketSessionUnknown).
-contract FlexResults is FlexMarketStorage {
-    constructor() FlexMarketStorage(IERC20(address(0))) {}
+/// session and reverts (FlexMarketSessionUnknown). It carries the batched sealed bids
+/// (FlexBatches), which FlexMarket runs here through its fallback.
+contract FlexResults is FlexMarketStorage, FlexBatches {
+    /// @param relay The market's relay; @param flexRegistry its registry (FlexBatches).
+    constructor(address relay, IFlexRegistry flexRegistry)
+        FlexMarketStorage(IERC20(address(0)))
+        FlexBatches(relay, flexRegistry)
+    {}
 
     /// @notice See IFlexMarket.commitResult: FlexMarket checks the caller's role, then runs this
     /// by delegatecall.

@@ -16,6 +16,8 @@ from typing import Any
 
 from web3.types import TxReceipt
 
+from python_client.artifacts import load_artifact
+from python_client.batches import Batch, as_bytes, load_args, revealed_bids
 from python_client.chain import Contracts, Wallet
 from python_client.contract_types import (
     ROLE_IDS,
@@ -69,6 +71,15 @@ class ParticipantClient:
     @property
     def market(self) -> Any:
         return self.contracts.market.functions
+
+    @property
+    def batches(self) -> Any:
+        """IFlexBatches on the market's address (FlexMarket runs them through its fallback on
+        its FlexResults module, whose ABI carries them)."""
+        contract = self.contracts.w3.eth.contract(
+            address=self.contracts.market.address, abi=load_artifact("FlexResults").abi
+        )
+        return contract.functions
 
     @property
     def registry(self) -> Any:
@@ -255,6 +266,29 @@ class AggregatorClient(ParticipantClient):
         self.wallet.send_batch(calls, gas=gas)
         return [bid_id(self.address, c) for c in commitments]
 
+    def commit_batch(self, session_id: int, bids: list[BidFields]) -> Batch:
+        """Commit `bids` as one batch (one Merkle root, one transaction, one fresh storage
+        slot whatever their number; counted against the joined allowance). The returned
+        batch (fields, tree, bid ids) stays in this process for the reveal."""
+        batch = Batch.build(self.contracts.market.address, session_id, self.address, bids)
+        self._send(self.batches.commitBatch(session_id, batch.root, batch.count))
+        return batch
+
+    def reveal_batch(
+        self, batch: Batch, indices: list[int] | None = None, bids_per_call: int = 1000
+    ) -> list[ChainEvent]:
+        """Reveal a batch's bids (default all): one `revealBatch` transaction per
+        `bids_per_call` bids (at most 256 assets named per call), each with a multiproof."""
+        if indices is None:
+            chunks = batch.reveal_chunks(bids_per_call=bids_per_call)
+        else:
+            chosen = sorted(indices)
+            chunks = [chosen[i : i + bids_per_call] for i in range(0, len(chosen), bids_per_call)]
+        events: list[ChainEvent] = []
+        for chunk in chunks:
+            events += self._send(self.batches.revealBatch(*batch.reveal_args(chunk)))
+        return events
+
     def reveal_bid(self, session_id: int, bid: BidFields) -> list[ChainEvent]:
         return self._send(self.market.revealBid(bid.reveal_tuple(session_id)))
 
@@ -285,6 +319,29 @@ class OracleClient(ParticipantClient):
         gate closure: what the session is cleared with on every node. In parts (see
         ParticipantClient._send_grid)."""
         return self._send_grid(session_id, grid)
+
+    def load_batched_bids(
+        self, batch_reveals: list[Any], bid_ids: set[bytes], per_tx: int = 100
+    ) -> list[ChainEvent]:
+        """Before committing awards of batched bids: write those of `bid_ids` into the bid
+        records (`loadBatchedBids`), each with its proof against the terms root its
+        `BatchRevealed` stored. `batch_reveals`: the args of the session's BatchRevealed
+        events (web3 or verifier decoding); bids loaded already are skipped on chain."""
+        wanted = {"0x" + bytes(b).hex() for b in bid_ids}
+        zone_index: dict[str, int] = {}
+        entries: list[Any] = []
+        for args in batch_reveals:
+            records = revealed_bids(args, 0)
+            for r in records:
+                if r["zone"] not in zone_index:
+                    zone_index[r["zone"]] = int(
+                        self.registry.zoneIndexOf(bytes.fromhex(r["zone"][2:])).call()
+                    )
+            entries += load_args(as_bytes(args["termsRoot"]), records, zone_index, wanted)
+        events: list[ChainEvent] = []
+        for i in range(0, len(entries), per_tx):
+            events += self._send(self.batches.loadBatchedBids(entries[i : i + per_tx]))
+        return events
 
     def commit_result(
         self,

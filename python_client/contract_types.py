@@ -116,10 +116,14 @@ ROLE_IDS: Final[dict[str, bytes]] = {
     ),
 }
 ROLES: Final = tuple(ROLE_IDS)
+# FlexBatches (contracts/FlexBatches.sol)
+BID_RECORD_BYTES: Final = 118
 # FlexMarket (contracts/FlexMarket.sol)
 FAILURES_TO_SUSPEND: Final = 4
 # FlexRelay (contracts/FlexRelay.sol)
 COMMIT_GAS: Final = 100_000
+# FlexRelay (contracts/FlexRelay.sol)
+BATCH_GAS: Final = 150_000
 
 
 class AssetView(NamedTuple):

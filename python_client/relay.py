@@ -35,10 +35,15 @@ COMMIT_TYPE = (
     "CommitBid(address seller,uint64 sessionId,bytes32 commitment,uint256 nonce,uint256 deadline)"
 )
 REVEAL_TYPE = "RevealBid(address seller,bytes32 commitment,uint256 nonce,uint256 deadline)"
+BATCH_TYPE = (
+    "CommitBatch(address seller,uint64 sessionId,bytes32 root,uint16 count,uint256 nonce,"
+    "uint256 deadline)"
+)  # a batch of sealed bids (python_client.batches): the root and count signed
 NAME, VERSION = "FlexRelay", "1"
 JOIN_TYPEHASH = keccak(text=JOIN_TYPE)
 COMMIT_TYPEHASH = keccak(text=COMMIT_TYPE)
 REVEAL_TYPEHASH = keccak(text=REVEAL_TYPE)
+BATCH_TYPEHASH = keccak(text=BATCH_TYPE)
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
@@ -128,6 +133,19 @@ def commit_digest(
         raise ValueError("commitment: not 32 bytes")
     sid = _uint(session_id, 64, "session_id")
     struct = COMMIT_TYPEHASH + _address(seller) + sid + commitment + _word(nonce) + _word(deadline)
+    return _typed(domain, struct)
+
+
+def batch_digest(
+    domain: RelayDomain, seller: str, session_id: int, root: bytes, count: int, nonce: int,
+    deadline: int,
+) -> bytes:  # fmt: skip
+    """`CommitBatch`: a relayer can neither add, drop nor reorder a leaf (the root) nor
+    change how many bids are bonded (the count)."""
+    if len(root) != 32:
+        raise ValueError("root: not 32 bytes")
+    sid, n = _uint(session_id, 64, "session_id"), _uint(count, 16, "count")
+    struct = BATCH_TYPEHASH + _address(seller) + sid + root + n + _word(nonce) + _word(deadline)
     return _typed(domain, struct)
 
 

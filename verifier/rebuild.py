@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from python_client.batches import batched_bid_id, revealed_bids
 from python_client.contract_types import (
     NO_LIMIT,
     AssetType,
@@ -160,7 +161,8 @@ def read_chain(
                 future.cancel()  # the pieces not yet asked for
             raise
     t2 = time.perf_counter()
-    wanted = sorted({log.block_number for log in logs if log.event == "BidCommitted"} | {head})
+    committing = ("BidCommitted", "BatchCommitted")
+    wanted = sorted({log.block_number for log in logs if log.event in committing} | {head})
     headers = rpc.headers(wanted)
     timestamps = {n: int(h["timestamp"], 16) for n, h in zip(wanted, headers, strict=True) if h}
     chain = ChainLog(
@@ -594,21 +596,32 @@ def _apply(
         s.needs.append(dict(a))
     elif name == "BidCommitted":
         s.committed[a["bidId"]] = (a["seller"], chain.timestamps[log.block_number])
-    elif name == "BidRevealed":
-        bid = a["bidId"]
-        committed = s.committed.get(bid)
-        if committed is None and early.get(bid, (None,))[0] == sid:
-            committed = early[bid][1:]  # committed before the session opened
-        if committed is None:
-            raise RebuildError(f"BidRevealed of bid {bid}, never committed in session {sid}")
-        missing = [x for x in a["assetIds"] if x not in registry.assets]
-        if missing:
-            raise RebuildError(f"BidRevealed of bid {bid} names assets never registered: "
-                               f"{', '.join(missing)}")  # fmt: skip
-        s.committed[bid] = committed
-        s.reveals.append(dict(a))
-        for asset in a["assetIds"]:
-            s.asset_snapshot[(bid, asset)] = dict(registry.assets[asset])
+    elif name == "BatchCommitted":  # bids keccak256(abi.encode(batchId, i)), i < count
+        batch, at = bytes.fromhex(a["batchId"][2:]), chain.timestamps[log.block_number]
+        for i in range(int(a["count"])):
+            s.committed["0x" + batched_bid_id(batch, i).hex()] = (a["seller"], at)
+    elif name in ("BidRevealed", "BatchRevealed"):
+        # a batch's bids as BidRevealed args; all of them checked before any is applied
+        rate = int(s.params["collateralUeurPerW"])
+        shown = [a] if name == "BidRevealed" else revealed_bids(a, rate)
+        placed: list[tuple[str, tuple[str, int], Mapping[str, Any]]] = []
+        for r in shown:
+            bid = r["bidId"]
+            committed = s.committed.get(bid)
+            if committed is None and early.get(bid, (None,))[0] == sid:
+                committed = early[bid][1:]  # committed before the session opened
+            if committed is None:
+                raise RebuildError(f"{name} of bid {bid}, never committed in session {sid}")
+            missing = [x for x in r["assetIds"] if x not in registry.assets]
+            if missing:
+                raise RebuildError(f"{name} of bid {bid} names assets never registered: "
+                                   f"{', '.join(missing)}")  # fmt: skip
+            placed.append((bid, committed, r))
+        for bid, committed, terms in placed:
+            s.committed[bid] = committed
+            s.reveals.append(dict(terms))
+            for asset in terms["assetIds"]:
+                s.asset_snapshot[(bid, asset)] = dict(registry.assets[asset])
     elif name == "BondForfeited":
         s.forfeited.add(a["bidId"])
     elif name == "BondsForfeited":  # every unrevealed bid of the seller at once

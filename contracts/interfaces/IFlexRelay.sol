@@ -17,6 +17,9 @@ import {BidReveal} from "../types/FlexTypes.sol";
 /// Typed messages:
 /// - `JoinSession(address seller,uint64 sessionId,uint16 addedBids,uint256 nonce,uint256 deadline)`
 /// - `CommitBid(address seller,uint64 sessionId,bytes32 commitment,uint256 nonce,uint256 deadline)`
+/// - `CommitBatch(address seller,uint64 sessionId,bytes32 root,uint16 count,uint256 nonce,uint256 deadline)`:
+///   a batch of sealed bids (IFlexBatches.commitBatch); the signature covers the root and the
+///   count, so no relayer can add, drop or reorder a leaf.
 /// - `RevealBid(address seller,bytes32 commitment,uint256 nonce,uint256 deadline)`: the
 ///   commitment is recomputed from the revealed fields, so the signature covers them all.
 interface IFlexRelay {
@@ -25,6 +28,17 @@ interface IFlexRelay {
         address seller;
         uint64 sessionId;
         bytes32 commitment;
+        uint256 nonce;
+        uint256 deadline;
+        bytes signature;
+    }
+
+    /// @notice A seller's signed batch (one entry of {commitBatchesFor}).
+    struct BatchRequest {
+        address seller;
+        uint64 sessionId;
+        bytes32 root;
+        uint16 count;
         uint256 nonce;
         uint256 deadline;
         bytes signature;
@@ -95,6 +109,13 @@ interface IFlexRelay {
     /// @param requests The signed commits.
     /// @return failed How many the market refused.
     function commitBidsFor(CommitRequest[] calldata requests) external returns (uint256 failed);
+
+    /// @notice Relay many sellers' signed batches (`CommitBatch`) in one transaction: one
+    /// signature check per seller's batch, whatever its size. Refusals as in {commitBidsFor}
+    /// ({RelayFailed}; the others stand; {FlexRelayGasTooLow} if one was starved of gas).
+    /// @param requests The signed batches.
+    /// @return failed How many were not committed.
+    function commitBatchesFor(BatchRequest[] calldata requests) external returns (uint256 failed);
 
     /// @notice Relay a signed `RevealBid` with the bid's fields.
     /// @param seller The seller.

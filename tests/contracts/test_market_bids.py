@@ -51,7 +51,12 @@ def test_commit_bid_by_a_copycat_does_not_block_the_original(env):
     c = commitment(env.agg1.address, bid)
     env.join(sid, env.agg2, 1)
     env.market.commitBid(sid, c, {"from": env.agg2})  # front-runs with the same hash
-    env.commit(env.agg1, bid)  # still accepted: the id binds the sender
+    original, _ = env.commit(env.agg1, bid)  # still accepted: the id binds the sender
+    copy = bid_id_of(env.agg2.address, c)
+    assert original != copy
+    for bid_id, seller in ((original, env.agg1), (copy, env.agg2)):
+        core = env.market.bid(bid_id)[0]
+        assert (core[0], core[2]) == (seller.address, BID_COMMITTED)
 
 
 def test_commit_bids_commits_a_batch(env):

@@ -354,5 +354,16 @@ def test_resolve_dispute_reverts_when_not_disputed(env, revealed):
         env.market.resolveDispute(s["session"], True, {"from": env.admin})
 
 
-def test_max_price_no_limit_constant_is_uint64_max(env):
-    assert NO_LIMIT == 2**64 - 1
+def test_no_limit_is_the_highest_price_a_bid_can_ask(env):
+    """NO_LIMIT (no cap, no maximum) is type(uint64).max on chain: under a session without a
+    cap a bid at that price is revealed, and a need without a maximum stores it."""
+    sid = env.open_session()  # priceCapEurPerMw: NO_LIMIT
+    assert env.session(sid)[2][3] == NO_LIMIT
+    env.post_need(sid)  # max_price: NO_LIMIT
+    assert env.market.need(sid, 0)[0][4] == NO_LIMIT
+    env.join(sid, env.agg1, 1)
+    bid = env.make_bid(sid, env.register_assets(env.agg1, 4), price=2**64 - 1)
+    env.commit(env.agg1, bid)
+    env.to_reveal(sid)
+    tx = env.reveal(env.agg1, bid)
+    assert tx.events["BidRevealed"]["priceEurPerMw"] == 2**64 - 1
