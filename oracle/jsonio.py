@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -148,3 +149,11 @@ def parse_model(
         return model.model_validate_json(text)
     except ValidationError as exc:
         raise error(_pydantic_problems(exc)) from None
+
+
+def read_document(path: str | Path, error: type[DocumentError]) -> bytes:
+    """The bytes of a document file; an unreadable file is `error` naming it (exit 2)."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise error([("", f"cannot read {path}: {exc.strerror}")]) from None

@@ -20,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from oracle.canonical import canonical_json, keccak_hex
 from oracle.errors import ScenarioError
 from oracle.grid_spec import GridSpec
-from oracle.jsonio import parse_model
+from oracle.jsonio import parse_model, read_document
 
 SCENARIO_SCHEMA = "flexmarket.scenario/1"
 
@@ -428,12 +428,7 @@ def load_scenario(source: str | Path | Mapping[str, Any]) -> Scenario:
     """Load a scenario from a path (or an already decoded mapping)."""
     if isinstance(source, Mapping):
         return parse_scenario(source)
-    path = Path(source)
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise ScenarioError([("", f"cannot read {path}: {exc.strerror}")]) from None
-    return parse_scenario(text)
+    return parse_scenario(read_document(source, ScenarioError))
 
 
 def per_slot(value: int | list[int] | None, slots: int) -> list[int] | None:

@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from oracle.canonical import canonical_json, keccak_hex
 from oracle.errors import DocumentError
-from oracle.jsonio import parse_model
+from oracle.jsonio import parse_model, read_document
 
 CAPACITY_SCHEMA = "flexmarket.capacity/1"
 WATTS_LIMIT = 10**12
@@ -171,11 +171,7 @@ def parse_capacity(data: str | bytes | Mapping[str, Any]) -> CapacityFile:
 
 
 def load_capacity(path: str | Path) -> CapacityFile:
-    try:
-        text = Path(path).read_bytes()
-    except OSError as exc:
-        raise CapacityFileError([("", f"cannot read {path}: {exc.strerror}")]) from None
-    return parse_capacity(text)
+    return parse_capacity(read_document(path, CapacityFileError))
 
 
 @dataclass(frozen=True)

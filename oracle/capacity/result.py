@@ -4,11 +4,11 @@ hashed body; `clearing_prices` present with uniform pricing only)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from oracle.canonical import canonical_json, keccak_hex
+from oracle.result import SealedDocument
 
 
 class _Frozen(BaseModel):
@@ -28,7 +28,8 @@ class Rejection(_Frozen):
     reason: str
 
 
-class CapacityResult(_Frozen):
+class CapacityResult(SealedDocument):
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("clearing_prices",)
     schema_: Literal["flexmarket.capacity-result/1"] = Field(
         default="flexmarket.capacity-result/1", alias="schema")
     market: str
@@ -40,31 +41,3 @@ class CapacityResult(_Frozen):
     remaining_w: dict[str, list[int]]
     total_payment_ueur: int
     welfare_ueur: int
-    input_hash: str = ""
-    result_hash: str = ""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
-
-    def body(self) -> dict[str, Any]:
-        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
-        for key in ("input_hash", "result_hash"):
-            data.pop(key)
-        if data["clearing_prices"] is None:
-            data.pop("clearing_prices")
-        return data
-
-    def compute_result_hash(self) -> str:
-        return keccak_hex(canonical_json(self.body()))
-
-    def sealed(self, input_hash: str) -> CapacityResult:
-        unsealed = self.model_copy(update={"input_hash": input_hash, "result_hash": ""})
-        return unsealed.model_copy(update={"result_hash": unsealed.compute_result_hash()})
-
-    def to_json_dict(self) -> dict[str, Any]:
-        data = self.body()
-        data["input_hash"] = self.input_hash
-        data["result_hash"] = self.result_hash
-        return data
-
-    def to_json(self) -> str:
-        return canonical_json(self.to_json_dict()).decode("utf-8")

@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from oracle.canonical import canonical_json, keccak_hex
 from oracle.errors import DocumentError
-from oracle.jsonio import parse_model
+from oracle.jsonio import parse_model, read_document
 
 RESULTS_SCHEMA = "flexmarket.wholesale-results/1"
 PRICE_LIMIT_CT = 10**9
@@ -137,8 +137,4 @@ def parse_results(data: str | bytes | Mapping[str, Any]) -> WholesaleResults:
 
 
 def load_results(path: str | Path) -> WholesaleResults:
-    try:
-        text = Path(path).read_bytes()
-    except OSError as exc:
-        raise WholesaleFileError([("", f"cannot read {path}: {exc.strerror}")]) from None
-    return parse_results(text)
+    return parse_results(read_document(path, WholesaleFileError))
