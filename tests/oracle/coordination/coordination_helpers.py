@@ -9,7 +9,7 @@ from typing import Any
 from oracle import Result, Scenario, check, parse_scenario
 from oracle.coordination import check_coordinated, clear_coordinated
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 THREE_AREAS = ROOT / "examples" / "tso_dso_three_areas.json"
 
 
