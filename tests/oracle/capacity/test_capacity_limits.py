@@ -153,3 +153,13 @@ def test_a_day_outside_the_profiles_exits_2_in_a_fresh_process():
                           cwd=ROOT, check=False)
     assert proc.returncode == 2 and proc.stdout == ""
     assert "--day: 2017-01-02 is not in the profiles" in proc.stderr
+
+
+def test_trafo_zones_pass_the_check_too(day):
+    model, solver = day
+    whole = compute_limits(model, solver, zones="trafo")
+    assert list(whole.capacity_w) == ["T0"]
+    assert check_allocation(model, _all_used(whole), solver, zones="trafo") == {}
+    more = copy.deepcopy(_all_used(whole))
+    more["allocations"][0]["allocated_w"][EVENING] += 2_000
+    assert list(check_allocation(model, more, solver, zones="trafo")) == [EVENING]
