@@ -28,6 +28,7 @@ from api.schemas import (
 )
 from python_client.contract_types import SessionView
 from python_client.records import ChainEvent
+from verifier.rebuild import payment_parts
 
 
 def share_rows(
@@ -46,13 +47,9 @@ def share_rows(
 def shares_of(
     need: int, buyer: str, payment: int, rows: list[tuple[int, str, int]]
 ) -> list[SharePublic]:
-    """Every part of an award's payment: its own need first (the payment less the share
-    rows), then the share rows."""
-    own = payment - sum(p for _, _, p in rows)
-    return [
-        SharePublic(need_index=need, buyer=buyer, payment_ueur=own),
-        *(SharePublic(need_index=n, buyer=b, payment_ueur=p) for n, b, p in rows),
-    ]
+    """Every part of an award's payment (`verifier.rebuild.payment_parts`)."""
+    return [SharePublic(need_index=n, buyer=b, payment_ueur=p)
+            for n, b, p in payment_parts(need, buyer, payment, rows)]
 
 
 @dataclass

@@ -212,6 +212,16 @@ class Unplaced:
 # ------------------------------------------------------------------ a session's record
 
 
+def payment_parts(
+    need: int, buyer: str, payment_ueur: int, shares: list[tuple[int, str, int]]
+) -> list[tuple[int, str, int]]:
+    """Who pays an award, `(need, buyer, µEUR)`: its own need first, paying the payment less
+    the share rows (`AwardShared`), then each share row's need its share. The one reading of
+    shared payments, for replicas and the API."""
+    own = payment_ueur - sum(p for _, _, p in shares)
+    return [(need, buyer, own), *shares]
+
+
 @dataclass
 class AwardRecord:
     index: int
@@ -233,8 +243,7 @@ class AwardRecord:
 
     def parts(self) -> list[tuple[int, str, int]]:
         """Who pays the award: (need, buyer, µEUR), the award's own need first."""
-        own = self.payment_ueur - sum(p for _, _, p in self.shares)
-        return [(self.need, self.buyer, own), *self.shares]
+        return payment_parts(self.need, self.buyer, self.payment_ueur, self.shares)
 
 
 @dataclass
