@@ -214,6 +214,9 @@ class OracleService:
                 raise OracleServiceError("the rows on chain are not this result's: not resumed")
             start = len(on_chain)
             done.resumed[sid] = start
+        if rec.batch_reveals:  # awarded batched bids: their terms proven into bid records
+            client.load_batched_bids(
+                rec.batch_reveals, {bytes.fromhex(r.bid[2:]) for r in rows[start:]})
         remaining = rows[start:]
         pages = [
             remaining[i : i + self.page_size] for i in range(0, len(remaining), self.page_size)

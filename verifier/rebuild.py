@@ -257,6 +257,9 @@ class SessionRecord:
     needs: list[dict[str, Any]] = field(default_factory=list)
     committed: dict[str, tuple[str, int]] = field(default_factory=dict)  # bid -> seller, time
     reveals: list[dict[str, Any]] = field(default_factory=list)
+    # BatchRevealed args as the chain gave them: the oracle proves awarded batched bids'
+    # terms from them (`OracleClient.load_batched_bids`) before it commits their awards
+    batch_reveals: list[dict[str, Any]] = field(default_factory=list)
     forfeited: set[str] = field(default_factory=set)
     asset_snapshot: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     zone_limits: dict[str, int] = field(default_factory=dict)
@@ -626,6 +629,8 @@ def _apply(
                 raise RebuildError(f"{name} of bid {bid} names assets never registered: "
                                    f"{', '.join(missing)}")  # fmt: skip
             placed.append((bid, committed, r))
+        if name == "BatchRevealed":
+            s.batch_reveals.append(dict(a))
         for bid, committed, terms in placed:
             s.committed[bid] = committed
             s.reveals.append(dict(terms))

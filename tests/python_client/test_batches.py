@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from eth_utils.crypto import keccak
@@ -237,3 +238,63 @@ def test_the_relay_digest_of_a_batch_is_the_eip712_of_its_type_string() -> None:
     assert fast != batch_digest(domain, SELLER, 7, root, 299, 5, 2**40)  # the count is signed
     with pytest.raises(ValueError, match="count"):
         batch_digest(domain, SELLER, 7, root, 1 << 16, 5, 2**40)
+
+
+def test_the_oracle_service_commits_awards_of_batched_bids(
+    chain_market: tuple[object, ...], tmp_path: Path
+) -> None:
+    """`flexmarket oracle` clears a session whose bids came in a batch: it loads the awarded
+    batched bids' terms (loadBatchedBids) before committing, so commitResult accepts them,
+    and a replica finds the committed result its own."""
+    import json
+
+    from nodes.service import OracleService
+    from python_client.hashing import asset_id, label
+    from python_client.records import AssetType, BuyerRole, NeedParams, Pricing, SessionParams
+    from verifier.rebuild import rebuild
+    from verifier.verify import verify_chain
+
+    chain, contracts, dso, agg, oracle = chain_market
+    zone = label("B2")
+    dso.register_zone(zone)  # type: ignore[attr-defined]
+    assets = sorted(asset_id(f"served-meter-{i}", b"k") for i in range(4))
+    for a in assets:
+        agg.register_asset(a, AssetType.LOAD, 3700, 0, zone, agg.address)  # type: ignore[attr-defined]
+        dso.prequalify(a)  # type: ignore[attr-defined]
+    admin_key = chain.dev_private_keys[0]  # type: ignore[attr-defined]
+    from python_client.clients import AdminClient
+
+    AdminClient(contracts, admin_key).mint(dso.address, 10**12)  # type: ignore[attr-defined]
+    dso.deposit(10**12)  # type: ignore[attr-defined]
+    now = int(contracts.w3.eth.get_block("latest")["timestamp"])  # type: ignore[attr-defined]
+    params = SessionParams(label("served"), label("PowerMax"), Pricing.PAY_AS_BID, 4, 15,
+                           now + 4000, now + 1000, now + 2000, now + 3000, min_bid_w=100,
+                           granularity_w=100, bid_bond_ueur=1_000, collateral_ueur_per_w=10,
+                           unmet_penalty_eur_per_mw=10**9)  # fmt: skip
+    sid = dso.open_session(params)  # type: ignore[attr-defined]
+    dso.post_need(NeedParams(sid, zone, Direction.UP, BuyerRole.DSO, 10**10,  # type: ignore[attr-defined]
+                             (2_000,)))
+    agg.join_session(sid, 4)  # type: ignore[attr-defined]
+    bids = [BidFields(zone, Direction.UP, True, 1_500, 300_000 + 10_000 * i, 0b1111,
+                      (assets[i],), keccak(bytes([40 + i])))
+            for i in range(4)]  # fmt: skip
+    batch = agg.commit_batch(sid, bids)  # type: ignore[attr-defined]
+    chain.rpc("evm_setNextBlockTimestamp", [params.bidding_end])  # type: ignore[attr-defined]
+    chain.rpc("evm_mine", [])  # type: ignore[attr-defined]
+    agg.reveal_batch(batch, [0, 1, 2, 3])  # type: ignore[attr-defined]
+    chain.rpc("evm_setNextBlockTimestamp", [params.reveal_deadline])  # type: ignore[attr-defined]
+    chain.rpc("evm_mine", [])  # type: ignore[attr-defined]
+    deployment_file = tmp_path / "deployment.json"
+    deployment_file.write_text(json.dumps(contracts.deployment.to_json()))  # type: ignore[attr-defined]
+    done = OracleService(chain.url, chain.dev_private_keys[3],  # type: ignore[attr-defined]
+                         deployment_file).step()
+    assert sid in done.committed, done
+    addresses = {"FlexToken": contracts.deployment.token,  # type: ignore[attr-defined]
+                 "FlexRegistry": contracts.deployment.registry,  # type: ignore[attr-defined]
+                 "FlexMarket": contracts.deployment.market}  # type: ignore[attr-defined]  # fmt: skip
+    s = rebuild(chain.url, addresses).sessions[sid]  # type: ignore[attr-defined]
+    # the two cheapest bids (1,500 W + 500 W of the second) serve the 2,000 W need
+    assert [(a.bid, a.quantity_w) for a in s.awards] == [
+        ("0x" + batch.bid_id(0).hex(), 1_500), ("0x" + batch.bid_id(1).hex(), 500)]
+    report = verify_chain(chain.url, deployment_file, sessions=[sid])  # type: ignore[attr-defined]
+    assert report.sessions[0].ok, report.sessions[0].violations
