@@ -31,7 +31,6 @@ voltage within 0.9-1.1 pu, by AC power flow (`oracle.grid.powerflow`, lightsim2g
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,7 +40,7 @@ from numpy.typing import NDArray
 from oracle.grid.errors import GridError
 from oracle.grid.figures import Limits
 from oracle.grid.model import STEPS_PER_DAY, GridModel
-from oracle.grid.needs import _argument_problem
+from oracle.grid.needs import check_grid_arguments
 from oracle.grid.powerflow import AcResult, AcSolver
 from oracle.grid.published import AC_TOL_PERCENT, AC_TOL_PU
 from oracle.grid.units import w_to_mw
@@ -290,13 +289,7 @@ def load_day(grid: str, day: str) -> tuple[GridModel, AcSolver]:
     sessions cache them (`oracle.grid.published.load_model`: in memory, and on disk under
     build/grid-cache). Bad input is a GridError naming the option, told before loading
     whenever it can be."""
-    try:
-        dt.date.fromisoformat(day)
-    except ValueError:
-        raise GridError(f"--day: {day!r} is not a date YYYY-MM-DD") from None
-    problem = _argument_problem(grid, day)
-    if problem is not None:
-        raise GridError(problem)
+    check_grid_arguments(grid, day)
     from oracle.grid.published import ModelKey, load_model
 
     try:

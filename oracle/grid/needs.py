@@ -211,6 +211,19 @@ _SIMBENCH_CODE = re.compile(
 )
 
 
+def check_grid_arguments(grid: str, day: str | None) -> None:
+    """--grid and --day as far as they can be told without loading the grid (seconds): a
+    GridError naming the option (`--day: ...`, `--grid: ...`)."""
+    if day is not None:
+        try:
+            dt.date.fromisoformat(day)
+        except ValueError:
+            raise GridError(f"--day: {day!r} is not a date YYYY-MM-DD") from None
+    problem = _argument_problem(grid, day)
+    if problem is not None:
+        raise GridError(problem)
+
+
 def _argument_problem(grid: str, day: str | None) -> str | None:
     """What is wrong with --grid/--day that can be told without loading the grid: a file
     that does not exist, a name that is neither a file nor shaped like a SimBench code, a
@@ -230,14 +243,7 @@ def needs_for_grid(grid: str, day: str | None, *, storage: Literal["setpoint", "
     """`flexmarket needs`: the needs of a SimBench code or pandapower file on a day. Bad
     input is a GridError naming the argument (`--grid: ...`, `--day: ...`), told before
     the grid is loaded (seconds) whenever it can be."""
-    if day is not None:
-        try:
-            dt.date.fromisoformat(day)
-        except ValueError:
-            raise GridError(f"--day: {day!r} is not a date YYYY-MM-DD") from None
-    problem = _argument_problem(grid, day)
-    if problem is not None:
-        raise GridError(problem)
+    check_grid_arguments(grid, day)
     log = logging.getLogger(__name__)  # `flexmarket` shows it on a terminal
     log.info("loading the grid %s (SimBench: its profiles too; cached after the first time)",
              grid)  # fmt: skip
