@@ -10,7 +10,7 @@ do not write a second hook.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -135,20 +135,28 @@ def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
 
 
 def parse_model(
-    model: type[ModelT], data: str | bytes | Mapping[str, Any], error: type[DocumentError]
+    model: type[ModelT],
+    data: str | bytes | Mapping[str, Any],
+    error: type[DocumentError],
+    problems: Callable[[ModelT], list[tuple[str, str]]] | None = None,
 ) -> ModelT:
     """Parse a strict pydantic document from JSON text (or a decoded mapping): a repeated
     key, a wrong type, an unknown field each become a `(field path, message)` problem of
-    `error`, all of them at once."""
+    `error`, all of them at once; then the document's own `problems` (ids, references,
+    sizes), raised the same way."""
     text = data if isinstance(data, str | bytes) else json.dumps(data)
     try:
         check_no_duplicate_keys(text)
     except DuplicateKeyError as exc:
         raise error([(exc.field, "key given twice")]) from None
     try:
-        return model.model_validate_json(text)
+        document = model.model_validate_json(text)
     except ValidationError as exc:
         raise error(_pydantic_problems(exc)) from None
+    found = problems(document) if problems is not None else []
+    if found:
+        raise error(found)
+    return document
 
 
 def read_document(path: str | Path, error: type[DocumentError]) -> bytes:

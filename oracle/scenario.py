@@ -403,11 +403,7 @@ def _contradiction_problems(s: Scenario) -> list[tuple[str, str]]:
 
 def parse_scenario(data: str | bytes | Mapping[str, Any]) -> Scenario:
     """Parse and validate a scenario; raise `ScenarioError` listing every problem."""
-    scenario = parse_model(Scenario, data, ScenarioError)
-    problems = scenario_problems(scenario)
-    if problems:
-        raise ScenarioError(problems)
-    return scenario
+    return parse_model(Scenario, data, ScenarioError, scenario_problems)
 
 
 def scenario_problems(scenario: Scenario) -> list[tuple[str, str]]:

@@ -163,11 +163,7 @@ def _problems(f: CapacityFile) -> list[tuple[str, str]]:
 
 def parse_capacity(data: str | bytes | Mapping[str, Any]) -> CapacityFile:
     """Parse a capacity file; raise `CapacityFileError` listing every problem."""
-    f = parse_model(CapacityFile, data, CapacityFileError)
-    problems = _problems(f)
-    if problems:
-        raise CapacityFileError(problems)
-    return f
+    return parse_model(CapacityFile, data, CapacityFileError, _problems)
 
 
 def load_capacity(path: str | Path) -> CapacityFile:

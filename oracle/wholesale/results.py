@@ -129,11 +129,7 @@ def _problems(r: WholesaleResults) -> list[tuple[str, str]]:
 
 def parse_results(data: str | bytes | Mapping[str, Any]) -> WholesaleResults:
     """Parse and validate a results file; raise `WholesaleFileError` listing every problem."""
-    results = parse_model(WholesaleResults, data, WholesaleFileError)
-    problems = _problems(results)
-    if problems:
-        raise WholesaleFileError(problems)
-    return results
+    return parse_model(WholesaleResults, data, WholesaleFileError, _problems)
 
 
 def load_results(path: str | Path) -> WholesaleResults:
