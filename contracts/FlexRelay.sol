@@ -92,18 +92,12 @@ contract FlexRelay is EIP712, IFlexRelay {
                 emit RelayFailed(r.seller, r.nonce, refused);
                 continue;
             }
-            (bool ok, bytes memory ret) = _market.call{gas: _COMMIT_GAS}(
-                abi.encodePacked(abi.encodeCall(IFlexMarket.commitBid, (r.sessionId, r.commitment)), r.seller)
-            );
-            if (ok) {
-                emit Relayed(r.seller, r.nonce);
-            } else {
-                // EIP-150: the call got at most 63/64 of the gas left; if it ran out of gas
-                // with less than _COMMIT_GAS, what is left now is below _COMMIT_GAS / 63
-                if (gasleft() < _COMMIT_GAS / 63) revert FlexRelayGasTooLow(r.seller, r.nonce);
-                ++failed;
-                emit RelayFailed(r.seller, r.nonce, ret);
-            }
+            if (!_relay(
+                    r.seller,
+                    r.nonce,
+                    _COMMIT_GAS,
+                    abi.encodeCall(IFlexMarket.commitBid, (r.sessionId, r.commitment))
+                )) ++failed;
         }
     }
 
@@ -127,16 +121,12 @@ contract FlexRelay is EIP712, IFlexRelay {
                 emit RelayFailed(r.seller, r.nonce, refused);
                 continue;
             }
-            (bool ok, bytes memory ret) = _market.call{gas: _BATCH_GAS}(
-                abi.encodePacked(abi.encodeCall(IFlexBatches.commitBatch, (r.sessionId, r.root, r.count)), r.seller)
-            );
-            if (ok) {
-                emit Relayed(r.seller, r.nonce);
-            } else {
-                if (gasleft() < _BATCH_GAS / 63) revert FlexRelayGasTooLow(r.seller, r.nonce);
-                ++failed;
-                emit RelayFailed(r.seller, r.nonce, ret);
-            }
+            if (!_relay(
+                    r.seller,
+                    r.nonce,
+                    _BATCH_GAS,
+                    abi.encodeCall(IFlexBatches.commitBatch, (r.sessionId, r.root, r.count))
+                )) ++failed;
         }
     }
 
@@ -209,6 +199,23 @@ contract FlexRelay is EIP712, IFlexRelay {
 
     /// @dev Deadline, then signature, then nonce; if all hold, marks the nonce used (checks
     /// before effects) and returns nothing, else the encoded error and changes nothing.
+    /// @dev One relayed call to the market for `seller` (its address appended to the
+    /// calldata, ERC-2771 style), with `gasLimit`: emits Relayed, or RelayFailed with the
+    /// market's revert data and returns false. EIP-150: the call got at most 63/64 of the gas
+    /// left; if it ran out of gas with less than `gasLimit`, what is left now is below
+    /// `gasLimit / 63`, and the whole batch reverts (FlexRelayGasTooLow) instead of spending
+    /// the request's nonce on a failure the relayer caused.
+    function _relay(address seller, uint256 nonce, uint256 gasLimit, bytes memory call) private returns (bool) {
+        (bool ok, bytes memory ret) = _market.call{gas: gasLimit}(abi.encodePacked(call, seller));
+        if (ok) {
+            emit Relayed(seller, nonce);
+            return true;
+        }
+        if (gasleft() < gasLimit / 63) revert FlexRelayGasTooLow(seller, nonce);
+        emit RelayFailed(seller, nonce, ret);
+        return false;
+    }
+
     function _check(address seller, bytes32 structHash, uint256 nonce, uint256 deadline, bytes calldata signature)
         private
         returns (bytes memory refused)
