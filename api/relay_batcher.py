@@ -28,6 +28,7 @@ from api.relayer import Relayer
 from api.store import Store
 from python_client.chain import ErrorDecoder
 from python_client.errors import ClientError
+from python_client.retry import RESEND
 
 log = logging.getLogger("flexmarket.api")
 COMMIT_GAS_BASE, COMMIT_GAS_PER_BID = 60_000, 75_000
@@ -227,13 +228,11 @@ class RelayBatcher:
             lambda: relay.functions.commitBidsFor([p.request() for p in batch]),
         )  # fmt: skip
         gas = COMMIT_GAS_BASE + COMMIT_GAS_PER_BID * len(batch)
-        for attempt in range(2):
-            try:
-                tx_hash = self._relayer.send(fn, gas)
-                break
-            except ClientError:
-                if attempt:
-                    raise
+        tx_hash = RESEND.call(
+            lambda: self._relayer.send(fn, gas),
+            lambda exc: isinstance(exc, ClientError),
+            what="commitBidsFor refused",
+        )
         receipt = self._relayer.receipt(tx_hash)  # this thread's wait: no lock held
         if int(receipt["status"], 16) != 1:
             return None

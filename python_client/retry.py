@@ -1,18 +1,24 @@
 """The one retry policy of flexmarket: a bounded exponential pause.
 
-A failure worth retrying (the caller says which: a node that did not answer, never one that
-answered an error or refused a transaction) is tried again after a pause that doubles from
-`first_pause_s` up to `max_pause_s`, at most `retries` times in a row; past that the last
-failure is raised to the caller. Every retry is logged as a warning (`-q` hides nothing of
-it: a node that keeps failing is worth knowing about).
+A failure worth retrying (the caller says which: a node that did not answer; never one that
+answered an error, a refused transaction only as `RESEND` says) is tried again after a pause
+that doubles from `first_pause_s` up to `max_pause_s`, at most `retries` times in a row; past
+that the last failure is raised to the caller. Every retry is logged as a warning (`-q`
+hides nothing of it: a node that keeps failing is worth knowing about).
 
-Two strengths of the one policy, stated here only:
+The strengths of the one policy, stated here only:
 
 - `REQUEST`: one JSON-RPC request (verifier.rpc.JsonRpc): seconds in all (0.2 s doubling,
   five retries, 6.2 s), so that a command given a dead node says so at once;
 - `PASS`: one pass of a long-running node (the oracle service, a validator), which reads
   the chain again from the start: minutes (0.5 s doubling up to 30 s, eight retries), so
-  that a node restarting under it is ridden out.
+  that a node restarting under it is ridden out;
+- `REREAD`: one step of the indexer that found the chain changing under it (a reorg in
+  progress): read again after 0.2 s, twenty times in a row at most (4 s), then give up;
+- `RESEND`: a transaction the node refused (nonce, fees: the relay's nonce moved under a
+  batch) is sent once more at once, rebuilt with a fresh nonce; a second refusal is raised;
+- `PORT`: a local chain whose node exited at start (its free port taken meanwhile) is
+  started twice more on another port, at once.
 """
 
 from __future__ import annotations
@@ -74,3 +80,6 @@ class Retry:
 
 REQUEST = Retry(retries=5, first_pause_s=0.2, max_pause_s=5.0)
 PASS = Retry(retries=8, first_pause_s=0.5, max_pause_s=30.0)
+REREAD = Retry(retries=20, first_pause_s=0.2, max_pause_s=0.2)
+RESEND = Retry(retries=1, first_pause_s=0.0, max_pause_s=0.0)
+PORT = Retry(retries=2, first_pause_s=0.0, max_pause_s=0.0)

@@ -23,12 +23,13 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from oracle.display import progress
 from python_client.paths import ARTIFACTS_DIR
+from python_client.retry import REREAD
 from verifier.errors import DatabaseError, IndexerError, InputError, RpcError
 from verifier.events import CONTRACTS, DecodedLog, EventDecoder, args_json
 from verifier.projections import (
@@ -50,7 +51,6 @@ REORG_WINDOW = 128  # blocks below the head whose headers are all fetched and ke
 INITIAL_SPAN = 2_000  # blocks per eth_getLogs at first
 MAX_SPAN = 100_000
 TARGET_LOGS = 5_000  # logs per eth_getLogs the span adapts to
-MAX_RETRIES = 20  # consecutive steps that found the chain changing under them
 
 EVENT_COLUMNS = (
     "chain_id, block_hash, log_index, block_number, block_timestamp, tx_hash, tx_index, "
@@ -417,20 +417,27 @@ class Indexer:
         """Index up to the head (and on, with `follow`, until `stop` is set)."""
         started = time.perf_counter()
         stop = stop or threading.Event()
-        retries = 0
+        pause_s = min(poll_interval_s, REREAD.first_pause_s)
+        reread = replace(REREAD, first_pause_s=pause_s, max_pause_s=pause_s)
+
+        def stop_wait(seconds: float) -> None:
+            stop.wait(seconds)  # a stop ends the pause at once
+
+        def step() -> bool | None:
+            return None if stop.is_set() else self.step()  # None: stopped while re-reading
+
         try:
             while not stop.is_set():
                 try:
-                    progressed = self.step()
-                    retries = 0
+                    progressed = reread.call(
+                        step, lambda exc: isinstance(exc, _Retry),
+                        what="the chain changed while reading", sleep=stop_wait,
+                    )  # fmt: skip
                 except _Retry as exc:
-                    retries += 1
-                    if retries > MAX_RETRIES:
-                        message = f"the chain keeps changing under the indexer: {exc}"
-                        raise IndexerError(message) from exc
-                    log.info("chain changed while reading (%s); reading again", exc)
-                    stop.wait(min(poll_interval_s, 0.2))
-                    continue
+                    message = f"the chain keeps changing under the indexer: {exc}"
+                    raise IndexerError(message) from exc
+                if progressed is None:
+                    break
                 if until_block is not None and self.checkpoint()[0] >= until_block:
                     break
                 if not progressed:

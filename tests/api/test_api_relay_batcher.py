@@ -5,6 +5,7 @@ logs are read, and a bid submitted twice."""
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -190,3 +191,31 @@ def test_a_bid_submitted_twice_is_409_and_gives_the_second_nonce_back(store: Sto
     batcher._finish([first], "failed", None, "FlexRelayExpired")
     batcher.enqueue(again)
     assert store.bid(first.bid_id)["status"] == "queued"  # type: ignore[index]
+
+
+def test_a_refused_commit_batch_is_sent_once_more_by_the_retry_policy(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    from python_client.errors import ClientError
+
+    sends: list[int] = []
+
+    def send(fn: Any, gas: int) -> str:
+        sends.append(gas)
+        if len(sends) == 1:
+            raise ClientError("nonce too low")
+        return "0xc0"
+
+    relayer = SimpleNamespace(
+        relay=SimpleNamespace(
+            address=RELAY,
+            functions=SimpleNamespace(commitBidsFor=lambda requests: requests),
+        ),
+        send=send,
+        receipt=lambda tx_hash: {"status": "0x0", "transactionHash": tx_hash},
+    )
+    batcher = RelayBatcher(relayer, store, RelayNonces(lambda s, n: False), None, 100, 0.05)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="python_client.retry"):
+        assert batcher._send_commits([_commit(1)]) is None  # reverted when mined
+    assert len(sends) == 2
+    assert any("retry 1 of 1" in r.getMessage() for r in caplog.records)
