@@ -25,12 +25,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import IO, Any, Literal
 
 from python_client.errors import LocalChainError
 from python_client.paths import ROOT
+from python_client.retry import PORT
 
 NODE_BIN = ROOT / "node_modules" / ".bin"
 
@@ -193,44 +194,55 @@ def start_chain(
     if not executable.exists():
         raise LocalChainError(f"{executable} is missing: run `npm ci` (or `make node_modules`)")
     chain_id = chain_id or DEFAULT_CHAIN_IDS[kind]
-    attempts = 1 if port is not None else 3
-    last_error = ""
-    for _ in range(attempts):
-        chosen = port or free_port(host)
-        # A file, not a pipe: a chatty node never blocks. It lives as long as the chain.
-        errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by LocalChain.stop()
-        process = subprocess.Popen(
-            [*_command(kind, host, chosen, accounts, chain_id), *extra_args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-            start_new_session=True,  # its own process group: stop() kills node and anvil
-            cwd=ROOT,
-        )
-        chain = LocalChain(
-            kind, f"http://{host}:{chosen}", chosen, chain_id, accounts, process, errors
-        )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                errors.seek(0)
-                stderr = errors.read().decode(errors="replace")
-                last_error = f"{kind} exited with {process.returncode}: {stderr.strip()[-500:]}"
-                chain.stop()
-                break
-            try:
-                answered = int(rpc_call(chain.url, "eth_chainId", timeout_s=1.0), 16)
-            except (OSError, urllib.error.URLError, ValueError, LocalChainError):
-                time.sleep(0.1)
-                continue
-            if answered != chain_id:
-                chain.stop()
-                raise LocalChainError(f"{kind} answered chain id {answered}, expected {chain_id}")
-            return chain
-        else:
+    # A node that exits at start lost its free port to another process meanwhile: the one
+    # retry policy starts it again on another port (PORT); a port given is tried once.
+    policy = PORT if port is None else replace(PORT, retries=0)
+    return policy.call(
+        lambda: _start_once(kind, host, port or free_port(host), accounts, chain_id,
+                            timeout_s, extra_args),
+        lambda exc: isinstance(exc, _NodeExited),
+        what=f"{kind} exited at start",
+    )  # fmt: skip
+
+
+class _NodeExited(LocalChainError):
+    """The node process exited before it answered (its port taken, most often)."""
+
+
+def _start_once(
+    kind: ChainKind, host: str, chosen: int, accounts: int, chain_id: int, timeout_s: float,
+    extra_args: Sequence[str],
+) -> LocalChain:  # fmt: skip
+    """Start the node once on port `chosen` and wait until it answers JSON-RPC."""
+    # A file, not a pipe: a chatty node never blocks. It lives as long as the chain.
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by LocalChain.stop()
+    process = subprocess.Popen(
+        [*_command(kind, host, chosen, accounts, chain_id), *extra_args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=errors,
+        start_new_session=True,  # its own process group: stop() kills node and anvil
+        cwd=ROOT,
+    )
+    chain = LocalChain(kind, f"http://{host}:{chosen}", chosen, chain_id, accounts, process, errors)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:  # polling until the node answers: not a retry
+        if process.poll() is not None:
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
             chain.stop()
-            raise LocalChainError(f"{kind} did not answer on {chain.url} within {timeout_s} s")
-    raise LocalChainError(last_error or f"{kind} could not be started")
+            raise _NodeExited(f"{kind} exited with {process.returncode}: {stderr.strip()[-500:]}")
+        try:
+            answered = int(rpc_call(chain.url, "eth_chainId", timeout_s=1.0), 16)
+        except (OSError, urllib.error.URLError, ValueError, LocalChainError):
+            time.sleep(0.1)
+            continue
+        if answered != chain_id:
+            chain.stop()
+            raise LocalChainError(f"{kind} answered chain id {answered}, expected {chain_id}")
+        return chain
+    chain.stop()
+    raise LocalChainError(f"{kind} did not answer on {chain.url} within {timeout_s} s")
 
 
 def main() -> int:
