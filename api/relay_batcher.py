@@ -177,6 +177,7 @@ class RelayBatcher:
             pause = min(0.1, pause * 1.5)
 
     def _loop(self) -> None:
+        # not a retry (python_client.retry): the batcher's worker, until told to stop
         while True:
             batch = next_batch(self._queue, self._batch_size, self._batch_wait_s)
             if batch is None:

@@ -197,6 +197,7 @@ class PreparedTransactions:
         `timeout_s`: polled without holding a worker thread between polls."""
         end = time.monotonic() + timeout_s
         pause = 0.01
+        # not a retry (python_client.retry): polling for a receipt until a deadline
         while True:
             receipt = await asyncio.to_thread(
                 self._reads.rpc, "eth_getTransactionReceipt", [tx_hash]

@@ -767,6 +767,7 @@ def _settle_after_window(oracle: OracleClient, session_id: int, award_index: int
     """Settle an award once its correction window closed, in real time: sent with a fixed gas
     (no estimate against the latest block, whose time is the delivery's), and tried again a
     second later while the mined block's time is still inside the window."""
+    # not a retry (python_client.retry): polling the chain's clock past a known deadline
     for _ in range(CORRECTION_WINDOW_S + 5):
         try:
             return oracle.settle_award(session_id, award_index, gas=SETTLE_GAS)

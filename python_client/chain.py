@@ -279,6 +279,7 @@ class Wallet:
         """Raw receipts (hex fields) of `hashes`, polled in batches."""
         receipts: dict[int, dict[str, Any]] = {}
         deadline = time.monotonic() + timeout_s
+        # not a retry (python_client.retry): polling for receipts until a deadline
         while True:
             missing = [i for i in range(len(hashes)) if i not in receipts]
             if not missing:

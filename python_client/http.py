@@ -115,6 +115,7 @@ class HttpClient:
         """A `/transactions` answer once mined: as is when mined already, else polled at
         its `status_url` (ApiError 409 if it reverted)."""
         end = time.monotonic() + timeout_s
+        # not a retry (python_client.retry): polling a pending transaction until a deadline
         while answer.get("status", "mined") == "pending":
             if time.monotonic() > end:
                 raise ClientError(f"transaction {answer['tx_hash']} not mined in {timeout_s} s")
