@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -251,7 +252,8 @@ def chain_main(data: dict[str, Any], runs: int) -> int:
 
     from python_client.localchain import start_chain
 
-    print(f"set-up on anvil (load average {load()}):")
+    print(f"set-up on anvil (load average {load()}):", flush=True)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # put_on_chain's step lines
     t = time.perf_counter()
     with start_chain(accounts=2 + len(data["participants"])) as chain:
         setup = put_on_chain(data, chain)

@@ -21,6 +21,7 @@ rate stays flat (~500 tx/s, Python's build + sign being most of it).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -77,10 +78,12 @@ class Setup:
         return sum(s.txs for s in self.steps)
 
 
+log = logging.getLogger(__name__)
+
+
 class _Timer:
-    def __init__(self, setup: Setup, log: Callable[[str], None]) -> None:
+    def __init__(self, setup: Setup) -> None:
         self.setup = setup
-        self.log = log
 
     def run(self, name: str, work: Callable[[], int]) -> None:
         t = time.perf_counter()
@@ -88,7 +91,7 @@ class _Timer:
         dt = time.perf_counter() - t
         self.setup.steps.append(Step(name, txs, dt))
         rate = f"{txs / dt:7.0f} tx/s" if txs and dt > 0 else ""
-        self.log(f"  {name:<28} {txs:>7,} tx {dt:8.1f} s {rate}")
+        log.info("  %-28s %7s tx %8.1f s %s", name, f"{txs:,}", dt, rate)
 
 
 @contextmanager
@@ -110,10 +113,9 @@ def _each(work: Callable[[str], int], sellers: list[str]) -> list[int]:
         return list(pool.map(work, sellers))
 
 
-def put_on_chain(
-    data: Mapping[str, Any], chain: LocalChain, log: Callable[[str], None] = print
-) -> Setup:
-    """Run `data` (a scenario dict) on `chain` up to the oracle's committed result."""
+def put_on_chain(data: Mapping[str, Any], chain: LocalChain) -> Setup:
+    """Run `data` (a scenario dict) on `chain` up to the oracle's committed result; each
+    step's figures logged (INFO, logger `verify_setup`)."""
     from nodes.service import OracleService
     from oracle import clear as engine_clear
     from oracle.coordination import clear_coordinated, needs_coordination
@@ -128,8 +130,8 @@ def put_on_chain(
     deployment = deploy(w3, Wallet(w3, keys[0]))
     contracts = Contracts(w3, deployment)
     setup = Setup(deployment, 0, [Step("deploy", 3, time.perf_counter() - t)])
-    timer = _Timer(setup, log)
-    log(f"  {'deploy':<28} {3:>7,} tx {setup.steps[0].seconds:8.1f} s")
+    timer = _Timer(setup)
+    log.info("  %-28s %7s tx %8.1f s", "deploy", "3", setup.steps[0].seconds)
     admin = AdminClient(contracts, keys[0])
     oracle_key = keys[1]
     clients: dict[str, Any] = {}
