@@ -253,7 +253,8 @@ def chain_main(data: dict[str, Any], runs: int) -> int:
     from python_client.localchain import start_chain
 
     print(f"set-up on anvil (load average {load()}):", flush=True)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")  # put_on_chain's step lines
+    logging.basicConfig(format="%(message)s")  # warnings of every logger, as before
+    logging.getLogger("verify_setup").setLevel(logging.INFO)  # and put_on_chain's step lines
     t = time.perf_counter()
     with start_chain(accounts=2 + len(data["participants"])) as chain:
         setup = put_on_chain(data, chain)
