@@ -40,6 +40,7 @@ from api.routes import (
     settlements,
     transactions,
 )
+from api.routes import uftp as uftp_routes
 from api.store import Store
 from verifier.errors import InputError
 
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         app.include_router(module.router)
     app.include_router(participants.public)
     app.include_router(health.router)
+    app.include_router(uftp_routes.router)  # UFTP, issue 18 (docs/uftp.md)
     # The hot route first: a request walks the route list until one matches.
     hot = [r for r in app.router.routes if getattr(r, "endpoint", None) is bids.commit_bid]
     app.router.routes[:] = hot + [r for r in app.router.routes if r not in hot]
