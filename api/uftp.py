@@ -239,20 +239,34 @@ class UftpGateway:
             raise Problem(422, "invalid-input", f"role: {role!r} is not DSO or AGR",
                           field="role", reason="DSO or AGR")  # fmt: skip
         if not _is_domain(domain):
-            raise Problem(422, "invalid-input", f"domain: {domain!r} is not a domain name",
-                          field="domain", reason="lower-case DNS name, as UFTP's pattern")
+            raise Problem(
+                422,
+                "invalid-input",
+                f"domain: {domain!r} is not a domain name",
+                field="domain",
+                reason="lower-case DNS name, as UFTP's pattern",
+            )
         try:
             key = VerifyKey(b64decode(public_key, validate=True))
         except Exception:  # noqa: BLE001 - any undecodable key
-            raise Problem(422, "invalid-input", "public_key: not base64 of a 32-byte Ed25519 "
-                          "key", field="public_key", reason="base64, 32 bytes") from None
+            raise Problem(
+                422,
+                "invalid-input",
+                "public_key: not base64 of a 32-byte Ed25519 key",
+                field="public_key",
+                reason="base64, 32 bytes",
+            ) from None
         try:
             key.verify(registration_text(wallet, domain, role, self.gateway.chain_id),
                        b64decode(proof, validate=True))  # fmt: skip
         except (BadSignatureError, ValueError, TypeError):
-            raise Problem(422, "bad-signature", "proof: not this key's signature of the "
-                          "registration text", field="proof",
-                          reason="Ed25519 signature of registration_text") from None
+            raise Problem(
+                422,
+                "bad-signature",
+                "proof: not this key's signature of the registration text",
+                field="proof",
+                reason="Ed25519 signature of registration_text",
+            ) from None
         if role == "DSO" and budget_ueur <= 0:
             raise Problem(422, "invalid-input", "budget_ueur: a DSO's need locks a budget",
                           field="budget_ueur", reason="positive, in µEUR")  # fmt: skip
@@ -276,8 +290,9 @@ class UftpGateway:
         role = str(signed.sender_role)
         sender = self.store.participant(signed.sender_domain, role)
         if sender is None:
-            return Answer(419, b"", "UnknownSender",
-                          f"{signed.sender_domain} as {role}: not registered")
+            return Answer(
+                419, b"", "UnknownSender", f"{signed.sender_domain} as {role}: not registered"
+            )
         sealed = bytes(signed.body)
         if b"<!DOCTYPE" in sealed[64:].upper() or b"<!ENTITY" in sealed[64:].upper():
             return Answer(400, b"", "SchemaError", "a DTD is not allowed")
@@ -311,17 +326,17 @@ class UftpGateway:
             raise mapping.Refusal(mapping.DUPLICATE_IDENTIFIER,
                                   f"MessageID {message.message_id} used before")  # fmt: skip
         if message.recipient_domain != self.domain:
-            raise mapping.Refusal(mapping.UNKNOWN_RECIPIENT, f"RecipientDomain "
-                                  f"{message.recipient_domain}: the market is {self.domain}")
+            raise mapping.Refusal(
+                mapping.UNKNOWN_RECIPIENT,
+                f"RecipientDomain {message.recipient_domain}: the market is {self.domain}",
+            )
         allowed = {"DSO": (FlexRequest, TestMessage), "AGR": (FlexOffer, FlexOrderResponse,
                                                                TestMessage)}  # fmt: skip
         if not isinstance(message, allowed[sender["role"]]):
             raise mapping.Refusal(mapping.INVALID_MESSAGE, f"{kind} from a {sender['role']}: "
                                   "not taken by the market (docs/uftp.md)")  # fmt: skip
 
-    def _act(
-        self, message: PayloadMessage, sender: dict[str, Any], sha: str, xml: bytes
-    ) -> None:
+    def _act(self, message: PayloadMessage, sender: dict[str, Any], sha: str, xml: bytes) -> None:
         try:
             if isinstance(message, FlexRequest):
                 self._flex_request(message, sender, sha, xml)
@@ -329,7 +344,8 @@ class UftpGateway:
                 self._flex_offer(message, sender, sha, xml)
         except Problem as problem:  # the chain's or the API's refusal, as a UFTP reason
             reason = {403: mapping.UNAUTHORIZED, 404: mapping.UNKNOWN_REFERENCE}.get(
-                problem.status, "Market Refused")
+                problem.status, "Market Refused"
+            )
             detail = problem.detail
             if problem.extra.get("error"):
                 detail = f"{problem.extra['error']}{tuple(problem.extra.get('error_args', ()))}"
@@ -337,8 +353,11 @@ class UftpGateway:
 
     def _slots(self, session_id: int) -> tuple[mapping.Slots, int, int]:
         t = self.gateway.session(session_id)
-        return mapping.Slots(t.delivery_start, t.slot_minutes, t.slot_count), t.bidding_end, \
-            self.gateway.now()
+        return (
+            mapping.Slots(t.delivery_start, t.slot_minutes, t.slot_count),
+            t.bidding_end,
+            self.gateway.now(),
+        )
 
     def _flex_request(
         self, request: FlexRequest, sender: dict[str, Any], sha: str, xml: bytes
@@ -351,8 +370,10 @@ class UftpGateway:
         need = mapping.need_of(request, slots)
         expires = _expiry(request.expiration_date_time, "ExpirationDateTime")
         if now >= bidding_end or expires <= now:
-            raise mapping.Refusal(mapping.REFERENCE_MESSAGE_EXPIRED, f"session {session_id} "
-                                  "takes no more needs (bidding closed or request expired)")
+            raise mapping.Refusal(
+                mapping.REFERENCE_MESSAGE_EXPIRED,
+                f"session {session_id} takes no more needs (bidding closed or request expired)",
+            )
         wallet = sender["wallet"]
         dso = views.zone_dso(self.gateway, need.zone)
         if dso == ZERO_ADDRESS:
@@ -382,12 +403,17 @@ class UftpGateway:
 
     def _flex_offer(self, offer: FlexOffer, sender: dict[str, Any], sha: str, xml: bytes) -> None:
         if offer.flex_request_message_id is None:
-            raise mapping.Refusal(mapping.NOT_MAPPABLE, "an unsolicited FlexOffer: the market's "
-                                  "bids answer a FlexRequest (FlexRequestMessageID)")
+            raise mapping.Refusal(
+                mapping.NOT_MAPPABLE,
+                "an unsolicited FlexOffer: the market's "
+                "bids answer a FlexRequest (FlexRequestMessageID)",
+            )
         request = self.store.conversation(offer.flex_request_message_id)
         if request is None or request["kind"] != "FlexRequest":
-            raise mapping.Refusal(mapping.UNKNOWN_REFERENCE, f"FlexRequestMessageID "
-                                  f"{offer.flex_request_message_id}: no such FlexRequest")
+            raise mapping.Refusal(
+                mapping.UNKNOWN_REFERENCE,
+                f"FlexRequestMessageID {offer.flex_request_message_id}: no such FlexRequest",
+            )
         if str(offer.conversation_id).lower() != request["conversation_id"]:
             raise mapping.Refusal(mapping.UNKNOWN_REFERENCE, f"ConversationID "
                                   f"{offer.conversation_id}: the FlexRequest is in conversation "
@@ -399,8 +425,10 @@ class UftpGateway:
         session_id = int(request["session_id"])
         slots, bidding_end, now = self._slots(session_id)
         if now >= bidding_end or request["expires_at"] <= now:
-            raise mapping.Refusal(mapping.REFERENCE_MESSAGE_EXPIRED, f"FlexRequest "
-                                  f"{offer.flex_request_message_id}: expired or bidding closed")
+            raise mapping.Refusal(
+                mapping.REFERENCE_MESSAGE_EXPIRED,
+                f"FlexRequest {offer.flex_request_message_id}: expired or bidding closed",
+            )
         _expiry(offer.expiration_date_time, "ExpirationDateTime")
         need = mapping.need_of(asked, slots)
         bid = mapping.bid_of(offer, need, slots)
@@ -446,10 +474,15 @@ class UftpGateway:
     ) -> Answer:
         """The signed `...Response` to `message` (HTTP 200), its result recorded."""
         result = "Accepted" if reason is None else "Rejected"
-        if reason is None or self.store.message_result(signed.sender_domain,
-                                                       str(message.message_id)) is None:
-            self.store.set_result(signed.sender_domain, str(message.message_id),
-                                  result if reason is None else f"Rejected: {reason}")
+        if (
+            reason is None
+            or self.store.message_result(signed.sender_domain, str(message.message_id)) is None
+        ):
+            self.store.set_result(
+                signed.sender_domain,
+                str(message.message_id),
+                result if reason is None else f"Rejected: {reason}",
+            )
         response_type = request_response_map.get(type(message))
         if response_type is None:  # a response itself (FlexOrderResponse): nothing to answer
             return Answer(200, b"", result, reason)
@@ -474,14 +507,15 @@ class UftpGateway:
         message.message_id = message.message_id or str(uuid.uuid4())
         sealed = uftp_transport.seal_message(message, self._signing_key)
         wrapper = SignedMessage(sender_domain=self.domain, sender_role=as_role, body=sealed)
-        return uftp_transport.to_xml(wrapper).encode()
+        xml: str = uftp_transport.to_xml(wrapper)
+        return xml.encode()
 
     # --- what a wallet does next, and the FlexOrders it gets
     def actions(self, wallet: str) -> list[dict[str, Any]]:
         """The chain actions the wallet's accepted UFTP messages ask it to sign."""
         return [
             {"message_id": r["message_id"], "conversation_id": r["conversation_id"],
-             "kind": r["kind"], **r["action"]}
+             "message_type": r["kind"], **r["action"]}
             for r in self.store.of_wallet(wallet)
         ]  # fmt: skip
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field
+from pydantic import Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import TokenDep, request_json
@@ -65,11 +65,11 @@ async def register(request: Request, token: TokenDep) -> dict[str, Any]:
     raw = request_json(request, await request.body())
     try:
         body = UftpParticipantCreate.model_validate(raw)
-    except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError, named below
-        errors = getattr(exc, "errors", lambda: [{"loc": ("body",), "msg": str(exc)}])()
-        field = ".".join(str(p) for p in errors[0]["loc"]) or "body"
-        raise Problem(422, "invalid-input", f"{field}: {errors[0]['msg']}", field=field,
-                      reason=errors[0]["msg"]) from None  # fmt: skip
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        raise Problem(422, "invalid-input", f"{field}: {first['msg']}", field=field,
+                      reason=first["msg"]) from None  # fmt: skip
     uftp = uftp_of(request.app.state)
     await run_in_threadpool(
         uftp.register, token.address, body.domain, body.role, body.public_key, body.proof,

@@ -1,0 +1,454 @@
+"""UFTP (issue 18) against a real anvil: a DSO and two aggregators speak Shapeshifter with the
+`shapeshifter-uftp` package's own, unmodified client classes (`ShapeshifterDsoAgrClient`,
+`ShapeshifterAgrDsoClient`; their HTTP post is handed to the test client) and its signing;
+their wallets sign what the market prepares (`HttpClient`). A FlexRequest becomes a need on
+chain, FlexOffers sealed bids, the committed award a FlexOrder copying the winning offer.
+Refusals (bad signature, unknown sender, replayed message ID, tampered body, a participant
+acting for another, an offer for another conversation) are answered as UFTP says, and
+nothing reaches the chain."""
+
+from __future__ import annotations
+
+import uuid
+from base64 import b64encode
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from nacl.signing import SigningKey
+from shapeshifter_uftp import (
+    AcceptedRejected,
+    FlexOffer,
+    FlexOfferOption,
+    FlexOfferOptionISP,
+    FlexOfferResponse,
+    FlexOrder,
+    FlexRequest,
+    FlexRequestISP,
+    FlexRequestResponse,
+    ShapeshifterAgrDsoClient,
+    ShapeshifterDsoAgrClient,
+    SignedMessage,
+    transport,
+)
+from shapeshifter_uftp.client import base_client
+from shapeshifter_uftp.exceptions import ClientTransportException
+from shapeshifter_uftp.uftp.enums import AvailableRequested
+
+from api.uftp import registration_text
+from python_client.hashing import asset_id, label
+from python_client.http import ApiError, HttpClient
+from python_client.records import BidFields, Direction
+from tests.api.conftest import participant
+
+CP = "ean.871685900012345678"  # the DSO's congestion point: its zone's label
+OTHER_CP = "ean.871685900099999999"
+TZ = "Europe/Amsterdam"
+PHASE_S = 60
+DEPOSIT_UEUR = 10**15
+BUDGET_UEUR = 10**12
+NEED_W = 10_000
+PATH = "/shapeshifter/api/v3/message"
+
+
+@dataclass
+class Party:
+    """A UFTP participant: its wallet (HttpClient) and its UFTP identity."""
+
+    wallet: HttpClient
+    domain: str
+    role: str
+    private_key: str  # base64 of the 64-byte Ed25519 secret key, as the package takes it
+    signing: SigningKey
+
+
+def _identity(wallet: HttpClient, domain: str, role: str) -> Party:
+    key = SigningKey.generate()
+    private = b64encode(bytes(key) + bytes(key.verify_key)).decode()
+    return Party(wallet, domain, role, private, key)
+
+
+def _register(api: dict[str, Any], p: Party, budget_ueur: int = 0) -> None:
+    chain_id = api["w3"].eth.chain_id
+    proof = p.signing.sign(registration_text(p.wallet.address, p.domain, p.role, chain_id))
+    p.wallet.request("POST", "/uftp/participants", json={
+        "domain": p.domain, "role": p.role,
+        "public_key": b64encode(bytes(p.signing.verify_key)).decode(),
+        "proof": b64encode(proof.signature).decode(), "budget_ueur": budget_ueur,
+    })  # fmt: skip
+
+
+class Wire:
+    """The package's clients post with `requests.post`: handed here to the test client; the
+    last answer kept."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.last: httpx.Response | None = None
+
+    def post(self, url: str, data: str, headers: dict[str, str], timeout: float) -> Any:
+        self.last = self.client.post(url, content=data.encode(), headers=headers)
+        return self.last
+
+
+@dataclass
+class World:
+    api: dict[str, Any]
+    wire: Wire
+    market_domain: str
+    market_key: str
+    session_id: int
+    slots: list[tuple[str, int]]  # (Period, ISP number) of each session slot
+    dso: Party
+    agr1: Party
+    agr2: Party
+    dso2: Party
+    oracle: HttpClient
+    admin: HttpClient
+
+
+@pytest.fixture(scope="module")
+def world(api: dict[str, Any]) -> Iterator[World]:
+    admin, oracle = participant(api, 0), participant(api, 1)
+    dso_w, agr1_w, agr2_w, dso2_w = (participant(api, i) for i in (3, 4, 5, 6))
+    for c in (admin, oracle, dso_w, agr1_w, agr2_w, dso2_w):
+        c.sign_in()
+    admin.grant_role(oracle.address, "ORACLE")
+    for c, role in ((dso_w, "DSO"), (dso2_w, "DSO"), (agr1_w, "AGGREGATOR"),
+                    (agr2_w, "AGGREGATOR")):  # fmt: skip
+        admin.grant_role(c.address, role)
+        admin.mint(c.address, DEPOSIT_UEUR)
+        c.deposit(DEPOSIT_UEUR)
+    dso_w.register_zone(CP, 1_000_000)
+    dso2_w.register_zone(OTHER_CP, 1_000_000)
+    for i, agr in enumerate((agr1_w, agr2_w)):
+        asset = asset_id(f"871685900000000{i}", b"uftp-test")
+        agr.register_asset(asset, "load", 20_000, 0, CP)
+        dso_w.prequalify(asset)
+
+    now = int(admin.deployment()["block_timestamp"])
+    start = -(-(now + 4 * PHASE_S + 3600) // 900) * 900  # on a 15-minute boundary
+    tz = ZoneInfo(TZ)
+    slots = []
+    for k in range(4):
+        local = datetime.fromtimestamp(start + 900 * k, tz)
+        midnight = datetime(local.year, local.month, local.day, tzinfo=tz)
+        slots.append((local.date().isoformat(), (start + 900 * k - int(midnight.timestamp()))
+                      // 900 + 1))  # fmt: skip
+    if len({p for p, _ in slots}) > 1:  # the four slots straddle local midnight: start later
+        pytest.skip("session would straddle local midnight")  # not with this start: +1h
+    session_id = oracle.open_session({
+        "market_id": "UFTP-T1", "product": "PowerMax", "pricing": "pay_as_bid",
+        "slot_count": 4, "slot_minutes": 15, "delivery_start": start,
+        "bidding_end": now + PHASE_S, "reveal_deadline": now + 2 * PHASE_S,
+        "clearing_deadline": now + 3 * PHASE_S, "min_bid_w": 0, "granularity_w": 1,
+        "bid_bond_ueur": 1_000_000, "collateral_ueur_per_w": 1_000, "tolerance_bps": 1_000,
+    })  # fmt: skip
+    market = admin.request("GET", "/uftp/identity")
+    dso = _identity(dso_w, "dso.example.com", "DSO")
+    agr1 = _identity(agr1_w, "agr-one.example.com", "AGR")
+    agr2 = _identity(agr2_w, "agr-two.example.com", "AGR")
+    dso2 = _identity(dso2_w, "dso-two.example.com", "DSO")
+    _register(api, dso, BUDGET_UEUR)
+    _register(api, dso2, BUDGET_UEUR)
+    _register(api, agr1)
+    _register(api, agr2)
+    wire = Wire(api["client"])
+    original = base_client.requests
+    base_client.requests = SimpleNamespace(post=wire.post)
+    try:
+        yield World(api, wire, market["domain"], market["public_key"], session_id, slots,
+                    dso, agr1, agr2, dso2, oracle, admin)  # fmt: skip
+    finally:
+        base_client.requests = original
+
+
+# --- helpers: the package's clients, and reading the market's answers
+def dso_client(w: World, p: Party) -> ShapeshifterDsoAgrClient:
+    return ShapeshifterDsoAgrClient(
+        sender_domain=p.domain, signing_key=p.private_key, recipient_domain=w.market_domain,
+        recipient_endpoint=PATH, recipient_signing_key=w.market_key,
+    )  # fmt: skip
+
+
+def agr_client(w: World, p: Party) -> ShapeshifterAgrDsoClient:
+    return ShapeshifterAgrDsoClient(
+        sender_domain=p.domain, signing_key=p.private_key, recipient_domain=w.market_domain,
+        recipient_endpoint=PATH, recipient_signing_key=w.market_key,
+    )  # fmt: skip
+
+
+def answer(w: World) -> Any:
+    """The market's signed response to the last message, verified with its public key."""
+    assert w.wire.last is not None and w.wire.last.status_code == 200, w.wire.last
+    signed = transport.from_xml(w.wire.last.content)
+    assert isinstance(signed, SignedMessage) and signed.sender_domain == w.market_domain
+    return transport.unseal_message(signed.body, w.market_key)
+
+
+def expires() -> str:
+    return (datetime.now(UTC) + timedelta(days=2)).isoformat()
+
+
+def flex_request(w: World, cp: str = CP, watts: int = NEED_W, **kw: Any) -> FlexRequest:
+    period = w.slots[0][0]
+    isps = [FlexRequestISP(disposition=AvailableRequested.REQUESTED, min_power=-2 * watts,
+                           max_power=-watts, start=n) for _, n in w.slots]  # fmt: skip
+    fields: dict[str, Any] = {
+        "isp_duration": "PT15M", "time_zone": TZ, "period": period, "congestion_point": cp,
+        "isps": isps, "revision": 1, "expiration_date_time": expires(),
+        "contract_id": str(w.session_id),
+    }  # fmt: skip
+    fields.update(kw)
+    return FlexRequest(**fields)
+
+
+def flex_offer(w: World, request: FlexRequest, price: str, watts: int = NEED_W,
+               **kw: Any) -> FlexOffer:  # fmt: skip
+    isps = [FlexOfferOptionISP(power=-watts, start=n) for _, n in w.slots]
+    fields: dict[str, Any] = {
+        "isp_duration": "PT15M", "time_zone": TZ, "period": w.slots[0][0],
+        "congestion_point": CP, "expiration_date_time": expires(),
+        "flex_request_message_id": request.message_id,
+        "conversation_id": request.conversation_id,
+        "offer_options": [FlexOfferOption(isps=isps, option_reference="opt-1",
+                                          price=Decimal(price))],
+    }  # fmt: skip
+    fields.update(kw)
+    return FlexOffer(**fields)
+
+
+def chain_state(w: World) -> tuple[int, ...]:
+    """What a refused message must not change: every wallet's and the relayer's nonce, the
+    session's needs, the API's actions for each wallet."""
+    w3 = w.api["w3"]
+    relayer = w3.eth.account.from_key(w.api["keys"][9]).address
+    addresses = [p.wallet.address for p in (w.dso, w.agr1, w.agr2, w.dso2)] + [relayer]
+    return (
+        *(w3.eth.get_transaction_count(a) for a in addresses),
+        len(w.dso.wallet.needs(w.session_id)),
+        *(len(p.wallet.request("GET", "/uftp/actions")) for p in (w.dso, w.agr1, w.agr2, w.dso2)),
+    )
+
+
+def post_raw(w: World, xml: bytes) -> httpx.Response:
+    r: httpx.Response = w.api["client"].post(
+        PATH, content=xml, headers={"Content-Type": "text/xml; charset=utf-8"}
+    )
+    return r
+
+
+def sealed_xml(p: Party, message: Any, market_domain: str, key: str | None = None) -> bytes:
+    """A message as the package's client seals it (for the refusal tests that tamper)."""
+    message.sender_domain = message.sender_domain or p.domain
+    message.recipient_domain = market_domain
+    message.time_stamp = datetime.now(UTC).isoformat()
+    message.message_id = message.message_id or str(uuid.uuid4())
+    message.conversation_id = message.conversation_id or str(uuid.uuid4())
+    body = transport.seal_message(message, key or p.private_key)
+    signed = SignedMessage(sender_domain=p.domain, sender_role=p.role, body=body)
+    return str(transport.to_xml(signed)).encode()
+
+
+# --- the flow
+STATE: dict[str, Any] = {}
+
+
+def test_flex_request_becomes_the_dsos_need_once_its_wallet_signs(world: World) -> None:
+    w = world
+    request = flex_request(w)
+    dso_client(w, w.dso).send_flex_request(request)
+    reply = answer(w)
+    assert isinstance(reply, FlexRequestResponse), reply
+    assert reply.result == AcceptedRejected.ACCEPTED, reply.rejection_reason
+    assert reply.flex_request_message_id == request.message_id
+    assert reply.conversation_id == request.conversation_id
+    assert w.dso.wallet.needs(w.session_id) == []  # nothing on chain until the wallet signs
+    (action,) = w.dso.wallet.request("GET", "/uftp/actions")
+    assert action["message_type"] == "FlexRequest" and action["kind"] == "post-need"
+    assert action["message_id"] == request.message_id
+    assert action["quantity_w"] == [NEED_W] * 4 and action["direction"] == "up"
+    w.dso.wallet._sign_and_submit(action["prepared"])  # the DSO's own key
+    (need,) = w.dso.wallet.needs(w.session_id)
+    assert need["buyer"] == w.dso.wallet.address and need["zone"] == CP
+    assert need["quantity_w"] == [NEED_W] * 4 and need["direction"] == "up"
+    assert int(need["budget_ueur"]) == BUDGET_UEUR
+    assert action["uftp_sha256"].startswith("0x") and len(action["uftp_sha256"]) == 66
+    STATE["request"] = request
+
+
+@pytest.mark.parametrize("who,price", [("agr1", "5"), ("agr2", "7.5")])
+def test_flex_offer_becomes_a_sealed_bid_committed_through_the_relay(
+    world: World, who: str, price: str
+) -> None:
+    w = world
+    party: Party = getattr(w, who)
+    offer = flex_offer(w, STATE["request"], price)
+    agr_client(w, party).send_flex_offer(offer)
+    reply = answer(w)
+    assert isinstance(reply, FlexOfferResponse)
+    assert reply.result == AcceptedRejected.ACCEPTED, reply.rejection_reason
+    assert reply.flex_offer_message_id == offer.message_id
+    (action,) = [a for a in party.wallet.request("GET", "/uftp/actions")
+                 if a["message_id"] == offer.message_id]  # fmt: skip
+    bid = action["bid"]
+    assert int(bid["price_eur_per_mw"]) * NEED_W == int(Decimal(price) * 10**6)
+    assert bid["quantity_w"] == NEED_W and bid["direction"] == "up" and not bid["divisible"]
+    assert int(bid["slot_mask"]) == 0b1111
+    fields = BidFields(
+        bytes.fromhex(bid["zone"][2:]), Direction.UP, bid["divisible"], bid["quantity_w"],
+        int(bid["price_eur_per_mw"]), int(bid["slot_mask"]),
+        tuple(bytes.fromhex(a[2:]) for a in bid["asset_ids"]), bytes.fromhex(bid["salt"][2:]),
+    )  # fmt: skip
+    assert fields.zone == label(CP)
+    party.wallet.join(w.session_id, 1)
+    out = party.wallet.commit_bid(w.session_id, fields, wait=True)
+    assert out["status"] == "committed" and out["bid_id"] == action["bid_id"]
+    STATE[who] = (offer, fields, action["bid_id"])
+
+
+def test_rejections_reach_nothing_on_chain(world: World) -> None:
+    w = world
+    before = chain_state(w)
+    request = STATE["request"]
+
+    # a signature by another key: 401, and the message ID is not burnt by it
+    forged = flex_request(w)
+    r = post_raw(w, sealed_xml(w.dso, forged, w.market_domain, key=w.agr1.private_key))
+    assert r.status_code == 401 and r.content == b""
+    # a tampered body: one digit of the signed XML changed (the signature no longer holds)
+    honest = sealed_xml(w.dso, flex_request(w), w.market_domain)
+    signed = transport.from_xml(honest)
+    body = bytes(signed.body)
+    assert f'MaxPower="-{NEED_W}"'.encode() in body
+    signed.body = body.replace(f'MaxPower="-{NEED_W}"'.encode(), b'MaxPower="-99999"', 1)
+    assert post_raw(w, str(transport.to_xml(signed)).encode()).status_code == 401
+    # an unknown sender (no key registered for it): 419, as the package's key lookup says
+    stranger = _identity(w.dso.wallet, "nobody.example.com", "DSO")
+    r = post_raw(w, sealed_xml(stranger, flex_request(w), w.market_domain))
+    assert r.status_code == 419
+    # an aggregator posing as the DSO: its own key under the DSO's domain: 401
+    posing = Party(w.agr1.wallet, w.dso.domain, "DSO", w.agr1.private_key, w.agr1.signing)
+    assert post_raw(w, sealed_xml(posing, flex_request(w), w.market_domain)).status_code == 401
+    # not XML at all, and XML with a DTD: 400
+    assert post_raw(w, b"hello").status_code == 400
+    assert post_raw(w, b'<!DOCTYPE x [<!ENTITY a "b">]><x/>').status_code == 400
+    assert chain_state(w) == before
+
+    # functional refusals: HTTP 200, the signed response Rejected with the reason
+    def refused(send: Any, message: Any, reason: str) -> None:
+        send(message)
+        reply = answer(w)
+        assert reply.result == AcceptedRejected.REJECTED, (reason, reply)
+        assert reply.rejection_reason.startswith(reason), (reason, reply.rejection_reason)
+        assert chain_state(w) == before
+
+    dso = dso_client(w, w.dso)
+    # the request already accepted, sent again with its message ID: a replay
+    replay = flex_request(w, message_id=request.message_id)
+    refused(dso.send_flex_request, replay, "Duplicate Identifier")
+    r = post_raw(w, sealed_xml(w.dso, flex_request(w, message_id=request.message_id),
+                               w.market_domain))  # fmt: skip
+    assert r.status_code == 200 and answer(w).rejection_reason.startswith("Duplicate Identifier")
+    # another DSO's congestion point: acting for another
+    refused(dso_client(w, w.dso2).send_flex_request, flex_request(w), "Unauthorized")
+    # a congestion point no zone is named after, a session that does not exist, a revision
+    refused(dso.send_flex_request, flex_request(w, cp="ean.871685900000000000"),
+            "Invalid Congestion Point")  # fmt: skip
+    refused(dso.send_flex_request, flex_request(w, contract_id="999"), "Unknown Reference")
+    refused(dso.send_flex_request, flex_request(w, revision=2), "Not Supported")
+    refused(dso.send_flex_request, flex_request(w, isp_duration="PT5M"), "ISP Duration Rejected")
+    # an aggregator sending a FlexRequest: not its message to send
+    agr = agr_client(w, w.agr1)
+    agr_as_dso = ShapeshifterDsoAgrClient(
+        sender_domain=w.agr1.domain, signing_key=w.agr1.private_key,
+        recipient_domain=w.market_domain, recipient_endpoint=PATH,
+    )  # fmt: skip
+    agr_as_dso.sender_role = "AGR"
+    refused(agr_as_dso.send_flex_request, flex_request(w), "Invalid Message")
+    # offers: for another conversation, for no request, unsolicited, a price that is not a
+    # whole EUR/MW, two options
+    refused(agr.send_flex_offer, flex_offer(w, request, "5", conversation_id=str(uuid.uuid4())),
+            "Unknown Reference")  # fmt: skip
+    refused(agr.send_flex_offer, flex_offer(w, request, "5",
+                                            flex_request_message_id=str(uuid.uuid4())),
+            "Unknown Reference")  # fmt: skip
+    refused(agr.send_flex_offer, flex_offer(w, request, "5", flex_request_message_id=None,
+                                            unsolicited=True), "Not Supported")  # fmt: skip
+    refused(agr.send_flex_offer, flex_offer(w, request, "5.0001"), "Not Supported")
+    two = flex_offer(w, request, "5")
+    two.offer_options = two.offer_options * 2
+    refused(agr.send_flex_offer, two, "Not Supported")
+    # the recipient is not the market
+    other = ShapeshifterAgrDsoClient(
+        sender_domain=w.agr1.domain, signing_key=w.agr1.private_key,
+        recipient_domain="elsewhere.example.com", recipient_endpoint=PATH,
+    )  # fmt: skip
+    refused(other.send_flex_offer, flex_offer(w, request, "5"), "Unknown Recipient")
+    # the package's client raises on the transport refusals
+    with pytest.raises(ClientTransportException):
+        ShapeshifterDsoAgrClient(
+            sender_domain="nobody.example.com", signing_key=w.dso.private_key,
+            recipient_domain=w.market_domain, recipient_endpoint=PATH,
+        ).send_flex_request(flex_request(w))  # fmt: skip
+    assert chain_state(w) == before
+
+
+def test_registration_refuses_another_wallets_identity_and_a_wrong_proof(world: World) -> None:
+    w = world
+    taken = _identity(w.agr2.wallet, w.agr1.domain, "AGR")  # agr2's wallet, agr1's domain
+    with pytest.raises(ApiError) as e:
+        _register(w.api, taken)
+    assert e.value.status == 409
+    bad = _identity(w.agr2.wallet, "agr-three.example.com", "AGR")
+    with pytest.raises(ApiError) as e:
+        w.agr2.wallet.request("POST", "/uftp/participants", json={
+            "domain": bad.domain, "role": "AGR",
+            "public_key": b64encode(bytes(bad.signing.verify_key)).decode(),
+            "proof": b64encode(b"\0" * 64).decode(),
+        })  # fmt: skip
+    assert e.value.status == 422
+    with pytest.raises(ApiError) as e:  # a DSO identity for a wallet without the DSO role
+        _register(w.api, _identity(w.agr2.wallet, "dso-three.example.com", "DSO"), 1)
+    assert e.value.status == 403
+
+
+def test_the_committed_award_comes_back_as_a_flex_order(world: World) -> None:
+    w = world
+    session = w.oracle.session(w.session_id)
+    w.api["chain"].warp_to(session["bidding_end"])
+    w.api["app"].state.gateway.forget_clock()
+    late = flex_offer(w, STATE["request"], "5")
+    agr_client(w, w.agr1).send_flex_offer(late)  # after gate closure: refused
+    assert answer(w).rejection_reason.startswith("Reference Message Expired")
+    for who in ("agr1", "agr2"):
+        getattr(w, who).wallet.reveal_bid(w.session_id, STATE[who][1])
+    w.api["chain"].warp_to(session["reveal_deadline"])
+    w.api["app"].state.gateway.forget_clock()
+    offer, fields, bid_id = STATE["agr1"]  # the cheaper: 5 EUR for 10 kW
+    w.oracle.commit_result(w.session_id, "0x" + label("uftp-input").hex(),
+                           "0x" + label("uftp-result").hex(),
+                           [{"bid_id": bid_id, "need_index": 0, "quantity_w": NEED_W,
+                             "price_eur_per_mw": fields.price_eur_per_mw}])  # fmt: skip
+    (order_xml,) = w.agr1.wallet.request("GET", "/uftp/messages")
+    signed = transport.from_xml(order_xml.encode())
+    assert signed.sender_domain == w.market_domain and signed.sender_role == "DSO"
+    order = transport.unseal_message(signed.body, w.market_key)
+    assert isinstance(order, FlexOrder)
+    assert order.flex_offer_message_id == offer.message_id
+    assert order.conversation_id == offer.conversation_id
+    assert order.recipient_domain == w.agr1.domain
+    assert order.price == Decimal("5") and order.currency == "EUR"
+    assert [(i.power, i.start, i.duration) for i in order.isps] == [
+        (i.power, i.start, i.duration) for i in offer.offer_options[0].isps
+    ]
+    assert order.order_reference == f"{w.session_id}-0"
+    (award,) = w.dso.wallet.result(w.session_id)["awards"]
+    assert award["bid_id"] == bid_id and int(award["payment_ueur"]) == 5_000_000
+    assert w.agr2.wallet.request("GET", "/uftp/messages") == []  # not awarded
