@@ -57,7 +57,7 @@ from api.gateway import Gateway
 from api.problems import Problem
 from api.reads import ZERO_ADDRESS
 from api.store import Store
-from python_client.contract_types import NO_LIMIT, AssetView, BuyerRole
+from python_client.contract_types import NO_LIMIT, AssetView, BuyerRole, Direction
 from python_client.hashing import bid_id as bid_id_of
 from python_client.hashing import commitment as commitment_of
 from python_client.hashing import label, new_salt
@@ -383,21 +383,18 @@ class UftpGateway:
             raise mapping.Refusal(mapping.UNAUTHORIZED, f"CongestionPoint {need.zone}: "
                                   "registered by another DSO")  # fmt: skip
         self.gateway.require_role(wallet, "DSO")
-        fields = (
-            session_id, label(need.zone), int(need.direction), int(BuyerRole.DSO), NO_LIMIT,
-            int(sender["budget_ueur"]), list(need.quantity_w),
-        )  # fmt: skip
-        fn = self.gateway.contracts.market.functions.postNeed(fields)
-        prepared = self.gateway.prepare([fn], wallet)  # simulated: a refusal is a Problem
+        action = {
+            "kind": "post-need", "session_id": session_id, "zone": need.zone,
+            "direction": need.direction.label, "quantity_w": list(need.quantity_w),
+            "budget_ueur": str(sender["budget_ueur"]), "uftp_sha256": sha,
+        }  # fmt: skip
+        self._prepare_need(action, wallet)  # simulated now: a refusal is a Problem
         self.store.add({
             "message_id": str(request.message_id).lower(), "kind": "FlexRequest",
             "conversation_id": str(request.conversation_id).lower(),
             "domain": request.sender_domain, "wallet": wallet, "session_id": session_id,
             "reference": None, "expires_at": expires, "sha256": sha, "message": xml.decode(),
-            "action": {"kind": "post-need", "session_id": session_id, "zone": need.zone,
-                       "direction": need.direction.label, "quantity_w": list(need.quantity_w),
-                       "budget_ueur": str(sender["budget_ueur"]), "uftp_sha256": sha,
-                       "prepared": prepared},
+            "action": action,
             "bid_id": None,
         })  # fmt: skip
 
@@ -510,14 +507,33 @@ class UftpGateway:
         xml: str = uftp_transport.to_xml(wrapper)
         return xml.encode()
 
+    def _prepare_need(self, action: dict[str, Any], wallet: str) -> dict[str, Any]:
+        """The `postNeed` of an accepted FlexRequest, prepared for the DSO's wallet (an
+        intent valid 10 minutes, as every prepared write); a refusal is a Problem."""
+        direction = int(Direction[action["direction"].upper()])
+        fields = (
+            action["session_id"], label(action["zone"]), direction, int(BuyerRole.DSO), NO_LIMIT,
+            int(action["budget_ueur"]), action["quantity_w"],
+        )  # fmt: skip
+        fn = self.gateway.contracts.market.functions.postNeed(fields)
+        return self.gateway.prepare([fn], wallet)
+
     # --- what a wallet does next, and the FlexOrders it gets
     def actions(self, wallet: str) -> list[dict[str, Any]]:
-        """The chain actions the wallet's accepted UFTP messages ask it to sign."""
-        return [
-            {"message_id": r["message_id"], "conversation_id": r["conversation_id"],
-             "message_type": r["kind"], **r["action"]}
-            for r in self.store.of_wallet(wallet)
-        ]  # fmt: skip
+        """The chain actions the wallet's accepted UFTP messages ask it to sign. A need is
+        prepared afresh on each read (`prepared`; `refused` names why the chain would refuse
+        it now, e.g. bidding closed); signing it twice posts it twice."""
+        out = []
+        for r in self.store.of_wallet(wallet):
+            item = {"message_id": r["message_id"], "conversation_id": r["conversation_id"],
+                    "message_type": r["kind"], **r["action"]}  # fmt: skip
+            if item["kind"] == "post-need":
+                try:
+                    item["prepared"] = self._prepare_need(r["action"], wallet)
+                except Problem as problem:
+                    item["refused"] = problem.detail
+            out.append(item)
+        return out
 
     def flex_orders(self, wallet: str) -> list[str]:
         """A signed FlexOrder (SignedMessage XML) for each of the wallet's UFTP bids awarded
