@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 import uuid
 from base64 import b64decode, b64encode
 from dataclasses import dataclass
@@ -80,6 +81,10 @@ SCHEMA = [
         reference TEXT, expires_at BIGINT NOT NULL, sha256 TEXT NOT NULL, message TEXT NOT NULL,
         action TEXT NOT NULL, bid_id TEXT)""",
     "CREATE INDEX IF NOT EXISTS uftp_conversations_wallet ON uftp_conversations (wallet)",
+    # the market's responses, for the recipient to read (UFTP answers asynchronously)
+    """CREATE TABLE IF NOT EXISTS uftp_outbox (
+        message_id TEXT PRIMARY KEY, recipient_domain TEXT NOT NULL,
+        recipient_role TEXT NOT NULL, sent_at DOUBLE PRECISION NOT NULL, xml TEXT NOT NULL)""",
 ]
 ROLES = {"DSO": UsefRole.DSO, "AGR": UsefRole.AGR}
 ORDER_NAMESPACE = uuid.UUID("5d0b2f6e-2f38-4c59-9c1e-6a1f3f1b8a18")  # FlexOrder message IDs
@@ -212,6 +217,21 @@ class UftpStore:
 
     def of_wallet(self, wallet: str) -> list[dict[str, Any]]:
         return self._rows("wallet = ?", (wallet,))
+
+    def send(self, message_id: str, domain: str, role: str, xml: str) -> None:
+        self._exec(
+            "INSERT INTO uftp_outbox (message_id, recipient_domain, recipient_role, sent_at, xml)"
+            " VALUES (?, ?, ?, ?, ?)", (message_id, domain, role, time.time(), xml),
+        )  # fmt: skip
+
+    def outbox(self, wallet: str) -> list[str]:
+        """The market's messages to every UFTP identity of `wallet`, oldest first."""
+        cur = self._exec(
+            "SELECT o.xml FROM uftp_outbox o JOIN uftp_participants p ON "
+            "p.domain = o.recipient_domain AND p.role = o.recipient_role WHERE p.wallet = ? "
+            "ORDER BY o.sent_at, o.message_id", (wallet,),
+        )  # fmt: skip
+        return [str(r[0]) for r in cur.fetchall()]
 
 
 class UftpGateway:
@@ -493,7 +513,10 @@ class UftpGateway:
             fields[name.lstrip("_") + "_message_id"] = message.message_id
         response = response_type(**fields)
         as_role = UsefRole.AGR if signed.sender_role == UsefRole.DSO else UsefRole.DSO
-        return Answer(200, self.seal(response, signed.sender_domain, as_role), result, reason)
+        xml = self.seal(response, signed.sender_domain, as_role)
+        self.store.send(str(response.message_id), signed.sender_domain, str(signed.sender_role),
+                        xml.decode())  # fmt: skip
+        return Answer(200, xml, result, reason)
 
     def seal(self, message: PayloadMessage, recipient: str, as_role: UsefRole) -> bytes:
         """`message` from the market to `recipient`, signed, as SignedMessage XML."""
@@ -534,6 +557,11 @@ class UftpGateway:
                     item["refused"] = problem.detail
             out.append(item)
         return out
+
+    def messages(self, wallet: str) -> list[str]:
+        """Every message of the market to the wallet's UFTP identities: its responses (as
+        sent in each HTTP answer), then its FlexOrders."""
+        return self.store.outbox(wallet) + self.flex_orders(wallet)
 
     def flex_orders(self, wallet: str) -> list[str]:
         """A signed FlexOrder (SignedMessage XML) for each of the wallet's UFTP bids awarded

@@ -89,7 +89,8 @@ async def actions(request: Request, token: TokenDep) -> list[dict[str, Any]]:
 
 @router.get("/uftp/messages")
 async def messages(request: Request, token: TokenDep) -> list[str]:
-    """The caller's FlexOrders (signed SignedMessage XML), one per UFTP bid awarded in a
-    committed result."""
+    """The market's messages to the caller's UFTP identities (signed SignedMessage XML):
+    its responses, oldest first, then a FlexOrder per UFTP bid awarded in a committed
+    result."""
     uftp = uftp_of(request.app.state)
-    return await run_in_threadpool(uftp.flex_orders, token.address)
+    return await run_in_threadpool(uftp.messages, token.address)

@@ -1,27 +1,34 @@
-"""UFTP (issue 18) against a real anvil: a DSO and two aggregators speak Shapeshifter with the
-`shapeshifter-uftp` package's own, unmodified client classes (`ShapeshifterDsoAgrClient`,
-`ShapeshifterAgrDsoClient`; their HTTP post is handed to the test client) and its signing;
-their wallets sign what the market prepares (`HttpClient`). A FlexRequest becomes a need on
-chain, FlexOffers sealed bids, the committed award a FlexOrder copying the winning offer.
+"""UFTP (issue 18) against a real anvil, over HTTP on loopback: the API served by uvicorn; a
+DSO and two aggregators speak Shapeshifter with the `shapeshifter-uftp` package's own,
+unmodified client classes (`ShapeshifterDsoAgrClient`, `ShapeshifterAgrDsoClient`, posting
+with `requests`) and its signing; their wallets sign what the market prepares
+(`HttpClient`) and read its responses (`GET /uftp/messages`). A FlexRequest becomes a need
+on chain, FlexOffers sealed bids, the committed award a FlexOrder copying the winning offer.
 Refusals (bad signature, unknown sender, replayed message ID, tampered body, a participant
 acting for another, an offer for another conversation) are answered as UFTP says, and
 nothing reaches the chain."""
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
+import time
 import uuid
 from base64 import b64encode
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import uvicorn
 from nacl.signing import SigningKey
+from pydantic import SecretStr
 from shapeshifter_uftp import (
     AcceptedRejected,
     FlexOffer,
@@ -37,15 +44,17 @@ from shapeshifter_uftp import (
     SignedMessage,
     transport,
 )
-from shapeshifter_uftp.client import base_client
 from shapeshifter_uftp.exceptions import ClientTransportException
 from shapeshifter_uftp.uftp.enums import AvailableRequested
 
+from api.config import Settings
+from api.main import create_app
 from api.uftp import registration_text
+from python_client.chain import Wallet, connect, deploy
 from python_client.hashing import asset_id, label
 from python_client.http import ApiError, HttpClient
+from python_client.localchain import LocalChain
 from python_client.records import BidFields, Direction
-from tests.api.conftest import participant
 
 CP = "ean.871685900012345678"  # the DSO's congestion point: its zone's label
 OTHER_CP = "ean.871685900099999999"
@@ -84,23 +93,46 @@ def _register(api: dict[str, Any], p: Party, budget_ueur: int = 0) -> None:
     })  # fmt: skip
 
 
-class Wire:
-    """The package's clients post with `requests.post`: handed here to the test client; the
-    last answer kept."""
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.last: httpx.Response | None = None
 
-    def post(self, url: str, data: str, headers: dict[str, str], timeout: float) -> Any:
-        self.last = self.client.post(url, content=data.encode(), headers=headers)
-        return self.last
+@pytest.fixture(scope="module")
+def live(chain: LocalChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The API served by uvicorn on a loopback socket: the package's clients post to it
+    with `requests`, unmodified, as they would to any UFTP party."""
+    keys = chain.dev_private_keys
+    w3 = connect(chain.url)
+    tmp = tmp_path_factory.mktemp("uftp")
+    dep_file = Path(tmp) / "deployment.json"
+    dep_file.write_text(json.dumps(deploy(w3, Wallet(w3, keys[0])).to_json()))
+    port = _free_port()
+    settings = Settings(
+        rpc_url=chain.url, deployment_file=str(dep_file), relayer_key=SecretStr(keys[9]),
+        db_url=f"sqlite:///{tmp}/api.sqlite3", domain=f"127.0.0.1:{port}",
+        uri=f"http://127.0.0.1:{port}", role_cache_s=0.0,
+    )  # fmt: skip
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    end = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < end, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield {"url": f"http://127.0.0.1:{port}", "keys": keys, "chain": chain, "w3": w3,
+               "app": app}  # fmt: skip
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 @dataclass
 class World:
     api: dict[str, Any]
-    wire: Wire
     market_domain: str
     market_key: str
     session_id: int
@@ -114,9 +146,10 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(api: dict[str, Any]) -> Iterator[World]:
-    admin, oracle = participant(api, 0), participant(api, 1)
-    dso_w, agr1_w, agr2_w, dso2_w = (participant(api, i) for i in (3, 4, 5, 6))
+def world(live: dict[str, Any]) -> World:
+    api = live
+    admin, oracle = HttpClient(api["url"], api["keys"][0]), HttpClient(api["url"], api["keys"][1])
+    dso_w, agr1_w, agr2_w, dso2_w = (HttpClient(api["url"], api["keys"][i]) for i in (3, 4, 5, 6))
     for c in (admin, oracle, dso_w, agr1_w, agr2_w, dso2_w):
         c.sign_in()
     admin.grant_role(oracle.address, "ORACLE")
@@ -159,37 +192,40 @@ def world(api: dict[str, Any]) -> Iterator[World]:
     _register(api, dso2, BUDGET_UEUR)
     _register(api, agr1)
     _register(api, agr2)
-    wire = Wire(api["client"])
-    original = base_client.requests
-    base_client.requests = SimpleNamespace(post=wire.post)
-    try:
-        yield World(api, wire, market["domain"], market["public_key"], session_id, slots,
-                    dso, agr1, agr2, dso2, oracle, admin)  # fmt: skip
-    finally:
-        base_client.requests = original
+    return World(api, market["domain"], market["public_key"], session_id, slots, dso, agr1, agr2,
+                 dso2, oracle, admin)  # fmt: skip
 
 
 # --- helpers: the package's clients, and reading the market's answers
 def dso_client(w: World, p: Party) -> ShapeshifterDsoAgrClient:
     return ShapeshifterDsoAgrClient(
         sender_domain=p.domain, signing_key=p.private_key, recipient_domain=w.market_domain,
-        recipient_endpoint=PATH, recipient_signing_key=w.market_key,
+        recipient_endpoint=w.api["url"] + PATH, recipient_signing_key=w.market_key,
     )  # fmt: skip
 
 
 def agr_client(w: World, p: Party) -> ShapeshifterAgrDsoClient:
     return ShapeshifterAgrDsoClient(
         sender_domain=p.domain, signing_key=p.private_key, recipient_domain=w.market_domain,
-        recipient_endpoint=PATH, recipient_signing_key=w.market_key,
+        recipient_endpoint=w.api["url"] + PATH, recipient_signing_key=w.market_key,
     )  # fmt: skip
 
 
-def answer(w: World) -> Any:
-    """The market's signed response to the last message, verified with its public key."""
-    assert w.wire.last is not None and w.wire.last.status_code == 200, w.wire.last
-    signed = transport.from_xml(w.wire.last.content)
+def unsealed(w: World, xml: bytes) -> Any:
+    """A message of the market, its signature checked with the market's public key."""
+    signed = transport.from_xml(xml)
     assert isinstance(signed, SignedMessage) and signed.sender_domain == w.market_domain
     return transport.unseal_message(signed.body, w.market_key)
+
+
+def answer(w: World, p: Party, message: Any) -> Any:
+    """The market's last response to `message`, as `p` reads it (GET /uftp/messages)."""
+    ref = type(message).__name__[0].lower() + type(message).__name__[1:]
+    ref = "".join("_" + c.lower() if c.isupper() else c for c in ref) + "_message_id"
+    found = [m for m in (unsealed(w, x.encode()) for x in p.wallet.request("GET", "/uftp/messages"))
+             if getattr(m, ref, None) == message.message_id]  # fmt: skip
+    assert found, f"no response to {message.message_id}"
+    return found[-1]
 
 
 def expires() -> str:
@@ -238,10 +274,8 @@ def chain_state(w: World) -> tuple[int, ...]:
 
 
 def post_raw(w: World, xml: bytes) -> httpx.Response:
-    r: httpx.Response = w.api["client"].post(
-        PATH, content=xml, headers={"Content-Type": "text/xml; charset=utf-8"}
-    )
-    return r
+    return httpx.post(w.api["url"] + PATH, content=xml,
+                      headers={"Content-Type": "text/xml; charset=utf-8"})  # fmt: skip
 
 
 def sealed_xml(p: Party, message: Any, market_domain: str, key: str | None = None) -> bytes:
@@ -264,7 +298,7 @@ def test_flex_request_becomes_the_dsos_need_once_its_wallet_signs(world: World) 
     w = world
     request = flex_request(w)
     dso_client(w, w.dso).send_flex_request(request)
-    reply = answer(w)
+    reply = answer(w, w.dso, request)
     assert isinstance(reply, FlexRequestResponse), reply
     assert reply.result == AcceptedRejected.ACCEPTED, reply.rejection_reason
     assert reply.flex_request_message_id == request.message_id
@@ -291,7 +325,7 @@ def test_flex_offer_becomes_a_sealed_bid_committed_through_the_relay(
     party: Party = getattr(w, who)
     offer = flex_offer(w, STATE["request"], price)
     agr_client(w, party).send_flex_offer(offer)
-    reply = answer(w)
+    reply = answer(w, party, offer)
     assert isinstance(reply, FlexOfferResponse)
     assert reply.result == AcceptedRejected.ACCEPTED, reply.rejection_reason
     assert reply.flex_offer_message_id == offer.message_id
@@ -342,9 +376,11 @@ def test_rejections_reach_nothing_on_chain(world: World) -> None:
     assert chain_state(w) == before
 
     # functional refusals: HTTP 200, the signed response Rejected with the reason
+    parties = {p.domain: p for p in (w.dso, w.dso2, w.agr1, w.agr2)}
+
     def refused(send: Any, message: Any, reason: str) -> None:
         send(message)
-        reply = answer(w)
+        reply = answer(w, parties[send.__self__.sender_domain], message)
         assert reply.result == AcceptedRejected.REJECTED, (reason, reply)
         assert reply.rejection_reason.startswith(reason), (reason, reply.rejection_reason)
         assert chain_state(w) == before
@@ -355,7 +391,8 @@ def test_rejections_reach_nothing_on_chain(world: World) -> None:
     refused(dso.send_flex_request, replay, "Duplicate Identifier")
     r = post_raw(w, sealed_xml(w.dso, flex_request(w, message_id=request.message_id),
                                w.market_domain))  # fmt: skip
-    assert r.status_code == 200 and answer(w).rejection_reason.startswith("Duplicate Identifier")
+    assert r.status_code == 200  # a synchronous answer too: the response in the HTTP body
+    assert unsealed(w, r.content).rejection_reason.startswith("Duplicate Identifier")
     # another DSO's congestion point: acting for another
     refused(dso_client(w, w.dso2).send_flex_request, flex_request(w), "Unauthorized")
     # a congestion point no zone is named after, a session that does not exist, a revision
@@ -368,7 +405,7 @@ def test_rejections_reach_nothing_on_chain(world: World) -> None:
     agr = agr_client(w, w.agr1)
     agr_as_dso = ShapeshifterDsoAgrClient(
         sender_domain=w.agr1.domain, signing_key=w.agr1.private_key,
-        recipient_domain=w.market_domain, recipient_endpoint=PATH,
+        recipient_domain=w.market_domain, recipient_endpoint=w.api["url"] + PATH,
     )  # fmt: skip
     agr_as_dso.sender_role = "AGR"
     refused(agr_as_dso.send_flex_request, flex_request(w), "Invalid Message")
@@ -388,14 +425,14 @@ def test_rejections_reach_nothing_on_chain(world: World) -> None:
     # the recipient is not the market
     other = ShapeshifterAgrDsoClient(
         sender_domain=w.agr1.domain, signing_key=w.agr1.private_key,
-        recipient_domain="elsewhere.example.com", recipient_endpoint=PATH,
+        recipient_domain="elsewhere.example.com", recipient_endpoint=w.api["url"] + PATH,
     )  # fmt: skip
     refused(other.send_flex_offer, flex_offer(w, request, "5"), "Unknown Recipient")
     # the package's client raises on the transport refusals
     with pytest.raises(ClientTransportException):
         ShapeshifterDsoAgrClient(
             sender_domain="nobody.example.com", signing_key=w.dso.private_key,
-            recipient_domain=w.market_domain, recipient_endpoint=PATH,
+            recipient_domain=w.market_domain, recipient_endpoint=w.api["url"] + PATH,
         ).send_flex_request(flex_request(w))  # fmt: skip
     assert chain_state(w) == before
 
@@ -426,7 +463,9 @@ def test_the_committed_award_comes_back_as_a_flex_order(world: World) -> None:
     w.api["app"].state.gateway.forget_clock()
     late = flex_offer(w, STATE["request"], "5")
     agr_client(w, w.agr1).send_flex_offer(late)  # after gate closure: refused
-    assert answer(w).rejection_reason.startswith("Reference Message Expired")
+    assert answer(w, w.agr1, late).rejection_reason.startswith("Reference Message Expired")
+    (action,) = w.dso.wallet.request("GET", "/uftp/actions")  # the need cannot be posted now
+    assert "prepared" not in action and "FlexMarketBiddingClosed" in action["refused"]
     for who in ("agr1", "agr2"):
         getattr(w, who).wallet.reveal_bid(w.session_id, STATE[who][1])
     w.api["chain"].warp_to(session["reveal_deadline"])
@@ -436,7 +475,7 @@ def test_the_committed_award_comes_back_as_a_flex_order(world: World) -> None:
                            "0x" + label("uftp-result").hex(),
                            [{"bid_id": bid_id, "need_index": 0, "quantity_w": NEED_W,
                              "price_eur_per_mw": fields.price_eur_per_mw}])  # fmt: skip
-    (order_xml,) = w.agr1.wallet.request("GET", "/uftp/messages")
+    order_xml = w.agr1.wallet.request("GET", "/uftp/messages")[-1]
     signed = transport.from_xml(order_xml.encode())
     assert signed.sender_domain == w.market_domain and signed.sender_role == "DSO"
     order = transport.unseal_message(signed.body, w.market_key)
@@ -451,4 +490,5 @@ def test_the_committed_award_comes_back_as_a_flex_order(world: World) -> None:
     assert order.order_reference == f"{w.session_id}-0"
     (award,) = w.dso.wallet.result(w.session_id)["awards"]
     assert award["bid_id"] == bid_id and int(award["payment_ueur"]) == 5_000_000
-    assert w.agr2.wallet.request("GET", "/uftp/messages") == []  # not awarded
+    others = [unsealed(w, x.encode()) for x in w.agr2.wallet.request("GET", "/uftp/messages")]
+    assert others and not [m for m in others if isinstance(m, FlexOrder)]  # not awarded
