@@ -52,8 +52,8 @@ from shapeshifter_uftp import transport as uftp_transport
 from shapeshifter_uftp.exceptions import TransportException
 from shapeshifter_uftp.uftp import request_response_map
 
+from api import ledger, views
 from api import uftp_mapping as mapping
-from api import views
 from api.gateway import Gateway
 from api.problems import Problem
 from api.reads import ZERO_ADDRESS
@@ -564,26 +564,43 @@ class UftpGateway:
         return self.store.outbox(wallet) + self.flex_orders(wallet)
 
     def flex_orders(self, wallet: str) -> list[str]:
-        """A signed FlexOrder (SignedMessage XML) for each of the wallet's UFTP bids awarded
-        in a committed result, in full: its ISPs and price those of the offer."""
+        """Signed messages (SignedMessage XML) for each of the wallet's UFTP bids awarded in
+        a committed result: its FlexOrder (the offer's ISPs and price), and once the award
+        is settled on chain its FlexSettlement (none when an amount is not exactly UFTP's).
+        Their message IDs are UUID5s of the offer's: the same message on every read."""
         out = []
-        results: dict[int, Any] = {}
+        settled: dict[int, Any] = {}
+        delivered: dict[int, dict[int, int]] = {}
         for row in self.store.of_wallet(wallet):
             if row["kind"] != "FlexOffer":
                 continue
             sid = int(row["session_id"])
-            if sid not in results:
-                results[sid] = views.result(self.gateway, sid)
-            result = results[sid]
-            if result.status not in ("pending", "final"):  # not committed, or not to be paid
+            if sid not in settled:  # settlements first: a delivery is recorded before them
+                settled[sid] = ledger.settlements(self.gateway, sid)
+                delivered[sid] = {
+                    a.award_index: a.delivered_w for a in views.result(self.gateway, sid).awards
+                }
+            if settled[sid].status not in ("pending", "final"):  # not committed, or voided
                 continue
-            for award in result.awards:
+            for award in settled[sid].awards:
                 if award.bid_id != row["bid_id"] or award.quantity_w == 0:
                     continue
                 offer = uftp_transport.from_xml(row["message"].encode())
-                order = mapping.order_of(offer, f"{sid}-{award.award_index}")
+                reference = f"{sid}-{award.award_index}"
+                order = mapping.order_of(offer, reference)
                 order.message_id = str(uuid.uuid5(ORDER_NAMESPACE, row["message_id"]))
                 out.append(self.seal(order, row["domain"], UsefRole.DSO).decode())
+                if not award.settled:
+                    continue
+                try:
+                    settlement = mapping.settlement_of(
+                        offer, sid, reference, delivered[sid][award.award_index],
+                        int(award.paid_ueur), int(award.penalty_ueur),
+                    )  # fmt: skip
+                except (mapping.Refusal, ValueError, TypeError):  # the package's checks too
+                    continue  # documented: no FlexSettlement for amounts UFTP cannot carry
+                settlement.message_id = str(uuid.uuid5(ORDER_NAMESPACE, "s" + row["message_id"]))
+                out.append(self.seal(settlement, row["domain"], UsefRole.DSO).decode())
         return out
 
 

@@ -20,7 +20,11 @@ wrong, which the gateway answers as a `...Response` with `Result="Rejected"`.
   `price_eur_per_mw = Price * 10**6 / quantity_w`, which must be a whole number: no rounding
   of money;
 - a FlexOffer's option is an indivisible rectangle bid (one power in every ISP, activation
-  factor 1.00): the FlexOrder then copies its ISPs unchanged at its price, as UFTP requires.
+  factor 1.00): the FlexOrder then copies its ISPs unchanged at its price, as UFTP requires;
+- a settled award is a FlexSettlement of its FlexOrder: `Price` what the seller was paid,
+  `Penalty` its shortfall penalty, `NetSettlement` their difference (EUR, exact to 0.0001 EUR
+  or no message: `eur_of`), per ISP the ordered and the metered delivered power (the market
+  meters delivery per award, against its own baseline: `BaselinePower` 0).
 """
 
 from __future__ import annotations
@@ -30,7 +34,18 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shapeshifter_uftp import FlexOffer, FlexOrder, FlexOrderISP, FlexRequest
+from shapeshifter_uftp import (
+    ContractSettlement,
+    ContractSettlementISP,
+    ContractSettlementPeriod,
+    FlexOffer,
+    FlexOrder,
+    FlexOrderISP,
+    FlexOrderSettlement,
+    FlexOrderSettlementISP,
+    FlexRequest,
+    FlexSettlement,
+)
 from shapeshifter_uftp.uftp.enums import AvailableRequested
 
 from python_client.contract_types import Direction
@@ -270,4 +285,51 @@ def order_of(offer: FlexOffer, order_reference: str) -> FlexOrder:
         flex_offer_message_id=offer.message_id, price=option.price, currency=CURRENCY,
         order_reference=order_reference, option_reference=option.option_reference,
         activation_factor=Decimal("1.00"), conversation_id=offer.conversation_id,
+    )  # fmt: skip
+
+
+def eur_of(ueur: int) -> Decimal:
+    """µEUR as UFTP's EUR amount (4 decimals), exactly; Refusal when it has more."""
+    if ueur % 100:
+        raise Refusal(NOT_MAPPABLE, f"{ueur} µEUR: not a whole 0.0001 EUR (UFTP's amounts)")
+    return Decimal(ueur) / UEUR_PER_EUR
+
+
+def settlement_of(
+    offer: FlexOffer, session_id: int, order_reference: str, delivered_w: int, paid_ueur: int,
+    penalty_ueur: int,
+) -> FlexSettlement:  # fmt: skip
+    """The FlexSettlement of an order settled on chain (Refusal when an amount is not
+    exactly UFTP's: no rounding of money). The package requires a ContractSettlement too:
+    the session's (ContractID, as in the FlexRequest), the option's ISPs offered and
+    ordered, nothing reserved."""
+    option = offer.offer_options[0]
+    sign = -1 if option.isps[0].power < 0 else 1
+    delivered = sign * delivered_w
+    price, penalty = eur_of(paid_ueur), eur_of(penalty_ueur)
+    isps = [
+        FlexOrderSettlementISP(
+            start=i.start, duration=i.duration, baseline_power=0, ordered_flex_power=i.power,
+            actual_power=delivered, delivered_flex_power=delivered,
+            power_deficiency=abs(i.power) - delivered_w if delivered_w < abs(i.power) else 0,
+        )
+        for i in option.isps
+    ]  # fmt: skip
+    order = FlexOrderSettlement(
+        isps=isps, order_reference=order_reference, period=offer.period,
+        congestion_point=offer.congestion_point, price=price, penalty=penalty,
+        net_settlement=price - penalty,
+    )  # fmt: skip
+    contract = ContractSettlement(
+        contract_id=str(session_id),
+        periods=[ContractSettlementPeriod(period=offer.period, isps=[
+            ContractSettlementISP(start=i.start, duration=i.duration, reserved_power=0,
+                                  offered_power=i.power, ordered_power=i.power)
+            for i in option.isps
+        ])],
+    )  # fmt: skip
+    return FlexSettlement(
+        flex_order_settlements=[order], contract_settlements=[contract],
+        period_start=offer.period, period_end=offer.period, currency=CURRENCY,
+        conversation_id=offer.conversation_id,
     )  # fmt: skip

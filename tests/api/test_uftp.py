@@ -39,6 +39,7 @@ from shapeshifter_uftp import (
     FlexRequest,
     FlexRequestISP,
     FlexRequestResponse,
+    FlexSettlement,
     ShapeshifterAgrDsoClient,
     ShapeshifterDsoAgrClient,
     SignedMessage,
@@ -492,3 +493,36 @@ def test_the_committed_award_comes_back_as_a_flex_order(world: World) -> None:
     assert award["bid_id"] == bid_id and int(award["payment_ueur"]) == 5_000_000
     others = [unsealed(w, x.encode()) for x in w.agr2.wallet.request("GET", "/uftp/messages")]
     assert others and not [m for m in others if isinstance(m, FlexOrder)]  # not awarded
+    again = unsealed(w, w.agr1.wallet.request("GET", "/uftp/messages")[-1].encode())
+    assert again.message_id == order.message_id  # the same order on every read
+    STATE["order"] = order
+
+
+def test_the_on_chain_settlement_comes_back_as_a_flex_settlement(world: World) -> None:
+    w = world
+    validator, metering = (HttpClient(w.api["url"], w.api["keys"][i]) for i in (7, 2))
+    for c in (validator, metering):
+        c.sign_in()
+    w.admin.grant_role(validator.address, "VALIDATOR")
+    w.admin.grant_role(metering.address, "METERING")
+    validator.attest(w.session_id, "0x" + label("uftp-result").hex())
+    assert not [m for m in (unsealed(w, x.encode()) for x in
+                            w.agr1.wallet.request("GET", "/uftp/messages"))
+                if isinstance(m, FlexSettlement)]  # fmt: skip
+    delivered_w = 9_000  # a shortfall of 1 kW
+    metering.record_deliveries(w.session_id, {0: delivered_w}, "0x" + label("uftp-meter").hex())
+    w.agr1.wallet.settle(w.session_id)
+    (award,) = w.agr1.wallet.settlements(w.session_id)["awards"]
+    assert award["settled"]
+    messages = [unsealed(w, x.encode()) for x in w.agr1.wallet.request("GET", "/uftp/messages")]
+    (settlement,) = [m for m in messages if isinstance(m, FlexSettlement)]
+    assert settlement.conversation_id == STATE["order"].conversation_id
+    assert settlement.currency == "EUR"
+    (os_,) = settlement.flex_order_settlements
+    assert os_.order_reference == STATE["order"].order_reference
+    assert os_.price == Decimal(int(award["paid_ueur"])) / 10**6
+    assert os_.penalty == Decimal(int(award["penalty_ueur"])) / 10**6
+    assert os_.net_settlement == os_.price - os_.penalty
+    assert [(i.start, i.ordered_flex_power, i.delivered_flex_power, i.power_deficiency)
+            for i in os_.isps] == [(n, -NEED_W, -delivered_w, NEED_W - delivered_w)
+                                   for _, n in w.slots]  # fmt: skip
