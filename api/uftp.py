@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 import uuid
@@ -87,6 +88,7 @@ SCHEMA = [
         recipient_role TEXT NOT NULL, sent_at DOUBLE PRECISION NOT NULL, xml TEXT NOT NULL)""",
 ]
 ROLES = {"DSO": UsefRole.DSO, "AGR": UsefRole.AGR}
+LOG = logging.getLogger(__name__)
 ORDER_NAMESPACE = uuid.UUID("5d0b2f6e-2f38-4c59-9c1e-6a1f3f1b8a18")  # FlexOrder message IDs
 
 
@@ -123,7 +125,8 @@ def _now_iso() -> str:
 def _expiry(text: str, name: str) -> int:
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        moment.timestamp()
+    except (ValueError, OverflowError, TypeError):
         raise mapping.Refusal("Expiration DateTime Out Of Bounds", f"{name} {text!r}") from None
     if moment.tzinfo is None:
         raise mapping.Refusal("Expiration DateTime Out Of Bounds", f"{name}: no time zone")
@@ -330,6 +333,10 @@ class UftpGateway:
             self._act(message, sender, sha, sealed[64:])
         except mapping.Refusal as refusal:
             return self._respond(message, signed, refusal.text)
+        except Exception:  # noqa: BLE001 - a case the checks missed: rejected, never a 5xx
+            LOG.exception("UFTP %s %s: not handled", type(message).__name__, message.message_id)
+            return self._respond(message, signed, "Market Refused: the market could not "
+                                 "process this message")  # fmt: skip
         return self._respond(message, signed, None)
 
     def _check(

@@ -53,6 +53,9 @@ from python_client.hashing import label
 
 UEUR_PER_EUR = 10**6
 CURRENCY = "EUR"
+MAX_W = 2**40 - 1  # a need's or bid's watts on chain (uint40)
+MAX_PRICE_EUR_PER_MW = 2**64 - 2  # a bid's price on chain (uint64; 2^64 - 1 means no limit)
+MAX_SESSION_ID = 2**48 - 1  # uint48
 
 # UFTP rejection reasons (shapeshifter_uftp.exceptions' wording)
 INVALID_SENDER = "Invalid Sender"
@@ -119,7 +122,10 @@ class BidMapping:
 
 def session_of(contract_id: str | None) -> int:
     """A FlexRequest's `ContractID` names the market session (its decimal id)."""
-    if contract_id is None or not contract_id.isdigit() or len(contract_id) > 15:
+    if (
+        contract_id is None or not contract_id.isascii() or not contract_id.isdigit()
+        or int(contract_id[:16]) > MAX_SESSION_ID
+    ):  # fmt: skip
         raise Refusal(
             UNKNOWN_REFERENCE,
             f"ContractID {contract_id!r}: the market session's id (decimal) is required",
@@ -165,9 +171,10 @@ def isp_slots(
         raise Refusal(TIME_ZONE_REJECTED, f"TimeZone {time_zone!r}: unknown") from None
     try:
         day = date.fromisoformat(str(period))
-    except ValueError:
-        raise Refusal(PERIOD_OUT_OF_BOUNDS, f"Period {period!s}: not a date") from None
-    midnight = int(datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC).timestamp())
+        local = datetime(day.year, day.month, day.day, tzinfo=tz)
+        midnight = int(local.astimezone(UTC).timestamp())
+    except (ValueError, OverflowError):
+        raise Refusal(PERIOD_OUT_OF_BOUNDS, f"Period {period!s}: not a usable date") from None
     out = []
     for start, duration in starts:
         if start < 1 or duration < 1 or start + duration - 1 > 100:  # a day has at most 100
@@ -203,6 +210,8 @@ def need_of(request: FlexRequest, slots: Slots) -> NeedMapping:
             direction, watts = Direction.DOWN, isp.min_power
         else:
             continue  # the range holds no change: nothing asked
+        if watts > MAX_W:
+            raise Refusal(NOT_MAPPABLE, f"ISP {isp.start}: {watts} W, beyond {MAX_W} W")
         if -1 in row:
             raise Refusal(ISPS_OUT_OF_BOUNDS, f"ISP {isp.start}: outside session {session_id}'s "
                           "delivery slots")  # fmt: skip
@@ -219,8 +228,10 @@ def need_of(request: FlexRequest, slots: Slots) -> NeedMapping:
 
 def price_eur_per_mw(price: Decimal, quantity_w: int) -> int:
     """The market's price of an option paid `price` EUR for `quantity_w` W, exactly."""
+    if not price.is_finite() or price < 0:
+        raise Refusal(NOT_MAPPABLE, f"Price {price}: not a non-negative EUR amount")
     ueur = price * UEUR_PER_EUR
-    if price < 0 or ueur != ueur.to_integral_value():
+    if ueur != ueur.to_integral_value():
         raise Refusal(NOT_MAPPABLE, f"Price {price}: not a non-negative EUR amount in µEUR")
     if int(ueur) % quantity_w:
         raise Refusal(
@@ -229,6 +240,8 @@ def price_eur_per_mw(price: Decimal, quantity_w: int) -> int:
             f"market pays quantity_w * price_eur_per_mw µEUR): give a multiple of "
             f"{Decimal(quantity_w) / UEUR_PER_EUR} EUR",
         )
+    if int(ueur) // quantity_w > MAX_PRICE_EUR_PER_MW:
+        raise Refusal(NOT_MAPPABLE, f"Price {price} EUR: beyond what a bid's price holds")
     return int(ueur) // quantity_w
 
 
@@ -249,6 +262,8 @@ def bid_of(offer: FlexOffer, need: NeedMapping, slots: Slots) -> BidMapping:
         raise Refusal(ISP_CONFLICT, "OfferOption: one non-zero Power in every ISP (the market's "
                       "bids are one quantity over their slots)")  # fmt: skip
     power = powers.pop()
+    if abs(power) > MAX_W:
+        raise Refusal(NOT_MAPPABLE, f"Power {power}: beyond {MAX_W} W")
     direction = Direction.UP if power < 0 else Direction.DOWN
     if direction != need.direction:
         raise Refusal(ISP_CONFLICT, f"Power {power}: the FlexRequest asks for the other "

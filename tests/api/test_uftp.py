@@ -423,6 +423,12 @@ def test_rejections_reach_nothing_on_chain(world: World) -> None:
     two = flex_offer(w, request, "5")
     two.offer_options = two.offer_options * 2
     refused(agr.send_flex_offer, two, "Not Supported")
+    # numbers beyond what the chain holds, and not numbers: refused, never a 5xx
+    refused(dso.send_flex_request, flex_request(w, watts=2**41), "Not Supported")
+    refused(dso.send_flex_request, flex_request(w, contract_id="9" * 40), "Unknown Reference")
+    refused(agr.send_flex_offer, flex_offer(w, request, "1e30"), "Not Supported")
+    refused(agr.send_flex_offer, flex_offer(w, request, "NaN"), "Not Supported")
+    refused(agr.send_flex_offer, flex_offer(w, request, "5", watts=2**41), "Not Supported")
     # the recipient is not the market
     other = ShapeshifterAgrDsoClient(
         sender_domain=w.agr1.domain, signing_key=w.agr1.private_key,
