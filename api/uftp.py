@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -623,9 +624,9 @@ def bid_json(fields: BidFields) -> dict[str, Any]:
 
 
 def _is_domain(domain: str) -> bool:
-    import re
-
-    return bool(re.fullmatch(r"([a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,}", domain)) and len(domain) < 254
+    """UFTP's domain pattern, as the package's SignedMessage declares it."""
+    pattern = SignedMessage.__dataclass_fields__["sender_domain"].metadata["pattern"]
+    return len(domain) < 254 and re.fullmatch(pattern, domain) is not None
 
 
 _LOCK = threading.Lock()

@@ -17,6 +17,7 @@ import time
 import uuid
 from base64 import b64encode
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -48,6 +49,7 @@ from shapeshifter_uftp import (
 from shapeshifter_uftp.exceptions import ClientTransportException
 from shapeshifter_uftp.uftp.enums import AvailableRequested
 
+from api import uftp_mapping as mapping
 from api.config import Settings
 from api.main import create_app
 from api.uftp import registration_text
@@ -532,3 +534,41 @@ def test_the_on_chain_settlement_comes_back_as_a_flex_settlement(world: World) -
     assert [(i.start, i.ordered_flex_power, i.delivered_flex_power, i.power_deficiency)
             for i in os_.isps] == [(n, -NEED_W, -delivered_w, NEED_W - delivered_w)
                                    for _, n in w.slots]  # fmt: skip
+
+
+def test_of_racing_copies_of_one_message_exactly_one_is_taken(world: World) -> None:
+    """Eight copies of one signed FlexOffer posted at once: one INSERT decides, so exactly
+    one is answered by the mapping and the other seven `Duplicate Identifier`."""
+    w = world
+    xml = sealed_xml(w.agr2, flex_offer(w, STATE["request"], "5"), w.market_domain)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: post_raw(w, xml), range(8)))
+    assert [a.status_code for a in answers] == [200] * 8
+    reasons = sorted(str(unsealed(w, a.content).rejection_reason) for a in answers)
+    duplicates = [r for r in reasons if r.startswith("Duplicate Identifier")]
+    assert len(duplicates) == 7, reasons
+
+
+def test_isps_map_to_slots_by_elapsed_time_from_local_midnight_also_on_dst_days() -> None:
+    """2026-03-29 in Amsterdam has 92 ISPs: ISP 9 starts 2 h after local midnight (23:00 UTC
+    the day before), which is 03:00 local; ISP 92 is the last one of the day."""
+    midnight_utc = int(datetime(2026, 3, 28, 23, 0, tzinfo=UTC).timestamp())
+    slots = mapping.Slots(midnight_utc + 8 * 900, 15, 4)
+    rows = mapping.isp_slots("2026-03-29", TZ, "PT15M", [(8, 6), (92, 1)], slots)
+    assert rows == [[-1, 0, 1, 2, 3, -1], [-1]]
+    with pytest.raises(mapping.Refusal, match="ISP Duration Rejected"):
+        mapping.isp_slots("2026-03-29", TZ, "PT30M", [(9, 1)], slots)
+    with pytest.raises(mapping.Refusal, match="TimeZone Rejected"):
+        mapping.isp_slots("2026-03-29", "Europe/Nowhere", "PT15M", [(9, 1)], slots)
+    with pytest.raises(mapping.Refusal, match="ISPs Out Of Bounds"):
+        mapping.isp_slots("2026-03-29", TZ, "PT15M", [(100, 2)], slots)
+
+
+def test_prices_map_exactly_or_not_at_all() -> None:
+    assert mapping.price_eur_per_mw(Decimal("5"), 10_000) == 500  # 5 EUR = 10 kW * 500 EUR/MW
+    assert mapping.price_eur_per_mw(Decimal("0.0037"), 3_700) == 1
+    with pytest.raises(mapping.Refusal, match="multiple of 0.0037 EUR"):
+        mapping.price_eur_per_mw(Decimal("0.0038"), 3_700)
+    assert mapping.eur_of(5_000_100) == Decimal("5.0001")
+    with pytest.raises(mapping.Refusal):
+        mapping.eur_of(5_000_001)  # 5.000001 EUR: UFTP carries 4 decimals
