@@ -222,6 +222,23 @@ class UftpStore:
     def of_wallet(self, wallet: str) -> list[dict[str, Any]]:
         return self._rows("wallet = ?", (wallet,))
 
+    def requests_open(self, now: int) -> list[dict[str, Any]]:
+        """Accepted FlexRequests not expired at `now` (chain time)."""
+        return self._rows("kind = 'FlexRequest' AND expires_at > ?", (now,))
+
+    def request_in(self, conversation_id: str) -> dict[str, Any] | None:
+        rows = self._rows(
+            "kind = 'FlexRequest' AND conversation_id = ?", (conversation_id.lower(),)
+        )
+        return rows[0] if rows else None
+
+    def identities(self, wallet: str, role: str) -> list[str]:
+        cur = self._exec(
+            "SELECT domain FROM uftp_participants WHERE wallet = ? AND role = ? ORDER BY domain",
+            (wallet, role),
+        )
+        return [str(r[0]) for r in cur.fetchall()]
+
     def send(self, message_id: str, domain: str, role: str, xml: str) -> None:
         self._exec(
             "INSERT INTO uftp_outbox (message_id, recipient_domain, recipient_role, sent_at, xml)"
@@ -434,10 +451,17 @@ class UftpGateway:
                 "bids answer a FlexRequest (FlexRequestMessageID)",
             )
         request = self.store.conversation(offer.flex_request_message_id)
+        if request is None:  # the market's copy of it, forwarded to this aggregator
+            request = self.store.request_in(str(offer.conversation_id))
+            if request is not None and forward_id(
+                request["message_id"], offer.sender_domain
+            ) != str(offer.flex_request_message_id).lower():  # fmt: skip
+                request = None
         if request is None or request["kind"] != "FlexRequest":
             raise mapping.Refusal(
                 mapping.UNKNOWN_REFERENCE,
-                f"FlexRequestMessageID {offer.flex_request_message_id}: no such FlexRequest",
+                f"FlexRequestMessageID {offer.flex_request_message_id}: no such FlexRequest "
+                "(in this conversation, forwarded to you)",
             )
         if str(offer.conversation_id).lower() != request["conversation_id"]:
             raise mapping.Refusal(mapping.UNKNOWN_REFERENCE, f"ConversationID "
@@ -455,6 +479,12 @@ class UftpGateway:
                 f"FlexRequest {offer.flex_request_message_id}: expired or bidding closed",
             )
         _expiry(offer.expiration_date_time, "ExpirationDateTime")
+        if self._need_index(request) is None:
+            raise mapping.Refusal(
+                mapping.UNKNOWN_REFERENCE,
+                f"FlexRequest {request['message_id']}: its need is not on chain yet (the DSO's "
+                "wallet has not signed it)",
+            )
         need = mapping.need_of(asked, slots)
         bid = mapping.bid_of(offer, need, slots)
         wallet = sender["wallet"]
@@ -568,8 +598,42 @@ class UftpGateway:
 
     def messages(self, wallet: str) -> list[str]:
         """Every message of the market to the wallet's UFTP identities: its responses (as
-        sent in each HTTP answer), then its FlexOrders."""
-        return self.store.outbox(wallet) + self.flex_orders(wallet)
+        sent in each HTTP answer), the FlexRequests open to its aggregator identities, then
+        its FlexOrders and FlexSettlements."""
+        return self.store.outbox(wallet) + self.flex_requests(wallet) + self.flex_orders(wallet)
+
+    def _need_index(self, request: dict[str, Any]) -> int | None:
+        """The need on chain that a FlexRequest's action posted: the DSO's, in its zone,
+        direction and watts per slot (None before the DSO's wallet signed it)."""
+        a = request["action"]
+        for need in views.needs(self.gateway, int(request["session_id"])):
+            if (need.buyer, need.zone, need.direction, need.quantity_w) == (
+                request["wallet"], a["zone"], a["direction"], a["quantity_w"]
+            ):  # fmt: skip
+                return int(need.need_index)
+        return None
+
+    def flex_requests(self, wallet: str) -> list[str]:
+        """Each accepted FlexRequest whose need is on chain and whose session still takes
+        bids, forwarded by the market (as DSO) to each aggregator identity of `wallet`: the
+        DSO's request with the market as sender, its ConversationID kept and a MessageID of
+        its own per aggregator (`forward_id`), which the aggregator's FlexOffer names."""
+        domains = self.store.identities(wallet, "AGR")
+        if not domains:
+            return []
+        out = []
+        now = self.gateway.now()
+        for row in self.store.requests_open(now):
+            if now >= self.gateway.session(int(row["session_id"])).bidding_end:
+                continue
+            if self._need_index(row) is None:
+                continue
+            for domain in domains:
+                request = uftp_transport.from_xml(row["message"].encode())
+                request.message_id = forward_id(row["message_id"], domain)
+                request.time_stamp = None
+                out.append(self.seal(request, domain, UsefRole.DSO).decode())
+        return out
 
     def flex_orders(self, wallet: str) -> list[str]:
         """Signed messages (SignedMessage XML) for each of the wallet's UFTP bids awarded in
@@ -610,6 +674,11 @@ class UftpGateway:
                 settlement.message_id = str(uuid.uuid5(ORDER_NAMESPACE, "s" + row["message_id"]))
                 out.append(self.seal(settlement, row["domain"], UsefRole.DSO).decode())
         return out
+
+
+def forward_id(request_message_id: str, aggregator_domain: str) -> str:
+    """The MessageID of a DSO's FlexRequest as the market forwards it to one aggregator."""
+    return str(uuid.uuid5(ORDER_NAMESPACE, f"{request_message_id}/{aggregator_domain}"))
 
 
 def bid_json(fields: BidFields) -> dict[str, Any]:

@@ -231,6 +231,12 @@ def answer(w: World, p: Party, message: Any) -> Any:
     return found[-1]
 
 
+def forwarded(w: World, p: Party) -> list[FlexRequest]:
+    """The FlexRequests the market forwards to `p` (GET /uftp/messages)."""
+    found = [unsealed(w, x.encode()) for x in p.wallet.request("GET", "/uftp/messages")]
+    return [m for m in found if isinstance(m, FlexRequest)]
+
+
 def expires() -> str:
     return (datetime.now(UTC) + timedelta(days=2)).isoformat()
 
@@ -307,6 +313,7 @@ def test_flex_request_becomes_the_dsos_need_once_its_wallet_signs(world: World) 
     assert reply.flex_request_message_id == request.message_id
     assert reply.conversation_id == request.conversation_id
     assert w.dso.wallet.needs(w.session_id) == []  # nothing on chain until the wallet signs
+    assert forwarded(w, w.agr1) == []  # nor offered to the aggregators
     (action,) = w.dso.wallet.request("GET", "/uftp/actions")
     assert action["message_type"] == "FlexRequest" and action["kind"] == "post-need"
     assert action["message_id"] == request.message_id
@@ -326,7 +333,13 @@ def test_flex_offer_becomes_a_sealed_bid_committed_through_the_relay(
 ) -> None:
     w = world
     party: Party = getattr(w, who)
-    offer = flex_offer(w, STATE["request"], price)
+    (copy,) = forwarded(w, party)  # the DSO's request, as the market forwards it to this one
+    assert copy.sender_domain == w.market_domain and copy.recipient_domain == party.domain
+    assert copy.conversation_id == STATE["request"].conversation_id
+    assert copy.message_id != STATE["request"].message_id
+    assert copy.isps == STATE["request"].isps and copy.contract_id == str(w.session_id)
+    STATE[f"copy-{who}"] = copy
+    offer = flex_offer(w, copy, price)
     agr_client(w, party).send_flex_offer(offer)
     reply = answer(w, party, offer)
     assert isinstance(reply, FlexOfferResponse)
@@ -412,6 +425,8 @@ def test_rejections_reach_nothing_on_chain(world: World) -> None:
     )  # fmt: skip
     agr_as_dso.sender_role = "AGR"
     refused(agr_as_dso.send_flex_request, flex_request(w), "Invalid Message")
+    # an offer naming the request as forwarded to another aggregator: acting for another
+    refused(agr.send_flex_offer, flex_offer(w, STATE["copy-agr2"], "5"), "Unknown Reference")
     # offers: for another conversation, for no request, unsolicited, a price that is not a
     # whole EUR/MW, two options
     refused(agr.send_flex_offer, flex_offer(w, request, "5", conversation_id=str(uuid.uuid4())),
