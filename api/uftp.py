@@ -58,7 +58,7 @@ from api import ledger, views
 from api import uftp_mapping as mapping
 from api.gateway import Gateway
 from api.problems import Problem
-from api.reads import ZERO_ADDRESS
+from api.reads import FOLLOW_RANGE, ZERO_ADDRESS
 from api.store import Store
 from python_client.contract_types import NO_LIMIT, AssetView, BuyerRole, Direction
 from python_client.hashing import bid_id as bid_id_of
@@ -510,16 +510,22 @@ class UftpGateway:
         })  # fmt: skip
 
     def _assets(self, wallet: str, zone: str) -> list[bytes]:
-        """The wallet's prequalified assets in `zone` (registered by it or passed to it)."""
+        """The wallet's prequalified assets in `zone` (registered by it or passed to it),
+        their logs read in ranges of FOLLOW_RANGE blocks, each asset then read at the head."""
         registry = self.gateway.contracts.registry
-        ids = {bytes(e["args"]["assetId"]) for e in registry.events.AssetRegistered.get_logs(
-            from_block=0, argument_filters={"manager": wallet})}  # fmt: skip
-        ids |= {bytes(e["args"]["assetId"]) for e in
-                registry.events.ManagementTransferred.get_logs(
-                    from_block=0, argument_filters={"newManager": wallet})}  # fmt: skip
+        head = self.gateway.head()
+        ids: set[bytes] = set()
+        for first in range(0, head + 1, FOLLOW_RANGE):
+            last = min(head, first + FOLLOW_RANGE - 1)
+            for event, who in (("AssetRegistered", "manager"),
+                               ("ManagementTransferred", "newManager")):  # fmt: skip
+                logs = getattr(registry.events, event).get_logs(
+                    from_block=first, to_block=last, argument_filters={who: wallet}
+                )
+                ids |= {bytes(e["args"]["assetId"]) for e in logs}
         out = []
         for asset in sorted(ids):
-            a = AssetView.from_abi(self.gateway.call(registry.functions.asset(asset)))
+            a = AssetView.from_abi(self.gateway.call(registry.functions.asset(asset), head))
             if a.manager == wallet and a.zone == label(zone) and a.prequalified:
                 out.append(asset)
         return out

@@ -52,12 +52,14 @@ from shapeshifter_uftp.uftp.enums import AvailableRequested
 from api import uftp_mapping as mapping
 from api.config import Settings
 from api.main import create_app
-from api.uftp import registration_text
+from api.store import Store
+from api.uftp import UftpStore, registration_text
 from python_client.chain import Wallet, connect, deploy
 from python_client.hashing import asset_id, label
 from python_client.http import ApiError, HttpClient
 from python_client.localchain import LocalChain
 from python_client.records import BidFields, Direction
+from tests.verifier.indexer_helpers import Postgres, postgres_server
 
 CP = "ean.871685900012345678"  # the DSO's congestion point: its zone's label
 OTHER_CP = "ean.871685900099999999"
@@ -587,3 +589,63 @@ def test_prices_map_exactly_or_not_at_all() -> None:
     assert mapping.eur_of(5_000_100) == Decimal("5.0001")
     with pytest.raises(mapping.Refusal):
         mapping.eur_of(5_000_001)  # 5.000001 EUR: UFTP carries 4 decimals
+
+
+# --- the UFTP tables, on SQLite and on PostgreSQL (as the API's store, tests/api/test_api_store)
+@pytest.fixture(scope="module")
+def pg() -> Iterator[Postgres]:
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def uftp_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UftpStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/api.sqlite3"
+    else:
+        url = request.getfixturevalue("pg").create_db(f"uftp_store_{uuid.uuid4().hex[:8]}")
+    store = Store(url)
+    yield UftpStore(store)
+    store.close()
+
+
+def test_the_uftp_tables_keep_identities_ids_conversations_and_the_outbox(
+    uftp_store: UftpStore,
+) -> None:
+    s = uftp_store
+    alice, bob = "0x" + "a" * 40, "0x" + "b" * 40
+    assert s.register("agr.example.com", "AGR", "k1", alice, 0)
+    assert s.register("agr.example.com", "AGR", "k2", alice, 0)  # its own: a new key
+    assert not s.register("agr.example.com", "AGR", "k3", bob, 0)  # another wallet's
+    assert s.participant("agr.example.com", "AGR") == {
+        "domain": "agr.example.com", "role": "AGR", "public_key": "k2", "wallet": alice,
+        "budget_ueur": "0",
+    }  # fmt: skip
+    assert s.register("agr.example.com", "DSO", "k4", bob, 10**20)  # another role: another key
+    assert s.identities(alice, "AGR") == ["agr.example.com"] and s.identities(bob, "AGR") == []
+
+    mid, conv = str(uuid.uuid4()), str(uuid.uuid4())
+    with ThreadPoolExecutor(8) as pool:
+        won = list(pool.map(lambda _: s.use_message("agr.example.com", mid.upper(), "FlexOffer",
+                                                    conv, "0x00"), range(8)))  # fmt: skip
+    assert won.count(True) == 1  # one INSERT decides, whatever the case of the ID
+    assert s.use_message("other.example.com", mid, "FlexOffer", conv, "0x00")  # per sender
+    s.set_result("agr.example.com", mid, "Accepted")
+    assert s.message_result("agr.example.com", mid) == "Accepted"
+
+    row = {
+        "message_id": mid, "kind": "FlexRequest", "conversation_id": conv,
+        "domain": "dso.example.com", "wallet": bob, "session_id": 2**47, "reference": None,
+        "expires_at": 1_000, "sha256": "0x01", "message": "<x/>",
+        "action": {"kind": "post-need", "quantity_w": [2**40 - 1]}, "bid_id": None,
+    }  # fmt: skip
+    s.add(row)
+    assert s.conversation(mid.upper()) == row
+    assert s.request_in(conv) == row and s.of_wallet(bob) == [row] and s.of_wallet(alice) == []
+    assert s.requests_open(999) == [row] and s.requests_open(1_000) == []
+
+    s.send(str(uuid.uuid4()), "agr.example.com", "AGR", "<first/>")
+    s.send(str(uuid.uuid4()), "agr.example.com", "DSO", "<to-the-dso-identity/>")
+    s.send(str(uuid.uuid4()), "agr.example.com", "AGR", "<second/>")
+    assert s.outbox(alice) == ["<first/>", "<second/>"]
+    assert s.outbox(bob) == ["<to-the-dso-identity/>"]
