@@ -43,6 +43,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shapeshifter_uftp import (
     AcceptedRejected,
     FlexOffer,
+    FlexOrder,
     FlexOrderResponse,
     FlexRequest,
     PayloadMessage,
@@ -375,8 +376,10 @@ class UftpGateway:
                 mapping.UNKNOWN_RECIPIENT,
                 f"RecipientDomain {message.recipient_domain}: the market is {self.domain}",
             )
-        allowed = {"DSO": (FlexRequest, TestMessage), "AGR": (FlexOffer, FlexOrderResponse,
-                                                               TestMessage)}  # fmt: skip
+        allowed = {
+            "DSO": (FlexRequest, FlexOrder, TestMessage),
+            "AGR": (FlexOffer, FlexOrderResponse, TestMessage),
+        }
         if not isinstance(message, allowed[sender["role"]]):
             raise mapping.Refusal(mapping.INVALID_MESSAGE, f"{kind} from a {sender['role']}: "
                                   "not taken by the market (docs/uftp.md)")  # fmt: skip
@@ -387,6 +390,8 @@ class UftpGateway:
                 self._flex_request(message, sender, sha, xml)
             elif isinstance(message, FlexOffer):
                 self._flex_offer(message, sender, sha, xml)
+            elif isinstance(message, FlexOrder):
+                self._flex_order(message, sender)
         except Problem as problem:  # the chain's or the API's refusal, as a UFTP reason
             reason = {403: mapping.UNAUTHORIZED, 404: mapping.UNKNOWN_REFERENCE}.get(
                 problem.status, "Market Refused"
@@ -606,7 +611,10 @@ class UftpGateway:
         """Every message of the market to the wallet's UFTP identities: its responses (as
         sent in each HTTP answer), the FlexRequests open to its aggregator identities, then
         its FlexOrders and FlexSettlements."""
-        return self.store.outbox(wallet) + self.flex_requests(wallet) + self.flex_orders(wallet)
+        return (
+            self.store.outbox(wallet) + self.flex_requests(wallet) + self.outcomes(wallet)
+            + self.flex_orders(wallet)
+        )  # fmt: skip
 
     def _need_index(self, request: dict[str, Any]) -> int | None:
         """The need on chain that a FlexRequest's action posted: the DSO's, in its zone,
@@ -618,6 +626,78 @@ class UftpGateway:
             ):  # fmt: skip
                 return int(need.need_index)
         return None
+
+    def _outcome(self, row: dict[str, Any]) -> FlexOffer | None:
+        """The cleared outcome of an accepted FlexRequest as a FlexOffer to its DSO (None
+        before a committed result, when nothing serves its need, or when what it pays is
+        not a whole 0.0001 EUR)."""
+        need_index = self._need_index(row)
+        sid = int(row["session_id"])
+        if need_index is None:
+            return None
+        result = views.result(self.gateway, sid)
+        if result.status not in ("pending", "final"):
+            return None
+        masks = {
+            "0x" + bytes(e.args["bidId"]).hex(): int(e.args["slotMask"])
+            for e in self.gateway.session_logs(sid, ["BidRevealed"])
+        }
+        slots, _, _ = self._slots(sid)
+        awarded = [0] * slots.slot_count
+        payment = 0
+        for award in result.awards:
+            parts = [int(p.payment_ueur) for p in award.shares if p.need_index == need_index]
+            if not parts:
+                continue
+            payment += sum(parts)
+            for k in range(slots.slot_count):
+                if masks.get(award.bid_id, 0) >> k & 1:
+                    awarded[k] += award.quantity_w
+        if not payment and not any(awarded):
+            return None
+        request = uftp_transport.from_xml(row["message"].encode())
+        try:
+            offer = mapping.outcome_of(
+                request, slots, awarded, Direction[row["action"]["direction"].upper()], payment
+            )
+        except (mapping.Refusal, ValueError, TypeError):
+            return None  # documented: no outcome when an amount is not exactly UFTP's
+        offer.message_id = outcome_id(row["message_id"])
+        return offer
+
+    def outcomes(self, wallet: str) -> list[str]:
+        """The outcome FlexOffer of each of the wallet's FlexRequests, to its DSO identity."""
+        out = []
+        for row in self.store.of_wallet(wallet):
+            if row["kind"] == "FlexRequest":
+                offer = self._outcome(row)
+                if offer is not None:
+                    out.append(self.seal(offer, row["domain"], UsefRole.AGR).decode())
+        return out
+
+    def _flex_order(self, order: FlexOrder, sender: dict[str, Any]) -> None:
+        """A DSO ordering the outcome offered to it: accepted when it copies the offer (the
+        clearing ordered it on chain already: nothing more happens), else rejected."""
+        rows = [
+            r for r in self.store.of_wallet(sender["wallet"])
+            if r["kind"] == "FlexRequest" and r["domain"] == order.sender_domain
+            and outcome_id(r["message_id"]) == str(order.flex_offer_message_id).lower()
+        ]  # fmt: skip
+        offer = self._outcome(rows[0]) if rows else None
+        if offer is None:
+            raise mapping.Refusal(
+                mapping.UNKNOWN_REFERENCE,
+                f"FlexOfferMessageID {order.flex_offer_message_id}: no outcome offered to you",
+            )
+        option = offer.offer_options[0]
+        ordered = [(i.power, i.start, i.duration) for i in order.isps]
+        offered = [(i.power, i.start, i.duration) for i in option.isps]
+        if ordered != offered or order.price != option.price:
+            raise mapping.Refusal(mapping.ISP_CONFLICT, "the FlexOrder's ISPs or Price differ "
+                                  "from the offer's")  # fmt: skip
+        if str(order.conversation_id).lower() != str(offer.conversation_id).lower():
+            raise mapping.Refusal(mapping.UNKNOWN_REFERENCE, f"ConversationID "
+                                  f"{order.conversation_id}: not the offer's")  # fmt: skip
 
     def flex_requests(self, wallet: str) -> list[str]:
         """Each accepted FlexRequest whose need is on chain and whose session still takes
@@ -680,6 +760,11 @@ class UftpGateway:
                 settlement.message_id = str(uuid.uuid5(ORDER_NAMESPACE, "s" + row["message_id"]))
                 out.append(self.seal(settlement, row["domain"], UsefRole.DSO).decode())
         return out
+
+
+def outcome_id(request_message_id: str) -> str:
+    """The MessageID of the outcome FlexOffer of a DSO's FlexRequest."""
+    return str(uuid.uuid5(ORDER_NAMESPACE, f"{request_message_id}/outcome"))
 
 
 def forward_id(request_message_id: str, aggregator_domain: str) -> str:

@@ -21,6 +21,10 @@ wrong, which the gateway answers as a `...Response` with `Result="Rejected"`.
   of money;
 - a FlexOffer's option is an indivisible rectangle bid (one power in every ISP, activation
   factor 1.00): the FlexOrder then copies its ISPs unchanged at its price, as UFTP requires;
+- the outcome to the DSO is a FlexOffer from the market (as aggregator) answering its
+  FlexRequest: per requested ISP the power awarded to serve its need, at what its need
+  pays (`outcome_of`); the DSO may order it (a FlexOrder with the same ISPs and price is
+  accepted: the clearing already ordered it on chain);
 - a settled award is a FlexSettlement of its FlexOrder: `Price` what the seller was paid,
   `Penalty` its shortfall penalty, `NetSettlement` their difference (EUR, exact to 0.0001 EUR
   or no message: `eur_of`), per ISP the ordered and the metered delivered power (the market
@@ -39,6 +43,8 @@ from shapeshifter_uftp import (
     ContractSettlementISP,
     ContractSettlementPeriod,
     FlexOffer,
+    FlexOfferOption,
+    FlexOfferOptionISP,
     FlexOrder,
     FlexOrderISP,
     FlexOrderSettlement,
@@ -347,4 +353,33 @@ def settlement_of(
         flex_order_settlements=[order], contract_settlements=[contract],
         period_start=offer.period, period_end=offer.period, currency=CURRENCY,
         conversation_id=offer.conversation_id,
+    )  # fmt: skip
+
+
+def outcome_of(
+    request: FlexRequest, slots: Slots, awarded_w: list[int], direction: Direction,
+    payment_ueur: int,
+) -> FlexOffer:  # fmt: skip
+    """The cleared outcome of a FlexRequest as a FlexOffer to its DSO: per requested ISP
+    the watts awarded in its slot (`awarded_w`, per session slot) with the request's sign,
+    one option at what the DSO's need pays (EUR, exact or Refusal)."""
+    requested = [i for i in request.isps if i.disposition != AvailableRequested.AVAILABLE]
+    rows = isp_slots(
+        request.period, request.time_zone, request.isp_duration,
+        [(i.start, i.duration) for i in requested], slots,
+    )  # fmt: skip
+    sign = -1 if direction == Direction.UP else 1
+    isps = [
+        FlexOfferOptionISP(power=sign * awarded_w[k] if k >= 0 else 0, start=isp.start + j)
+        for isp, row in zip(requested, rows, strict=True)
+        for j, k in enumerate(row)
+    ]  # fmt: skip
+    return FlexOffer(
+        isp_duration=request.isp_duration, time_zone=request.time_zone, period=request.period,
+        congestion_point=request.congestion_point,
+        expiration_date_time=request.expiration_date_time,
+        offer_options=[FlexOfferOption(isps=isps, option_reference="cleared",
+                                       price=eur_of(payment_ueur))],
+        flex_request_message_id=request.message_id, contract_id=request.contract_id,
+        conversation_id=request.conversation_id,
     )  # fmt: skip

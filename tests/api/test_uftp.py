@@ -37,6 +37,7 @@ from shapeshifter_uftp import (
     FlexOfferOptionISP,
     FlexOfferResponse,
     FlexOrder,
+    FlexOrderResponse,
     FlexRequest,
     FlexRequestISP,
     FlexRequestResponse,
@@ -518,6 +519,32 @@ def test_the_committed_award_comes_back_as_a_flex_order(world: World) -> None:
     assert award["bid_id"] == bid_id and int(award["payment_ueur"]) == 5_000_000
     others = [unsealed(w, x.encode()) for x in w.agr2.wallet.request("GET", "/uftp/messages")]
     assert others and not [m for m in others if isinstance(m, FlexOrder)]  # not awarded
+    # the outcome to the DSO: a FlexOffer from the market answering its request, which it
+    # may order (nothing more happens on chain: the clearing ordered it)
+    to_dso = [unsealed(w, x.encode()) for x in w.dso.wallet.request("GET", "/uftp/messages")]
+    (outcome,) = [m for m in to_dso if isinstance(m, FlexOffer)]
+    assert outcome.flex_request_message_id == STATE["request"].message_id
+    assert outcome.conversation_id == STATE["request"].conversation_id
+    assert [(i.power, i.start) for i in outcome.offer_options[0].isps] == [
+        (-NEED_W, n) for _, n in w.slots
+    ]
+    assert outcome.offer_options[0].price == Decimal("5")
+    before = chain_state(w)
+    dso = dso_client(w, w.dso)
+    wrong = mapping.order_of(outcome, "dso-order-1")
+    wrong.price = Decimal("4")
+    dso.send_flex_order(wrong)
+    assert answer(w, w.dso, wrong).rejection_reason.startswith("ISP Conflict")
+    right = mapping.order_of(outcome, "dso-order-2")
+    dso.send_flex_order(right)
+    assert answer(w, w.dso, right).result == AcceptedRejected.ACCEPTED
+    assert isinstance(answer(w, w.dso, right), FlexOrderResponse)
+    stray = mapping.order_of(outcome, "dso-order-3")
+    stray.flex_offer_message_id = str(uuid.uuid4())
+    dso.send_flex_order(stray)
+    assert answer(w, w.dso, stray).rejection_reason.startswith("Unknown Reference")
+    assert chain_state(w) == before
+
     again = unsealed(w, w.agr1.wallet.request("GET", "/uftp/messages")[-1].encode())
     assert again.message_id == order.message_id  # the same order on every read
     STATE["order"] = order
