@@ -19,7 +19,9 @@ chain for a rejected message, nor for an accepted one until its sender's wallet 
 The gateway never holds a participant's wallet key: an accepted FlexRequest becomes a
 prepared `postNeed` for the DSO's wallet, an accepted FlexOffer a sealed bid whose fields
 (salt included) its aggregator's wallet commits and later reveals through the relay, as every
-bid (`GET /uftp/actions`). FlexOrders are built from the committed awards of UFTP bids.
+bid (`GET /uftp/actions`). What the market sends (`GET /uftp/messages`) is built from the
+chain when read: a FlexRequest forwarded to the aggregators once its need is on chain, the
+outcome FlexOffer to the DSO, the FlexOrder and FlexSettlement of each awarded UFTP bid.
 """
 
 from __future__ import annotations
@@ -91,7 +93,9 @@ SCHEMA = [
 ]
 ROLES = {"DSO": UsefRole.DSO, "AGR": UsefRole.AGR}
 LOG = logging.getLogger(__name__)
-ORDER_NAMESPACE = uuid.UUID("5d0b2f6e-2f38-4c59-9c1e-6a1f3f1b8a18")  # FlexOrder message IDs
+# the namespace of the MessageIDs the market derives (forwarded requests, outcomes, orders,
+# settlements): the same message has the same ID on every read
+ORDER_NAMESPACE = uuid.UUID("5d0b2f6e-2f38-4c59-9c1e-6a1f3f1b8a18")
 
 
 class UftpSettings(BaseSettings):
@@ -129,9 +133,9 @@ def _expiry(text: str, name: str) -> int:
         moment = datetime.fromisoformat(text)
         moment.timestamp()
     except (ValueError, OverflowError, TypeError):
-        raise mapping.Refusal("Expiration DateTime Out Of Bounds", f"{name} {text!r}") from None
+        raise mapping.Refusal(mapping.EXPIRATION_OUT_OF_BOUNDS, f"{name} {text!r}") from None
     if moment.tzinfo is None:
-        raise mapping.Refusal("Expiration DateTime Out Of Bounds", f"{name}: no time zone")
+        raise mapping.Refusal(mapping.EXPIRATION_OUT_OF_BOUNDS, f"{name}: no time zone")
     return int(moment.timestamp())
 
 
@@ -344,8 +348,9 @@ class UftpGateway:
             return Answer(exc.http_status_code, b"", type(exc).__name__, str(exc) or None)
         except Exception:  # noqa: BLE001 - an inner message the parser cannot read
             return Answer(400, b"", "SchemaError", "inner message not UFTP")
-        if not isinstance(message, PayloadMessage):
-            return Answer(400, b"", "SchemaError", "inner message not UFTP")
+        if not isinstance(message, PayloadMessage) or not _uuids(message):
+            return Answer(400, b"", "SchemaError", "inner message not UFTP (its MessageID and "
+                          "ConversationID are UUIDs)")  # fmt: skip
         sha = "0x" + hashlib.sha256(sealed).hexdigest()
         try:
             self._check(signed, message, sender, sha)
@@ -781,6 +786,16 @@ def bid_json(fields: BidFields) -> dict[str, Any]:
         "slot_mask": str(fields.slot_mask), "asset_ids": ["0x" + a.hex() for a in fields.asset_ids],
         "salt": "0x" + fields.salt.hex(),
     }  # fmt: skip
+
+
+def _uuids(message: PayloadMessage) -> bool:
+    """The message's MessageID and ConversationID are UUIDs, as UFTP's schema says."""
+    try:
+        uuid.UUID(str(message.message_id))
+        uuid.UUID(str(message.conversation_id))
+    except ValueError:
+        return False
+    return True
 
 
 def _is_domain(domain: str) -> bool:

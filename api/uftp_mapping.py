@@ -76,6 +76,7 @@ REFERENCE_MESSAGE_EXPIRED = "Reference Message Expired"
 ISPS_OUT_OF_BOUNDS = "ISPs Out Of Bounds"
 ISP_CONFLICT = "ISP Conflict"
 PERIOD_OUT_OF_BOUNDS = "Period Out Of Bounds"
+EXPIRATION_OUT_OF_BOUNDS = "Expiration DateTime Out Of Bounds"
 UNAUTHORIZED = "Unauthorized"
 INVALID_MESSAGE = "Invalid Message"
 NOT_MAPPABLE = "Not Supported"  # the market has no counterpart for it (docs/uftp.md)

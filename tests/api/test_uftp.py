@@ -391,6 +391,8 @@ def test_rejections_reach_nothing_on_chain(world: World) -> None:
     assert post_raw(w, sealed_xml(posing, flex_request(w), w.market_domain)).status_code == 401
     # not XML at all, and XML with a DTD: 400
     assert post_raw(w, b"hello").status_code == 400
+    no_uuid = sealed_xml(w.dso, flex_request(w, message_id="not-a-uuid"), w.market_domain)
+    assert post_raw(w, no_uuid).status_code == 400  # UFTP's IDs are UUIDs
     assert post_raw(w, b'<!DOCTYPE x [<!ENTITY a "b">]><x/>').status_code == 400
     assert chain_state(w) == before
 
@@ -419,6 +421,9 @@ def test_rejections_reach_nothing_on_chain(world: World) -> None:
             "Invalid Congestion Point")  # fmt: skip
     refused(dso.send_flex_request, flex_request(w, contract_id="999"), "Unknown Reference")
     refused(dso.send_flex_request, flex_request(w, revision=2), "Not Supported")
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    refused(dso.send_flex_request, flex_request(w, expiration_date_time=past),
+            "Reference Message Expired")  # fmt: skip
     refused(dso.send_flex_request, flex_request(w, isp_duration="PT5M"), "ISP Duration Rejected")
     # an aggregator sending a FlexRequest: not its message to send
     agr = agr_client(w, w.agr1)
