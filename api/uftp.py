@@ -488,7 +488,13 @@ class UftpGateway:
                 mapping.REFERENCE_MESSAGE_EXPIRED,
                 f"FlexRequest {offer.flex_request_message_id}: expired or bidding closed",
             )
-        _expiry(offer.expiration_date_time, "ExpirationDateTime")
+        clearing_deadline = self.gateway.session(session_id).clearing_deadline
+        if _expiry(offer.expiration_date_time, "ExpirationDateTime") < clearing_deadline:
+            raise mapping.Refusal(
+                mapping.EXPIRATION_OUT_OF_BOUNDS,
+                f"ExpirationDateTime {offer.expiration_date_time}: before the session's "
+                f"clearing deadline {clearing_deadline} (chain time), when the market orders",
+            )
         if self._need_index(request) is None:
             raise mapping.Refusal(
                 mapping.UNKNOWN_REFERENCE,

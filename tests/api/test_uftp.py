@@ -445,6 +445,9 @@ def test_rejections_reach_nothing_on_chain(world: World) -> None:
     refused(agr.send_flex_offer, flex_offer(w, request, "5", flex_request_message_id=None,
                                             unsolicited=True), "Not Supported")  # fmt: skip
     refused(agr.send_flex_offer, flex_offer(w, request, "5.0001"), "Not Supported")
+    soon = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()  # before the clearing
+    refused(agr.send_flex_offer, flex_offer(w, request, "5", expiration_date_time=soon),
+            "Expiration DateTime Out Of Bounds")  # fmt: skip
     two = flex_offer(w, request, "5")
     two.offer_options = two.offer_options * 2
     refused(agr.send_flex_offer, two, "Not Supported")
