@@ -44,10 +44,14 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from shapeshifter_uftp import (
     AcceptedRejected,
+    DPrognosis,
     FlexOffer,
+    FlexOfferRevocation,
     FlexOrder,
-    FlexOrderResponse,
     FlexRequest,
+    FlexReservationUpdate,
+    FlexSettlement,
+    Metering,
     PayloadMessage,
     SignedMessage,
     TestMessage,
@@ -55,7 +59,7 @@ from shapeshifter_uftp import (
 )
 from shapeshifter_uftp import transport as uftp_transport
 from shapeshifter_uftp.exceptions import TransportException
-from shapeshifter_uftp.uftp import request_response_map
+from shapeshifter_uftp.uftp import request_response_map, routing_map
 
 from api import ledger, views
 from api import uftp_mapping as mapping
@@ -92,6 +96,16 @@ SCHEMA = [
         recipient_role TEXT NOT NULL, sent_at DOUBLE PRECISION NOT NULL, xml TEXT NOT NULL)""",
 ]
 ROLES = {"DSO": UsefRole.DSO, "AGR": UsefRole.AGR}
+# messages a DSO sends an aggregator, or the other way round, that the market has no
+# counterpart for (docs/uftp.md)
+NOT_SUPPORTED: dict[type, str] = {
+    FlexOfferRevocation: "a committed sealed bid cannot be withdrawn (left unrevealed, it "
+    "forfeits its bond)",
+    FlexReservationUpdate: "the market holds no bilateral reservations",
+    DPrognosis: "the market takes no prognoses (congestion comes as FlexRequests)",
+    Metering: "delivery is metered on chain by the metering operator",
+    FlexSettlement: "the market settles on chain and sends FlexSettlements itself",
+}
 LOG = logging.getLogger(__name__)
 # the namespace of the MessageIDs the market derives (forwarded requests, outcomes, orders,
 # settlements): the same message has the same ID on every read
@@ -381,11 +395,11 @@ class UftpGateway:
                 mapping.UNKNOWN_RECIPIENT,
                 f"RecipientDomain {message.recipient_domain}: the market is {self.domain}",
             )
-        allowed = {
-            "DSO": (FlexRequest, FlexOrder, TestMessage),
-            "AGR": (FlexOffer, FlexOrderResponse, TestMessage),
-        }
-        if not isinstance(message, allowed[sender["role"]]):
+        other = "AGR" if sender["role"] == "DSO" else "DSO"  # the market plays the other role
+        if not (
+            isinstance(message, TestMessage)
+            or routing_map.get(type(message)) == (sender["role"], other)
+        ):
             raise mapping.Refusal(mapping.INVALID_MESSAGE, f"{kind} from a {sender['role']}: "
                                   "not taken by the market (docs/uftp.md)")  # fmt: skip
 
@@ -397,6 +411,9 @@ class UftpGateway:
                 self._flex_offer(message, sender, sha, xml)
             elif isinstance(message, FlexOrder):
                 self._flex_order(message, sender)
+            elif type(message) in NOT_SUPPORTED:
+                raise mapping.Refusal(mapping.NOT_MAPPABLE, NOT_SUPPORTED[type(message)])
+            # else: a response to what the market sent, or a TestMessage: recorded, answered
         except Problem as problem:  # the chain's or the API's refusal, as a UFTP reason
             reason = {403: mapping.UNAUTHORIZED, 404: mapping.UNKNOWN_REFERENCE}.get(
                 problem.status, "Market Refused"

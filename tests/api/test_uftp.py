@@ -36,6 +36,7 @@ from shapeshifter_uftp import (
     FlexOfferOption,
     FlexOfferOptionISP,
     FlexOfferResponse,
+    FlexOfferRevocation,
     FlexOrder,
     FlexOrderResponse,
     FlexRequest,
@@ -553,6 +554,17 @@ def test_the_committed_award_comes_back_as_a_flex_order(world: World) -> None:
     assert answer(w, w.dso, stray).rejection_reason.startswith("Unknown Reference")
     assert chain_state(w) == before
 
+    # the aggregator acknowledges the order (recorded); it cannot revoke its offer now
+    agr = agr_client(w, w.agr1)
+    ack = FlexOrderResponse(flex_order_message_id=order.message_id,
+                            conversation_id=order.conversation_id)  # fmt: skip
+    agr.send_flex_order_response(ack)  # a response: HTTP 200, nothing to answer
+    revoke = FlexOfferRevocation(flex_offer_message_id=offer.message_id,
+                                 conversation_id=offer.conversation_id)  # fmt: skip
+    agr.send_flex_offer_revocation(revoke)
+    assert answer(w, w.agr1, revoke).rejection_reason.startswith(
+        "Not Supported: a committed sealed bid cannot be withdrawn"
+    )
     again = unsealed(w, w.agr1.wallet.request("GET", "/uftp/messages")[-1].encode())
     assert again.message_id == order.message_id  # the same order on every read
     STATE["order"] = order
