@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 from pydantic import SecretStr
@@ -76,7 +77,11 @@ from python_client.records import BidFields
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS uftp_participants (
         domain TEXT NOT NULL, role TEXT NOT NULL, public_key TEXT NOT NULL, wallet TEXT NOT NULL,
-        budget_ueur TEXT NOT NULL, PRIMARY KEY (domain, role))""",
+        budget_ueur TEXT NOT NULL, endpoint TEXT, PRIMARY KEY (domain, role))""",
+    # messages delivered to a participant's own endpoint (each once)
+    """CREATE TABLE IF NOT EXISTS uftp_delivered (
+        domain TEXT NOT NULL, role TEXT NOT NULL, message_id TEXT NOT NULL,
+        PRIMARY KEY (domain, role, message_id))""",
     # every message ID a registered sender used, accepted or not: single use
     """CREATE TABLE IF NOT EXISTS uftp_messages (
         sender_domain TEXT NOT NULL, message_id TEXT NOT NULL, kind TEXT NOT NULL,
@@ -120,6 +125,9 @@ class UftpSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLEXMARKET_API_UFTP_")
     domain: str = "market.flexmarket.example"
     signing_key: SecretStr | None = None
+    # hosts a participant's own UFTP endpoint may name (comma-separated): the market posts
+    # only there (no other host can be made a target of its requests); empty: no delivery
+    endpoint_hosts: str = ""
 
 
 def registration_text(wallet: str, domain: str, role: str, chain_id: int) -> bytes:
@@ -164,28 +172,52 @@ class UftpStore:
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         return self._store._exec(sql, params)  # noqa: SLF001 - its one connection and lock
 
-    def register(self, domain: str, role: str, public_key: str, wallet: str, budget: int) -> bool:
+    def register(
+        self, domain: str, role: str, public_key: str, wallet: str, budget: int,
+        endpoint: str | None = None,
+    ) -> bool:  # fmt: skip
         """Bind (domain, role) to `wallet` and its key; False if another wallet holds it."""
         row = self.participant(domain, role)
         if row is not None and row["wallet"] != wallet:
             return False
         self._exec(
-            "INSERT INTO uftp_participants (domain, role, public_key, wallet, budget_ueur) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (domain, role) DO UPDATE SET "
-            "public_key = excluded.public_key, budget_ueur = excluded.budget_ueur "
-            "WHERE uftp_participants.wallet = excluded.wallet",
-            (domain, role, public_key, wallet, str(budget)),
+            "INSERT INTO uftp_participants (domain, role, public_key, wallet, budget_ueur, "
+            "endpoint) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (domain, role) DO UPDATE SET "
+            "public_key = excluded.public_key, budget_ueur = excluded.budget_ueur, "
+            "endpoint = excluded.endpoint WHERE uftp_participants.wallet = excluded.wallet",
+            (domain, role, public_key, wallet, str(budget), endpoint),
         )
         found = self.participant(domain, role)
         return found is not None and found["wallet"] == wallet
 
+    _IDENTITY = ("domain", "role", "public_key", "wallet", "budget_ueur", "endpoint")
+
     def participant(self, domain: str, role: str) -> dict[str, Any] | None:
         row = self._exec(
-            "SELECT domain, role, public_key, wallet, budget_ueur FROM uftp_participants "
+            f"SELECT {', '.join(self._IDENTITY)} FROM uftp_participants "
             "WHERE domain = ? AND role = ?", (domain, role),
         ).fetchone()  # fmt: skip
-        keys = ("domain", "role", "public_key", "wallet", "budget_ueur")
-        return None if row is None else dict(zip(keys, row, strict=True))
+        return None if row is None else dict(zip(self._IDENTITY, row, strict=True))
+
+    def with_endpoints(self) -> list[dict[str, Any]]:
+        cur = self._exec(
+            f"SELECT {', '.join(self._IDENTITY)} FROM uftp_participants "
+            "WHERE endpoint IS NOT NULL ORDER BY domain, role"
+        )
+        return [dict(zip(self._IDENTITY, r, strict=True)) for r in cur.fetchall()]
+
+    def delivered(self, domain: str, role: str, message_id: str) -> bool:
+        row = self._exec(
+            "SELECT 1 FROM uftp_delivered WHERE domain = ? AND role = ? AND message_id = ?",
+            (domain, role, message_id.lower()),
+        ).fetchone()
+        return row is not None
+
+    def mark_delivered(self, domain: str, role: str, message_id: str) -> None:
+        self._exec(
+            "INSERT INTO uftp_delivered (domain, role, message_id) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING", (domain, role, message_id.lower()),
+        )  # fmt: skip
 
     def use_message(self, sender: str, message_id: str, kind: str, conv: str, sha: str) -> bool:
         """True once per (sender domain, message ID): one INSERT decides."""
@@ -288,13 +320,24 @@ class UftpGateway:
             self._signing_key = settings.signing_key.get_secret_value()
         self.public_key = b64encode(b64decode(self._signing_key)[32:]).decode()
         self.store = UftpStore(gateway.store)
+        self.endpoint_hosts = {h.strip() for h in settings.endpoint_hosts.split(",") if h.strip()}
 
     # --- registration
     def register(
-        self, wallet: str, domain: str, role: str, public_key: str, proof: str, budget_ueur: int
-    ) -> None:
+        self, wallet: str, domain: str, role: str, public_key: str, proof: str, budget_ueur: int,
+        endpoint: str | None = None,
+    ) -> None:  # fmt: skip
         """Bind a UFTP identity to the signed-in `wallet` (422 naming the field, 403 for a
-        role the wallet lacks, 409 for an identity another wallet holds)."""
+        role the wallet lacks, 409 for an identity another wallet holds). `endpoint`: where
+        the market delivers its messages, an http(s) URL on an allowed host."""
+        if endpoint is not None:
+            url = httpx.URL(endpoint) if endpoint.isascii() else None
+            if url is None or url.scheme not in ("http", "https") or (
+                url.host not in self.endpoint_hosts
+            ):  # fmt: skip
+                raise Problem(422, "invalid-input", "endpoint: not an http(s) URL on a host "
+                              "FLEXMARKET_API_UFTP_ENDPOINT_HOSTS allows", field="endpoint",
+                              reason="host not allowed")  # fmt: skip
         if role not in ROLES:
             raise Problem(422, "invalid-input", f"role: {role!r} is not DSO or AGR",
                           field="role", reason="DSO or AGR")  # fmt: skip
@@ -331,7 +374,7 @@ class UftpGateway:
             raise Problem(422, "invalid-input", "budget_ueur: a DSO's need locks a budget",
                           field="budget_ueur", reason="positive, in µEUR")  # fmt: skip
         self.gateway.require_role(wallet, "DSO" if role == "DSO" else "AGGREGATOR")
-        if not self.store.register(domain, role, public_key, wallet, budget_ueur):
+        if not self.store.register(domain, role, public_key, wallet, budget_ueur, endpoint):
             raise Problem(409, "uftp-identity-taken", f"domain: {domain} as {role} is "
                           "registered by another wallet", field="domain",
                           reason="registered by another wallet")  # fmt: skip
@@ -643,6 +686,34 @@ class UftpGateway:
             self.store.outbox(wallet) + self.flex_requests(wallet) + self.outcomes(wallet)
             + self.flex_orders(wallet)
         )  # fmt: skip
+
+    def deliver(self) -> dict[str, int]:
+        """Post each message of the market not yet delivered to its recipient's own
+        endpoint (registered, on an allowed host), as the package's clients post: a
+        SignedMessage, text/xml; HTTP 200 marks it delivered, anything else leaves it for
+        the next call. Counts of `delivered` and `failed`."""
+        counts = {"delivered": 0, "failed": 0}
+        for p in self.store.with_endpoints():
+            if httpx.URL(p["endpoint"]).host not in self.endpoint_hosts:
+                continue  # the allow-list changed since it registered
+            for xml in self.messages(p["wallet"]):
+                signed = uftp_transport.from_xml(xml.encode())
+                inner = uftp_transport.unseal_message(signed.body, self.public_key)
+                to_role = "AGR" if signed.sender_role == UsefRole.DSO else "DSO"
+                if (inner.recipient_domain, to_role) != (p["domain"], p["role"]):
+                    continue
+                if self.store.delivered(p["domain"], p["role"], str(inner.message_id)):
+                    continue
+                try:
+                    r = httpx.post(p["endpoint"], content=xml.encode(), timeout=10.0,
+                                   headers={"Content-Type": "text/xml; charset=utf-8"})  # fmt: skip
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    self.store.mark_delivered(p["domain"], p["role"], str(inner.message_id))
+                counts["delivered" if ok else "failed"] += 1
+        return counts
 
     def _need_index(self, request: dict[str, Any]) -> int | None:
         """The need on chain that a FlexRequest's action posted: the DSO's, in its zone,

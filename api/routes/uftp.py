@@ -31,6 +31,7 @@ class UftpParticipantCreate(Strict):
     public_key: Annotated[str, Field(max_length=100)]  # base64, 32-byte Ed25519 key
     proof: Annotated[str, Field(max_length=200)]  # base64 Ed25519 signature
     budget_ueur: Annotated[int, Field(ge=0, lt=2**96)] = 0  # a DSO's budget per need
+    endpoint: Annotated[str, Field(max_length=500)] | None = None  # its own UFTP endpoint
 
 
 @router.post("/shapeshifter/api/v3/message")
@@ -73,7 +74,7 @@ async def register(request: Request, token: TokenDep) -> dict[str, Any]:
     uftp = uftp_of(request.app.state)
     await run_in_threadpool(
         uftp.register, token.address, body.domain, body.role, body.public_key, body.proof,
-        body.budget_ueur,
+        body.budget_ueur, body.endpoint,
     )  # fmt: skip
     return {"domain": body.domain, "role": body.role, "wallet": token.address}
 
@@ -94,3 +95,12 @@ async def messages(request: Request, token: TokenDep) -> list[str]:
     result."""
     uftp = uftp_of(request.app.state)
     return await run_in_threadpool(uftp.messages, token.address)
+
+
+@router.post("/uftp/deliveries")
+async def deliver(request: Request, token: TokenDep) -> dict[str, int]:
+    """The admin: post every message not yet delivered to its recipient's own endpoint (a
+    cron's call; failures are tried again on the next)."""
+    uftp = uftp_of(request.app.state)
+    await run_in_threadpool(uftp.gateway.require_role, token.address, "ADMIN")
+    return await run_in_threadpool(uftp.deliver)

@@ -11,6 +11,7 @@ nothing reaches the chain."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -21,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -71,6 +73,7 @@ DEPOSIT_UEUR = 10**15
 BUDGET_UEUR = 10**12
 NEED_W = 10_000
 PATH = "/shapeshifter/api/v3/message"
+ENDPOINT_HOSTS = "FLEXMARKET_API_UFTP_ENDPOINT_HOSTS"
 
 
 @dataclass
@@ -90,13 +93,16 @@ def _identity(wallet: HttpClient, domain: str, role: str) -> Party:
     return Party(wallet, domain, role, private, key)
 
 
-def _register(api: dict[str, Any], p: Party, budget_ueur: int = 0) -> None:
+def _register(
+    api: dict[str, Any], p: Party, budget_ueur: int = 0, endpoint: str | None = None
+) -> None:
     chain_id = api["w3"].eth.chain_id
     proof = p.signing.sign(registration_text(p.wallet.address, p.domain, p.role, chain_id))
     p.wallet.request("POST", "/uftp/participants", json={
         "domain": p.domain, "role": p.role,
         "public_key": b64encode(bytes(p.signing.verify_key)).decode(),
         "proof": b64encode(proof.signature).decode(), "budget_ueur": budget_ueur,
+        "endpoint": endpoint,
     })  # fmt: skip
 
 
@@ -121,6 +127,8 @@ def live(chain: LocalChain, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         db_url=f"sqlite:///{tmp}/api.sqlite3", domain=f"127.0.0.1:{port}",
         uri=f"http://127.0.0.1:{port}", role_cache_s=0.0,
     )  # fmt: skip
+    hosts = os.environ.get(ENDPOINT_HOSTS)
+    os.environ[ENDPOINT_HOSTS] = "127.0.0.1"  # participants' endpoints on loopback only
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -135,6 +143,10 @@ def live(chain: LocalChain, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+        if hosts is None:
+            os.environ.pop(ENDPOINT_HOSTS, None)
+        else:
+            os.environ[ENDPOINT_HOSTS] = hosts
 
 
 @dataclass
@@ -600,6 +612,53 @@ def test_the_on_chain_settlement_comes_back_as_a_flex_settlement(world: World) -
                                    for _, n in w.slots]  # fmt: skip
 
 
+class Receiver(BaseHTTPRequestHandler):
+    """A participant's own UFTP endpoint: keeps what is posted; answers `status`."""
+
+    bodies: list[bytes] = []
+    status = 200
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        assert self.headers["Content-Type"].startswith("text/xml")
+        if Receiver.status == 200:
+            Receiver.bodies.append(body)
+        self.send_response(Receiver.status)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_messages_are_delivered_to_a_registered_endpoint_once(world: World) -> None:
+    w = world
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}{PATH}"
+        with pytest.raises(ApiError) as e:  # a host the operator did not allow
+            _register(w.api, w.agr1, endpoint="http://10.0.0.1/shapeshifter/api/v3/message")
+        assert e.value.status == 422
+        _register(w.api, w.agr1, endpoint=endpoint)
+        with pytest.raises(ApiError) as e:  # the admin's call only
+            w.agr1.wallet.request("POST", "/uftp/deliveries")
+        assert e.value.status == 403
+        Receiver.status = 503  # the endpoint is down: nothing is marked delivered
+        first = w.admin.request("POST", "/uftp/deliveries")
+        assert first["failed"] > 0 and first["delivered"] == 0 and Receiver.bodies == []
+        Receiver.status = 200
+        second = w.admin.request("POST", "/uftp/deliveries")
+        assert second == {"delivered": first["failed"], "failed": 0}
+        assert w.admin.request("POST", "/uftp/deliveries") == {"delivered": 0, "failed": 0}
+        got = [unsealed(w, b) for b in Receiver.bodies]
+        assert {m.recipient_domain for m in got} == {w.agr1.domain}
+        kinds = {type(m).__name__ for m in got}
+        assert {"FlexOfferResponse", "FlexOrder", "FlexSettlement"} <= kinds, kinds
+        assert len({m.message_id for m in got}) == len(got)  # each once
+    finally:
+        server.shutdown()
+
+
 def test_of_racing_copies_of_one_message_exactly_one_is_taken(world: World) -> None:
     """Eight copies of one signed FlexOffer posted at once: one INSERT decides, so exactly
     one is answered by the mapping and the other seven `Duplicate Identifier`."""
@@ -666,7 +725,7 @@ def test_the_uftp_tables_keep_identities_ids_conversations_and_the_outbox(
     assert not s.register("agr.example.com", "AGR", "k3", bob, 0)  # another wallet's
     assert s.participant("agr.example.com", "AGR") == {
         "domain": "agr.example.com", "role": "AGR", "public_key": "k2", "wallet": alice,
-        "budget_ueur": "0",
+        "budget_ueur": "0", "endpoint": None,
     }  # fmt: skip
     assert s.register("agr.example.com", "DSO", "k4", bob, 10**20)  # another role: another key
     assert s.identities(alice, "AGR") == ["agr.example.com"] and s.identities(bob, "AGR") == []
