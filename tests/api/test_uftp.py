@@ -377,6 +377,10 @@ def test_flex_offer_becomes_a_sealed_bid_committed_through_the_relay(
     out = party.wallet.commit_bid(w.session_id, fields, wait=True)
     assert out["status"] == "committed" and out["bid_id"] == action["bid_id"]
     STATE[who] = (offer, fields, action["bid_id"])
+    for other in (w.agr1, w.agr2, w.dso):  # a bid's salt is shown to its own wallet only
+        if other is not party:
+            seen = other.wallet.request("GET", "/uftp/actions")
+            assert action["bid_id"] not in {a.get("bid_id") for a in seen}
 
 
 def test_rejections_reach_nothing_on_chain(world: World) -> None:
