@@ -666,42 +666,45 @@ def test_messages_are_delivered_to_a_registered_endpoint_once(world: World) -> N
 
 SERVICE = """
 import json, sys
-from shapeshifter_uftp import ShapeshifterAgrService
+import shapeshifter_uftp
 
-port, domain, market_key, private_key, out = sys.argv[1:6]
+kind, port, domain, market_key, private_key, out = sys.argv[1:7]
+base = getattr(shapeshifter_uftp, kind)
 
 
 def record(self, message):
     with open(out, "a") as fh:
-        fh.write(json.dumps({"type": type(message).__name__, "id": message.message_id,
+        fh.write(json.dumps({"type": type(message).__name__,
                              "offer": getattr(message, "flex_offer_message_id", None),
+                             "request": getattr(message, "flex_request_message_id", None),
                              "result": str(getattr(message, "result", ""))}) + "\\n")
 
 
-abstract = [n for n in dir(ShapeshifterAgrService)
-            if getattr(getattr(ShapeshifterAgrService, n), "__isabstractmethod__", False)]
-Service = type("Service", (ShapeshifterAgrService,), {n: record for n in abstract})
+abstract = [n for n in dir(base) if getattr(getattr(base, n), "__isabstractmethod__", False)]
+Service = type("Service", (base,), {n: record for n in abstract})
 Service(sender_domain=domain, signing_key=private_key, host="127.0.0.1", port=int(port),
         key_lookup_function=lambda d, r: market_key,
         endpoint_lookup_function=lambda d, r: "http://127.0.0.1:9/").run()
 """
 
 
-def test_the_packages_own_agr_service_takes_the_markets_messages(
-    world: World, tmp_path: Path
+@pytest.mark.parametrize("kind", ["ShapeshifterAgrService", "ShapeshifterDsoService"])
+def test_the_packages_own_services_take_the_markets_messages(
+    world: World, tmp_path: Path, kind: str
 ) -> None:
-    """The package's `ShapeshifterAgrService`, unmodified, as the aggregator's endpoint: it
-    does not start on this venv's FastAPI (fastapi-xml 1.1.2 needs FastAPI 0.138), so it
-    runs in a venv of its own, named by FLEXMARKET_UFTP_SERVICE_PYTHON (docs/uftp.md);
-    skipped without one."""
+    """The package's `ShapeshifterAgrService` and `ShapeshifterDsoService`, unmodified, as
+    the participants' endpoints: they do not start on this venv's FastAPI (fastapi-xml 1.1.2
+    needs FastAPI 0.138), so they run in a venv of their own, named by
+    FLEXMARKET_UFTP_SERVICE_PYTHON (docs/uftp.md); skipped without one."""
     python = os.environ.get("FLEXMARKET_UFTP_SERVICE_PYTHON")
     if not python:
         pytest.skip("FLEXMARKET_UFTP_SERVICE_PYTHON: no venv with the package's services")
     w = world
+    party = w.agr2 if kind == "ShapeshifterAgrService" else w.dso
     script, out, port = tmp_path / "service.py", tmp_path / "received.jsonl", _free_port()
     script.write_text(SERVICE)
     proc = subprocess.Popen(
-        [python, str(script), str(port), w.agr2.domain, w.market_key, w.agr2.private_key,
+        [python, str(script), kind, str(port), party.domain, w.market_key, party.private_key,
          str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -713,18 +716,21 @@ def test_the_packages_own_agr_service_takes_the_markets_messages(
             except OSError:
                 assert time.monotonic() < end and proc.poll() is None, "service did not start"
                 time.sleep(0.2)
-        _register(w.api, w.agr2, endpoint=f"http://127.0.0.1:{port}{PATH}")
+        budget = BUDGET_UEUR if party is w.dso else 0
+        _register(w.api, party, budget, endpoint=f"http://127.0.0.1:{port}{PATH}")
         sent = w.admin.request("POST", "/uftp/deliveries")
-        assert sent["delivered"] >= 1 and sent["failed"] == 0, sent
-        offer = STATE["agr2"][0]
-        while time.monotonic() < end:  # the service processes in its own threads
+        assert sent["delivered"] >= 1 and sent["failed"] == 0, sent  # its signature checks
+        if party is w.agr2:  # the response to its accepted offer
+            wanted = {"type": "FlexOfferResponse", "offer": STATE["agr2"][0].message_id,
+                      "request": None, "result": "Accepted"}  # fmt: skip
+        else:  # the outcome of its request
+            wanted = {"type": "FlexOffer", "offer": None, "result": "",
+                      "request": STATE["request"].message_id}  # fmt: skip
+        got: list[dict[str, Any]] = []
+        while wanted not in got and time.monotonic() < end:  # processed in its own threads
             got = [json.loads(x) for x in out.read_text().splitlines()] if out.exists() else []
-            if any(g["offer"] == offer.message_id for g in got):
-                break
             time.sleep(0.2)
-        (response,) = [g for g in got if g["offer"] == offer.message_id]
-        assert response == {"type": "FlexOfferResponse", "id": response["id"],
-                            "offer": offer.message_id, "result": "Accepted"}  # fmt: skip
+        assert wanted in got, got
     finally:
         proc.terminate()
         proc.wait(timeout=30)
