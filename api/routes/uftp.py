@@ -1,7 +1,7 @@
 """UFTP (Shapeshifter 3): the message endpoint at the path the protocol's DNS discovery names
 (`/shapeshifter/api/v3/message`), and the JSON routes a UFTP participant's wallet uses:
-register its UFTP identity, read what its accepted messages ask it to sign, and its
-FlexOrders (docs/uftp.md).
+register its UFTP identity, read what its accepted messages ask it to sign and what the
+market sends it; the admin's delivery to participants' own endpoints (docs/uftp.md).
 
 These routes are not in the OpenAPI document: the message endpoint speaks UFTP's XML and
 HTTP codes (400, 401, 419; functional answers are UFTP responses), not the JSON API's."""
