@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         lifespan=lifespan,
     )
     problems.install(app)
+    app.include_router(uftp_routes.router)  # UFTP, issue 18 (docs/uftp.md)
 
     app.add_middleware(BodyGuard)
     app.add_middleware(PerIpLimit)  # outermost: a request over its rate is not read
@@ -134,7 +135,6 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         app.include_router(module.router)
     app.include_router(participants.public)
     app.include_router(health.router)
-    app.include_router(uftp_routes.router)  # UFTP, issue 18 (docs/uftp.md)
     # The hot route first: a request walks the route list until one matches.
     hot = [r for r in app.router.routes if getattr(r, "endpoint", None) is bids.commit_bid]
     app.router.routes[:] = hot + [r for r in app.router.routes if r not in hot]
