@@ -1,7 +1,7 @@
 """The README as a newcomer walks it (issue 20): every command and snippet it shows works
 as written, and what it says a command prints is what the command prints. The slow walks
 (`make demo`, the HTTP example against `flexmarket serve`) have their own tests:
-tests/python_client/test_demo_cli.py and tests/examples/test_http_aggregator.py."""
+tests/nodes/test_demo_cli.py and tests/api/test_http_aggregator.py."""
 
 from __future__ import annotations
 

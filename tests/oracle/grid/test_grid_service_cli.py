@@ -25,11 +25,11 @@ from oracle.clearing import clear_scenario
 from oracle.grid.published import GRID_PART_BYTES, grid_inputs_json
 from python_client.chain import connect
 from python_client.localchain import LocalChain, start_chain
-from tests.grid.small_grid import small_scenario
+from tests.oracle.grid.small_grid import small_scenario
 from verifier.rpc import JsonRpc
 from verifier.verify import load_state
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 VALIDATORS = 3
 
 

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from oracle_helpers import FLECH, ROOT
+from tests.oracle.oracle_helpers import FLECH, ROOT
 
 from oracle import clear, load_scenario
 
@@ -37,7 +37,7 @@ def test_json_is_the_canonical_result():
 
 # --- issue 11 item 18: control characters never reach the terminal -----------------------
 
-from oracle_helpers import flech  # noqa: E402
+from tests.oracle.oracle_helpers import flech  # noqa: E402
 
 from oracle.display import EscapingWriter, printable  # noqa: E402
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from verify_helpers import Market, build_market
+from tests.verifier.verify_helpers import Market, build_market
 
 import verifier.verify
 from nodes.service import OracleService
