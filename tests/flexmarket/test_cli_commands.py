@@ -13,20 +13,16 @@ import inspect
 import json
 import os
 import pkgutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from terminal import flexmarket
 
 from flexmarket import cli, exits
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def flexmarket(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=300)  # fmt: skip
 
 
 def one_json_line(stdout: str) -> object:
