@@ -43,15 +43,34 @@ def api(chain: LocalChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     tmp = tmp_path_factory.mktemp("api")
     dep_file = Path(tmp) / "deployment.json"
     dep_file.write_text(json.dumps(deployment.to_json()))
-    settings = Settings(
-        rpc_url=chain.url, deployment_file=str(dep_file), relayer_key=SecretStr(keys[9]),
-        db_url=f"sqlite:///{tmp}/api.sqlite3", domain="testserver", uri="http://testserver",
-        role_cache_s=0.0,
-    )  # fmt: skip
+    settings = app_settings(chain.url, dep_file, keys[9], Path(tmp))
     app = create_app(settings)
     with TestClient(app) as client:
         yield {"client": client, "keys": keys, "chain": chain, "w3": w3, "settings": settings,
                "app": app}  # fmt: skip
+
+
+def app_settings(rpc_url: str, deployment_file: Path, relayer_key: str, tmp: Path) -> Settings:
+    """The app's settings in a test: this chain and deployment, a relayer key, a SQLite store
+    in `tmp`, sign-in for `http://testserver` (TestClient's host), roles read every time."""
+    return Settings(
+        rpc_url=rpc_url, deployment_file=str(deployment_file), relayer_key=SecretStr(relayer_key),
+        db_url=f"sqlite:///{tmp}/api.sqlite3", domain="testserver", uri="http://testserver",
+        role_cache_s=0.0,
+    )  # fmt: skip
+
+
+def checked_request(
+    client: TestClient, c: HttpClient, method: str, path: str, body: Any = None
+) -> Any:
+    """`method path` with `c`'s bearer token and `body`, as sent, no client-side checks: the
+    answer is never a 5xx, and an error is problem+json."""
+    headers = {"Authorization": f"Bearer {c.token}"}
+    r = client.request(method, path, json=body, headers=headers)
+    assert r.status_code < 500, r.text
+    if r.status_code >= 400:
+        assert r.headers["content-type"].startswith("application/problem+json"), r.headers
+    return r
 
 
 def participant(api: dict[str, Any], index: int) -> HttpClient:

@@ -11,13 +11,9 @@ from tests.oracle.oracle_helpers import FLECH, ROOT
 
 
 def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "flexmarket", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    )
+    proc = flexmarket(*args)
+    assert proc.returncode == 0, proc.stderr
+    return proc
 
 
 def test_table_shows_awards_unmet_and_cost():
@@ -338,25 +334,18 @@ def test_q_and_v_anywhere():
     assert out.returncode == 0 and out.stderr == ""
 
 
-def test_index_and_verify_show_progress_on_a_terminal_only(tmp_path):
-    from python_client.chain import Wallet, connect, deploy
-    from python_client.localchain import start_chain
-
-    with start_chain("anvil") as chain:
-        w3 = connect(chain.url)
-        deployment = deploy(w3, Wallet(w3, chain.dev_private_keys[0]))
-        dep = tmp_path / "deployment.json"
-        dep.write_text(json.dumps(deployment.to_json()))
-        index = ["index", "--rpc", chain.url, "--deployment", str(dep)]
-        code, stdout, err = run_on_terminal(*index, "--db", f"sqlite:///{tmp_path}/a.sqlite")
-        assert code == 0, err
-        assert "index: blocks indexed:" in err and "]\r\n" in err and "index: blocks " in err
-        assert "indexed " in stdout  # the summary
-        code, _, err = run_on_terminal("-q", *index, "--db", f"sqlite:///{tmp_path}/b.sqlite")
-        assert code == 0 and err == "", err
-        verify = ["verify", "--rpc", chain.url, "--deployment", str(dep)]
-        code, stdout, err = run_on_terminal(*verify)
-        assert code == 0, stdout + err
-        assert "verify: reading the chain's events" in err and "verify: comparing" in err
-        code, stdout, err = run_on_terminal(*verify, "--json")
-        assert code == 0 and err == "" and json.loads(stdout)["ok"]
+def test_index_and_verify_show_progress_on_a_terminal_only(tmp_path, deployed):
+    chain, dep = deployed.chain, deployed.file
+    index = ["index", "--rpc", chain.url, "--deployment", str(dep)]
+    code, stdout, err = run_on_terminal(*index, "--db", f"sqlite:///{tmp_path}/a.sqlite")
+    assert code == 0, err
+    assert "index: blocks indexed:" in err and "]\r\n" in err and "index: blocks " in err
+    assert "indexed " in stdout  # the summary
+    code, _, err = run_on_terminal("-q", *index, "--db", f"sqlite:///{tmp_path}/b.sqlite")
+    assert code == 0 and err == "", err
+    verify = ["verify", "--rpc", chain.url, "--deployment", str(dep)]
+    code, stdout, err = run_on_terminal(*verify)
+    assert code == 0, stdout + err
+    assert "verify: reading the chain's events" in err and "verify: comparing" in err
+    code, stdout, err = run_on_terminal(*verify, "--json")
+    assert code == 0 and err == "" and json.loads(stdout)["ok"]
