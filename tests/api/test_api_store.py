@@ -8,6 +8,7 @@ checkout never share or empty each other's store file (one file per port, and a 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -159,6 +160,8 @@ def test_a_second_local_serve_on_the_same_port_is_refused_before_it_deletes(
     first = serve(port, tmp_path)
     try:
         assert wait_until_serving(first, url)["status"] == "ok"
+        assert first.stdout is not None  # stdout: the one line the CLI prints
+        assert json.loads(first.stdout.readline()) == {"listening": url, "docs": "/docs"}
         db = tmp_path / "build" / "api" / f"local-{port}.sqlite3"
         assert db.is_file()
         inode = db.stat().st_ino

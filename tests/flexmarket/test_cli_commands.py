@@ -55,8 +55,8 @@ def test_every_command_that_prints_a_result_takes_json(command: str) -> None:
 
 
 def test_no_module_below_the_cli_parses_arguments_or_defines_exit_codes() -> None:
-    """argparse and EXIT_* live in flexmarket/ only (`serve` included: api.main.serve takes
-    its settings as arguments and raises InputError)."""
+    """argparse and EXIT_* live in flexmarket/ only (`serve` included: api.main.serve_settings
+    takes its settings as arguments and raises InputError; the CLI prints and runs)."""
     found = []
     for package in ("oracle", "verifier", "python_client", "nodes", "api"):
         for path in sorted((ROOT / package).rglob("*.py")):
