@@ -52,7 +52,7 @@ from oracle.engine import (
     sealed_result,
 )
 from oracle.result import Rejected, Result
-from oracle.rules import ValidBid
+from oracle.rules import ValidBid, injection_sign
 from oracle.scenario import DEFAULT_PRIORITY, Scenario
 
 
@@ -93,7 +93,7 @@ def _net_w(bids: Sequence[ValidBid], awarded_w: Mapping[str, int]) -> dict[int, 
     for bid in bids:
         w = awarded_w.get(bid.id, 0)
         for t in bid.slots if w else ():
-            net[t] += w if bid.direction == "up" else -w
+            net[t] += injection_sign(bid.direction) * w
     return net
 
 
