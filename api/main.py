@@ -7,7 +7,6 @@ file and needs `FLEXMARKET_API_RELAYER_KEY`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -262,12 +261,12 @@ def _preflight(settings: Settings) -> None:
                          f"chain {chain_id}: give --deployment FILE)")  # fmt: skip
 
 
-def serve(*, rpc: str | None = None, db: str | None = None, port: int = 8000,
-          host: str = "127.0.0.1", deployment: str | None = None) -> None:
-    """`flexmarket serve`: until stopped. Unusable settings (a FLEXMARKET_API_* variable,
-    the node, the deployment, the key, a local store in use) are an InputError naming the
-    argument or variable, raised before anything is served."""
-    import uvicorn
+def serve_settings(*, rpc: str | None = None, db: str | None = None, port: int = 8000,
+                   host: str = "127.0.0.1", deployment: str | None = None) -> Settings:
+    """The settings `flexmarket serve` runs with (the arguments over FLEXMARKET_API_*),
+    checked: unusable settings (a FLEXMARKET_API_* variable, the node, the deployment, the
+    key, a local store in use) are an InputError naming the argument or variable, raised
+    before anything is served. A fresh local store is claimed here, held until exit."""
     from pydantic import ValidationError
 
     overrides: dict[str, Any] = {"port": port, "host": host}
@@ -296,5 +295,12 @@ def serve(*, rpc: str | None = None, db: str | None = None, port: int = 8000,
             claim(default_db_url(0, "", True, settings.port).removeprefix("sqlite:///"))
         except StoreInUse as exc:
             raise InputError("--port", str(exc)) from exc
-    print(json.dumps({"listening": f"http://{host}:{port}", "docs": "/docs"}), flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    return settings
+
+
+def run(settings: Settings) -> None:
+    """Serve the app on `settings.host:port` until stopped (uvicorn, its warnings only)."""
+    import uvicorn
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level="warning")  # fmt: skip

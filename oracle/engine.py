@@ -50,6 +50,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import highspy
 import numpy as np
@@ -1043,6 +1044,18 @@ def clear(
     solution = optimise(session, cuts, exact_max_bids=exact_max_bids, stats=stats)
     awards = price_awards(session, solution.awards_w)
     unmet = allocate(session, solution.awards_w)
+    return sealed_result(scenario, awards, rejected, unmet,
+                         mip_gap=None if solution.exact else GAP_LIMIT)  # fmt: skip
+
+
+def sealed_result(
+    scenario: Scenario, awards: list[Award], rejected: list[Rejected],
+    unmet: Mapping[tuple[int, int], int], *, mip_gap: str | None, **extensions: Any,
+) -> Result:  # fmt: skip
+    """A clearing's result document, sealed with the scenario's input hash: the awards, the
+    rejected bids, the unmet watts per (request index, slot) in that order, the total cost
+    (the sum of the payments), the gap and any extension (conflicts, shares, coordination).
+    One rule for every clearing (the plain engine, TSO-DSO coordination)."""
     requests = scenario.requests
     result = Result(
         market=scenario.market.id,
@@ -1054,6 +1067,7 @@ def clear(
             for (r, t), w in sorted(unmet.items())
         ],
         total_cost_ueur=sum(a.payment_ueur for a in awards),
-        mip_gap=None if solution.exact else GAP_LIMIT,
+        mip_gap=mip_gap,
+        **extensions,
     )
     return result.sealed(scenario.input_hash())

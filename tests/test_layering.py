@@ -51,6 +51,42 @@ def test_no_package_imports_a_layer_above_it(package: str) -> None:
     assert upward_imports(package) == []
 
 
+# Issue 12 item 1, word for word: these hold whatever LAYERS says.
+FORBIDDEN = {
+    "oracle": {"verifier", "python_client", "api", "nodes", "flexmarket"},
+    "verifier": {"api", "flexmarket", "nodes"},
+}
+
+
+def imports_of(package: str, names: set[str], root: Path = ROOT) -> list[str]:
+    """`path:line: imports X` for every import in `package` of one of `names`."""
+    found = []
+    for path in sorted((root / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        found += [f"{path.relative_to(root)}:{line}: imports {imported}"
+                  for line, imported in imported_packages(tree) if imported in names]  # fmt: skip
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_the_engine_and_the_verifier_import_nothing_they_must_not(package: str) -> None:
+    assert imports_of(package, FORBIDDEN[package]) == []
+    assert all(RANK[name] > RANK[package] for name in FORBIDDEN[package])
+
+
+def test_a_forbidden_import_is_found_at_any_depth(tmp_path: Path) -> None:
+    (tmp_path / "verifier" / "sub").mkdir(parents=True)
+    (tmp_path / "verifier" / "sub" / "late.py").write_text(
+        "import oracle\n\nclass C:\n    def f(self):\n        import api.gateway\n"
+        "        from flexmarket import cli\n        from nodes.rows import Row\n"
+    )
+    assert imports_of("verifier", FORBIDDEN["verifier"], tmp_path) == [
+        "verifier/sub/late.py:5: imports api",
+        "verifier/sub/late.py:6: imports flexmarket",
+        "verifier/sub/late.py:7: imports nodes",
+    ]
+
+
 def test_an_import_inside_a_function_is_found(tmp_path: Path) -> None:
     (tmp_path / "oracle").mkdir()
     (tmp_path / "oracle" / "late.py").write_text(
