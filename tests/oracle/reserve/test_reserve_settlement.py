@@ -63,6 +63,10 @@ def test_the_example_settles_as_the_contract_says():
     assert got["A3"].delivered_w == a3 and got["A3"].delivered_wh == sum(a3) // 4
     assert got["A3"].penalty_ueur == 800 * (20_000 - sum(a3) // 4)
     assert got["A3"].utilisation_ueur == 300 * (sum(a3) // 4)
+    # the figures tests/contracts/test_reserve.py replays on chain
+    assert [got[a].delivered_wh for a in ("A1", "A3", "A6", "A7")] == [20_000, 8_340, 3_558,
+                                                                      8_420]
+    assert (o1.availability_ueur, o1.utilisation_ueur) == (44_800_000, 12_095_400)
     # penalties stop at the collateral: the 4th failure takes only what is left
     assert o1.penalty_ueur == 20_000_000 == sum(o.penalty_ueur for o in o1.activations)
     assert o1.availability_ueur == 16 * (35 * 20_000 * 16 // 4)
