@@ -13,9 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import brownie
 import pytest
 from brownie.exceptions import VirtualMachineError
 from conftest import UP, label, reverts
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from python_client.contract_types import ActivationStatus, OfferStatus
 
@@ -27,6 +31,9 @@ DEPOSIT = 10**12
 # activation, from the engine's baselines; money it settled
 A1_WH, A3_WH, A6_WH, A7_WH = 20_000, 8_340, 3_558, 8_420
 O1_AVAILABILITY, O1_UTILISATION, O1_PENALTY = 44_800_000, 12_095_400, 20_000_000
+MACHINE_SETTINGS = settings(
+    max_examples=6, stateful_step_count=8, deadline=None, suppress_health_check=list(HealthCheck)
+)
 
 
 @contextmanager
@@ -459,3 +466,83 @@ def test_close_waits_for_the_metering_grace_when_an_activation_is_unresolved(env
     assert tx.events["AvailabilitySettled"]["amountUeur"] == 30 * (38 * 20_000 * 16 // 4)
     assert tx.events["AwardClosed"]["collateralUeur"] == 20_000_000
     assert rs.balances(env.dso)[1] == int(rs.c.awardOf(s["tender"], s["o1"])[8])
+
+
+# ------------------------------------------------------------------ stateful money invariant
+
+
+class ReserveMachine(RuleBasedStateMachine):
+    """Deposits, withdrawals, activations (delivered in part, in full, or with an inability
+    signal, up to the termination), availability settlements, on one awarded tender: the
+    tokens FlexReserve holds equal a ghost total of deposits minus withdrawals and the sum of
+    every free + locked balance; at the end every award closes and everyone withdraws
+    everything, leaving no token."""
+
+    rs: Reserve | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        brownie.chain.snapshot()
+        assert self.rs is not None
+        self.env = self.rs.env
+        self.actors = people(self.env)
+        self.ghost = int(self.env.token.balanceOf(self.rs.c))
+        self.s = self.rs.awarded()
+        self.day = 0
+
+    @rule(who=st.integers(0, 2), amount=st.integers(1, 10**9))
+    def deposit(self, who: int, amount: int) -> None:
+        self.rs.fund(self.actors[who], amount)
+        self.ghost += amount
+
+    @rule(who=st.integers(0, 3), percent=st.integers(1, 100))
+    def withdraw(self, who: int, percent: int) -> None:
+        account = self.actors[who]
+        amount = self.rs.balances(account)[0] * percent // 100
+        if amount:
+            self.rs.c.withdraw(amount, {"from": account})
+            self.ghost -= amount
+
+    @rule(which=st.sampled_from(["o1", "o2"]), minutes=st.sampled_from([30, 60, 120]),
+          power=st.integers(1, 20_000), inability=st.booleans(), percent=st.integers(0, 100))
+    def activation(self, which: str, minutes: int, power: int, inability: bool,
+                   percent: int) -> None:
+        offer = self.s[which]
+        if self.day >= 29 or int(self.rs.c.awardOf(self.s["tender"], offer)[6]):
+            return  # the period is over, or the contract ended
+        a = self.rs.activate(self.s, offer, self.day, "17:00", minutes, power)
+        self.day += 1
+        if inability:
+            self.rs.c.signalInability(a, {"from": self.rs.c.offerOf(self.s["tender"],
+                                                                     offer)[0]})
+        else:
+            self.rs.deliver(a, power * (minutes // 15) // 4 * percent // 100)
+
+    @rule(which=st.sampled_from(["o1", "o2"]))
+    def settle(self, which: str) -> None:
+        self.rs.c.settleAvailability(self.s["tender"], self.s[which], {"from": self.env.owner})
+
+    @invariant()
+    def tokens_held_equal_free_plus_locked(self) -> None:
+        held = int(self.env.token.balanceOf(self.rs.c))
+        assert held == self.ghost
+        assert held == sum(sum(self.rs.balances(a)) for a in self.actors)
+
+    def teardown(self) -> None:
+        rs, env = self.rs, self.env
+        env.sleep_until(rs.at(self.s["p"], 29, "21:00") + int(rs.c.closeGraceS()))
+        for which in ("o1", "o2"):
+            rs.c.closeAward(self.s["tender"], self.s[which], {"from": env.owner})
+        for account in self.actors:
+            free, locked = rs.balances(account)
+            assert locked == 0, f"{account} still has {locked} locked"
+            if free:
+                rs.c.withdraw(free, {"from": account})
+                self.ghost -= free
+        assert int(env.token.balanceOf(rs.c)) == self.ghost == 0
+        brownie.chain.revert()
+
+
+def test_reserve_escrow_holds_exactly_free_plus_locked_and_everyone_can_withdraw_all(env, rs):
+    ReserveMachine.rs = rs
+    run_state_machine_as_test(ReserveMachine, settings=MACHINE_SETTINGS)
