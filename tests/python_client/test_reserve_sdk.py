@@ -1,0 +1,185 @@
+"""The reserve SDK on a local anvil, end to end with the engine: the example tender (moved to
+the chain's future by whole weeks) is created from the reserve file, the offers go on chain
+with their versions and cancellation (the one above the cap and the late one are refused as
+the engine rejects them), the engine's awards are committed, every activation of the
+activations file is requested, signalled or metered with the engine's delivered energy, and
+the contract pays exactly what the engine's settlement says."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from oracle.metering import parse_meter_data
+from oracle.reserve import (
+    clear_reserve,
+    parse_activations_file,
+    parse_reserve,
+    settle_reserve,
+    validate,
+)
+from oracle.reserve.files import unix_s
+from python_client.artifacts import ensure_artifacts
+from python_client.chain import Contracts, Wallet, connect, deploy
+from python_client.clients import AdminClient, AggregatorClient, DsoClient
+from python_client.errors import TransactionReverted
+from python_client.hashing import asset_id, label
+from python_client.localchain import start_chain
+from python_client.records import AssetType
+from python_client.reserve import (
+    ReserveClient,
+    ReserveContract,
+    award_rows,
+    deploy_reserve,
+    result_hashes,
+    tender_params,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "reserve"
+KEY = b"flexmarket-reserve-sdk-test"
+DEPOSIT = 10**12
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}")
+
+
+def shifted(text: str, days: int) -> str:
+    """Every ISO time of `text` `days` later (same wall clock and offset)."""
+    def move(m: re.Match[str]) -> str:
+        return (datetime.fromisoformat(m.group(0)) + timedelta(days=days)).isoformat()
+    return _TIME.sub(move, text)
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[object]:
+    ensure_artifacts()
+    with start_chain("anvil") as c:
+        yield c
+
+
+def test_the_example_runs_on_chain_as_the_engine_settles_it(chain):
+    w3 = connect(chain.url)
+    keys = chain.dev_private_keys
+    deployment = deploy(w3, Wallet(w3, keys[0]))
+    contracts = Contracts(w3, deployment)
+    admin = AdminClient(contracts, keys[0])
+    dso_m = DsoClient(contracts, keys[1])
+    agg_m = {"AGG1": AggregatorClient(contracts, keys[2]),
+             "AGG2": AggregatorClient(contracts, keys[3])}
+    reserve = ReserveContract(w3, deploy_reserve(w3, admin.wallet, deployment))
+    dso, oracle, metering = (ReserveClient(reserve, keys[i]) for i in (1, 4, 5))
+    aggs = {name: ReserveClient(reserve, keys[i]) for name, i in (("AGG1", 2), ("AGG2", 3))}
+    for role, address in [("DSO", dso.address), ("AGGREGATOR", aggs["AGG1"].address),
+                          ("AGGREGATOR", aggs["AGG2"].address), ("ORACLE", oracle.address),
+                          ("METERING", metering.address)]:
+        admin.grant_role(role, address)
+    for client in (dso, *aggs.values()):
+        admin.mint(client.address, DEPOSIT)
+        client.deposit(DEPOSIT)
+    dso_m.wallet.reset_nonce()
+    dso_m.register_zone(label("T1"), 0)
+
+    # the example, whole weeks later than the chain's clock
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    gate = unix_s(datetime.fromisoformat("2026-05-29T12:00:00+02:00"))
+    weeks = max(0, -(-(now - gate + 2 * 86_400) // (7 * 86_400)))
+    days = 7 * weeks
+    f = parse_reserve(shifted((EXAMPLE / "powercut_urgent_june.json").read_text(), days))
+    acts = parse_activations_file(shifted((EXAMPLE / "activations_june.json").read_text(), days))
+    meter = parse_meter_data(shifted((EXAMPLE / "meter_june.csv").read_text(), days))
+    result = clear_reserve(f)
+    settlement = settle_reserve(f, result, acts, meter)
+    outcome = {o.activation: o for a in settlement.awards for o in a.activations}
+
+    tender = dso.create_tender(tender_params(f))
+    assert dso.tender(tender)[1] == dso.address
+
+    # offers: every version in file order; the chain refuses what the engine rejects
+    def assets_of(aggregator: str, names: list[str]) -> list[bytes]:
+        ids = []
+        agg_m[aggregator].wallet.reset_nonce()  # its key sent reserve transactions meanwhile
+        dso_m.wallet.reset_nonce()
+        for name in names:
+            aid = asset_id(name, KEY)
+            if aid not in registered:
+                agg_m[aggregator].register_asset(aid, AssetType.LOAD, 50_000, 0, label("T1"),
+                                                 agg_m[aggregator].address)
+                dso_m.prequalify(aid)
+                registered.add(aid)
+            ids.append(aid)
+        return sorted(ids)
+
+    registered: set[bytes] = set()
+    index: dict[str, int] = {}
+    for o in sorted(f.offers, key=lambda o: o.submitted_at):
+        client = aggs[o.aggregator]
+        chain.warp_to(unix_s(o.submitted_at))
+        fields = (o.quantity_w, o.min_quantity_w or 0, o.divisible,
+                  o.availability_price_eur_per_mw_h, o.utilisation_price_eur_per_mwh,
+                  assets_of(o.aggregator, o.assets))
+        if o.id == "O5":  # above the cap
+            with pytest.raises(TransactionReverted, match="FlexReserveOfferInvalid"):
+                client.submit_offer(tender, fields)
+        elif o.id == "O6":  # after gate closure
+            with pytest.raises(TransactionReverted, match="FlexReserveNotOpen"):
+                client.submit_offer(tender, fields)
+        elif o.cancelled:
+            client.cancel_offer(tender, index[o.id])
+        elif o.id in index:
+            client.modify_offer(tender, index[o.id], fields)
+        else:
+            index[o.id] = client.submit_offer(tender, fields)
+    assert {v.id for v in validate(f)[0]} == {"O1", "O2", "O3"}
+
+    chain.warp_to(unix_s(f.tender.gate_closure))
+    oracle.commit_awards(tender, *result_hashes(result), award_rows(result, index))
+    aggs["AGG2"].release_offer(tender, index["O3"])
+
+    meter_hash = bytes.fromhex(meter.hash()[2:])
+    for a in sorted(acts.activations, key=lambda a: unix_s(a.start)):
+        got = outcome[a.id]
+        client = aggs["AGG1" if a.offer == "O1" else "AGG2"]
+        chain.warp_to(unix_s(a.requested_at))
+        start = unix_s(a.start)
+        call = (tender, index[a.offer], start, a.duration_minutes * 60, a.power_w)
+        if got.status == "rejected":
+            with pytest.raises(TransactionReverted,
+                               match="FlexReserveActivationInvalid|FlexReserveAwardTerminated"):
+                dso.request_activation(*call)
+            continue
+        act = dso.request_activation(*call)
+        if got.status == "inability":
+            chain.warp_to(unix_s(a.inability_at))
+            events = client.signal_inability(act)
+            assert events[0].args["penaltyUeur"] == got.penalty_ueur
+            continue
+        if a.acknowledged_at is not None:
+            chain.warp_to(unix_s(a.acknowledged_at))
+            client.acknowledge(act)
+        chain.warp_to(start + a.duration_minutes * 60)
+        events = metering.record_delivery(act, got.delivered_wh, meter_hash)
+        recorded = next(e for e in events if e.name == "DeliveryRecorded")
+        assert (recorded.args["utilisationUeur"], recorded.args["penaltyUeur"],
+                recorded.args["requestedWh"]) == (got.utilisation_ueur, got.penalty_ueur,
+                                                  got.requested_wh)
+
+    period_end = unix_s(f.tender.period_start) + (f.tender.days - 1) * 86_400 \
+        + f.tender.daily_end_minute * 60
+    chain.warp_to(period_end)
+    for award in result.awards:
+        dso.close_award(tender, index[award.offer])
+    by_offer = {a.offer: a for a in settlement.awards}
+    for name, offers in (("AGG1", ["O1"]), ("AGG2", ["O2"])):
+        gain = sum(by_offer[o].paid_ueur - by_offer[o].penalty_ueur for o in offers)
+        assert aggs[name].balances() == (DEPOSIT + gain, 0)
+        assert [int(aggs[name].award(tender, index[o])[4]) for o in offers] \
+            == [by_offer[o].days_paid for o in offers]
+    assert dso.balances() == (DEPOSIT - settlement.paid_ueur + settlement.penalty_ueur, 0)
+    for client in (dso, *aggs.values()):
+        client.withdraw_all()
+    assert int(reserve.token.functions.balanceOf(reserve.address).call()) == 0
+    json.dumps(settlement.to_json())  # the settlement every node can recompute
