@@ -7,16 +7,18 @@ the contract pays exactly what the engine's settlement says."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from oracle.metering import parse_meter_data
+from oracle.metering import MeterData, parse_meter_data
 from oracle.reserve import (
+    ActivationsFile,
+    ReserveFile,
     clear_reserve,
     parse_activations_file,
     parse_reserve,
@@ -39,6 +41,7 @@ from python_client.reserve import (
     result_hashes,
     tender_params,
 )
+from verifier.reserve import check_reserve_chain, fetch_reserve_events
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "reserve"
@@ -61,7 +64,19 @@ def chain() -> Iterator[object]:
         yield c
 
 
-def test_the_example_runs_on_chain_as_the_engine_settles_it(chain):
+@dataclass
+class Run:
+    url: str
+    reserve: str
+    f: ReserveFile
+    acts: ActivationsFile
+    meter: MeterData
+    days: int
+
+
+@pytest.fixture(scope="module")
+def run(chain) -> Run:
+    """The example on chain, every step checked against the engine as it goes."""
     w3 = connect(chain.url)
     keys = chain.dev_private_keys
     deployment = deploy(w3, Wallet(w3, keys[0]))
@@ -182,4 +197,43 @@ def test_the_example_runs_on_chain_as_the_engine_settles_it(chain):
     for client in (dso, *aggs.values()):
         client.withdraw_all()
     assert int(reserve.token.functions.balanceOf(reserve.address).call()) == 0
-    json.dumps(settlement.to_json())  # the settlement every node can recompute
+    return Run(chain.url, reserve.address, f, acts, meter, days)
+
+
+def test_the_example_runs_on_chain_as_the_engine_settles_it(run):
+    assert run.days % 7 == 0  # the run's own assertions held (the fixture makes them)
+
+
+def test_a_replica_holding_the_files_finds_the_chain_in_order(run):
+    events = fetch_reserve_events(run.url, run.reserve)
+    assert {e.event for e in events} >= {"TenderCreated", "OfferSubmitted", "OfferCancelled",
+                                         "AwardsCommitted", "ActivationRequested",
+                                         "InabilitySignalled", "DeliveryRecorded",
+                                         "ContractTerminated", "AwardClosed"}
+    assert check_reserve_chain(events, run.f, run.acts, run.meter) == []
+
+
+def test_a_replica_disputes_a_delivery_that_does_not_follow_from_the_meter_data(run):
+    events = fetch_reserve_events(run.url, run.reserve)
+    # the metering operator's record of A1 said 1 Wh more than the baselines give
+    tampered = [replace(e, args={**e.args, "deliveredWh": int(e.args["deliveredWh"]) - 1})
+                if e.event == "DeliveryRecorded" and int(e.args["deliveredWh"]) == 20_000
+                else e for e in events]
+    found = check_reserve_chain(tampered, run.f, run.acts, run.meter)
+    assert [m.where for m in found] == ["activation A1 (chain 1)"]
+    # other meter data (one reading of A3 changed): the hash and A3's delivery differ
+    text = run.meter.canonical().decode()
+    other = parse_meter_data("asset_id,interval_start,net_import_wh\n" + "".join(
+        f"{a},{datetime.fromtimestamp(int(t), UTC).isoformat()},{wh}\n"
+        for a, t, wh in (line.split(",") for line in text.splitlines())))
+    assert check_reserve_chain(events, run.f, run.acts, other) == []  # same data, UTC times
+    lines = text.splitlines()
+    a3 = unix_s(datetime.fromisoformat("2026-06-10T18:15:00+02:00")) + run.days * 86_400
+    at = lines.index(next(ln for ln in lines if ln.startswith(f"AGG1-EVFLEET1,{a3},")))
+    asset, t, wh = lines[at].split(",")
+    lines[at] = f"{asset},{t},{int(wh) - 500}"
+    changed = parse_meter_data("asset_id,interval_start,net_import_wh\n" + "".join(
+        f"{a},{datetime.fromtimestamp(int(t), UTC).isoformat()},{wh}\n"
+        for a, t, wh in (line.split(",") for line in lines)))
+    wheres = {m.where for m in check_reserve_chain(events, run.f, run.acts, changed)}
+    assert "activation A3 (chain 3)" in wheres
