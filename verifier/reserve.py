@@ -131,12 +131,12 @@ def check_reserve_chain(events: list[DecodedLog], f: ReserveFile, acts: Activati
     for e in mine:
         if e.event == "ActivationRequested":
             key = (offer_of.get(int(e.args["offerIndex"]), "?"), int(e.args["start"]))
-            name = outcome.get(key)
-            if name is None or results[name].status == "rejected":
+            found = outcome.get(key)
+            if found is None or results[found].status == "rejected":
                 fail(f"activation (chain {e.args['activationId']})", "requested on chain, "
                      "not an activation the files allow")
                 continue
-            activation_of[int(e.args["activationId"])] = name
+            activation_of[int(e.args["activationId"])] = found
     meter_hash = meter.hash()
     for e in events:
         aid = int(e.args.get("activationId", 0))
