@@ -4,6 +4,8 @@
     flexmarket reserve check FILE RESULT.json [--json]     the independent checker
     flexmarket reserve settle FILE --result RESULT.json --activations ACT.json \\
         --meter METER.csv [--json]                         settle from meter data
+    flexmarket reserve verify FILE --rpc URL --reserve ADDRESS --activations ACT.json \\
+        --meter METER.csv [--json]                         a replica's check of the chain
 
 Exit 0 done (a check that found nothing wrong included); 1 a check that found violations, or
 the solver failed; 2 a malformed file or data the settlement cannot use (the message names
@@ -52,6 +54,17 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> argparse.Ar
     s.add_argument("--json", action="store_true",
                    help="print the flexmarket.reserve-settlement/1 JSON")
     s.set_defaults(run=run_settle, parser=s)
+    v = actions.add_parser("verify", help="check a tender on chain (FlexReserve) against the "
+                           "files: parameters, awards, deliveries, penalties, payments",
+                           formatter_class=formatter)
+    v.add_argument("file", metavar="FILE")
+    v.add_argument("--rpc", required=True, metavar="URL", help="a JSON-RPC node")
+    v.add_argument("--reserve", required=True, metavar="ADDRESS",
+                   help="the FlexReserve contract's address")
+    v.add_argument("--activations", required=True, metavar="ACT.json")
+    v.add_argument("--meter", required=True, metavar="METER.csv")
+    v.add_argument("--json", action="store_true", help="print the mismatches as JSON")
+    v.set_defaults(run=run_verify, parser=v)
     p.set_defaults(parser=p)
     return p
 
@@ -151,6 +164,52 @@ def run_settle(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     print(settlement.to_json() if args.json else render_settlement(settlement))
     return EXIT_OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from flexmarket.cli import print_json
+    from oracle.metering import MeterDataError, parse_meter_data
+    from oracle.reserve import (
+        ReserveFileError,
+        SettlementError,
+        load_activations_file,
+        load_reserve,
+    )
+    from verifier.errors import VerifierError
+    from verifier.reserve import check_reserve_chain, fetch_reserve_events
+
+    try:
+        f = load_reserve(args.file)
+    except ReserveFileError as exc:
+        return _problems(args.file, exc.problems)
+    try:
+        acts = load_activations_file(args.activations)
+    except ReserveFileError as exc:
+        return _problems(args.activations, exc.problems)
+    try:
+        meter = parse_meter_data(Path(args.meter))
+    except MeterDataError as exc:
+        return _problems(args.meter, exc.problems)
+    try:
+        events = fetch_reserve_events(args.rpc, args.reserve)
+        mismatches = check_reserve_chain(events, f, acts, meter)
+    except SettlementError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except VerifierError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.json:
+        print_json({"ok": not mismatches, "events": len(events),
+                    "mismatches": [{"where": m.where, "message": m.message}
+                                   for m in mismatches]})
+    else:
+        for m in mismatches:
+            print(f"{m.where}: {m.message}")
+        print(f"tender {f.tender.id}: {len(events)} events of {args.reserve}, "
+              + ("everything follows from the files" if not mismatches
+                 else f"{len(mismatches)} mismatch(es): dispute"))
+    return EXIT_FAILURE if mismatches else EXIT_OK
 
 
 def _eur(ueur: int) -> str:

@@ -218,6 +218,9 @@ def _problems(f: ReserveFile) -> list[tuple[str, str]]:
     if not 0 < t.min_activation_minutes <= t.max_activation_minutes:
         problems.append((f"{p}.min_activation_minutes", f"{t.min_activation_minutes} must be "
                          f"above 0 and at most max_activation_minutes {t.max_activation_minutes}"))
+    if t.gate_closure > t.period_start:
+        problems.append((f"{p}.gate_closure", f"{t.gate_closure.isoformat()} is after "
+                         f"period_start {t.period_start.isoformat()}"))
     if t.max_quantity_w is not None and t.max_quantity_w < t.quantity_w:
         problems.append((f"{p}.max_quantity_w", f"{t.max_quantity_w} is below quantity_w "
                          f"{t.quantity_w}"))

@@ -237,3 +237,27 @@ def test_a_replica_disputes_a_delivery_that_does_not_follow_from_the_meter_data(
         for a, t, wh in (line.split(",") for line in lines)))
     wheres = {m.where for m in check_reserve_chain(events, run.f, run.acts, changed)}
     assert "activation A3 (chain 3)" in wheres
+
+
+def test_the_verify_command_reads_the_chain_and_the_files(run, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "reserve.json").write_text(run.f.model_dump_json(by_alias=True))
+    (tmp_path / "acts.json").write_text(run.acts.model_dump_json(by_alias=True))
+    text = run.meter.canonical().decode()
+    (tmp_path / "meter.csv").write_text("asset_id,interval_start,net_import_wh\n" + "".join(
+        f"{a},{datetime.fromtimestamp(int(t), UTC).isoformat()},{wh}\n"
+        for a, t, wh in (line.split(",") for line in text.splitlines())))
+    args = [sys.executable, "-m", "flexmarket", "reserve", "verify", str(tmp_path / "reserve.json"),
+            "--rpc", run.url, "--reserve", run.reserve, "--activations",
+            str(tmp_path / "acts.json"), "--meter", str(tmp_path / "meter.csv"), "--json"]
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ok"] is True
+    other = run.acts.model_dump(mode="json", by_alias=True)
+    other["tender"] = "T9"
+    (tmp_path / "acts.json").write_text(json.dumps(other))
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 2 and "tender" in proc.stderr and proc.stdout == ""

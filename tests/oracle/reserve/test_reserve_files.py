@@ -61,6 +61,7 @@ def test_unknown_fields_and_huge_numbers_are_refused():
     ("max_quantity_w", 1000, "below quantity_w"),
     ("expected_activations", 9, "above max_activations"),
     ("period_start", "2026-06-01T12:00:00+02:00", "local midnight"),
+    ("gate_closure", "2026-06-01T00:00:01+02:00", "after period_start"),
 ])
 def test_tender_rules_name_the_field(field, value, message):
     doc = reserve_doc()
