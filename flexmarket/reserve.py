@@ -6,6 +6,7 @@
         --meter METER.csv [--json]                         settle from meter data
     flexmarket reserve verify FILE --rpc URL --reserve ADDRESS --activations ACT.json \\
         --meter METER.csv [--json]                         a replica's check of the chain
+    flexmarket reserve demo [--out DIR] [--json]          a month of SimBench meter data
 
 Exit 0 done (a check that found nothing wrong included); 1 a check that found violations, or
 the solver failed; 2 a malformed file or data the settlement cannot use (the message names
@@ -65,6 +66,14 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> argparse.Ar
     v.add_argument("--meter", required=True, metavar="METER.csv")
     v.add_argument("--json", action="store_true", help="print the mismatches as JSON")
     v.set_defaults(run=run_verify, parser=v)
+    d = actions.add_parser("demo", help="PowerCut Urgent over June 2016 with SimBench meter "
+                           "data: clear, activate, settle (no chain)", formatter_class=formatter)
+    d.add_argument("--out", metavar="DIR",
+                   help="also write the demo's files there (reserve, activations, meter data, "
+                   "result, settlement)")
+    d.add_argument("--json", action="store_true",
+                   help="print the result and the settlement as one JSON document")
+    d.set_defaults(run=run_demo, parser=d)
     p.set_defaults(parser=p)
     return p
 
@@ -210,6 +219,80 @@ def run_verify(args: argparse.Namespace) -> int:
               + ("everything follows from the files" if not mismatches
                  else f"{len(mismatches)} mismatch(es): dispute"))
     return EXIT_FAILURE if mismatches else EXIT_OK
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from flexmarket.cli import print_json
+    from oracle.reserve.demo import demo_files, simbench_profiles
+
+    out = demo_output(*demo_files(simbench_profiles()))
+    if args.out:
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in out["files"].items():
+            (folder / name).write_text(text, encoding="utf-8")
+    if args.json:
+        print_json({k: v for k, v in out.items() if k != "files"})
+        return EXIT_OK
+    print(out["text"])
+    return EXIT_OK
+
+
+def demo_output(reserve: dict[str, Any], activations: dict[str, Any], meter_csv: str
+                ) -> dict[str, Any]:
+    """Clear, check, settle the demo's files; its timeline and documents."""
+    import json
+
+    from oracle.metering import parse_meter_data
+    from oracle.reserve import (
+        check_reserve,
+        clear_reserve,
+        parse_activations_file,
+        parse_reserve,
+        settle_reserve,
+    )
+    from oracle.reserve.files import unix_s
+
+    f = parse_reserve(reserve)
+    acts = parse_activations_file(activations)
+    meter = parse_meter_data(meter_csv)
+    result = clear_reserve(f)
+    violations = check_reserve(f, result)
+    settlement = settle_reserve(f, result, acts, meter)
+    again = settle_reserve(f, result, acts, meter)  # a replica with the same files
+    lines = [f"meter data: {len(meter.assets())} assets x {f.tender.days} days of SimBench "
+             f"load profiles ({meter.hash()})", "", render_result(result), "",
+             f"checker: {'ok' if not violations else f'{len(violations)} violation(s)'}", "",
+             "timeline:"]
+    by_id = {a.id: a for a in acts.activations}
+    events: list[tuple[int, str, str]] = []  # (start in Unix seconds, id, line)
+    for award in settlement.awards:
+        for o in award.activations:
+            a = by_id[o.activation]
+            what = {"delivered": f"delivered {o.delivered_wh:,} of {o.requested_wh:,} Wh",
+                    "failed": f"short: {o.delivered_wh:,} of {o.requested_wh:,} Wh",
+                    "inability": f"inability signalled {a.inability_at:%H:%M}" if a.inability_at
+                    else "inability", "rejected": f"refused: {o.reason}"}[o.status]
+            money = (f"; utilisation {_eur(o.utilisation_ueur)}, penalty "
+                     f"{_eur(o.penalty_ueur)}" if o.status != "rejected" else "")
+            events.append((unix_s(a.start), o.activation,
+                           f"  {a.start:%Y-%m-%d %H:%M} {o.activation} ({award.offer}, "
+                           f"{a.power_w:,} W, {a.duration_minutes} min): {what}{money}"))
+    timeline = [text for _, _, text in sorted(events)]
+    head = lines
+    tail = ["", render_settlement(settlement), "",
+            f"replica: the same files settle to {again.result_hash} "
+            f"({'the same' if again.result_hash == settlement.result_hash else 'DIFFERENT'})"]
+    return {
+        "text": "\n".join(head + timeline + tail),
+        "result": json.loads(result.to_json()),
+        "settlement": json.loads(settlement.to_json()),
+        "checker": [{"where": v.where, "message": v.message} for v in violations],
+        "files": {"reserve.json": json.dumps(reserve, indent=1),
+                  "activations.json": json.dumps(activations, indent=1),
+                  "meter.csv": meter_csv, "result.json": result.to_json(),
+                  "settlement.json": settlement.to_json()},
+    }
 
 
 def _eur(ueur: int) -> str:
