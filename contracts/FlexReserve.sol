@@ -29,7 +29,7 @@ contract FlexReserve is Escrow, IFlexReserve {
     }
 
     struct OfferRecord {
-        OfferView offer;
+        ReserveOfferView offer;
         uint128 collateralUeur; // locked while Open
     }
 
@@ -39,7 +39,7 @@ contract FlexReserve is Escrow, IFlexReserve {
     mapping(uint64 tender => TenderRecord) private _tenders;
     mapping(bytes32 tenderId => uint64 tender) private _tenderNumbers;
     mapping(uint64 tender => mapping(uint32 offerIndex => OfferRecord)) private _offers;
-    mapping(uint64 tender => mapping(uint32 offerIndex => AwardView)) private _awards;
+    mapping(uint64 tender => mapping(uint32 offerIndex => ReserveAwardView)) private _awards;
     mapping(uint256 activationId => ActivationView) private _activations;
     mapping(uint64 tender => mapping(uint32 offerIndex => mapping(uint16 sequence => uint256 activationId))) private
         _sequence;
@@ -242,7 +242,7 @@ contract FlexReserve is Escrow, IFlexReserve {
 
     function _award(uint64 tender, TenderParams storage tp, AwardRow calldata row) private returns (uint256 budget) {
         OfferRecord storage o = _offers[tender][row.offerIndex];
-        OfferView storage offer = o.offer;
+        ReserveOfferView storage offer = o.offer;
         if (offer.status != OfferStatus.Open) revert FlexReserveOfferStatus(tender, row.offerIndex, offer.status);
         uint64 q = row.quantityW;
         bool allowed = q > 0 && q % tp.granularityW == 0 && q <= offer.quantityW
@@ -256,7 +256,7 @@ contract FlexReserve is Escrow, IFlexReserve {
         uint256 held = o.collateralUeur;
         offer.status = OfferStatus.Awarded;
         o.collateralUeur = 0;
-        AwardView storage a = _awards[tender][row.offerIndex];
+        ReserveAwardView storage a = _awards[tender][row.offerIndex];
         a.quantityW = q;
         a.budgetLeftUeur = uint128(budget);
         a.collateralLeftUeur = uint128(collateral);
@@ -275,7 +275,7 @@ contract FlexReserve is Escrow, IFlexReserve {
         if (msg.sender != t.dso || !_registry.hasRole(FlexRoles.DSO, msg.sender)) {
             revert FlexReserveNotTenderDso(tender, msg.sender);
         }
-        AwardView storage a = _openAward(tender, offerIndex);
+        ReserveAwardView storage a = _openAward(tender, offerIndex);
         if (a.terminatedAt != 0) revert FlexReserveAwardTerminated(tender, offerIndex);
         TenderParams storage tp = t.params;
         if (powerW == 0 || powerW > a.quantityW) revert FlexReserveActivationInvalid("powerW");
@@ -323,7 +323,7 @@ contract FlexReserve is Escrow, IFlexReserve {
     function signalInability(uint256 activationId) external {
         ActivationView storage act = _ownPendingActivation(activationId);
         act.status = ActivationStatus.Inability;
-        AwardView storage a = _awards[act.tender][act.offerIndex];
+        ReserveAwardView storage a = _awards[act.tender][act.offerIndex];
         if (act.sequence == a.resolved) {
             _count(activationId, act, a);
             _drain(act.tender, act.offerIndex, a);
@@ -343,7 +343,7 @@ contract FlexReserve is Escrow, IFlexReserve {
             revert FlexReserveNotOpen(act.tender, uint256(act.start) + act.durationS, type(uint256).max);
         }
         if (meterHash == bytes32(0)) revert FlexReserveEvidenceMissing(activationId);
-        AwardView storage a = _awards[act.tender][act.offerIndex];
+        ReserveAwardView storage a = _awards[act.tender][act.offerIndex];
         if (a.closed) revert FlexReserveAwardClosed(act.tender, act.offerIndex);
         if (a.terminatedAt != 0) revert FlexReserveAwardTerminated(act.tender, act.offerIndex);
         if (act.sequence != a.resolved) revert FlexReserveActivationOutOfOrder(activationId, a.resolved);
@@ -352,7 +352,7 @@ contract FlexReserve is Escrow, IFlexReserve {
         act.deliveredWh = deliveredWh;
         act.meterHash = meterHash;
         TenderRecord storage t = _tenders[act.tender];
-        OfferView storage offer = _offers[act.tender][act.offerIndex].offer;
+        ReserveOfferView storage offer = _offers[act.tender][act.offerIndex].offer;
         uint256 utilisation = uint256(offer.utilisationPriceEurPerMwh) * deliveredWh;
         a.budgetLeftUeur -= uint128(utilisation); // within the budget: <= maxActivations full activations
         _payLocked(t.dso, offer.aggregator, utilisation);
@@ -373,7 +373,7 @@ contract FlexReserve is Escrow, IFlexReserve {
     }
 
     /// @dev Counts an inability whose turn has come: a failure and its penalty.
-    function _count(uint256 activationId, ActivationView storage act, AwardView storage a) private {
+    function _count(uint256 activationId, ActivationView storage act, ReserveAwardView storage a) private {
         TenderRecord storage t = _tenders[act.tender];
         address aggregator = _offers[act.tender][act.offerIndex].offer.aggregator;
         uint256 penalty = _penalise(a, aggregator, t.dso, uint256(t.params.inabilityPenaltyEurPerMw) * act.powerW);
@@ -385,7 +385,7 @@ contract FlexReserve is Escrow, IFlexReserve {
 
     /// @dev Counts the inabilities signalled meanwhile that follow the award's last resolved
     /// activation (each was the aggregator's own call: bounded by its own transactions).
-    function _drain(uint64 tender, uint32 offerIndex, AwardView storage a) private {
+    function _drain(uint64 tender, uint32 offerIndex, ReserveAwardView storage a) private {
         while (a.terminatedAt == 0 && a.resolved < a.activations) {
             uint256 next = _sequence[tender][offerIndex][a.resolved];
             ActivationView storage act = _activations[next];
@@ -394,7 +394,7 @@ contract FlexReserve is Escrow, IFlexReserve {
         }
     }
 
-    function _penalise(AwardView storage a, address aggregator, address dso, uint256 penalty)
+    function _penalise(ReserveAwardView storage a, address aggregator, address dso, uint256 penalty)
         private
         returns (uint256)
     {
@@ -405,7 +405,7 @@ contract FlexReserve is Escrow, IFlexReserve {
         return penalty;
     }
 
-    function _maybeTerminate(uint256 activationId, ActivationView storage act, AwardView storage a, uint8 maxFailures)
+    function _maybeTerminate(uint256 activationId, ActivationView storage act, ReserveAwardView storage a, uint8 maxFailures)
         private
     {
         if (a.failures >= maxFailures && a.terminatedAt == 0) {
@@ -425,7 +425,7 @@ contract FlexReserve is Escrow, IFlexReserve {
     /// @inheritdoc IFlexReserve
     function closeAward(uint64 tender, uint32 offerIndex) external {
         TenderRecord storage t = _tender(tender);
-        AwardView storage a = _openAward(tender, offerIndex);
+        ReserveAwardView storage a = _openAward(tender, offerIndex);
         TenderParams storage tp = t.params;
         uint256 periodEnd = uint256(tp.periodStart) + (uint256(tp.dayCount) - 1) * DAY_S + tp.dailyEndS;
         bool settled = a.resolved == a.activations || a.terminatedAt != 0;
@@ -438,14 +438,14 @@ contract FlexReserve is Escrow, IFlexReserve {
         a.closed = true;
         a.budgetLeftUeur = 0;
         a.collateralLeftUeur = 0;
-        OfferView storage offer = _offers[tender][offerIndex].offer;
+        ReserveOfferView storage offer = _offers[tender][offerIndex].offer;
         offer.status = OfferStatus.Released;
         _unlock(t.dso, budget);
         _unlock(offer.aggregator, collateral);
         emit AwardClosed(tender, offerIndex, budget, collateral);
     }
 
-    function _settleAvailability(uint64 tender, uint32 offerIndex, TenderRecord storage t, AwardView storage a)
+    function _settleAvailability(uint64 tender, uint32 offerIndex, TenderRecord storage t, ReserveAwardView storage a)
         private
     {
         TenderParams storage tp = t.params;
@@ -454,7 +454,7 @@ contract FlexReserve is Escrow, IFlexReserve {
         uint256 ended = cutoff < firstEnd ? 0 : (cutoff - firstEnd) / DAY_S + 1;
         if (ended > tp.dayCount) ended = tp.dayCount;
         if (ended <= a.daysPaid) return;
-        OfferView storage offer = _offers[tender][offerIndex].offer;
+        ReserveOfferView storage offer = _offers[tender][offerIndex].offer;
         uint256 amount = (ended - a.daysPaid)
             * _availabilityPerDay(offer.availabilityPriceEurPerMwH, a.quantityW, tp.dailyEndS - tp.dailyStartS);
         a.daysPaid = uint16(ended);
@@ -500,7 +500,7 @@ contract FlexReserve is Escrow, IFlexReserve {
         if (t.dso == address(0)) revert FlexReserveTenderUnknown(tender);
     }
 
-    function _openAward(uint64 tender, uint32 offerIndex) private view returns (AwardView storage a) {
+    function _openAward(uint64 tender, uint32 offerIndex) private view returns (ReserveAwardView storage a) {
         a = _awards[tender][offerIndex];
         if (a.quantityW == 0) revert FlexReserveNoAward(tender, offerIndex);
         if (a.closed) revert FlexReserveAwardClosed(tender, offerIndex);
@@ -521,7 +521,7 @@ contract FlexReserve is Escrow, IFlexReserve {
             revert FlexReserveActivationStatus(activationId, act.status);
         }
         if (block.timestamp >= act.start) revert FlexReserveNotOpen(act.tender, 0, act.start);
-        AwardView storage a = _awards[act.tender][act.offerIndex];
+        ReserveAwardView storage a = _awards[act.tender][act.offerIndex];
         if (a.closed) revert FlexReserveAwardClosed(act.tender, act.offerIndex);
         if (a.terminatedAt != 0) revert FlexReserveAwardTerminated(act.tender, act.offerIndex);
     }
@@ -544,12 +544,12 @@ contract FlexReserve is Escrow, IFlexReserve {
     }
 
     /// @inheritdoc IFlexReserve
-    function offerOf(uint64 tender, uint32 offerIndex) external view returns (OfferView memory) {
+    function offerOf(uint64 tender, uint32 offerIndex) external view returns (ReserveOfferView memory) {
         return _offers[tender][offerIndex].offer;
     }
 
     /// @inheritdoc IFlexReserve
-    function awardOf(uint64 tender, uint32 offerIndex) external view returns (AwardView memory) {
+    function awardOf(uint64 tender, uint32 offerIndex) external view returns (ReserveAwardView memory) {
         return _awards[tender][offerIndex];
     }
 

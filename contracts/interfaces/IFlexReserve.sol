@@ -100,7 +100,7 @@ interface IFlexReserve is IEscrow {
     }
 
     /// @notice An offer as stored.
-    struct OfferView {
+    struct ReserveOfferView {
         address aggregator;
         uint32 version;
         OfferStatus status;
@@ -113,7 +113,7 @@ interface IFlexReserve is IEscrow {
     }
 
     /// @notice An award (the awarded part of an offer) as stored.
-    struct AwardView {
+    struct ReserveAwardView {
         uint64 quantityW;
         uint16 activations; // requested
         uint16 resolved; // counted, in order (inability, delivered, failed)
@@ -328,10 +328,10 @@ interface IFlexReserve is IEscrow {
     function tenderNumber(bytes32 tenderId) external view returns (uint64);
 
     /// @notice An offer.
-    function offerOf(uint64 tender, uint32 offerIndex) external view returns (OfferView memory);
+    function offerOf(uint64 tender, uint32 offerIndex) external view returns (ReserveOfferView memory);
 
     /// @notice An award (zero when the offer has none).
-    function awardOf(uint64 tender, uint32 offerIndex) external view returns (AwardView memory);
+    function awardOf(uint64 tender, uint32 offerIndex) external view returns (ReserveAwardView memory);
 
     /// @notice An activation.
     function activationOf(uint256 activationId) external view returns (ActivationView memory);

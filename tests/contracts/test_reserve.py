@@ -304,7 +304,7 @@ def test_activation_requests_revert_for_attackers_and_outside_the_contract(env, 
     s = rs.awarded()
     t, p, o1 = s["tender"], s["p"], s["o1"]
     start = rs.at(p, 2, "17:30")
-    env.sleep_until(start - 3600)
+    env.sleep_until(start - 7200)  # notice is no issue until the notice case below
     with reverts("FlexReserveNotTenderDso"):  # another DSO
         rs.c.requestActivation(t, o1, start, 3600, 10_000, {"from": env.brp})
     with reverts("FlexReserveNotTenderDso"):  # the aggregator itself
