@@ -13,7 +13,7 @@ times the response, never below zero.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -76,8 +76,9 @@ def _at(day: int, hhmm: str) -> datetime:
     return datetime(FIRST_DAY.year, FIRST_DAY.month, day, h, m, tzinfo=OFFSET)
 
 
-def demo_files(profiles: Mapping[str, list[int]]) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """(reserve file, activations file, meter data CSV) of the demo."""
+def demo_files(profiles: Mapping[str, list[int]], steps: Sequence[Step] = STEPS
+               ) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """(reserve file, activations file, meter data CSV) of the demo (or of other `steps`)."""
     reserve: dict[str, Any] = {
         "schema": "flexmarket.reserve/1",
         "name": "PowerCut Urgent on T1, June 2016 evenings (SimBench meter data)",
@@ -110,7 +111,7 @@ def demo_files(profiles: Mapping[str, list[int]]) -> tuple[dict[str, Any], dict[
     }
     series = {a: list(v) for a, v in profiles.items()}
     activations = []
-    for s in STEPS:
+    for s in steps:
         start = _at(s.day, s.start)
         row: dict[str, Any] = {
             "id": s.id, "offer": s.offer,
