@@ -5,6 +5,7 @@
                                           a whole market session on a chain
     flexmarket needs --grid G --day D [--json]       DSO needs found by power flow
     flexmarket baseline --meter FILE ... [--json]    an asset's baseline (metering)
+    flexmarket reserve clear|check|settle ...        the reserve market (no chain)
     flexmarket index --rpc URL [--db URL] [--deployment FILE] [--follow] [--json]
                                           events of the chain into SQLite/PostgreSQL
     flexmarket serve [--rpc URL] [--db URL] [--port N] [--host H] [--deployment FILE]
@@ -505,6 +506,9 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
     from flexmarket import capacity_limits
 
     capacity_limits.add_parser(sub, HelpFormatter)
+    from flexmarket import reserve
+
+    reserve.add_parser(sub, HelpFormatter)
 
     p = command(
         "needs", cmd_needs,

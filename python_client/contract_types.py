@@ -15,6 +15,40 @@ from python_client.contract_enum import ContractEnum as ContractEnum
 from python_client.contract_enum import labels as labels
 
 
+class OfferStatus(ContractEnum):
+    """Life of a reserve offer: submitted (versions 1, 2, ... by modification),
+    cancelled before gate closure, awarded (wholly or in part), or released (its
+    collateral returned: not awarded, or the award closed).
+    (contracts/interfaces/IFlexReserve.sol)
+    """
+
+    __solidity_names__ = ("None", "Open", "Cancelled", "Awarded", "Released")
+
+    NONE = 0
+    OPEN = 1
+    CANCELLED = 2
+    AWARDED = 3
+    RELEASED = 4
+
+
+class ActivationStatus(ContractEnum):
+    """Life of an activation: requested by the DSO, acknowledged by the aggregator,
+    inability signalled before the start (a failure once the award's earlier activations
+    are resolved), delivered or failed (from the metering operator's delivered energy).
+    One requested after the start of the activation that ended the contract stays
+    unresolved. (contracts/interfaces/IFlexReserve.sol)
+    """
+
+    __solidity_names__ = ("None", "Requested", "Acknowledged", "Inability", "Delivered", "Failed")
+
+    NONE = 0
+    REQUESTED = 1
+    ACKNOWLEDGED = 2
+    INABILITY = 3
+    DELIVERED = 4
+    FAILED = 5
+
+
 class AssetType(ContractEnum):
     """Kind of a flexible asset, as in the scenario file (`load | generation |
     storage`). (contracts/types/FlexTypes.sol)
@@ -124,6 +158,16 @@ FAILURES_TO_SUSPEND: Final = 4
 COMMIT_GAS: Final = 100_000
 # FlexRelay (contracts/FlexRelay.sol)
 BATCH_GAS: Final = 150_000
+# FlexReserve (contracts/FlexReserve.sol)
+QUARTER_S: Final = 900
+# FlexReserve (contracts/FlexReserve.sol)
+DAY_S: Final = 86_400
+# FlexReserve (contracts/FlexReserve.sol)
+WATTS_LIMIT: Final = 1_000_000_000_000
+# FlexReserve (contracts/FlexReserve.sol)
+MAX_DAYS: Final = 366
+# FlexReserve (contracts/FlexReserve.sol)
+CLOSE_GRACE_S: Final = 604_800
 
 
 class AssetView(NamedTuple):

@@ -1,4 +1,5 @@
-"""Deploy FlexToken, FlexRegistry and FlexMarket; write deployments/<chain_id>.json.
+"""Deploy FlexToken, FlexRegistry, FlexMarket and FlexReserve (the reserve market, on the same
+token and registry: docs/reserve.md); write deployments/<chain_id>.json.
 
     brownie run scripts/deploy.py                     # throw-away anvil (make deploy-local)
     brownie run scripts/deploy.py --network <id>      # any network brownie knows
@@ -11,7 +12,7 @@ build/artifacts (python_client/artifacts.py): it never imports brownie.
 import json
 from pathlib import Path
 
-from brownie import FlexMarket, FlexRegistry, FlexToken, accounts, chain, network
+from brownie import FlexMarket, FlexRegistry, FlexReserve, FlexToken, accounts, chain, network
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +27,7 @@ def deploy(admin):
 def main():
     admin = accounts[0]
     token, registry, market = deploy(admin)
+    reserve = FlexReserve.deploy(token, registry, {"from": admin})
     record = {
         "chain_id": chain.id,
         "network": network.show_active(),
@@ -35,11 +37,13 @@ def main():
             "FlexToken": token.address,
             "FlexRegistry": registry.address,
             "FlexMarket": market.address,
+            "FlexReserve": reserve.address,
         },
         "tx": {
             "FlexToken": token.tx.txid,
             "FlexRegistry": registry.tx.txid,
             "FlexMarket": market.tx.txid,
+            "FlexReserve": reserve.tx.txid,
         },
     }
     out = ROOT / "deployments" / f"{chain.id}.json"

@@ -14,7 +14,7 @@ from web3 import Web3
 from python_client import artifacts, localchain
 
 ROOT = Path(__file__).resolve().parents[2]
-DEPLOYED = ("FlexToken", "FlexRegistry", "FlexMarket")
+DEPLOYED = ("FlexToken", "FlexRegistry", "FlexMarket", "FlexReserve")
 
 
 @pytest.fixture(scope="module")
