@@ -47,7 +47,9 @@ class Curve(_Strict):
     demand: list[tuple[Price, Watts]]
 
 
-class Order(_Strict):
+class OrderTerms(_Strict):
+    """An order as an aggregator gave it and as it was forwarded (`oracle.wholesale.orders`)."""
+
     id: Id
     participant: Id
     zone: Id
@@ -55,6 +57,11 @@ class Order(_Strict):
     mtu: Annotated[int, Field(ge=0)]
     quantity_w: Watts
     limit_ct_per_mwh: Price
+
+
+class Order(OrderTerms):
+    """One of our forwarded orders with the exchange's answer."""
+
     accepted_w: Watts
     payment_ueur: int
 
