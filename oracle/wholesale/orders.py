@@ -307,12 +307,12 @@ def check_forwarded(results: WholesaleResults, forwarded: Sequence[OrderTerms],
                                  f"zone's {r.max_sell_w} W and {r.max_buy_w} W"))
     allowed = {(r.zone, r.mtu): r for r in records}
     used: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: {"sell": 0, "buy": 0})
-    for o in forwarded:
-        used[o.zone, o.mtu][o.side] += o.quantity_w
+    for f in forwarded:
+        used[f.zone, f.mtu][f.side] += f.quantity_w
     for (zone, mtu), u in sorted(used.items()):
-        r = allowed.get((zone, mtu))
+        record = allowed.get((zone, mtu))
         for side in ("sell", "buy"):
-            cap = 0 if r is None else (r.sell_w if side == "sell" else r.buy_w)
+            cap = 0 if record is None else (record.sell_w if side == "sell" else record.buy_w)
             if u[side] > cap:
                 out.append(Violation(5, f"mtu {mtu} zone {zone}", f"{u[side]} W of {side}s "
                                      f"forwarded, the grid check allowed {cap} W"))
