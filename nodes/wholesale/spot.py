@@ -124,6 +124,14 @@ class SpotIntermediary:
         self._forwarded = True
         return decision.book_hash(self.book)
 
+    def resume(self) -> GridDecision:
+        """A node restarted after it forwarded the book (gate closure passed): the decision
+        is recomputed from the book (deterministic: the same forwarded orders and hash) and
+        the book is taken as sent, so it is never sent again."""
+        decision = self.check()
+        self._forwarded = True
+        return decision
+
     def import_results(self) -> WholesaleResults:
         """The exchange's answer as a results file (WholesaleFileError when malformed)."""
         if not self._forwarded or self._decision is None:

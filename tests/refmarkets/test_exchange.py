@@ -52,7 +52,7 @@ def test_orders_in_then_close_then_results_and_own_trades_only(client):
     trades = client.get("/auctions/DA-1/trades", headers=MEMBER).json()["trades"]
     assert [t["client_order_id"] for t in trades] == ["O1", "O2"]  # not the rival's R1
     o1 = trades[0]
-    assert o1["accepted_w"] == (40_000 if 9_000 < prices[17] else 0)
+    assert o1["accepted_w"] == (40_000 if prices[17] > 9_000 else 0)
     assert o1["payment_ueur"] == o1["accepted_w"] * 60 * prices[17] // 6000
 
 
