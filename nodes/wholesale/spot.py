@@ -32,6 +32,7 @@ from oracle.wholesale.orders import (
     grid_check,
     refuse_failing,
 )
+from oracle.wholesale.results import AuctionTerms
 
 
 class IntermediaryError(NodeError):
@@ -147,13 +148,9 @@ class SpotIntermediary:
             raise IntermediaryError("nothing was checked or forwarded yet")
         b = self.book
         violations = verify_results(results)
-        head = {"exchange": b.exchange, "auction": b.auction, "mtus": b.mtus,
-                "mtu_minutes": b.mtu_minutes, "delivery_start": b.delivery_start,
-                "price_floor_ct_per_mwh": b.price_floor_ct_per_mwh,
-                "price_cap_ct_per_mwh": b.price_cap_ct_per_mwh}
         violations += [Violation(5, "auction", f"{k} is {getattr(results, k)!r}, the "
-                                 f"forwarded book's {v!r}")
-                       for k, v in head.items() if getattr(results, k) != v]
+                                 f"forwarded book's {getattr(b, k)!r}")
+                       for k in AuctionTerms.model_fields if getattr(results, k) != getattr(b, k)]
         violations += check_forwarded(results, self._decision.forwarded,
                                       self._decision.records)
         return Verdict(results, violations, self._decision.book_hash(b))

@@ -46,18 +46,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from oracle.canonical import canonical_json, keccak_hex
 from oracle.jsonio import parse_model, read_document
 from oracle.wholesale.results import (
-    MAX_MTUS,
+    AuctionTerms,
     Id,
     OrderTerms,
-    Price,
     Watts,
     WholesaleFileError,
     WholesaleResults,
+    repeated_ids,
 )
 from oracle.wholesale.verify import Violation
 
@@ -89,47 +89,26 @@ class GridRef(_Strict):
     zones: Literal["feeder", "trafo"] = "feeder"
 
 
-class OrderBook(_Strict):
+class OrderBook(AuctionTerms):
     schema_: Literal["flexmarket.wholesale-orders/1"] = Field(alias="schema")
-    exchange: Id
-    auction: Id
-    delivery_start: AwareDatetime
-    mtu_minutes: Annotated[int, Field(ge=1, le=1440)]
-    mtus: Annotated[int, Field(ge=1, le=MAX_MTUS)]
-    price_floor_ct_per_mwh: Price = -50_000
-    price_cap_ct_per_mwh: Price = 400_000
     volume_step_w: Annotated[int, Field(ge=1, le=10**9)] = 1
     zones: list[ZoneLimit]
     grid: GridRef | None = None
     orders: list[OrderTerms] = Field(default_factory=list)
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
     def zone_map(self) -> dict[str, ZoneLimit]:
         return {z.id: z for z in self.zones}
 
 
 def _problems(b: OrderBook) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
-    if b.price_cap_ct_per_mwh < b.price_floor_ct_per_mwh:
-        problems.append(("price_cap_ct_per_mwh", f"{b.price_cap_ct_per_mwh} is below the floor "
-                         f"{b.price_floor_ct_per_mwh}"))
-    zones: dict[str, int] = {}
+    problems = b.terms_problems() + repeated_ids("zones", [z.id for z in b.zones])
     for i, z in enumerate(b.zones):
-        if z.id in zones:
-            problems.append((f"zones[{i}].id", f"{z.id!r} again (zones[{zones[z.id]}])"))
-        zones.setdefault(z.id, i)
         for name in ("max_sell_w", "max_buy_w"):
             value = getattr(z, name)
             if isinstance(value, list) and len(value) != b.mtus:
                 problems.append((f"zones[{i}].{name}", f"has {len(value)} values, the auction "
                                  f"has {b.mtus} MTUs (one value, or one per MTU)"))
-    ids: dict[str, int] = {}
-    for k, o in enumerate(b.orders):
-        if o.id in ids:
-            problems.append((f"orders[{k}].id", f"{o.id!r} again (orders[{ids[o.id]}])"))
-        ids.setdefault(o.id, k)
-    return problems
+    return problems + repeated_ids("orders", [o.id for o in b.orders])
 
 
 def parse_orders(data: str | bytes | Mapping[str, Any]) -> OrderBook:
@@ -178,10 +157,7 @@ class GridDecision:
 
     def book_document(self, book: OrderBook) -> dict[str, Any]:
         """The forwarded book as hashed: the auction and the orders that went out."""
-        head = book.model_dump(mode="json", by_alias=True,
-                               include={"exchange", "auction", "delivery_start", "mtu_minutes",
-                                        "mtus", "price_floor_ct_per_mwh",
-                                        "price_cap_ct_per_mwh"})
+        head = book.model_dump(mode="json", include=set(AuctionTerms.model_fields))
         return {**head, "schema": BOOK_SCHEMA,
                 "orders": [o.model_dump(mode="json") for o in self.forwarded]}
 
