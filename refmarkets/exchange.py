@@ -9,9 +9,7 @@ auction until gate closure, the operator closes it, the exchange clears every MT
 own trades. flexmarket reaches it only through `nodes.wholesale.adapter`, as it would a
 real exchange's API.
 
-The API (JSON; errors `{"status", "title", "detail", "errors": [{"field", "reason"}]}`,
-422 naming the field, 401/403 for a missing or wrong key, 404, 409 out of phase; never a
-5xx for bad input):
+The API (JSON; errors as every reference platform's, `refmarkets.web`):
 
 - `GET /health`;
 - `GET /auctions/{id}`: the auction's parameters and status (`open`, `closed`);
@@ -25,60 +23,42 @@ The API (JSON; errors `{"status", "title", "detail", "errors": [{"field", "reaso
   `payment_ueur` (sells are paid it, buys pay it: `oracle.wholesale.payment_ueur`).
 
 Keys come from the environment, never the command line (which `ps` shows):
-`REFEXCHANGE_MEMBERS` = `name=key[,name=key...]`, `REFEXCHANGE_OPERATOR_KEY`.
+`REFMARKETS_MEMBERS` = `name=key[,name=key...]`, `REFMARKETS_OPERATOR_KEY`
+(`refmarkets.web`, shared by every reference platform).
 """
 
 from __future__ import annotations
 
 import argparse
-import hmac
-import os
-import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Header, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI, Header
+from pydantic import Field
 
 from oracle.wholesale import payment_ueur
 from refmarkets.background import BackgroundError, BackgroundOrder, generate, load
 from refmarkets.clearing import MtuClearing, StepOrder, clear_mtu
+from refmarkets.web import (
+    PRICE_LIMIT_CT,
+    PlatformProblem,
+    Strict,
+    check_operator,
+    fail,
+    install_errors,
+    keys_from_env,
+    member_of,
+    serve,
+)
 
-PRICE_LIMIT_CT = 10**9
 MAX_ORDERS_PER_BATCH = 200_000
 MAX_ORDERS_PER_MEMBER = 1_000_000
 
 
-class ExchangeProblem(Exception):
-    def __init__(self, status: int, detail: str, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.field = status, detail, field
-
-
-TITLES = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-          409: "Conflict", 422: "Unprocessable content"}
-
-
-def _body(status: int, detail: str, errors: list[dict[str, str]] | None = None
-          ) -> dict[str, Any]:
-    out: dict[str, Any] = {"status": status, "title": TITLES.get(status, "Error"),
-                           "detail": detail}
-    if errors:
-        out["errors"] = errors
-    return out
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class OrderIn(_Strict):
+class OrderIn(Strict):
     client_order_id: Annotated[str, Field(min_length=1, max_length=200)]
     side: Literal["sell", "buy"]
     mtu: Annotated[int, Field(ge=0)]
@@ -86,7 +66,7 @@ class OrderIn(_Strict):
     limit_ct_per_mwh: Annotated[int, Field(ge=-PRICE_LIMIT_CT, le=PRICE_LIMIT_CT)]
 
 
-class OrderBatch(_Strict):
+class OrderBatch(Strict):
     orders: Annotated[list[OrderIn], Field(min_length=1, max_length=MAX_ORDERS_PER_BATCH)]
 
 
@@ -112,25 +92,6 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _member(state: _State, authorization: str | None) -> str:
-    key = (authorization or "").removeprefix("Bearer ").strip()
-    if not key:
-        raise ExchangeProblem(401, "a member key is needed (Authorization: Bearer KEY)",
-                              "Authorization")
-    for name, expected in sorted(state.members.items()):
-        if hmac.compare_digest(key.encode(), expected.encode()):
-            return name
-    raise ExchangeProblem(403, "no member holds this key", "Authorization")
-
-
-def _operator(state: _State, authorization: str | None) -> None:
-    key = (authorization or "").removeprefix("Bearer ").strip()
-    if not key:
-        raise ExchangeProblem(401, "the operator key is needed", "Authorization")
-    if not hmac.compare_digest(key.encode(), state.operator_key.encode()):
-        raise ExchangeProblem(403, "not the operator key", "Authorization")
-
-
 def _clear(state: _State) -> list[MtuClearing]:
     c = state.config
     per_mtu: list[list[StepOrder]] = [[] for _ in range(c.mtus)]
@@ -149,27 +110,11 @@ def create_app(config: AuctionConfig, background: list[BackgroundOrder],
     state = _State(config, background, dict(members), operator_key)
     app = FastAPI(title=f"{config.exchange} (reference day-ahead exchange)")
 
-    @app.exception_handler(ExchangeProblem)
-    async def _problem(request: Request, exc: ExchangeProblem) -> JSONResponse:
-        errors = [{"field": exc.field, "reason": exc.detail}] if exc.field else None
-        return JSONResponse(_body(exc.status, exc.detail, errors), status_code=exc.status)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": ".".join(str(p) for p in e["loc"] if p != "body") or "body",
-                   "reason": str(e["msg"])} for e in exc.errors()]
-        first = errors[0] if errors else {"field": "body", "reason": "invalid"}
-        return JSONResponse(_body(422, f"{first['field']}: {first['reason']}", errors),
-                            status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(_body(exc.status_code, str(exc.detail)),
-                            status_code=exc.status_code)
+    install_errors(app)
 
     def auction(auction_id: str) -> AuctionConfig:
         if auction_id != config.auction_id:
-            raise ExchangeProblem(404, f"no auction {auction_id!r}", "auction_id")
+            raise PlatformProblem(404, f"no auction {auction_id!r}", "auction_id")
         return config
 
     @app.get("/health")
@@ -189,26 +134,26 @@ def create_app(config: AuctionConfig, background: list[BackgroundOrder],
     def post_orders(auction_id: str, batch: OrderBatch,
                     authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         c = auction(auction_id)
-        member = _member(state, authorization)
+        member = member_of(state.members, authorization)
         with state.lock:
             if state.cleared is not None:
-                raise ExchangeProblem(409, f"auction {auction_id} is closed: no order is "
+                raise PlatformProblem(409, f"auction {auction_id} is closed: no order is "
                                       "taken after gate closure")
             held = state.orders.setdefault(member, [])
             ids = {o.client_order_id for o in held}
             if len(held) + len(batch.orders) > MAX_ORDERS_PER_MEMBER:
-                raise ExchangeProblem(422, f"a member may hold {MAX_ORDERS_PER_MEMBER} orders",
+                raise PlatformProblem(422, f"a member may hold {MAX_ORDERS_PER_MEMBER} orders",
                                       "orders")
             for k, o in enumerate(batch.orders):
                 if o.mtu >= c.mtus:
-                    raise ExchangeProblem(422, f"{o.mtu} is not an MTU of the auction (0 to "
+                    raise PlatformProblem(422, f"{o.mtu} is not an MTU of the auction (0 to "
                                           f"{c.mtus - 1})", f"orders.{k}.mtu")
                 if not c.floor_ct_per_mwh <= o.limit_ct_per_mwh <= c.cap_ct_per_mwh:
-                    raise ExchangeProblem(422, f"{o.limit_ct_per_mwh} is outside the floor "
+                    raise PlatformProblem(422, f"{o.limit_ct_per_mwh} is outside the floor "
                                           f"{c.floor_ct_per_mwh} and the cap "
                                           f"{c.cap_ct_per_mwh}", f"orders.{k}.limit_ct_per_mwh")
                 if o.client_order_id in ids:
-                    raise ExchangeProblem(409, f"order {o.client_order_id!r} was already sent: "
+                    raise PlatformProblem(409, f"order {o.client_order_id!r} was already sent: "
                                           "an order is never changed",
                                           f"orders.{k}.client_order_id")
                 ids.add(o.client_order_id)
@@ -220,17 +165,17 @@ def create_app(config: AuctionConfig, background: list[BackgroundOrder],
     def get_orders(auction_id: str,
                    authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         auction(auction_id)
-        member = _member(state, authorization)
+        member = member_of(state.members, authorization)
         return {"orders": [o.model_dump() for o in state.orders.get(member, [])]}
 
     @app.post("/auctions/{auction_id}/close")
     def close(auction_id: str,
               authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         auction(auction_id)
-        _operator(state, authorization)
+        check_operator(state.operator_key, authorization)
         with state.lock:
             if state.cleared is not None:
-                raise ExchangeProblem(409, f"auction {auction_id} is already closed")
+                raise PlatformProblem(409, f"auction {auction_id} is already closed")
             state.cleared = _clear(state)
         return {"auction_id": auction_id, "status": "closed",
                 "prices_ct_per_mwh": [m.price_ct_per_mwh for m in state.cleared]}
@@ -238,7 +183,7 @@ def create_app(config: AuctionConfig, background: list[BackgroundOrder],
     def cleared(auction_id: str) -> list[MtuClearing]:
         auction(auction_id)
         if state.cleared is None:
-            raise ExchangeProblem(409, f"auction {auction_id} is not cleared yet")
+            raise PlatformProblem(409, f"auction {auction_id} is not cleared yet")
         return state.cleared
 
     @app.get("/auctions/{auction_id}/results")
@@ -254,7 +199,7 @@ def create_app(config: AuctionConfig, background: list[BackgroundOrder],
     def trades(auction_id: str,
                authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         mtus = cleared(auction_id)
-        member = _member(state, authorization)
+        member = member_of(state.members, authorization)
         out = []
         for o in state.orders.get(member, []):
             m = mtus[o.mtu]
@@ -265,17 +210,6 @@ def create_app(config: AuctionConfig, background: list[BackgroundOrder],
         return {"auction_id": auction_id, "member": member, "trades": out}
 
     return app
-
-
-def parse_members(text: str) -> dict[str, str]:
-    """`name=key,name=key` (REFEXCHANGE_MEMBERS) as a dict; ValueError naming the entry."""
-    out: dict[str, str] = {}
-    for entry in filter(None, (e.strip() for e in text.split(","))):
-        name, sep, key = entry.partition("=")
-        if not sep or not name or not key:
-            raise ValueError(f"REFEXCHANGE_MEMBERS: {name or entry!r} needs name=key")
-        out[name] = key
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,10 +228,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--background", help="a refmarkets.background/1 file (else from --seed)")
     args = p.parse_args(argv)
 
-    def fail(message: str) -> int:
-        print(f"error: {message}", file=sys.stderr)
-        return 2
-
     try:
         start = datetime.fromisoformat(args.delivery_start)
     except ValueError:
@@ -310,22 +240,16 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"--floor/--cap: need -10^9 <= floor <= cap <= 10^9, got {args.floor}, "
                     f"{args.cap}")
     try:
-        members = parse_members(os.environ.get("REFEXCHANGE_MEMBERS", ""))
+        members, operator_key = keys_from_env()
         background = (load(Path(args.background), args.mtus, args.floor, args.cap)
                       if args.background else
                       generate(args.seed, args.mtus, args.mtu_minutes, args.floor, args.cap))
     except (ValueError, BackgroundError) as exc:
         return fail(str(exc))
-    operator_key = os.environ.get("REFEXCHANGE_OPERATOR_KEY", "")
-    if not operator_key:
-        return fail("REFEXCHANGE_OPERATOR_KEY: the operator's key is needed")
     config = AuctionConfig(args.auction_id, args.exchange, start, args.mtus, args.mtu_minutes,
                            args.floor, args.cap)
-    import uvicorn
-
-    uvicorn.run(create_app(config, background, members, operator_key), host=args.host,
-                port=args.port, log_level="warning")
-    return 0
+    return serve(lambda: create_app(config, background, members, operator_key), args.host,
+                 args.port)
 
 
 if __name__ == "__main__":

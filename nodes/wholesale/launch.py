@@ -109,8 +109,8 @@ def start_reference_exchange(
 def _start_once(host: str, port: int, auction_id: str, args: list[str], timeout_s: float
                 ) -> ReferenceExchange:
     member_key, operator_key = secrets.token_hex(16), secrets.token_hex(16)
-    env = {**os.environ, "REFEXCHANGE_MEMBERS": f"{MEMBER}={member_key}",
-           "REFEXCHANGE_OPERATOR_KEY": operator_key}
+    env = {**os.environ, "REFMARKETS_MEMBERS": f"{MEMBER}={member_key}",
+           "REFMARKETS_OPERATOR_KEY": operator_key}
     errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by ReferenceExchange.stop()
     process = subprocess.Popen(
         [sys.executable, "-m", "refmarkets.exchange", "--host", host, "--port", str(port),

@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from refmarkets.background import generate
-from refmarkets.exchange import AuctionConfig, create_app, parse_members
+from refmarkets.exchange import AuctionConfig, create_app
+from refmarkets.web import parse_members
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = AuctionConfig("DA-1", "Reference Exchange",
@@ -91,7 +92,7 @@ def test_keys_roles_phases_and_no_order_changed(client):
 
 def test_members_are_parsed_naming_a_bad_entry():
     assert parse_members("a=1, b=2") == {"a": "1", "b": "2"}
-    with pytest.raises(ValueError, match="REFEXCHANGE_MEMBERS: 'b'"):
+    with pytest.raises(ValueError, match="REFMARKETS_MEMBERS: 'b'"):
         parse_members("a=1,b")
 
 
@@ -99,12 +100,12 @@ def test_members_are_parsed_naming_a_bad_entry():
     (["--delivery-start", "2026-05-26"], {}, "--delivery-start"),
     (["--floor", "10", "--cap", "5"], {}, "--floor/--cap"),
     (["--background", "/nonexistent.json"], {}, "/nonexistent.json"),
-    ([], {"REFEXCHANGE_OPERATOR_KEY": ""}, "REFEXCHANGE_OPERATOR_KEY"),
+    ([], {"REFMARKETS_OPERATOR_KEY": ""}, "REFMARKETS_OPERATOR_KEY"),
 ])
 def test_the_command_exits_2_naming_the_bad_argument(args, env, message):
     run = subprocess.run(
         [sys.executable, "-m", "refmarkets.exchange", "--port", "1", *args],
         capture_output=True, text=True, cwd=ROOT, timeout=60,
-        env={**os.environ, "REFEXCHANGE_OPERATOR_KEY": "k", **env})
+        env={**os.environ, "REFMARKETS_OPERATOR_KEY": "k", **env})
     assert run.returncode == 2
     assert message in run.stderr and "Traceback" not in run.stderr
