@@ -4,7 +4,9 @@
 parameters, sending orders (all or nothing, never changed afterwards) and, after the
 exchange's clearing, its prices, its aggregated curves of every order, and our trades.
 `HttpExchangeAdapter` speaks the reference exchange's API (`refmarkets.exchange`); a real
-exchange's API gets an adapter of its own with the same methods. `import_results` turns an
+exchange's API gets an adapter of its own with the same methods. `MfrrAdapter` and
+`HttpMfrrAdapter` are the same for a balancing platform (`refmarkets.mfrr`): its
+parameters, our product bids in, our activations out. `import_results` turns an
 exchange's answer into our `flexmarket.wholesale-results/1` file, putting back what only we
 know (each order's participant and zone), so every node can verify it.
 """
@@ -19,6 +21,7 @@ import httpx
 
 from nodes.errors import NodeError
 from oracle.wholesale import WholesaleResults, parse_results
+from oracle.wholesale.mfrr import Activation, Product
 from oracle.wholesale.orders import OrderBook
 from oracle.wholesale.results import RESULTS_SCHEMA, OrderTerms
 
@@ -73,13 +76,13 @@ class ExchangeAdapter(Protocol):
     def results(self) -> ExchangeResults: ...
 
 
-class HttpExchangeAdapter:
-    """The reference exchange's HTTP API (`refmarkets.exchange`) for one auction."""
+class HttpClient:
+    """A member's JSON calls to a reference platform: its key as a bearer token, a refusal
+    or an unreachable platform as ExchangeError with the platform's own words."""
 
-    def __init__(self, base_url: str, auction_id: str, member_key: str, *,
-                 timeout_s: float = 30.0, client: httpx.Client | None = None) -> None:
+    def __init__(self, base_url: str, member_key: str, *, timeout_s: float = 30.0,
+                 client: httpx.Client | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.auction_id = auction_id
         self._key = member_key
         self._client = client or httpx.Client(timeout=timeout_s)
 
@@ -87,7 +90,7 @@ class HttpExchangeAdapter:
         self._client.close()
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        url = f"{self.base_url}/auctions/{self.auction_id}{path}"
+        url = f"{self.base_url}{path}"
         try:
             r = self._client.request(method, url, json=body,
                                      headers={"Authorization": f"Bearer {self._key}"})
@@ -103,6 +106,16 @@ class HttpExchangeAdapter:
             return r.json()
         except ValueError as exc:
             raise ExchangeError(r.status_code, f"{method} {url}: not JSON") from exc
+
+
+class HttpExchangeAdapter(HttpClient):
+    """The reference exchange's HTTP API (`refmarkets.exchange`) for one auction."""
+
+    def __init__(self, base_url: str, auction_id: str, member_key: str, *,
+                 timeout_s: float = 30.0, client: httpx.Client | None = None) -> None:
+        super().__init__(f"{base_url.rstrip('/')}/auctions/{auction_id}", member_key,
+                         timeout_s=timeout_s, client=client)
+        self.auction_id = auction_id
 
     def auction(self) -> AuctionInfo:
         a = self._call("GET", "")
@@ -156,3 +169,59 @@ def import_results(book: OrderBook, forwarded: Sequence[OrderTerms], info: Aucti
         "mtus": info.mtus, "price_floor_ct_per_mwh": info.price_floor_ct_per_mwh,
         "price_cap_ct_per_mwh": info.price_cap_ct_per_mwh, "curves": answer.curves,
         "prices_ct_per_mwh": answer.prices_ct_per_mwh, "orders": orders})
+
+
+# --------------------------------------------------------------------------- mFRR
+
+
+@dataclass(frozen=True)
+class PlatformInfo:
+    platform: str
+    delivery_start: str
+    quarters: int
+    price_floor_ct_per_mwh: int
+    price_cap_ct_per_mwh: int
+    product_step_w: int
+    open: bool
+
+
+class MfrrAdapter(Protocol):
+    """What the mFRR intermediary needs of a balancing platform (MARI, a reference one)."""
+
+    def platform(self) -> PlatformInfo: ...
+
+    def submit(self, products: Sequence[Product]) -> None: ...
+
+    def activations(self) -> list[Activation]: ...
+
+
+class HttpMfrrAdapter(HttpClient):
+    """The reference mFRR platform's HTTP API (`refmarkets.mfrr`)."""
+
+    def __init__(self, base_url: str, member_key: str, *, timeout_s: float = 30.0,
+                 client: httpx.Client | None = None) -> None:
+        super().__init__(base_url, member_key, timeout_s=timeout_s, client=client)
+
+    def platform(self) -> PlatformInfo:
+        a = self._call("GET", "/platform")
+        try:
+            return PlatformInfo(a["platform"], a["delivery_start"], a["quarters"],
+                                a["price_floor_ct_per_mwh"], a["price_cap_ct_per_mwh"],
+                                a["product_step_w"], a["status"] == "open")
+        except (KeyError, TypeError) as exc:
+            raise ExchangeError(200, f"the platform's parameters lack {exc}") from None
+
+    def submit(self, products: Sequence[Product]) -> None:
+        for i in range(0, len(products), BATCH):
+            self._call("POST", "/bids", {"bids": [
+                {"client_bid_id": p.id, "direction": p.direction, "quarter": p.quarter,
+                 "quantity_w": p.quantity_w, "price_ct_per_mwh": p.price_ct_per_mwh,
+                 "divisible": p.divisible} for p in products[i:i + BATCH]]})
+
+    def activations(self) -> list[Activation]:
+        answer = self._call("GET", "/activations")
+        try:
+            return [Activation(a["client_bid_id"], a["activated_w"], a["price_ct_per_mwh"],
+                               a["payment_ueur"]) for a in answer["activations"]]
+        except (KeyError, TypeError) as exc:
+            raise ExchangeError(200, f"the platform's activations lack {exc}") from None
