@@ -91,7 +91,8 @@ def test_a_right_answer_is_split_to_the_local_bids_in_merit_order():
                                                             "P-0-up-d-1": MW}))
     assert violations == []
     assert [(s.bid, s.activated_w, s.payment_ueur) for s in splits] == [
-        ("B", MW, 15_000_000), ("B", 500_000, 7_500_000), ("A", 500_000, 7_500_000)]
+        ("B", MW, 15_000_000), ("B", 500_000, 7_500_000), ("A", 500_000, 7_500_000),
+        ("A", 0, 0)]  # 3 MW make three products; the third is not activated
     by_bid: dict[str, int] = {}
     for s in splits:
         by_bid[s.bid] = by_bid.get(s.bid, 0) + s.activated_w
