@@ -11,6 +11,12 @@ curtailed and refused, the records and the book hash. Exit 0, 2 for a malformed 
 whole day-ahead round against the reference exchange started as its own process: grid
 check, forwarding, gate closure and clearing, import, checks 1-5. Exit 0 when the results
 hold, 1 with the violations, 2 for a malformed book.
+
+`flexmarket wholesale mfrr BIDS.json [--seed N] [--json]`: an mFRR round against the
+reference mFRR platform started as its own process: local bids checked against the zone
+limits, aggregated into standard products, forwarded, the gate closed, the activations
+checked and split back to the local bids. Exit 0 when they hold, 1 with the violations, 2
+for a malformed book.
 """
 
 from __future__ import annotations
@@ -53,6 +59,14 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> argparse.Ar
     f.add_argument("--out", metavar="RESULTS.json", help="write the imported results file")
     f.add_argument("--json", action="store_true", help="print the verification as JSON")
     f.set_defaults(run=run_forward, parser=f)
+    m = actions.add_parser(
+        "mfrr", help="aggregate local balancing bids, forward them to the reference mFRR "
+        "platform, split its activations", description="An mFRR round against the reference "
+        "mFRR platform (its own process).", formatter_class=formatter)
+    m.add_argument("file", metavar="BIDS.json", help="a flexmarket.mfrr-bids/1 file")
+    m.add_argument("--seed", type=int, default=1, help="the platform's need and other bids")
+    m.add_argument("--json", action="store_true", help="print products and splits as JSON")
+    m.set_defaults(run=run_mfrr, parser=m)
     p.set_defaults(parser=p)
     return p
 
@@ -88,12 +102,13 @@ def run_verify(args: argparse.Namespace) -> int:
     return EXIT_VIOLATIONS if violations else EXIT_OK
 
 
-def _load_book(path: str) -> Any:
+def _load_book(path: str, kind: str = "orders") -> Any:
     from oracle.wholesale import WholesaleFileError
+    from oracle.wholesale.mfrr import load_bids
     from oracle.wholesale.orders import load_orders
 
     try:
-        return load_orders(path)
+        return load_orders(path) if kind == "orders" else load_bids(path)
     except WholesaleFileError as exc:
         for where, message in exc.problems:
             print(f"error: {path}: {where + ': ' if where else ''}{message}", file=sys.stderr)
@@ -166,4 +181,39 @@ def run_forward(args: argparse.Namespace) -> int:
                 print(f"  check {v.check}: {v.where}: {v.message}")
         else:
             print("checks 1-5 hold")
+    return EXIT_VIOLATIONS if verdict.violations else EXIT_OK
+
+
+def run_mfrr(args: argparse.Namespace) -> int:
+    from nodes.wholesale.launch import start_reference_mfrr
+    from nodes.wholesale.mfrr import MfrrIntermediary
+
+    book = _load_book(args.file, "bids")
+    if book is None:
+        return EXIT_INPUT
+    with start_reference_mfrr(
+            seed=args.seed, platform=book.platform, quarters=book.quarters,
+            delivery_start=book.delivery_start.isoformat(),
+            floor_ct_per_mwh=book.price_floor_ct_per_mwh,
+            cap_ct_per_mwh=book.price_cap_ct_per_mwh) as platform:
+        node = MfrrIntermediary(book, platform.adapter())
+        decision = node.forward()
+        platform.close_gate()
+        verdict = node.verify(node.activations())
+    if args.json:
+        print(json.dumps({**decision.to_json(), **verdict.to_json()}, sort_keys=True))
+    else:
+        print(f"{len(decision.products)} product(s) forwarded from {len(decision.admitted)} "
+              f"local bid(s); {len(decision.refused)} refused, {len(decision.unforwarded)} "
+              "part(s) short of a product step kept local")
+        for r in decision.refused:
+            print(f"  refused {r.order_id}: {r.reason}")
+        for sp in verdict.splits:
+            if sp.activated_w:
+                print(f"  {sp.bid} ({sp.participant}, {sp.zone}) {sp.direction} quarter "
+                      f"{sp.quarter}: {sp.activated_w:,} W, {sp.payment_ueur / 1e6:,.2f} EUR")
+        for v in verdict.violations:
+            print(f"  check {v.check}: {v.where}: {v.message}")
+        if verdict.ok:
+            print("activations, prices, payments and the zone limits hold")
     return EXIT_VIOLATIONS if verdict.violations else EXIT_OK

@@ -75,3 +75,25 @@ def test_a_tampered_answer_is_rejected_naming_the_product(round_, alter, check):
         node.accept([alter(first), *rest])
     assert (check, f"products[{first.product}]") in [(v.check, v.where)
                                                      for v in exc.value.violations]
+
+
+def test_mfrr_command_runs_a_round_and_exits_2_naming_a_bad_field(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    data = json.loads(book().model_dump_json(by_alias=True))
+    path = tmp_path / "bids.json"
+    path.write_text(json.dumps(data))
+    cmd = [sys.executable, "-m", "flexmarket.cli", "wholesale", "mfrr", str(path), "--json"]
+    run = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=180)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert doc["ok"] and doc["products"] and sum(s["activated_w"] for s in doc["splits"]) > 0
+    data["bids"][3]["quarter"] = -1
+    path.write_text(json.dumps(data))
+    bad = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=180)
+    assert bad.returncode == 2 and "bids[3].quarter" in bad.stderr
+    assert "Traceback" not in bad.stderr
