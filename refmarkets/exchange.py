@@ -29,7 +29,6 @@ Keys come from the environment, never the command line (which `ps` shows):
 
 from __future__ import annotations
 
-import argparse
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,10 +46,12 @@ from refmarkets.web import (
     PlatformProblem,
     Strict,
     check_operator,
+    common_arguments,
     fail,
     install_errors,
     keys_from_env,
     member_of,
+    platform_parser,
     serve,
 )
 
@@ -213,32 +214,20 @@ def create_app(config: AuctionConfig, background: list[BackgroundOrder],
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m refmarkets.exchange",
-                                description="Run the reference day-ahead exchange.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
+    p = platform_parser("python -m refmarkets.exchange", "Run the reference day-ahead exchange.",
+                        delivery_start="2026-05-26T00:00:00+02:00", floor=-50_000, cap=400_000)
     p.add_argument("--exchange", default="Reference Exchange")
     p.add_argument("--auction-id", default="DA-1")
-    p.add_argument("--delivery-start", default="2026-05-26T00:00:00+02:00")
     p.add_argument("--mtus", type=int, default=24)
     p.add_argument("--mtu-minutes", type=int, default=60)
-    p.add_argument("--floor", type=int, default=-50_000)
-    p.add_argument("--cap", type=int, default=400_000)
-    p.add_argument("--seed", type=int, default=1)
     p.add_argument("--background", help="a refmarkets.background/1 file (else from --seed)")
     args = p.parse_args(argv)
-
     try:
-        start = datetime.fromisoformat(args.delivery_start)
-    except ValueError:
-        return fail(f"--delivery-start: {args.delivery_start!r} is not an ISO date-time")
-    if start.tzinfo is None:
-        return fail("--delivery-start: give the offset (e.g. +02:00)")
+        start = common_arguments(args)
+    except ValueError as exc:
+        return fail(str(exc))
     if not 1 <= args.mtus <= 10_000 or not 1 <= args.mtu_minutes <= 1440:
         return fail("--mtus: 1..10000 and --mtu-minutes: 1..1440")
-    if not -PRICE_LIMIT_CT <= args.floor <= args.cap <= PRICE_LIMIT_CT:
-        return fail(f"--floor/--cap: need -10^9 <= floor <= cap <= 10^9, got {args.floor}, "
-                    f"{args.cap}")
     try:
         members, operator_key = keys_from_env()
         background = (load(Path(args.background), args.mtus, args.floor, args.cap)

@@ -19,7 +19,6 @@ per quarter and direction), member `GET /activations`.
 
 from __future__ import annotations
 
-import argparse
 import random
 import threading
 from dataclasses import dataclass, field
@@ -35,10 +34,12 @@ from refmarkets.web import (
     PlatformProblem,
     Strict,
     check_operator,
+    common_arguments,
     fail,
     install_errors,
     keys_from_env,
     member_of,
+    platform_parser,
     serve,
 )
 
@@ -225,28 +226,18 @@ def create_app(config: PlatformConfig, seed: int, members: dict[str, str],
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m refmarkets.mfrr",
-                                description="Run the reference mFRR platform.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
+    p = platform_parser("python -m refmarkets.mfrr", "Run the reference mFRR platform.",
+                        delivery_start="2026-05-26T17:00:00+02:00", floor=-999_999_900,
+                        cap=999_999_900)
     p.add_argument("--platform", default="Reference mFRR")
-    p.add_argument("--delivery-start", default="2026-05-26T17:00:00+02:00")
     p.add_argument("--quarters", type=int, default=4)
-    p.add_argument("--floor", type=int, default=-999_999_900)
-    p.add_argument("--cap", type=int, default=999_999_900)
-    p.add_argument("--seed", type=int, default=1)
     args = p.parse_args(argv)
     try:
-        start = datetime.fromisoformat(args.delivery_start)
-    except ValueError:
-        return fail(f"--delivery-start: {args.delivery_start!r} is not an ISO date-time")
-    if start.tzinfo is None:
-        return fail("--delivery-start: give the offset (e.g. +02:00)")
+        start = common_arguments(args)
+    except ValueError as exc:
+        return fail(str(exc))
     if not 1 <= args.quarters <= 96:
         return fail(f"--quarters: {args.quarters} is not in 1..96")
-    if not -PRICE_LIMIT_CT <= args.floor <= args.cap <= PRICE_LIMIT_CT:
-        return fail(f"--floor/--cap: need -10^9 <= floor <= cap <= 10^9, got {args.floor}, "
-                    f"{args.cap}")
     try:
         members, operator_key = keys_from_env()
     except ValueError as exc:

@@ -8,10 +8,12 @@ input.
 
 from __future__ import annotations
 
+import argparse
 import hmac
 import os
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -102,6 +104,36 @@ def parse_members(text: str) -> dict[str, str]:
             raise ValueError(f"{MEMBERS_ENV}: {name or entry!r} needs name=key")
         out[name] = key
     return out
+
+
+def platform_parser(prog: str, description: str, *, delivery_start: str, floor: int,
+                    cap: int) -> argparse.ArgumentParser:
+    """The arguments every platform's command takes: where it listens, its delivery start,
+    its price floor and cap, the seed of its background."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--delivery-start", default=delivery_start)
+    p.add_argument("--floor", type=int, default=floor)
+    p.add_argument("--cap", type=int, default=cap)
+    p.add_argument("--seed", type=int, default=1)
+    return p
+
+
+def common_arguments(args: argparse.Namespace) -> datetime:
+    """The delivery start of a platform's arguments, floor and cap checked; ValueError
+    naming the argument."""
+    try:
+        start = datetime.fromisoformat(args.delivery_start)
+    except ValueError:
+        raise ValueError(f"--delivery-start: {args.delivery_start!r} is not an ISO "
+                         "date-time") from None
+    if start.tzinfo is None:
+        raise ValueError("--delivery-start: give the offset (e.g. +02:00)")
+    if not -PRICE_LIMIT_CT <= args.floor <= args.cap <= PRICE_LIMIT_CT:
+        raise ValueError(f"--floor/--cap: need -10^9 <= floor <= cap <= 10^9, got "
+                         f"{args.floor}, {args.cap}")
+    return start
 
 
 def fail(message: str) -> int:

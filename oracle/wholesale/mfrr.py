@@ -42,7 +42,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field
 
 from oracle.jsonio import parse_model, read_document
-from oracle.wholesale.orders import Refusal
+from oracle.wholesale.orders import PerPeriod, Refusal, at_period, per_period_problems
 from oracle.wholesale.results import (
     Id,
     Price,
@@ -60,12 +60,11 @@ Direction = Literal["up", "down"]
 
 class MfrrZone(_Strict):
     id: Id
-    max_up_w: Watts | list[Watts]
-    max_down_w: Watts | list[Watts]
+    max_up_w: PerPeriod
+    max_down_w: PerPeriod
 
     def limit_w(self, direction: Direction, quarter: int) -> int:
-        value = self.max_up_w if direction == "up" else self.max_down_w
-        return value if isinstance(value, int) else value[quarter]
+        return at_period(self.max_up_w if direction == "up" else self.max_down_w, quarter)
 
 
 class LocalBid(_Strict):
@@ -101,11 +100,9 @@ def _problems(b: MfrrBook) -> list[tuple[str, str]]:
         problems.append(("price_cap_ct_per_mwh", f"{b.price_cap_ct_per_mwh} is below the floor "
                          f"{b.price_floor_ct_per_mwh}"))
     for i, z in enumerate(b.zones):
-        for name in ("max_up_w", "max_down_w"):
-            value = getattr(z, name)
-            if isinstance(value, list) and len(value) != b.quarters:
-                problems.append((f"zones[{i}].{name}", f"has {len(value)} values, the platform "
-                                 f"has {b.quarters} quarters (one value, or one per quarter)"))
+        problems += per_period_problems(f"zones[{i}]", [("max_up_w", z.max_up_w),
+                                                        ("max_down_w", z.max_down_w)],
+                                        b.quarters, "quarter")
     return problems
 
 

@@ -70,14 +70,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+PerPeriod = Watts | list[Watts]
+"""A zone's limit: one value for every period (MTU, quarter), or one per period."""
+
+
+def at_period(value: PerPeriod, period: int) -> int:
+    return value if isinstance(value, int) else value[period]
+
+
+def per_period_problems(where: str, values: Sequence[tuple[str, PerPeriod]], periods: int,
+                        unit: str) -> list[tuple[str, str]]:
+    """`where.name` for every list that is not one value per period."""
+    return [(f"{where}.{name}", f"has {len(value)} values, the auction has {periods} {unit}s "
+             f"(one value, or one per {unit})")
+            for name, value in values if isinstance(value, list) and len(value) != periods]
+
+
 class ZoneLimit(_Strict):
     id: Id
-    max_sell_w: Watts | list[Watts]
-    max_buy_w: Watts | list[Watts]
+    max_sell_w: PerPeriod
+    max_buy_w: PerPeriod
 
     def limit_w(self, side: Direction, mtu: int) -> int:
-        value = self.max_sell_w if side == "sell" else self.max_buy_w
-        return value if isinstance(value, int) else value[mtu]
+        return at_period(self.max_sell_w if side == "sell" else self.max_buy_w, mtu)
 
 
 class GridRef(_Strict):
@@ -103,11 +118,8 @@ class OrderBook(AuctionTerms):
 def _problems(b: OrderBook) -> list[tuple[str, str]]:
     problems = b.terms_problems() + repeated_ids("zones", [z.id for z in b.zones])
     for i, z in enumerate(b.zones):
-        for name in ("max_sell_w", "max_buy_w"):
-            value = getattr(z, name)
-            if isinstance(value, list) and len(value) != b.mtus:
-                problems.append((f"zones[{i}].{name}", f"has {len(value)} values, the auction "
-                                 f"has {b.mtus} MTUs (one value, or one per MTU)"))
+        problems += per_period_problems(f"zones[{i}]", [("max_sell_w", z.max_sell_w),
+                                                        ("max_buy_w", z.max_buy_w)], b.mtus, "MTU")
     return problems + repeated_ids("orders", [o.id for o in b.orders])
 
 
