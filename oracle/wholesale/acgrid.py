@@ -56,7 +56,11 @@ def load_grid(book: OrderBook) -> tuple[GridModel, AcSolver]:
     """The model of the book's grid and day (cached as every grid session caches it)."""
     if book.grid is None:
         raise GridError("grid: the book names no grid model")
-    model, solver = load_day(book.grid.code, book.grid.day)
+    try:
+        model, solver = load_day(book.grid.code, book.grid.day)
+    except GridError as exc:  # load_day names its command's options: name the book's fields
+        msg = str(exc).replace("--grid:", "grid.code:", 1).replace("--day:", "grid.day:", 1)
+        raise GridError(msg) from exc
     steps_of(book)
     check_zones(book, model)
     return model, solver

@@ -68,3 +68,8 @@ def test_the_intermediarys_check_runs_the_ac_check_before_anything_goes_out(grid
     decision = SpotIntermediary(b, adapter=None, grid=grid).check()  # type: ignore[arg-type]
     assert [o.id for o in decision.forwarded] == ["O1"]
     assert decision.records[0].mtu == 3 and decision.records[0].buy_w == 2_000
+
+
+def test_a_grid_that_does_not_exist_names_the_books_field():
+    with pytest.raises(GridError, match=r"^grid\.code: 'nope'"):
+        load_grid(book([], grid={"code": "nope", "day": "2016-05-26"}))
