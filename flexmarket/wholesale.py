@@ -134,17 +134,12 @@ def _print_decision(decision: Any) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from oracle.wholesale.orders import grid_check, refuse_failing
+    from oracle.wholesale.acgrid import decide
 
     book = _load_book(args.file)
     if book is None:
         return EXIT_INPUT
-    decision = grid_check(book)
-    if book.grid is not None:
-        from oracle.wholesale.acgrid import ac_failures, load_grid
-
-        model, solver = load_grid(book)  # GridError: exit 2 naming the field
-        decision = refuse_failing(book, decision, ac_failures(book, decision, model, solver))
+    decision = decide(book)  # a grid that does not hold the book: GridError, exit 2
     if args.json:
         print(json.dumps(decision.to_json(book), sort_keys=True))
     else:

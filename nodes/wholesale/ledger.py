@@ -22,8 +22,11 @@ from web3 import Web3
 
 from nodes.wholesale.spot import IntermediaryError
 from oracle.canonical import canonical_json, keccak256
+from oracle.grid.model import GridModel
+from oracle.grid.powerflow import AcSolver
 from oracle.wholesale import Violation, WholesaleResults, verify_results
-from oracle.wholesale.orders import GridDecision, GridRecord, OrderBook, check_forwarded, grid_check
+from oracle.wholesale.acgrid import decide
+from oracle.wholesale.orders import GridDecision, GridRecord, OrderBook, check_forwarded
 from oracle.wholesale.results import AuctionTerms
 from python_client.artifacts import load_artifact
 from python_client.chain import ErrorDecoder, Wallet
@@ -137,10 +140,11 @@ class WholesaleLedger:
                  int(lg["args"]["sellW"]), int(lg["args"]["buyW"])) for lg in ordered]
 
 
-def replica_check(ledger: WholesaleLedger, book: OrderBook, results: WholesaleResults
-                  ) -> list[Violation]:
+def replica_check(ledger: WholesaleLedger, book: OrderBook, results: WholesaleResults,
+                  grid: tuple[GridModel, AcSolver] | None = None) -> list[Violation]:
     """Checks 1-5 of a replica on the chain's record and the published files (the module
-    doc); empty when everything holds."""
+    doc); empty when everything holds. A book that names a grid is decided with the AC
+    check too (`grid`: the model and solver when loaded; a DSO node holds the model)."""
     aid = auction_id(book)
     record = ledger.record(aid)
     where = "auction"
@@ -150,7 +154,7 @@ def replica_check(ledger: WholesaleLedger, book: OrderBook, results: WholesaleRe
         out_terms = [Violation(5, where, "the terms on chain are not the published book's")]
     else:
         out_terms = []
-    decision = grid_check(book)
+    decision = decide(book, grid)
     out: list[Violation] = out_terms
     if "0x" + record.book_hash.hex() != decision.book_hash(book):
         out.append(Violation(5, where, "the book hash on chain is not the published book's "

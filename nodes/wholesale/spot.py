@@ -25,13 +25,8 @@ from nodes.wholesale.adapter import ExchangeAdapter, import_results
 from oracle.grid.model import GridModel
 from oracle.grid.powerflow import AcSolver
 from oracle.wholesale import Violation, WholesaleResults, report, verify_results
-from oracle.wholesale.orders import (
-    GridDecision,
-    OrderBook,
-    check_forwarded,
-    grid_check,
-    refuse_failing,
-)
+from oracle.wholesale.acgrid import decide
+from oracle.wholesale.orders import GridDecision, OrderBook, check_forwarded
 from oracle.wholesale.results import AuctionTerms
 
 
@@ -80,17 +75,7 @@ class SpotIntermediary:
     def check(self) -> GridDecision:
         """The grid check (once; the same decision after)."""
         if self._decision is None:
-            decision = grid_check(self.book)
-            if self.book.grid is not None:
-                from oracle.wholesale.acgrid import ac_failures, check_zones, load_grid
-
-                if self._grid is None:
-                    self._grid = load_grid(self.book)
-                model, solver = self._grid
-                check_zones(self.book, model)
-                failures = ac_failures(self.book, decision, model, solver)
-                decision = refuse_failing(self.book, decision, failures)
-            self._decision = decision
+            self._decision = decide(self.book, self._grid)
         return self._decision
 
     def _auction_problems(self) -> list[str]:

@@ -22,7 +22,14 @@ from oracle.capacity.limits import capacity_zones, check_allocation, load_day
 from oracle.grid.errors import GridError
 from oracle.grid.model import STEP_MINUTES, STEPS_PER_DAY, GridModel
 from oracle.grid.powerflow import AcSolver
-from oracle.wholesale.orders import Direction, FlowFailure, GridDecision, OrderBook
+from oracle.wholesale.orders import (
+    Direction,
+    FlowFailure,
+    GridDecision,
+    OrderBook,
+    grid_check,
+    refuse_failing,
+)
 
 
 def steps_of(book: OrderBook) -> tuple[int, int]:
@@ -101,3 +108,17 @@ def ac_failures(book: OrderBook, decision: GridDecision, model: GridModel,
                 failed[mtu] = f"{v.element} at {v.value:.2f}{unit} in {label}"
         out += [FlowFailure(mtu, side, reason) for mtu, reason in sorted(failed.items())]
     return sorted(out, key=lambda f: (f.mtu, f.side != "sell"))
+
+
+def decide(book: OrderBook, grid: tuple[GridModel, AcSolver] | None = None) -> GridDecision:
+    """The whole grid check of a book, the one rule every node runs: the zone limits, then,
+    when the book names a grid, the AC check (`grid`: its model and solver when already
+    loaded, else loaded here)."""
+    decision = grid_check(book)
+    if book.grid is None:
+        return decision
+    if grid is None:
+        grid = load_grid(book)
+    model, solver = grid
+    check_zones(book, model)
+    return refuse_failing(book, decision, ac_failures(book, decision, model, solver))
