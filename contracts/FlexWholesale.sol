@@ -6,8 +6,9 @@ pragma solidity 0.8.30;
 /// ../shared/spec/wholesale.md): for each auction of an external exchange, the local grid
 /// check's rows (zone, MTU, the sell and buy watts it allowed: check 5's record), the hash of
 /// the forwarded order book fixed before gate closure, then the hashes of the exchange's
-/// results and our orders' payment totals, which validator nodes re-check off chain (checks
-/// 1-5) and attest. A quorum of agreeing attestations makes the results final; one
+/// results and curves, our payment totals and each of our orders' acceptance and payment
+/// (the rows must add up to the totals), which validator nodes re-check off chain (checks
+/// 1-5) and attest once every row is in. A quorum of agreeing attestations makes the results final; one
 /// disagreement marks them disputed. Nothing here holds money.
 interface IFlexWholesale {
     /// @notice The state of an auction's results.
@@ -17,12 +18,19 @@ interface IFlexWholesale {
     /// @param gridHash Running hash of the grid check rows recorded so far.
     /// @param bookHash The forwarded book's hash (0 until committed).
     /// @param resultsHash The imported results file's hash (0 until committed).
+    /// @param curvesHash keccak256 of the results' curves and prices (0 until committed).
+    /// @param orderRows Our orders' result rows recorded so far (complete at `orders`).
     /// @param agreeing Attestations that agree with resultsHash.
     /// @param disputed True once a validator disagreed.
+    /// @param sellPaymentUeur What our sells are paid, as committed with the results.
+    /// @param buyPaymentUeur What our buys pay, as committed with the results.
+    /// @param sellRowsUeur The sum of the sell rows recorded so far.
+    /// @param buyRowsUeur The sum of the buy rows recorded so far.
     struct AuctionRecord {
         uint64 gateClosure;
         uint32 gridRows;
         uint32 orders;
+        uint32 orderRows;
         uint16 agreeing;
         bool disputed;
         bool exists;
@@ -30,6 +38,11 @@ interface IFlexWholesale {
         bytes32 gridHash;
         bytes32 bookHash;
         bytes32 resultsHash;
+        bytes32 curvesHash;
+        int256 sellPaymentUeur;
+        int256 buyPaymentUeur;
+        int256 sellRowsUeur;
+        int256 buyRowsUeur;
     }
 
     /// @notice One row of the local grid check: what it allowed in a zone and MTU.
@@ -58,6 +71,18 @@ interface IFlexWholesale {
     /// @param buyW Buys allowed, W.
     event GridCheckRecorded(bytes32 indexed auctionId, bytes32 zone, uint32 mtu, uint64 sellW, uint64 buyW);
 
+    /// @notice One of our orders as the exchange treated it.
+    /// @param orderId keccak256 of the order's id (UTF-8).
+    /// @param sell True for a sell (paid), false for a buy (pays).
+    /// @param acceptedW Accepted watts.
+    /// @param paymentUeur Its payment, µEUR (may be negative).
+    struct OrderRow {
+        bytes32 orderId;
+        bool sell;
+        uint64 acceptedW;
+        int128 paymentUeur;
+    }
+
     /// @notice The forwarded book's hash was fixed.
     /// @param auctionId The auction.
     /// @param bookHash keccak256 of the canonical forwarded book.
@@ -68,9 +93,17 @@ interface IFlexWholesale {
     /// @notice The exchange's results were recorded.
     /// @param auctionId The auction.
     /// @param resultsHash keccak256 of the canonical results file.
+    /// @param curvesHash keccak256 of its curves and prices.
     /// @param sellPaymentUeur What our sells are paid, in total (µEUR, may be negative).
     /// @param buyPaymentUeur What our buys pay, in total (µEUR, may be negative).
-    event ResultsCommitted(bytes32 indexed auctionId, bytes32 resultsHash, int256 sellPaymentUeur, int256 buyPaymentUeur);
+    event ResultsCommitted(
+        bytes32 indexed auctionId, bytes32 resultsHash, bytes32 curvesHash, int256 sellPaymentUeur, int256 buyPaymentUeur
+    );
+
+    /// @notice One of our orders' result was recorded.
+    /// @param auctionId The auction. @param orderId keccak256 of the order's id.
+    /// @param sell A sell. @param acceptedW Accepted W. @param paymentUeur Its payment, µEUR.
+    event OrderResultRecorded(bytes32 indexed auctionId, bytes32 orderId, bool sell, uint64 acceptedW, int128 paymentUeur);
 
     /// @notice A validator attested the results.
     /// @param auctionId The auction.
@@ -114,6 +147,16 @@ interface IFlexWholesale {
     error FlexWholesaleResultsCommitted(bytes32 auctionId);
     /// @notice No results to attest yet. @param auctionId The auction.
     error FlexWholesaleResultsMissing(bytes32 auctionId);
+    /// @notice More order rows than the book's orders. @param auctionId The auction.
+    /// @param orders The book's orders.
+    error FlexWholesaleTooManyRows(bytes32 auctionId, uint32 orders);
+    /// @notice Not every order's row is recorded yet. @param auctionId The auction.
+    /// @param rows Rows recorded. @param orders The book's orders.
+    error FlexWholesaleResultsIncomplete(bytes32 auctionId, uint32 rows, uint32 orders);
+    /// @notice The rows' payments do not add up to the committed totals.
+    /// @param auctionId The auction. @param sellRowsUeur Sum of the sell rows.
+    /// @param buyRowsUeur Sum of the buy rows.
+    error FlexWholesaleTotalsMismatch(bytes32 auctionId, int256 sellRowsUeur, int256 buyRowsUeur);
     /// @notice The validator attested these results already.
     /// @param auctionId The auction. @param validator The validator.
     error FlexWholesaleAlreadyAttested(bytes32 auctionId, address validator);
@@ -128,8 +171,17 @@ interface IFlexWholesale {
     function commitBook(bytes32 auctionId, bytes32 bookHash, uint32 orders) external;
 
     /// @notice Records the exchange's results, once, after gate closure (intermediary).
-    function commitResults(bytes32 auctionId, bytes32 resultsHash, int256 sellPaymentUeur, int256 buyPaymentUeur)
-        external;
+    function commitResults(
+        bytes32 auctionId,
+        bytes32 resultsHash,
+        bytes32 curvesHash,
+        int256 sellPaymentUeur,
+        int256 buyPaymentUeur
+    ) external;
+
+    /// @notice Records our orders' results, in pages, after the results (intermediary); the
+    /// last row makes the sums equal the committed totals or reverts.
+    function recordOrderResults(bytes32 auctionId, OrderRow[] calldata rows) external;
 
     /// @notice A validator's verdict on the committed results (checks 1-5 off chain).
     function attestResults(bytes32 auctionId, bytes32 resultsHash, bool agrees) external;
@@ -213,17 +265,56 @@ contract FlexWholesale is IFlexWholesale {
     }
 
     /// @inheritdoc IFlexWholesale
-    function commitResults(bytes32 auctionId, bytes32 resultsHash, int256 sellPaymentUeur, int256 buyPaymentUeur)
-        external
-        onlyIntermediary
-    {
+    function commitResults(
+        bytes32 auctionId,
+        bytes32 resultsHash,
+        bytes32 curvesHash,
+        int256 sellPaymentUeur,
+        int256 buyPaymentUeur
+    ) external onlyIntermediary {
         AuctionRecord storage a = _existing(auctionId);
         if (block.timestamp < a.gateClosure) revert FlexWholesaleGateOpen(auctionId, a.gateClosure);
         if (a.bookHash == bytes32(0)) revert FlexWholesaleBookMissing(auctionId);
         if (a.resultsHash != bytes32(0)) revert FlexWholesaleResultsCommitted(auctionId);
-        if (resultsHash == bytes32(0)) revert FlexWholesaleHashMissing(auctionId);
+        if (resultsHash == bytes32(0) || curvesHash == bytes32(0)) revert FlexWholesaleHashMissing(auctionId);
         a.resultsHash = resultsHash;
-        emit ResultsCommitted(auctionId, resultsHash, sellPaymentUeur, buyPaymentUeur);
+        a.curvesHash = curvesHash;
+        a.sellPaymentUeur = sellPaymentUeur;
+        a.buyPaymentUeur = buyPaymentUeur;
+        emit ResultsCommitted(auctionId, resultsHash, curvesHash, sellPaymentUeur, buyPaymentUeur);
+        _checkComplete(auctionId, a, false);
+    }
+
+    /// @inheritdoc IFlexWholesale
+    function recordOrderResults(bytes32 auctionId, OrderRow[] calldata rows) external onlyIntermediary {
+        AuctionRecord storage a = _existing(auctionId);
+        if (a.resultsHash == bytes32(0)) revert FlexWholesaleResultsMissing(auctionId);
+        if (a.agreeing != 0 || a.disputed) revert FlexWholesaleResultsCommitted(auctionId);
+        if (uint256(a.orderRows) + rows.length > a.orders) revert FlexWholesaleTooManyRows(auctionId, a.orders);
+        int256 sells = a.sellRowsUeur;
+        int256 buys = a.buyRowsUeur;
+        for (uint256 i = 0; i < rows.length; ++i) {
+            OrderRow calldata r = rows[i];
+            if (r.sell) sells += r.paymentUeur;
+            else buys += r.paymentUeur;
+            emit OrderResultRecorded(auctionId, r.orderId, r.sell, r.acceptedW, r.paymentUeur);
+        }
+        a.sellRowsUeur = sells;
+        a.buyRowsUeur = buys;
+        a.orderRows += uint32(rows.length);
+        _checkComplete(auctionId, a, false);
+    }
+
+    /// @dev Once every row is in, the rows' sums must be the committed totals (spec check 4:
+    /// the totals on chain equal the file's). `required`: revert when rows are missing.
+    function _checkComplete(bytes32 auctionId, AuctionRecord storage a, bool required) private view {
+        if (a.orderRows < a.orders) {
+            if (required) revert FlexWholesaleResultsIncomplete(auctionId, a.orderRows, a.orders);
+            return;
+        }
+        if (a.sellRowsUeur != a.sellPaymentUeur || a.buyRowsUeur != a.buyPaymentUeur) {
+            revert FlexWholesaleTotalsMismatch(auctionId, a.sellRowsUeur, a.buyRowsUeur);
+        }
     }
 
     /// @inheritdoc IFlexWholesale
@@ -232,6 +323,7 @@ contract FlexWholesale is IFlexWholesale {
         AuctionRecord storage a = _existing(auctionId);
         if (a.resultsHash == bytes32(0)) revert FlexWholesaleResultsMissing(auctionId);
         if (_attested[auctionId][msg.sender]) revert FlexWholesaleAlreadyAttested(auctionId, msg.sender);
+        _checkComplete(auctionId, a, true);
         _attested[auctionId][msg.sender] = true;
         // a verdict on other bytes than the committed ones is a disagreement
         bool agreed = agrees && resultsHash == a.resultsHash;

@@ -8,7 +8,9 @@ results' hash and our payment totals. A replica (`replica_check`) needs the publ
 and results files and the chain alone: it recomputes the grid decision from the book (the
 rules are deterministic), compares the book hash and every grid row with the chain's, the
 results hash too, runs checks 1-4 on the results and check 5 against the rows **on chain**,
-and attests (`attest`): agreeing when nothing was found. Only standard `eth_*` methods.
+and attests (`attest`): agreeing when nothing was found. Each of our orders' acceptance
+and payment goes on chain as a row after the results (the contract holds the rows to the
+committed totals), and the replica compares them with the file's. Only standard `eth_*` methods.
 """
 
 from __future__ import annotations
@@ -65,17 +67,34 @@ def payment_totals(results: WholesaleResults) -> tuple[int, int]:
             sum(o.payment_ueur for o in results.orders if o.side == "buy"))
 
 
+def curves_hash(results: WholesaleResults) -> bytes:
+    """keccak256 of the canonical curves and prices (what every node checks them against)."""
+    data = results.canonical()
+    return keccak256(canonical_json({"curves": data["curves"],
+                                     "prices_ct_per_mwh": data["prices_ct_per_mwh"]},
+                                    integers_checked=True))
+
+
+def order_rows(results: WholesaleResults) -> list[tuple[bytes, bool, int, int]]:
+    """Each of our orders as the chain records it: (keccak256 of its id, sell, accepted W,
+    payment µEUR), in the file's order."""
+    return [(keccak256(o.id.encode()), o.side == "sell", o.accepted_w, o.payment_ueur)
+            for o in results.orders]
+
+
 @dataclass(frozen=True)
 class ChainRecord:
     gate_closure: int
     grid_rows: int
     orders: int
+    order_rows: int
     agreeing: int
     disputed: bool
     terms_hash: bytes
     grid_hash: bytes
     book_hash: bytes
     results_hash: bytes
+    curves_hash: bytes
 
 
 class WholesaleLedger:
@@ -118,9 +137,15 @@ class WholesaleLedger:
             aid, bytes.fromhex(decision.book_hash(book)[2:]), len(decision.forwarded)))
 
     def commit_results(self, aid: bytes, results: WholesaleResults) -> None:
+        """The results' and curves' hashes and our totals, then each order's row in pages
+        (the contract holds the rows to the totals)."""
         sells, buys = payment_totals(results)
         self.wallet.transact(self.contract.functions.commitResults(
-            aid, bytes.fromhex(results.results_hash()[2:]), sells, buys))
+            aid, bytes.fromhex(results.results_hash()[2:]), curves_hash(results), sells, buys))
+        rows = order_rows(results)
+        for i in range(0, len(rows), ROWS_PER_PAGE):
+            self.wallet.transact(self.contract.functions.recordOrderResults(
+                aid, rows[i:i + ROWS_PER_PAGE]))
 
     def attest(self, aid: bytes, results_hash: str, agrees: bool) -> None:
         self.wallet.transact(self.contract.functions.attestResults(
@@ -128,8 +153,17 @@ class WholesaleLedger:
 
     def record(self, aid: bytes) -> ChainRecord:
         r = self.contract.functions.auction(aid).call()
-        return ChainRecord(int(r[0]), int(r[1]), int(r[2]), int(r[3]), bool(r[4]),
-                           bytes(r[6]), bytes(r[7]), bytes(r[8]), bytes(r[9]))
+        return ChainRecord(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), bool(r[5]),
+                           bytes(r[7]), bytes(r[8]), bytes(r[9]), bytes(r[10]), bytes(r[11]))
+
+    def order_rows(self, aid: bytes) -> list[tuple[bytes, bool, int, int]]:
+        """Every OrderResultRecorded of the auction, in order."""
+        logs = self.contract.events.OrderResultRecorded.get_logs(
+            from_block=0, argument_filters={"auctionId": aid})
+        ordered = sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"]))
+        return [(bytes(lg["args"]["orderId"]), bool(lg["args"]["sell"]),
+                 int(lg["args"]["acceptedW"]), int(lg["args"]["paymentUeur"]))
+                for lg in ordered]
 
     def grid_rows(self, aid: bytes) -> list[tuple[str, int, int, int]]:
         """(zone, MTU, sell W, buy W) of every GridCheckRecorded of the auction, in order."""
@@ -162,6 +196,18 @@ def replica_check(ledger: WholesaleLedger, book: OrderBook, results: WholesaleRe
     if "0x" + record.results_hash.hex() != results.results_hash():
         out.append(Violation(5, where, "the results hash on chain is not the published "
                              "results file's"))
+    if record.curves_hash != curves_hash(results):
+        out.append(Violation(2, where, "the curves hash on chain is not the published "
+                             "curves'"))
+    chain_rows = ledger.order_rows(aid)
+    for o, mine_row, theirs in zip(results.orders, order_rows(results), chain_rows,
+                                   strict=False):
+        if mine_row != theirs:
+            out.append(Violation(4, f"orders[{o.id}]", "its row on chain (acceptance, "
+                                 "payment) is not the results file's"))
+    if len(chain_rows) != len(results.orders):
+        out.append(Violation(4, where, f"{len(chain_rows)} order rows on chain, the results "
+                             f"file has {len(results.orders)} orders"))
     rows = ledger.grid_rows(aid)
     mine = [(r.zone, r.mtu, r.sell_w, r.buy_w) for r in decision.records]
     if rows != mine:

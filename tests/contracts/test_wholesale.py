@@ -13,6 +13,7 @@ AUCTION = keccak(b"Reference Exchange/DA-1")
 TERMS = keccak(b"terms")
 BOOK = keccak(b"book")
 RESULTS = keccak(b"results")
+CURVES = keccak(b"curves")
 ZONE = b"T0-L24".ljust(32, b"\0")
 
 
@@ -67,19 +68,27 @@ def test_a_whole_auction_grid_rows_book_results_and_a_quorum_makes_it_final(wh, 
     for r in rows:
         running = keccak(encode(["bytes32", "bytes32", "uint32", "uint64", "uint64"],
                                 [running, *r]))
-    tx = contract.commitBook(AUCTION, BOOK, 49, {"from": intermediary})
+    tx = contract.commitBook(AUCTION, BOOK, 3, {"from": intermediary})
     assert tx.events["BookCommitted"]["gridHash"] == "0x" + running.hex()
     with reverts("FlexWholesaleGateOpen"):
-        contract.commitResults(AUCTION, RESULTS, 6_475_000, 0, {"from": intermediary})
+        contract.commitResults(AUCTION, RESULTS, CURVES, 6_475_000, 0, {"from": intermediary})
     past(chain, gate)
-    tx = contract.commitResults(AUCTION, RESULTS, 6_475_000, -12, {"from": intermediary})
+    tx = contract.commitResults(AUCTION, RESULTS, CURVES, 6_475_000, -12, {"from": intermediary})
     assert tx.events["ResultsCommitted"]["buyPaymentUeur"] == -12
+    rows = [(keccak(b"O1"), True, 40_000, 5_180_000), (keccak(b"O2"), True, 10_000, 1_295_000)]
+    contract.recordOrderResults(AUCTION, rows, {"from": intermediary})
+    with reverts("FlexWholesaleResultsIncomplete"):  # a replica attests complete results only
+        contract.attestResults(AUCTION, RESULTS, True, {"from": v1})
+    tx = contract.recordOrderResults(AUCTION, [(keccak(b"O3"), False, 0, -12)],
+                                     {"from": intermediary})
+    assert tx.events["OrderResultRecorded"]["paymentUeur"] == -12
     contract.attestResults(AUCTION, RESULTS, True, {"from": v1})
     tx = contract.attestResults(AUCTION, RESULTS, True, {"from": v2})
     assert "ResultsFinal" in tx.events
     record = contract.auction(AUCTION)
-    assert (record["gateClosure"], record["gridRows"], record["orders"], record["agreeing"],
-            record["disputed"]) == (gate, 2, 49, 2, False)
+    assert (record["gateClosure"], record["gridRows"], record["orders"], record["orderRows"],
+            record["agreeing"], record["disputed"]) == (gate, 2, 3, 3, 2, False)
+    assert (record["sellRowsUeur"], record["buyRowsUeur"]) == (6_475_000, -12)
     assert record["gridHash"] == "0x" + running.hex()
 
 
@@ -98,7 +107,7 @@ def test_the_book_never_changes_and_nothing_is_recorded_after_it_or_after_gate_c
     with reverts("FlexWholesaleGateClosed"):
         contract.commitBook(other, BOOK, 3, {"from": intermediary})
     with reverts("FlexWholesaleBookMissing"):
-        contract.commitResults(other, RESULTS, 0, 0, {"from": intermediary})
+        contract.commitResults(other, RESULTS, CURVES, 0, 0, {"from": intermediary})
 
 
 def test_roles_replays_and_missing_pieces_revert_by_name(wh, chain, accounts):
@@ -118,9 +127,15 @@ def test_roles_replays_and_missing_pieces_revert_by_name(wh, chain, accounts):
     with reverts("FlexWholesaleResultsMissing"):
         contract.attestResults(AUCTION, RESULTS, True, {"from": v1})
     past(chain, gate)
-    contract.commitResults(AUCTION, RESULTS, 0, 0, {"from": intermediary})
+    with reverts("FlexWholesaleHashMissing"):
+        contract.commitResults(AUCTION, RESULTS, b"\0" * 32, 0, 0, {"from": intermediary})
+    contract.commitResults(AUCTION, RESULTS, CURVES, 0, 0, {"from": intermediary})
     with reverts("FlexWholesaleResultsCommitted"):
-        contract.commitResults(AUCTION, keccak(b"x"), 0, 0, {"from": intermediary})
+        contract.commitResults(AUCTION, keccak(b"x"), CURVES, 0, 0, {"from": intermediary})
+    with reverts("FlexWholesaleTooManyRows"):
+        contract.recordOrderResults(AUCTION, [(keccak(b"a"), True, 0, 0)] * 2,
+                                    {"from": intermediary})
+    contract.recordOrderResults(AUCTION, [(keccak(b"a"), True, 0, 0)], {"from": intermediary})
     with reverts("FlexWholesaleNotValidator"):
         contract.attestResults(AUCTION, RESULTS, True, {"from": accounts[7]})
     contract.attestResults(AUCTION, RESULTS, True, {"from": v1})
@@ -133,7 +148,8 @@ def test_a_verdict_on_other_bytes_or_a_disagreement_disputes_and_blocks_final(wh
     gate = opened(wh, chain, 100)
     contract.commitBook(AUCTION, BOOK, 1, {"from": intermediary})
     past(chain, gate)
-    contract.commitResults(AUCTION, RESULTS, 0, 0, {"from": intermediary})
+    contract.commitResults(AUCTION, RESULTS, CURVES, 0, 0, {"from": intermediary})
+    contract.recordOrderResults(AUCTION, [(keccak(b"a"), False, 0, 0)], {"from": intermediary})
     tx = contract.attestResults(AUCTION, keccak(b"what v1 imported"), True, {"from": v1})
     assert tx.events["ResultsDisputed"]["validator"] == v1
     contract.attestResults(AUCTION, RESULTS, True, {"from": v2})
@@ -141,3 +157,19 @@ def test_a_verdict_on_other_bytes_or_a_disagreement_disputes_and_blocks_final(wh
     assert "ResultsFinal" not in tx.events
     record = contract.auction(AUCTION)
     assert record["disputed"] and record["agreeing"] == 2
+
+
+def test_order_rows_must_add_up_to_the_committed_totals(wh, chain):
+    contract, intermediary, _ = wh
+    gate = opened(wh, chain, 100)
+    contract.commitBook(AUCTION, BOOK, 2, {"from": intermediary})
+    past(chain, gate)
+    contract.commitResults(AUCTION, RESULTS, CURVES, 1_000, 500, {"from": intermediary})
+    contract.recordOrderResults(AUCTION, [(keccak(b"s"), True, 10, 1_000)],
+                                {"from": intermediary})
+    with reverts("FlexWholesaleTotalsMismatch"):  # the buy row pays 499, the total says 500
+        contract.recordOrderResults(AUCTION, [(keccak(b"b"), False, 10, 499)],
+                                    {"from": intermediary})
+    contract.recordOrderResults(AUCTION, [(keccak(b"b"), False, 10, 500)],
+                                {"from": intermediary})
+    assert contract.auction(AUCTION)["orderRows"] == 2

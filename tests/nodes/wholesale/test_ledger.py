@@ -61,6 +61,7 @@ def test_the_chain_holds_the_book_grid_rows_and_results(recorded):
     assert "0x" + record.book_hash.hex() == d.book_hash(book)
     assert "0x" + record.results_hash.hex() == recorded["results"].results_hash()
     assert record.orders == len(d.forwarded) and record.grid_rows == len(d.records)
+    assert record.order_rows == len(recorded["results"].orders) == record.orders
     assert ledger.grid_rows(aid) == [(r.zone, r.mtu, r.sell_w, r.buy_w) for r in d.records]
     assert aid == auction_id(book)
 
@@ -84,6 +85,13 @@ def test_replicas_agree_on_honest_files_and_dispute_tampered_ones(recorded):
     tampered = parse_results(data)
     found = replica_check(r1, book, tampered)
     assert {(v.check, v.where) for v in found} >= {(5, "auction"), (2, "mtu 5")}
+    # two sells' payments swapped (the totals unchanged): their rows on chain say otherwise
+    data = results.canonical()
+    sells = [o for o in data["orders"] if o["side"] == "sell" and o["payment_ueur"]]
+    a, b = sells[0], next(o for o in sells if o["payment_ueur"] != sells[0]["payment_ueur"])
+    a["payment_ueur"], b["payment_ueur"] = b["payment_ueur"], a["payment_ueur"]
+    found = {(v.check, v.where) for v in replica_check(r1, book, parse_results(data))}
+    assert {(4, f"orders[{a['id']}]"), (4, f"orders[{b['id']}]")} <= found
     # a tampered book (one order's limit): its forwarded orders do not hash as on chain
     other = book_data()
     other["orders"][1]["limit_ct_per_mwh"] += 1
