@@ -1,5 +1,6 @@
 """The mFRR intermediary (issue 16 item 4, off chain): local up/down bids checked against
-the zone limits (the DSO's traffic light), aggregated into standard products, forwarded to a
+the zone limits (the DSO's traffic light) and, where the book names a grid, by AC power
+flow, aggregated into standard products, forwarded to a
 balancing platform through its adapter, and the platform's activations checked and
 disaggregated back to the local bids (`oracle.wholesale.mfrr` holds every rule).
 
@@ -17,15 +18,11 @@ from typing import Any
 
 from nodes.wholesale.adapter import MfrrAdapter
 from nodes.wholesale.spot import IntermediaryError, ResultsRejected
+from oracle.grid.model import GridModel
+from oracle.grid.powerflow import AcSolver
 from oracle.wholesale import Violation
-from oracle.wholesale.mfrr import (
-    Activation,
-    MfrrBook,
-    MfrrDecision,
-    Split,
-    aggregate,
-    check_activations,
-)
+from oracle.wholesale.acgrid import decide_mfrr
+from oracle.wholesale.mfrr import Activation, MfrrBook, MfrrDecision, Split, check_activations
 
 
 @dataclass(frozen=True)
@@ -44,10 +41,13 @@ class MfrrVerdict:
 
 
 class MfrrIntermediary:
-    def __init__(self, book: MfrrBook, adapter: MfrrAdapter) -> None:
+    def __init__(self, book: MfrrBook, adapter: MfrrAdapter,
+                 grid: tuple[GridModel, AcSolver] | None = None) -> None:
+        """The bids are checked and aggregated at once (`decide_mfrr`: the zone limits, and
+        the AC check when the book names a grid; `grid` its model when already loaded)."""
         self.book = book
         self.adapter = adapter
-        self.decision: MfrrDecision = aggregate(book)
+        self.decision: MfrrDecision = decide_mfrr(book, grid)
         self._forwarded = False
 
     def _platform_problems(self) -> list[str]:

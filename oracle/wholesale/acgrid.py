@@ -11,55 +11,79 @@ AC check of an allocation (pandapower model, lightsim2grid power flow). An eleme
 forecast already has past its limit may not be made worse (the same tolerance).
 
 MTU t starts at profile step `(delivery_start's local time) / 15 min + t * mtu_minutes / 15`
-of the grid's day; MTUs must be whole multiples of 15 minutes within that day.
+of the grid's day; MTUs must be whole multiples of 15 minutes within that day. The mFRR
+bids get the same check per quarter (`decide_mfrr`): up as less load, down as more.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
 from oracle.capacity.limits import capacity_zones, check_allocation, load_day
 from oracle.grid.errors import GridError
 from oracle.grid.model import STEP_MINUTES, STEPS_PER_DAY, GridModel
 from oracle.grid.powerflow import AcSolver
+from oracle.wholesale.mfrr import LocalBid, MfrrBook, MfrrDecision, aggregate
 from oracle.wholesale.orders import (
     Direction,
     FlowFailure,
     GridDecision,
+    GridRef,
     OrderBook,
     grid_check,
     refuse_failing,
 )
 
 
-def steps_of(book: OrderBook) -> tuple[int, int]:
-    """(first profile step, steps per MTU); GridError naming the field when the auction
-    does not fit the grid's day of 15-minute steps."""
-    if book.mtu_minutes % STEP_MINUTES:
-        raise GridError(f"mtu_minutes: {book.mtu_minutes} is not a multiple of the grid's "
+class _Gridded(Protocol):
+    """What the AC check needs of a book (an order book, an mFRR bid book)."""
+
+    @property
+    def delivery_start(self) -> datetime: ...
+
+    @property
+    def grid(self) -> GridRef | None: ...
+
+    @property
+    def zone_ids(self) -> list[str]: ...
+
+    @property
+    def periods(self) -> tuple[int, int]:  # (minutes, count)
+        ...
+
+
+def steps_of(book: _Gridded) -> tuple[int, int]:
+    """(first profile step, steps per period); GridError naming the field when the book's
+    periods do not fit the grid's day of 15-minute steps."""
+    minutes, count = book.periods
+    if minutes % STEP_MINUTES:
+        raise GridError(f"mtu_minutes: {minutes} is not a multiple of the grid's "
                         f"{STEP_MINUTES}-minute steps")
     start = book.delivery_start
     first = (start.hour * 60 + start.minute) // STEP_MINUTES
-    per_mtu = book.mtu_minutes // STEP_MINUTES
-    if (start.hour * 60 + start.minute) % STEP_MINUTES or first + book.mtus * per_mtu > \
+    per_period = minutes // STEP_MINUTES
+    if (start.hour * 60 + start.minute) % STEP_MINUTES or first + count * per_period > \
             STEPS_PER_DAY:
-        raise GridError(f"delivery_start: {book.mtus} MTUs of {book.mtu_minutes} min from "
+        raise GridError(f"delivery_start: {count} periods of {minutes} min from "
                         f"{start.time()} do not fit in the grid's day of 15-minute steps")
-    return first, per_mtu
+    return first, per_period
 
 
-def check_zones(book: OrderBook, model: GridModel) -> None:
+def check_zones(book: _Gridded, model: GridModel) -> None:
     """Every zone of the book is a zone of the grid model (GridError naming it)."""
     if book.grid is None:
         raise GridError("grid: the book names no grid model")
     known = {z.id for z in capacity_zones(model, book.grid.zones)}
-    for i, z in enumerate(book.zones):
-        if z.id not in known:
-            raise GridError(f"zones[{i}].id: {z.id!r} is not a {book.grid.zones} zone of grid "
+    for i, z in enumerate(book.zone_ids):
+        if z not in known:
+            raise GridError(f"zones[{i}].id: {z!r} is not a {book.grid.zones} zone of grid "
                             f"{model.name} with loads (e.g. {', '.join(sorted(known)[:3])})")
 
 
-def load_grid(book: OrderBook) -> tuple[GridModel, AcSolver]:
+def load_grid(book: _Gridded) -> tuple[GridModel, AcSolver]:
     """The model of the book's grid and day (cached as every grid session caches it)."""
     if book.grid is None:
         raise GridError("grid: the book names no grid model")
@@ -73,41 +97,66 @@ def load_grid(book: OrderBook) -> tuple[GridModel, AcSolver]:
     return model, solver
 
 
-def ac_failures(book: OrderBook, decision: GridDecision, model: GridModel,
-                solver: AcSolver | None = None) -> list[FlowFailure]:
-    """The MTUs and directions whose power flow fails with the decision's forwarded orders,
-    each with the first element out of its limits (MTU order, sells first)."""
+def failing_periods(book: _Gridded, model: GridModel, solver: AcSolver,
+                    added: Mapping[tuple[str, int], int]) -> dict[int, str]:
+    """The periods whose power flow fails with `added` watts of load (zone, period; less
+    load negative) on the forecast, each with the first element out of its limits."""
     if book.grid is None:
         raise GridError("grid: the book names no grid model")
-    first, per_mtu = steps_of(book)
+    first, per_period = steps_of(book)
+    rows: dict[str, list[int]] = {}
+    for (zone, period), w in sorted(added.items()):
+        row = rows.setdefault(zone, [0] * (book.periods[1] * per_period))
+        for s in range(period * per_period, (period + 1) * per_period):
+            row[s] += w
+    if not rows:
+        return {}
+    allocation: dict[str, Any] = {"allocations": [
+        {"zone": z, "allocated_w": w} for z, w in sorted(rows.items())]}
+    found = check_allocation(model, allocation, solver, zones=book.grid.zones,
+                             first_slot=first)
+    failed: dict[int, str] = {}
+    for slot, violations in sorted(found.items()):
+        period = slot // per_period
+        if period not in failed:
+            v = violations[0]
+            label = model.step_labels[first + slot][-5:]
+            unit = " pu" if v.element.startswith("bus") else " %"
+            failed[period] = f"{v.element} at {v.value:.2f}{unit} in {label}"
+    return failed
+
+
+def ac_failures(book: OrderBook, decision: GridDecision, model: GridModel,
+                solver: AcSolver | None = None) -> list[FlowFailure]:
+    """The MTUs and directions whose power flow fails with the decision's forwarded orders
+    (sells as less load, buys as more), MTU order, sells first."""
     solver = solver or AcSolver(model)
     out: list[FlowFailure] = []
     sides: tuple[Direction, Direction] = ("sell", "buy")
     for side in sides:
-        sign = -1 if side == "sell" else 1
-        added: dict[str, list[int]] = {}
+        added: dict[tuple[str, int], int] = defaultdict(int)
         for o in decision.forwarded:
-            if o.side != side:
-                continue
-            row = added.setdefault(o.zone, [0] * (book.mtus * per_mtu))
-            for s in range(o.mtu * per_mtu, (o.mtu + 1) * per_mtu):
-                row[s] += sign * o.quantity_w
-        if not added:
-            continue
-        allocation: dict[str, Any] = {"allocations": [
-            {"zone": z, "allocated_w": w} for z, w in sorted(added.items())]}
-        found = check_allocation(model, allocation, solver, zones=book.grid.zones,
-                                 first_slot=first)
-        failed: dict[int, str] = {}
-        for slot, violations in sorted(found.items()):
-            mtu = slot // per_mtu
-            if mtu not in failed:
-                v = violations[0]
-                label = model.step_labels[first + slot][-5:]
-                unit = " pu" if v.element.startswith("bus") else " %"
-                failed[mtu] = f"{v.element} at {v.value:.2f}{unit} in {label}"
+            if o.side == side:
+                added[o.zone, o.mtu] += -o.quantity_w if side == "sell" else o.quantity_w
+        failed = failing_periods(book, model, solver, added)
         out += [FlowFailure(mtu, side, reason) for mtu, reason in sorted(failed.items())]
     return sorted(out, key=lambda f: (f.mtu, f.side != "sell"))
+
+
+def mfrr_ac_failures(book: MfrrBook, admitted: Sequence[LocalBid], model: GridModel,
+                     solver: AcSolver | None = None) -> list[tuple[int, str, str]]:
+    """(quarter, direction, reason) whose power flow fails with every admitted bid of that
+    direction activated (up as less load, down as more)."""
+    solver = solver or AcSolver(model)
+    out: list[tuple[int, str, str]] = []
+    for direction in ("up", "down"):
+        added: dict[tuple[str, int], int] = defaultdict(int)
+        for x in admitted:
+            if x.direction == direction:
+                added[x.zone, x.quarter] += -x.quantity_w if direction == "up" else x.quantity_w
+        failed = failing_periods(book, model, solver, added)
+        out += [(q, direction, reason) for q, reason in sorted(failed.items())]
+    return sorted(out)
 
 
 def decide(book: OrderBook, grid: tuple[GridModel, AcSolver] | None = None) -> GridDecision:
@@ -122,3 +171,18 @@ def decide(book: OrderBook, grid: tuple[GridModel, AcSolver] | None = None) -> G
     model, solver = grid
     check_zones(book, model)
     return refuse_failing(book, decision, ac_failures(book, decision, model, solver))
+
+
+def decide_mfrr(book: MfrrBook, grid: tuple[GridModel, AcSolver] | None = None
+                ) -> MfrrDecision:
+    """The mFRR bids' grid check and aggregation: the zone limits, then, when the book names
+    a grid, the AC check of every admitted bid of a quarter and direction activated at
+    once; the bids of a failing one are refused before the products are made."""
+    decision = aggregate(book)
+    if book.grid is None:
+        return decision
+    if grid is None:
+        grid = load_grid(book)
+    model, solver = grid
+    check_zones(book, model)
+    return aggregate(book, mfrr_ac_failures(book, decision.admitted, model, solver))

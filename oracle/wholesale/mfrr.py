@@ -42,7 +42,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field
 
 from oracle.jsonio import parse_model, read_document
-from oracle.wholesale.orders import PerPeriod, Refusal, at_period, per_period_problems
+from oracle.wholesale.orders import GridRef, PerPeriod, Refusal, at_period, per_period_problems
 from oracle.wholesale.results import (
     Id,
     Price,
@@ -87,10 +87,20 @@ class MfrrBook(_Strict):
     price_cap_ct_per_mwh: Price = 999_999_900
     product_step_w: Annotated[int, Field(ge=1, le=10**12)] = 1_000_000
     zones: list[MfrrZone]
+    grid: GridRef | None = None
     bids: list[LocalBid] = Field(default_factory=list)
 
     def zone_map(self) -> dict[str, MfrrZone]:
         return {z.id: z for z in self.zones}
+
+    @property
+    def zone_ids(self) -> list[str]:
+        return [z.id for z in self.zones]
+
+    @property
+    def periods(self) -> tuple[int, int]:
+        """(minutes, count) of the platform's quarters."""
+        return QUARTER_MINUTES, self.quarters
 
 
 def _problems(b: MfrrBook) -> list[tuple[str, str]]:
@@ -189,8 +199,11 @@ def _pack(bids: list[LocalBid], step: int, divisible: bool, name: str
     return products, [(i, w) for i, w, _ in parts]
 
 
-def aggregate(book: MfrrBook) -> MfrrDecision:
-    """Refusals, the zone limits, then the products (see the module doc)."""
+def aggregate(book: MfrrBook, failing: Sequence[tuple[int, str, str]] = ()) -> MfrrDecision:
+    """Refusals, the zone limits, then the products (see the module doc). `failing`:
+    (quarter, direction, reason) the AC check refused (`oracle.wholesale.acgrid`): their
+    bids are refused with the reason."""
+    flow = {(q, d): reason for q, d, reason in failing}
     zones = book.zone_map()
     order = {x.id: k for k, x in enumerate(book.bids)}
     room: dict[tuple[str, int, str], int] = {}
@@ -198,6 +211,9 @@ def aggregate(book: MfrrBook) -> MfrrDecision:
     refused: list[Refusal] = []
     for x in book.bids:
         reason = _refusal(book, x)
+        if reason is None and (x.quarter, x.direction) in flow:
+            reason = (f"AC power flow with every {x.direction} bid of quarter {x.quarter} "
+                      f"activated: {flow[x.quarter, x.direction]}")
         if reason is None:
             key = (x.zone, x.quarter, x.direction)
             limit = zones[x.zone].limit_w(x.direction, x.quarter)

@@ -114,6 +114,15 @@ class OrderBook(AuctionTerms):
     def zone_map(self) -> dict[str, ZoneLimit]:
         return {z.id: z for z in self.zones}
 
+    @property
+    def zone_ids(self) -> list[str]:
+        return [z.id for z in self.zones]
+
+    @property
+    def periods(self) -> tuple[int, int]:
+        """(minutes, count) of the auction's MTUs."""
+        return self.mtu_minutes, self.mtus
+
 
 def _problems(b: OrderBook) -> list[tuple[str, str]]:
     problems = b.terms_problems() + repeated_ids("zones", [z.id for z in b.zones])

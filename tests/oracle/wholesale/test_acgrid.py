@@ -73,3 +73,26 @@ def test_the_intermediarys_check_runs_the_ac_check_before_anything_goes_out(grid
 def test_a_grid_that_does_not_exist_names_the_books_field():
     with pytest.raises(GridError, match=r"^grid\.code: 'nope'"):
         load_grid(book([], grid={"code": "nope", "day": "2016-05-26"}))
+
+
+def test_mfrr_bids_whose_activation_would_overload_are_refused_before_aggregation(grid):
+    from oracle.wholesale.acgrid import decide_mfrr
+    from oracle.wholesale.mfrr import parse_bids
+
+    bids = [("D1", "T0-L24", "down", 4, 400_000, 1_000, True),  # 18:00, 400 kW more load
+            ("U1", "T0-L24", "up", 4, 50_000, 1_000, True),  # 50 kW less load: passes
+            ("D2", "T0-L24", "down", 0, 2_000, 1_000, True)]  # 17:00, small
+    b = parse_bids({
+        "schema": "flexmarket.mfrr-bids/1", "platform": "Reference mFRR",
+        "delivery_start": "2026-05-26T17:00:00+02:00", "quarters": 8, "grid": GRID,
+        "product_step_w": 50_000,  # an LV feeder's scale (the standard product is 1 MW)
+        "zones": [{"id": "T0-L24", "max_up_w": 10**9, "max_down_w": 10**9}],
+        "bids": [{"id": i, "participant": "AG1", "zone": z, "direction": d, "quarter": q,
+                  "quantity_w": w, "price_ct_per_mwh": p, "divisible": div}
+                 for i, z, d, q, w, p, div in bids]})
+    d = decide_mfrr(b, grid)
+    assert [r.order_id for r in d.refused] == ["D1"]
+    assert "AC power flow with every down bid of quarter 4 activated: line" in \
+        d.refused[0].reason
+    assert {x.id for x in d.admitted} == {"U1", "D2"}
+    assert [p.parts for p in d.products] == [(("U1", 50_000),)]
