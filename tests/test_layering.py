@@ -2,9 +2,11 @@
 
 The layers, lowest first; a module may import from its own layer and the ones below:
 
-    oracle < python_client < verifier < nodes < api, flexmarket
+    oracle < python_client, refmarkets < verifier < nodes < api, flexmarket
 
-`oracle/` is the pure engine; `python_client/` the participant SDK; `verifier/` the replica
+`oracle/` is the pure engine; `python_client/` the participant SDK; `refmarkets/` the
+reference external platforms (an exchange played by our own process: it may use the engine,
+never the nodes or the API that talk to it); `verifier/` the replica
 checks; `nodes/` the chain-facing nodes (oracle service, validators, the session runner);
 `api/` and the CLI (`flexmarket/`) at the top. bench/, tools/, tests/ and scripts/ may import
 anything. Every import is read, those inside functions included (a deferred import is an
@@ -19,7 +21,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = (("oracle",), ("python_client",), ("verifier",), ("nodes",), ("api", "flexmarket"))
+LAYERS = (("oracle",), ("python_client", "refmarkets"), ("verifier",), ("nodes",),
+          ("api", "flexmarket"))
 RANK = {package: rank for rank, names in enumerate(LAYERS) for package in names}
 
 
@@ -97,6 +100,16 @@ def test_an_import_inside_a_function_is_found(tmp_path: Path) -> None:
         "oracle/late.py:4: imports verifier",
         "oracle/late.py:5: imports nodes",
     ]
+
+
+def test_refmarkets_and_python_client_do_not_import_each_other() -> None:
+    found = []
+    for package, other in (("refmarkets", "python_client"), ("python_client", "refmarkets")):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            found += [f"{path.relative_to(ROOT)}:{line}" for line, name in imported_packages(tree)
+                      if name == other]
+    assert found == []
 
 
 def test_every_package_has_a_layer() -> None:
