@@ -34,6 +34,7 @@ import numpy as np
 
 SAFETY_TIME_LIMIT_S = 3600.0  # never binding in practice; reaching it is an error, not a result
 PRESOLVE_RULE_PARALLEL = 1 << 13  # HiGHS presolve rule "parallel rows and columns"
+FEASIBILITY_JUMP_MIN_COLS = 1000  # HiGHS's feasibility jump heuristic only on models this wide
 PARALLEL_MIN_COLS = 300  # use workers only when the parts besides the largest hold this many
 # columns in all (many small parts are worth sharing out too: 50 parts of 89 columns)
 
@@ -68,6 +69,12 @@ def run_highs(model: Model, log: bool = False) -> Outcome:
     # HiGHS's presolve would merge them back (see engine.expand_wide_integers).
     if not model.get("merge_parallel", False):
         h.setOptionValue("presolve_rule_off", PRESOLVE_RULE_PARALLEL)
+    # HiGHS 1.15's feasibility jump costs a near-fixed ~10-40 ms per solve (load 1-6); on
+    # the many small parts of a session (50 parts of 20-150 columns: bench-clear's ties
+    # and scarce) it was most of the solver time and found nothing the root LP and
+    # rounding did not (every part's answer the same without it). Wide models keep it.
+    if len(model["cost"]) < FEASIBILITY_JUMP_MIN_COLS:
+        h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
     h.setOptionValue("mip_rel_gap", float(model["rel_gap"]))
     h.setOptionValue("mip_abs_gap", float(model["abs_gap"]))
     h.passModel(lp)
