@@ -169,6 +169,22 @@ def _stop_workers() -> None:
             w.kill()
 
 
+def start_workers() -> None:
+    """Start the worker processes now and wait until each answers (an empty batch), so that a
+    caller clearing many sessions (a service, a benchmark) pays their start-up (~0.3 s idle,
+    1-2 s on a loaded machine) before its first session instead of inside it. Optional:
+    solve_all starts them on first use anyway. A worker that fails here is replaced then."""
+    for k in range(_processes() - 1):
+        w = _worker(k)
+        try:
+            if w.stdin is None or w.stdout is None:
+                raise OSError("a worker without pipes")
+            _send(w.stdin, [])
+            _receive(w.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            w.kill()
+
+
 def assign(sizes: list[int], processes: int) -> list[list[int]]:
     """Model indices per process: largest first, each to the least loaded (ties: lowest)."""
     bins: list[list[int]] = [[] for _ in range(processes)]
