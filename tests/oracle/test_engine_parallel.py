@@ -71,6 +71,6 @@ def test_started_workers_answer_and_are_reused(monkeypatch):
     assert started and all(w.poll() is None for w in started)
     models = [_cover_model(100, seed) for seed in range(4)]
     shared = parallel.solve_all(models)
-    assert parallel._WORKERS == started
+    assert started == parallel._WORKERS
     alone = [parallel.run_highs(m) for m in models]
     assert [o["values"] for o in shared] == [o["values"] for o in alone]
