@@ -76,8 +76,9 @@ def run_highs(model: Model, log: bool = False) -> Outcome:
         h.setOptionValue("presolve_rule_off", PRESOLVE_RULE_PARALLEL)
     # HiGHS 1.15's feasibility jump costs a near-fixed ~10-40 ms per solve (load 1-6); on
     # the many small parts of a session (50 parts of 20-150 columns: bench-clear's ties
-    # and scarce) it was most of the solver time and found nothing the root LP and
-    # rounding did not (every part's answer the same without it). Wide models keep it.
+    # and scarce) it was most of the solver time and found nothing cheaper (the same
+    # awards without it on every session measured but one equal-cost choice among ties:
+    # docs/files.md, session 6). Wide models keep it.
     if len(model["cost"]) < FEASIBILITY_JUMP_MIN_COLS:
         h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
     h.setOptionValue("mip_rel_gap", float(model["rel_gap"]))
