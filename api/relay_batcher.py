@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_abi.abi import decode
 from eth_utils.address import to_checksum_address
@@ -99,12 +99,13 @@ class RawCall:
         return self._replay().call(tx, block_identifier=block_identifier)
 
 
-def next_batch(
-    q: queue.Queue[PendingCommit | None], size: int, wait_s: float
-) -> list[PendingCommit] | None:
-    """The next batch: the first commit (waited for), then what else arrives within
-    `wait_s` of it, up to `size` commits; None once stopped (a None in the queue, left
-    there for whoever reads next)."""
+Item = TypeVar("Item")
+
+
+def next_batch(q: queue.Queue[Item | None], size: int, wait_s: float) -> list[Item] | None:
+    """The next batch: the first item (a commit, a seller's batch: waited for), then what
+    else arrives within `wait_s` of it, up to `size` items; None once stopped (a None in
+    the queue, left there for whoever reads next)."""
     first = q.get()
     if first is None:
         return None
