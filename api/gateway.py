@@ -108,7 +108,7 @@ class Gateway:
         )  # fmt: skip
         self.batches = RelayedBatches(
             self.reads, self.clock, self.roles, self.nonces, self.bids, self.batch_relay,
-            self.relayer, store, deployment.market,
+            self.relayer, store, deployment.market, self.errors,
         )  # fmt: skip
 
         # what most routes need, by the names they use

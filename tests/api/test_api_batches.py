@@ -128,6 +128,18 @@ def _to_reveal(e: Env) -> None:
 # --------------------------------------------------------------------------- commits
 
 
+def test_the_hand_encoded_reveal_calldata_equals_web3s(env: Env) -> None:
+    from api.batches import encode_reveal_batch_for
+
+    e, fo = env, env.fo
+    batch = _batch(e, fo, _bids(e.assets, 5))
+    root, table, rows, proof, flags = batch.reveal_args([1, 3, 4])
+    args = (fo.address, 7, 2**40, b"\x05" * 65, root, table, rows, proof, flags)
+    web3s = e.gateway.relay.functions.revealBatchFor(*args)._encode_transaction_data()
+    assert "0x" + encode_reveal_batch_for(*args).hex() == web3s
+
+
+
 def test_bad_batch_input_is_a_4xx_naming_the_field(env: Env) -> None:
     e, fo = env, env.fo
     batch = _batch(e, fo, _bids(e.assets, 3))

@@ -241,13 +241,17 @@ def test_the_relay_digest_of_a_batch_is_the_eip712_of_its_type_string() -> None:
 
 
 def test_the_fast_leaves_equal_the_abi_encoded_ones() -> None:
-    from python_client.batches import bid_leaf, leaves
+    from python_client.batches import bid_leaf, commitments, leaves
     from python_client.hashing import commitment
 
     bids = [BidFields(keccak(b"zone"), Direction.DOWN, True, 1_000 + i, 7, 3,
                       (keccak(b"a"),), keccak(bytes([i])), 100) for i in range(5)]  # fmt: skip
-    fast = leaves(MARKET, 9, SELLER, [commitment(9, SELLER, b) for b in bids])
+    hashes = [commitment(9, SELLER, b) for b in bids]
+    assert commitments(9, SELLER, bids) == hashes  # hashing.commitment written out
+    fast = leaves(MARKET, 9, SELLER, hashes)
     assert fast == [bid_leaf(MARKET, 9, SELLER, i, b) for i, b in enumerate(bids)]
+    with pytest.raises(BatchError, match=r"bids\[0\]"):
+        commitments(9, SELLER, [BidFields(b"z", Direction.UP, False, 1, 1, 1, (), b"s" * 32)])
     with pytest.raises(BatchError, match=r"commitments\[1\]"):
         leaves(MARKET, 9, SELLER, [fast[0], b"short"])
 
