@@ -21,7 +21,8 @@ two batches one id).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import ctypes
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,45 @@ from python_client.errors import ClientError
 from python_client.hashing import commitment, label_text
 from python_client.records import BidFields
 from python_client.relay import RelayDomain, batch_digest, reveal_batch_digest, sign_digest
+
+
+def _raw_keccak() -> Callable[[bytes], bytes] | None:
+    """pycryptodome's keccak C functions, called without its per-hash object wrappers (half
+    the time of a hash); None if this pycryptodome lays them out otherwise."""
+    try:
+        from Crypto.Hash import keccak as module
+        from Crypto.Util._raw_api import VoidPointer
+    except ImportError:
+        return None
+    lib: Any = getattr(module, "_raw_keccak_lib", None)
+    if lib is None:
+        return None
+
+    def digest(data: bytes) -> bytes:
+        state = VoidPointer()
+        lib.keccak_init(state.address_of(), ctypes.c_size_t(64), ctypes.c_ubyte(24))
+        handle = state.get()
+        try:
+            lib.keccak_absorb(handle, data, ctypes.c_size_t(len(data)))
+            out = ctypes.create_string_buffer(32)
+            lib.keccak_digest(handle, out, ctypes.c_size_t(32), ctypes.c_ubyte(1))
+        finally:
+            lib.keccak_destroy(handle)
+        return bytes(out.raw)
+
+    return digest
+
+
+_RAW_KECCAK = _raw_keccak()
+
+
+def fast_keccak(data: bytes) -> bytes:
+    """keccak256 as eth_utils' (tests check it), ~2x faster: a batch hashes ~3 times per bid
+    on the API's request path (leaf, its outer hash, its tree node)."""
+    if _RAW_KECCAK is None:
+        return keccak(data)
+    return _RAW_KECCAK(data)
+
 
 MAX_ASSETS_PER_REVEAL = 256  # an asset mask is 256 bits
 TERMS_TYPES = ["bytes32", "uint40", "uint40", "uint64", "uint16", "uint8", "bool"]
@@ -74,7 +114,7 @@ def leaves(market: str, session_id: int, seller: str, commitments: Sequence[byte
     for i, c in enumerate(commitments):
         if len(c) != 32:
             raise BatchError(f"commitments[{i}]: not 32 bytes")
-        out.append(keccak(keccak(prefix + i.to_bytes(32, "big") + c)))
+        out.append(fast_keccak(fast_keccak(prefix + i.to_bytes(32, "big") + c)))
     return out
 
 
@@ -98,7 +138,7 @@ def commitments(session_id: int, seller: str, bids: Sequence[BidFields]) -> list
             raise BatchError(f"bids[{i}]: a field does not fit its type") from exc
         if len(words) != 32 * (12 + len(b.asset_ids)):
             raise BatchError(f"bids[{i}]: a zone, salt or asset id is not 32 bytes")
-        out.append(keccak(words))
+        out.append(fast_keccak(words))
     return out
 
 
@@ -119,7 +159,7 @@ def terms_leaf(
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:
-    return keccak(a + b if a <= b else b + a)
+    return fast_keccak(a + b if a <= b else b + a)
 
 
 class MerkleTree:
@@ -324,7 +364,7 @@ def bids_hash(rows: Sequence[tuple[int, bytes, int, int, bytes]]) -> bytes:
             raise BatchError("bids: a zone and a salt are 32 bytes")
         out += terms.to_bytes(32, "big") + zone + slot_mask.to_bytes(32, "big")
         out += asset_mask.to_bytes(32, "big") + salt
-    return keccak(bytes(out))
+    return fast_keccak(bytes(out))
 
 
 # ------------------------------------------------------------------ the API's bodies
@@ -452,7 +492,7 @@ def load_args(
 __all__ = [
     "RECORD_BYTES", "Batch", "BatchError", "MerkleTree", "as_bytes", "batch_id",
     "batched_bid_id", "bid_leaf", "bids_hash", "commit_body", "commitments",
-    "decode_records", "leaf", "leaves", "load_args", "pack_flags", "pack_terms",
+    "decode_records", "fast_keccak", "leaf", "leaves", "load_args", "pack_flags", "pack_terms",
     "process_multiproof", "reveal_body", "reveal_rows", "revealed_bids", "terms_leaf",
     "terms_tree",
 ]  # fmt: skip

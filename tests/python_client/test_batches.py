@@ -240,6 +240,14 @@ def test_the_relay_digest_of_a_batch_is_the_eip712_of_its_type_string() -> None:
         batch_digest(domain, SELLER, 7, root, 1 << 16, 5, 2**40)
 
 
+def test_the_fast_keccak_is_keccak256() -> None:
+    from python_client.batches import fast_keccak
+
+    for data in (b"", b"\x00", bytes(range(200)) * 3, b"x" * 136, b"x" * 137):
+        assert fast_keccak(data) == keccak(data)
+    assert fast_keccak(b"").hex().startswith("c5d2460186f7233c927e7db2dcc703c0")
+
+
 def test_the_fast_leaves_equal_the_abi_encoded_ones() -> None:
     from python_client.batches import bid_leaf, commitments, leaves
     from python_client.hashing import commitment
