@@ -19,14 +19,15 @@ issue 21: each aggregator submits `--batches-per-client` batches of `--batch-siz
 bids, each one request (`POST /sessions/{id}/batches`: the commitments, their root, one
 `CommitBatch` signature), relayed as `commitBatchesFor` transactions of many sellers'
 batches. Printed as above: accepted bids/s at full load (every client at once, closed
-loop) and, separately, the latency at a paced offered rate (`--paced-bids-per-s`, open loop:
-requests sent on a schedule whatever the answers), the bids landed on chain per second;
+loop) and, separately, the latency at paced offered rates (`--paced-bids-per-s`, open loop:
+requests sent on a schedule whatever the answers; the other rounds' requests split between
+the rates), the bids landed on chain per second;
 then every batch revealed through the API (`POST .../batches/{id}/reveal`, relayed at once
 as `revealBatchFor`), the revealed bids landed per second, and gas per committed and
 revealed bid of both paths.
 
     python bench/bench_api.py [--clients 50] [--bids-per-client 100] [--batch-size 1000]
-                              [--batches-per-client 2] [--paced-bids-per-s 10000]
+                              [--batches-per-client 2] [--paced-bids-per-s 2000,5000,10000]
 """
 
 from __future__ import annotations
@@ -303,14 +304,23 @@ def batched_phase(
         lambda: cpu.append(_cpu_s(server_pid)),
     ))  # fmt: skip
     t_first = time.perf_counter() - full_s
-    paced_rounds = list(range(1, per))
-    paced_req_s = args.paced_bids_per_s / n
-    paced_s, paced_lat, paced_st = 0.0, list[float](), dict[int, int]()
-    if paced_rounds:
-        paced_s, paced_lat, paced_st, _ = asyncio.run(_batched_load(
-            url, tokens, lambda _k, _r: path, commit_bodies, paced_rounds, paced_req_s,
+    # paced: the other rounds' requests split between the offered rates, one after another
+    rates = [int(x) for x in str(args.paced_bids_per_s).split(",") if x]
+    paced_keys = [(k, r) for r in range(1, per) for k in aggregators]
+    share = len(paced_keys) // max(1, len(rates))
+    paced: list[tuple[int, float, list[float], dict[int, int]]] = []
+    for j, rate in enumerate(rates):
+        mine = paced_keys[j * share : (j + 1) * share]
+        if not mine:
+            continue
+        one_each = {k: [commit_bodies[k][r]] for k, r in mine}
+        subset = {k: tokens[k] for k, _ in mine}
+        s_, lat, st, _ = asyncio.run(_batched_load(
+            url, subset, lambda _k, _r: path, one_each, [0], rate / n,
         ))  # fmt: skip
-    accepted_batches = full_st.get(202, 0) + paced_st.get(202, 0)
+        paced.append((rate, s_, lat, st))
+    paced_accepted = sum(st.get(202, 0) for _, _, _, st in paced)
+    accepted_batches = full_st.get(202, 0) + paced_accepted
     event = contracts.market.events.BatchCommitted()
     landed, logs = _landed(w3, event, head0, accepted_batches * n, "count",
                            float(os.environ.get("RELAY_WAIT", 120)))  # fmt: skip
@@ -350,10 +360,10 @@ def batched_phase(
         f"{dict(sorted(full_st.items()))}, accepted {full_bids / full_s:,.0f} signed bids/s "
         f"({full_bids:,} in {full_s:.2f} s), request latency ms {_latency_line(full_lat)}; "
         f"server CPU {server_cpu:.2f} s ({server_cpu / max(1, full_bids) * 1e6:.1f} us per bid)",
-        f"  paced at {args.paced_bids_per_s:,} bids/s offered ({paced_req_s:.1f} requests/s of "
-        f"{n:,}, open loop, {len(paced_lat)} requests): answers {dict(sorted(paced_st.items()))}, "
-        f"accepted {len(paced_lat) * n / max(paced_s, 1e-9):,.0f} bids/s, latency ms "
-        f"{_latency_line(paced_lat) if paced_lat else '-'}",
+        *[f"  paced at {rate:,} bids/s offered ({rate / n:.1f} requests/s of {n:,}, open loop, "
+          f"{len(lat)} requests): answers {dict(sorted(st.items()))}, accepted "
+          f"{len(lat) * n / max(s_, 1e-9):,.0f} bids/s, latency ms {_latency_line(lat)}"
+          for rate, s_, lat, st in paced],
         f"  committed on chain: {landed:,} bids in {landed_s:.2f} s from the first request "
         f"({landed / landed_s:,.0f} bids/s), {commit_txs} commitBatchesFor transactions, "
         f"{commit_gas / max(1, landed):,.1f} gas per committed bid",
@@ -373,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bids-per-client", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--batches-per-client", type=int, default=2)
-    parser.add_argument("--paced-bids-per-s", type=int, default=10_000)
+    parser.add_argument("--paced-bids-per-s", default="2000,5000,10000",
+                        help="offered rates of the paced runs (comma-separated)")
     args = parser.parse_args(argv)
     load_before = _loadavg()
 
