@@ -310,7 +310,7 @@ def batched_phase(
     share = len(paced_keys) // max(1, len(rates))
     paced: list[tuple[int, float, list[float], dict[int, int]]] = []
     for j, rate in enumerate(rates):
-        mine = paced_keys[j * share : (j + 1) * share]
+        mine = paced_keys[j * share : (j + 1) * share if j + 1 < len(rates) else None]
         if not mine:
             continue
         one_each = {k: [commit_bodies[k][r]] for k, r in mine}

@@ -38,27 +38,29 @@ from python_client.relay import RelayDomain, batch_digest, reveal_batch_digest, 
 
 
 def _raw_keccak() -> Callable[[bytes], bytes] | None:
-    """pycryptodome's keccak C functions, called without its per-hash object wrappers (half
-    the time of a hash); None if this pycryptodome lays them out otherwise."""
+    """pycryptodome's keccak C functions called directly (its per-hash objects and argument
+    conversions cost more than the hash); None if this pycryptodome lays them out otherwise."""
     try:
         from Crypto.Hash import keccak as module
-        from Crypto.Util._raw_api import VoidPointer
     except ImportError:
         return None
     lib: Any = getattr(module, "_raw_keccak_lib", None)
     if lib is None:
         return None
+    init, absorb, squeeze, destroy = (lib.keccak_init, lib.keccak_absorb, lib.keccak_digest,
+                                      lib.keccak_destroy)  # fmt: skip
+    capacity, rounds = ctypes.c_size_t(64), ctypes.c_ubyte(24)  # keccak256: 512-bit capacity
+    size, padding = ctypes.c_size_t(32), ctypes.c_ubyte(1)  # keccak's padding, not SHA-3's
 
     def digest(data: bytes) -> bytes:
-        state = VoidPointer()
-        lib.keccak_init(state.address_of(), ctypes.c_size_t(64), ctypes.c_ubyte(24))
-        handle = state.get()
+        state = ctypes.c_void_p()
+        init(ctypes.byref(state), capacity, rounds)
         try:
-            lib.keccak_absorb(handle, data, ctypes.c_size_t(len(data)))
-            out = ctypes.create_string_buffer(32)
-            lib.keccak_digest(handle, out, ctypes.c_size_t(32), ctypes.c_ubyte(1))
+            absorb(state, data, ctypes.c_size_t(len(data)))
+            out = ctypes.create_string_buffer(32)  # per call: ctypes lets other threads run
+            squeeze(state, out, size, padding)
         finally:
-            lib.keccak_destroy(handle)
+            destroy(state)
         return bytes(out.raw)
 
     return digest
