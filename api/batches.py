@@ -181,17 +181,16 @@ class BatchRelay:
                 raise Problem(409, "batch-exists",
                               f"batch {pending.batch_id} was already submitted")  # fmt: skip
             queued = self._queued_bids.get(key, 0)
-            if queued + pending.count > allowance:
-                raise Problem(
-                    409, "too-many-bids", f"commitments: {pending.count} bids, but the bonds "
-                    f"locked at join cover {max(0, allowance - queued)} more (join with more "
-                    "bids first)", field="commitments",
-                    reason=f"{allowance} bonded and not committed, {queued} queued",
-                )  # fmt: skip
+            _cover(pending.count, allowance, queued)
             self._store.add_batch(row)
             self._pending[pending.batch_id] = pending
             self._queued_bids[key] = queued + pending.count
         self._queue.put(pending)
+
+    def check_allowance(self, seller: str, session_id: int, count: int, allowance: int) -> None:
+        """409 `too-many-bids` if `count` more bids exceed the `allowance` with the bids
+        queued here (checked again, atomically, when queued)."""
+        _cover(count, allowance, self.queued_bids(seller, session_id))
 
     def _loop(self) -> None:
         # not a retry (python_client.retry): the relay's worker, until told to stop
@@ -285,6 +284,17 @@ class BatchRelay:
             pause = min(0.1, pause * 1.5)
 
 
+def _cover(count: int, allowance: int, queued: int) -> None:
+    """The bonds locked at join (`allowance`: bonded, not committed) cover `count` more bids
+    beside the `queued` ones, or 409 naming `commitments`."""
+    if queued + count > allowance:
+        raise Problem(
+            409, "too-many-bids", f"commitments: {count} bids, but the bonds locked at join "
+            f"cover {max(0, allowance - queued)} more (join with more bids first)",
+            field="commitments", reason=f"{allowance} bonded and not committed, {queued} queued",
+        )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class RevealedBid:
     """One bid of a batch reveal request: its leaf index and its fields."""
@@ -330,17 +340,20 @@ class RelayedBatches:
             now = await reads.once(("now",), self._clock.now)
         if now >= t.bidding_end:
             raise Problem(409, "bidding-closed", f"session {session_id}: bidding closed")
+        # the cheap checks first: the signature (over the root given) and the bonds, then the
+        # hashing (~3 hashes a bid) that proves the commitments are that root's leaves
+        count = len(commitments)
+        digest = batch_digest(self._bids.domain, seller, session_id, root, count, nonce, deadline)
+        self._bids.check_message(deadline, digest, signature, seller, now)
+        p = await run_in_threadpool(self._participation, session_id, seller)
+        allowance = p.max_bids - p.committed
+        self.relay.check_allowance(seller, session_id, count, allowance)
         tree = MerkleTree(leaves(self._market, session_id, seller, commitments))
         if tree.root != root:
             raise Problem(
                 422, "invalid-input", f"root: the commitments hash to 0x{tree.root.hex()}",
                 field="root", reason="not the root of the commitments' leaves",
             )  # fmt: skip
-        count = len(commitments)
-        digest = batch_digest(self._bids.domain, seller, session_id, root, count, nonce, deadline)
-        self._bids.check_message(deadline, digest, signature, seller, now)
-        p = await run_in_threadpool(self._participation, session_id, seller)
-        allowance = p.max_bids - p.committed
         self._nonces.take(seller, nonce)
         bid = "0x" + batch_id(seller, root).hex()
         pending = PendingBatch(bid, seller, session_id, root, count, nonce, deadline, signature)
@@ -429,8 +442,8 @@ class RelayedBatches:
         deadline: int, signature: bytes,
     ) -> Any:  # fmt: skip
         """The checks of a batch reveal (role, the caller's committed batch, ascending leaves
-        of it whose fields hash to their commitments, at most 256 assets, deadline,
-        signature, assets managed by the caller); its relay call."""
+        of it, at most 256 assets, deadline, signature, each bid's fields hashing to its
+        leaf's commitment, assets managed by the caller); its relay call."""
         self._roles.require_role(seller, "AGGREGATOR")
         row = self._store.batch(batch.lower())
         if row is None or row["seller"] != seller or int(row["session_id"]) != session_id:
@@ -439,8 +452,6 @@ class RelayedBatches:
             raise Problem(409, "batch-not-committed",
                           f"batch {batch} is {row['status']}, not committed on chain")  # fmt: skip
         count = int(row["bid_count"])
-        raw = bytes.fromhex(row["commitments"])
-        hashes = commitments(session_id, seller, [b.fields for b in bids])
         previous = -1
         for i, b in enumerate(bids):
             where = f"bids[{i}].index"
@@ -452,22 +463,26 @@ class RelayedBatches:
                 raise Problem(422, "invalid-input", f"{where}: leaves must be strictly "
                               "ascending", field=where, reason="not ascending")  # fmt: skip
             previous = b.index
-            if hashes[i] != raw[32 * b.index : 32 * b.index + 32]:
-                raise Problem(
-                    422, "invalid-input", f"bids[{i}]: the fields do not hash to the "
-                    f"commitment of leaf {b.index}", field=f"bids[{i}]",
-                    reason="not the committed bid (fields or salt differ)",
-                )  # fmt: skip
         indices = [b.index for b in bids]
         try:
             table, rows = reveal_rows(indices, [b.fields for b in bids])
         except BatchError as exc:
             raise Problem(422, "invalid-input", f"bids: {exc}", field="bids",
                           reason="too many assets for one reveal") from exc  # fmt: skip
+        # the signature before the hashing of every bid (a forged request costs one hash)
         root = bytes.fromhex(row["root"][2:])
         digest = reveal_batch_digest(self._bids.domain, seller, root, bids_hash(rows), nonce,
                                      deadline)  # fmt: skip
         self._bids.check_message(deadline, digest, signature, seller, self._clock.now())
+        raw = bytes.fromhex(row["commitments"])
+        hashes = commitments(session_id, seller, [b.fields for b in bids])
+        for i, b in enumerate(bids):
+            if hashes[i] != raw[32 * b.index : 32 * b.index + 32]:
+                raise Problem(
+                    422, "invalid-input", f"bids[{i}]: the fields do not hash to the "
+                    f"commitment of leaf {b.index}", field=f"bids[{i}]",
+                    reason="not the committed bid (fields or salt differ)",
+                )  # fmt: skip
         registry = self._reads.contracts.registry.functions
         for asset in table:
             manager = AssetView.from_abi(self._reads.call(registry.asset(asset))).manager

@@ -146,7 +146,7 @@ def test_bad_batch_input_is_a_4xx_naming_the_field(env: Env) -> None:
     good = commit_body(batch, fo._key, fo.domain, fo.new_nonce(), _deadline())
     path = f"/sessions/{e.session}/batches"
     cases: list[tuple[dict[str, Any], int, str]] = [
-        ({**good, "root": "0x" + "00" * 32}, 422, "root"),
+        ({**good, "root": "0x" + "00" * 32}, 403, "signature"),  # not the root signed
         ({**good, "commitments": []}, 422, "commitments"),
         ({**good, "commitments": good["commitments"] * 1366}, 422, "commitments"),
         ({**good, "commitments": ["0x12"]}, 422, "commitments.0"),
@@ -158,10 +158,10 @@ def test_bad_batch_input_is_a_4xx_naming_the_field(env: Env) -> None:
     for body, code, field in cases:
         r = _post(e, fo, path, body)
         assert r.status_code == code and field in _named(r), (field, r.text)
-    # another aggregator posting the batch: the leaves bind the seller, so under its name
-    # the commitments hash to another root; with that root, the signature is not its own
+    # another aggregator posting the batch: the signature is not its own (and the leaves
+    # bind the seller: under its name the commitments hash to another root)
     r = _post(e, e.fo2, path, good)
-    assert r.status_code == 422 and _named(r) == {"root"}, r.text
+    assert r.status_code == 403 and _named(r) == {"signature"}, r.text
     copied = Batch.build(e.market, e.session, e.fo2.address, list(batch.bids))
     as_fo2 = commit_body(copied, e.fo2._key, fo.domain, good["nonce"], good["deadline"])
     r = _post(e, e.fo2, path, {**as_fo2, "signature": good["signature"]})
@@ -294,13 +294,21 @@ def test_reveal_attacks_are_refused_naming_the_field(env: Env) -> None:
     path = f"/sessions/{e.session}/batches/0x{batch.batch_id.hex()}/reveal"
     good = reveal_body(batch, [0, 1], fo._key, fo.domain, fo.new_nonce(), _deadline())
     first, second = good["bids"]
+
+    def signed(bids: list[BidFields], indices: list[int]) -> dict[str, Any]:
+        """The seller's own signed reveal of other fields than it committed."""
+        other = replace(batch, bids=tuple(bids))
+        return reveal_body(other, indices, fo._key, fo.domain, fo.new_nonce(), _deadline())
+
+    b0, b1 = batch.bids[0], batch.bids[1]
     cases: list[tuple[dict[str, Any], int, str]] = [
-        ({**good, "bids": [{**first, "price_eur_per_mw": 1}, second]}, 422, "bids[0]"),  # forged
+        (signed([replace(b0, price_eur_per_mw=1), b1], [0, 1]), 422, "bids[0]"),  # forged leaf
+        (signed([b0, b0], [1]), 422, "bids[0]"),  # another leaf's fields at index 1
+        (signed([replace(b0, salt=b"\x99" * 32)], [0]), 422, "bids[0]"),  # another salt
         ({**good, "bids": [first, first]}, 422, "bids[1].index"),  # duplicated leaf
         ({**good, "bids": [second, first]}, 422, "bids[1].index"),  # reordered
         ({**good, "bids": [{**first, "index": 7}]}, 422, "bids[0].index"),  # beyond the count
-        ({**good, "bids": [{**first, "index": 1}, second]}, 422, "bids[0]"),  # another leaf's
-        ({**good, "bids": [{**first, "salt": "0x" + "99" * 32}]}, 422, "bids[0]"),
+        ({**good, "bids": [{**first, "price_eur_per_mw": 1}, second]}, 403, "signature"),
         ({**good, "bids": [first]}, 403, "signature"),  # signed for two, one sent (dropped)
         ({**good, "bids": []}, 422, "bids"),
         ({**good, "bids": [{**first, "direction": "sideways"}]}, 422, "bids.0.direction"),
