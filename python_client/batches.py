@@ -24,7 +24,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
@@ -34,7 +34,6 @@ from python_client.contract_types import BID_RECORD_BYTES as RECORD_BYTES
 from python_client.errors import ClientError
 from python_client.hashing import commitment, label_text
 from python_client.records import BidFields
-from python_client.relay import RelayDomain, batch_digest, reveal_batch_digest, sign_digest
 
 
 def _raw_keccak() -> Callable[[bytes], bytes] | None:
@@ -76,6 +75,9 @@ def fast_keccak(data: bytes) -> bytes:
         return keccak(data)
     return _RAW_KECCAK(data)
 
+
+if TYPE_CHECKING:  # python_client.relay needs coincurve, which brownie's venv lacks
+    from python_client.relay import RelayDomain
 
 MAX_ASSETS_PER_REVEAL = 256  # an asset mask is 256 bits
 TERMS_TYPES = ["bytes32", "uint40", "uint40", "uint64", "uint16", "uint8", "bool"]
@@ -377,6 +379,8 @@ def commit_body(
 ) -> dict[str, Any]:
     """The signed `BatchCommitCreate` body (POST /sessions/{id}/batches): the commitments in
     leaf order, the root, the seller's `CommitBatch` signature (the fields stay here)."""
+    from python_client.relay import batch_digest, sign_digest
+
     digest = batch_digest(domain, batch.seller, batch.session_id, batch.root, batch.count,
                           nonce, deadline)  # fmt: skip
     hashes = commitments(batch.session_id, batch.seller, batch.bids)
@@ -392,6 +396,8 @@ def reveal_body(
 ) -> dict[str, Any]:  # fmt: skip
     """The signed `BatchRevealCreate` body (POST .../batches/{batch_id}/reveal) of leaves
     `indices`: the seller's `RevealBatch` over the rows the API will send."""
+    from python_client.relay import reveal_batch_digest, sign_digest
+
     indices = sorted(indices)
     chosen = [batch.bids[i] for i in indices]
     _, rows = reveal_rows(indices, chosen)
