@@ -25,8 +25,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_abi.abi import decode
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from starlette.concurrency import run_in_threadpool
 from web3.types import RPCEndpoint
@@ -35,8 +33,8 @@ from api.bids import RelayedBids
 from api.clock import ChainClock
 from api.problems import Problem, reverted_problem
 from api.reads import ZERO_ADDRESS, ChainReads
-from api.relay_batcher import RawCall, next_batch
-from api.relay_nonces import RELAY_FAILED_TOPIC, RelayNonces
+from api.relay_batcher import RawCall, next_batch, relay_failures
+from api.relay_nonces import RelayNonces
 from api.relayer import Relayer
 from api.roles import RoleCache
 from api.store import Store
@@ -233,15 +231,7 @@ class BatchRelay:
         return receipt
 
     def _settle(self, batch: list[PendingBatch], raw: dict[str, Any]) -> None:
-        failed: dict[tuple[str, int], str] = {}
-        relay = self._relayer.relay.address.lower()
-        for log_ in raw["logs"]:
-            if log_["address"].lower() != relay or log_["topics"][0] != RELAY_FAILED_TOPIC:
-                continue
-            seller = to_checksum_address("0x" + log_["topics"][1][-40:])
-            nonce = int(log_["topics"][2], 16)
-            (reason,) = decode(["bytes"], bytes.fromhex(log_["data"][2:]))
-            failed[(seller, nonce)] = self._errors.decode(bytes(reason))[0]
+        failed = relay_failures(raw, self._relayer.relay.address, self._errors)
         tx_hash = raw["transactionHash"]
         self._finish([p for p in batch if (p.seller, p.nonce) not in failed], "committed",
                      tx_hash, None)  # fmt: skip
@@ -271,17 +261,6 @@ class BatchRelay:
                     self._queued_bids.pop(key, None)
         for p in items:
             p.done.set()
-
-    async def wait(self, batch_id: str, timeout_s: float) -> None:
-        """Until the batch's transaction is mined or `timeout_s` passed (no thread held)."""
-        import asyncio
-
-        pending = self._pending.get(batch_id)
-        end = time.monotonic() + timeout_s
-        pause = 0.01
-        while pending is not None and not pending.done.is_set() and time.monotonic() < end:
-            await asyncio.sleep(pause)
-            pause = min(0.1, pause * 1.5)
 
 
 def _cover(count: int, allowance: int, queued: int) -> None:

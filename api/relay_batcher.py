@@ -84,6 +84,23 @@ def encode_commit_bids_for(batch: list[PendingCommit]) -> bytes:
     return COMMIT_BIDS_FOR + head + b"".join(offsets) + b"".join(tails)
 
 
+def relay_failures(
+    raw: dict[str, Any], relay: str, errors: ErrorDecoder
+) -> dict[tuple[str, int], str]:
+    """The messages a mined relay batch refused, from its raw receipt's `RelayFailed` logs
+    (only those are decoded): (seller, nonce) -> the contract's error name."""
+    failed: dict[tuple[str, int], str] = {}
+    for log_ in raw["logs"]:
+        if log_["address"].lower() != relay.lower() or log_["topics"][0] != RELAY_FAILED_TOPIC:
+            continue
+        # RelayFailed(address indexed seller, uint256 indexed nonce, bytes reason)
+        seller = to_checksum_address("0x" + log_["topics"][1][-40:])
+        nonce = int(log_["topics"][2], 16)
+        (reason,) = decode(["bytes"], bytes.fromhex(log_["data"][2:]))
+        failed[(seller, nonce)] = errors.decode(bytes(reason))[0]
+    return failed
+
+
 class RawCall:
     """A contract call given as calldata, for the relayer (which asks a call only for
     `build_transaction`, its name, and `call` to replay a failure)."""
@@ -265,16 +282,7 @@ class RelayBatcher:
     def _settle_batch(self, batch: list[PendingCommit], raw: dict[str, Any]) -> None:
         """Each commit of a mined batch: `committed`, or `failed` with the reason its
         `RelayFailed` log gives."""
-        failed: dict[tuple[str, int], str] = {}
-        relay = self._relayer.relay.address.lower()
-        for log_ in raw["logs"]:  # the raw receipt: only RelayFailed logs are decoded
-            if log_["address"].lower() != relay or log_["topics"][0] != RELAY_FAILED_TOPIC:
-                continue
-            # RelayFailed(address indexed seller, uint256 indexed nonce, bytes reason)
-            seller = to_checksum_address("0x" + log_["topics"][1][-40:])
-            nonce = int(log_["topics"][2], 16)
-            (reason,) = decode(["bytes"], bytes.fromhex(log_["data"][2:]))
-            failed[(seller, nonce)] = self._errors.decode(bytes(reason))[0]
+        failed = relay_failures(raw, self._relayer.relay.address, self._errors)
         tx_hash = raw["transactionHash"]
         ok = [p for p in batch if (p.seller, p.nonce) not in failed]
         self._finish(ok, "committed", tx_hash, None)
