@@ -316,6 +316,10 @@ def test_reveal_attacks_are_refused_naming_the_field(env: Env) -> None:
     for body, code, field in cases:
         r = _post(e, fo, path, body)
         assert r.status_code == code and field in _named(r), (field, r.text)
+    # another batch's reveal (its root signed, its leaves) posted under this batch's id
+    other = reveal_body(_READY["plain"], [0], fo._key, fo.domain, fo.new_nonce(), _deadline())
+    r = _post(e, fo, path, other)
+    assert r.status_code == 403 and _named(r) == {"signature"}, r.text
     # a leaf naming another aggregator's asset: 403 naming it
     r = _reveal(e, fo, batch, [2])
     assert r.status_code == 403 and _named(r) == {"bids[0].asset_ids"}, r.text
