@@ -26,6 +26,7 @@ from api.routes import (
     attestations,
     audit,
     auth,
+    batches,
     bids,
     coordination,
     events,
@@ -128,7 +129,8 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.add_middleware(BodyGuard)
     app.add_middleware(PerIpLimit)  # outermost: a request over its rate is not read
     for module in (
-        auth, participants, assets, sessions, needs, coordination, bids, results, attestations,
+        auth, participants, assets, sessions, needs, coordination, bids, batches, results,
+        attestations,
         metering, settlements, audit, transactions, events, grid,
     ):  # fmt: skip
         app.include_router(module.router)
@@ -179,7 +181,10 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         settings: Settings | None = getattr(scope["app"].state, "settings", None)
-        limit = settings.max_body_bytes if settings is not None else Settings().max_body_bytes
+        settings = settings if settings is not None else Settings()
+        limit = settings.max_body_bytes
+        if "/batches" in scope["path"]:  # batched bids: a request carries up to 1,000 bids
+            limit = max(limit, settings.max_batch_body_bytes)
         length = None
         media = ""
         for name, value in scope["headers"]:
