@@ -26,6 +26,9 @@ PRICE_LIMIT_CT = 10**9
 every product the checks form stays an exact integer far from any limit."""
 QUANTITY_LIMIT_W = 10**15
 """1 PW: beyond any auction's total volume."""
+PAYMENT_LIMIT_UEUR = 10**30
+"""|payment| beyond this is malformed: the largest right one, 10^15 W x 1440 min x 10^9
+ct/MWh / 6000, is 2.4 x 10^20; the chain's rows hold int128 (1.7 x 10^38)."""
 MAX_MTUS = 10_000
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
@@ -63,7 +66,7 @@ class Order(OrderTerms):
     """One of our forwarded orders with the exchange's answer."""
 
     accepted_w: Watts
-    payment_ueur: int
+    payment_ueur: Annotated[int, Field(ge=-PAYMENT_LIMIT_UEUR, le=PAYMENT_LIMIT_UEUR)]
 
 
 class AuctionTerms(_Strict):
