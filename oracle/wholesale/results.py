@@ -116,8 +116,11 @@ class WholesaleResults(AuctionTerms):
         data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
         return data
 
-    def results_hash(self) -> str:
-        return keccak_hex(canonical_json(self.canonical(), integers_checked=True))
+    def results_hash(self, canonical: dict[str, Any] | None = None) -> str:
+        """keccak256 of the canonical file (`canonical`: this file's `canonical()` when the
+        caller has it already: it is the costly part of a large file)."""
+        data = self.canonical() if canonical is None else canonical
+        return keccak_hex(canonical_json(data, integers_checked=True))
 
 
 def _problems(r: WholesaleResults) -> list[tuple[str, str]]:
