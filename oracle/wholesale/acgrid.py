@@ -159,6 +159,16 @@ def mfrr_ac_failures(book: MfrrBook, admitted: Sequence[LocalBid], model: GridMo
     return sorted(out)
 
 
+def _model_of(book: _Gridded, grid: tuple[GridModel, AcSolver] | None
+              ) -> tuple[GridModel, AcSolver]:
+    """The book's grid model and solver: `grid` when loaded (its zones checked), else
+    loaded."""
+    if grid is None:
+        return load_grid(book)
+    check_zones(book, grid[0])
+    return grid
+
+
 def decide(book: OrderBook, grid: tuple[GridModel, AcSolver] | None = None) -> GridDecision:
     """The whole grid check of a book, the one rule every node runs: the zone limits, then,
     when the book names a grid, the AC check (`grid`: its model and solver when already
@@ -166,10 +176,7 @@ def decide(book: OrderBook, grid: tuple[GridModel, AcSolver] | None = None) -> G
     decision = grid_check(book)
     if book.grid is None:
         return decision
-    if grid is None:
-        grid = load_grid(book)
-    model, solver = grid
-    check_zones(book, model)
+    model, solver = _model_of(book, grid)
     return refuse_failing(book, decision, ac_failures(book, decision, model, solver))
 
 
@@ -181,8 +188,5 @@ def decide_mfrr(book: MfrrBook, grid: tuple[GridModel, AcSolver] | None = None
     decision = aggregate(book)
     if book.grid is None:
         return decision
-    if grid is None:
-        grid = load_grid(book)
-    model, solver = grid
-    check_zones(book, model)
+    model, solver = _model_of(book, grid)
     return aggregate(book, mfrr_ac_failures(book, decision.admitted, model, solver))

@@ -26,6 +26,9 @@ PRICE_LIMIT_CT = 10**9
 every product the checks form stays an exact integer far from any limit."""
 QUANTITY_LIMIT_W = 10**15
 """1 PW: beyond any auction's total volume."""
+PAYMENT_LIMIT_UEUR = 10**30
+"""|payment| beyond this is malformed: the largest right one, 10^15 W x 1440 min x 10^9
+ct/MWh / 6000, is 2.4 x 10^20; the chain's rows hold int128 (1.7 x 10^38)."""
 MAX_MTUS = 10_000
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
@@ -63,7 +66,7 @@ class Order(OrderTerms):
     """One of our forwarded orders with the exchange's answer."""
 
     accepted_w: Watts
-    payment_ueur: int
+    payment_ueur: Annotated[int, Field(ge=-PAYMENT_LIMIT_UEUR, le=PAYMENT_LIMIT_UEUR)]
 
 
 class AuctionTerms(_Strict):
@@ -113,8 +116,11 @@ class WholesaleResults(AuctionTerms):
         data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
         return data
 
-    def results_hash(self) -> str:
-        return keccak_hex(canonical_json(self.canonical(), integers_checked=True))
+    def results_hash(self, canonical: dict[str, Any] | None = None) -> str:
+        """keccak256 of the canonical file (`canonical`: this file's `canonical()` when the
+        caller has it already: it is the costly part of a large file)."""
+        data = self.canonical() if canonical is None else canonical
+        return keccak_hex(canonical_json(data, integers_checked=True))
 
 
 def _problems(r: WholesaleResults) -> list[tuple[str, str]]:

@@ -130,11 +130,12 @@ def verify_results(r: WholesaleResults) -> list[Violation]:
 
 def report(r: WholesaleResults, violations: list[Violation]) -> dict[str, Any]:
     """The verification as a JSON object (`flexmarket wholesale verify --json`)."""
+    canonical = r.canonical()
     return {
         "schema": VERIFICATION_SCHEMA,
         "exchange": r.exchange,
         "auction": r.auction,
-        "delivery_start": r.canonical()["delivery_start"],
+        "delivery_start": canonical["delivery_start"],
         "mtus": r.mtus,
         "orders": len(r.orders),
         "ok": not violations,
@@ -143,5 +144,5 @@ def report(r: WholesaleResults, violations: list[Violation]) -> dict[str, Any]:
             "sell_payment_ueur": sum(o.payment_ueur for o in r.orders if o.side == "sell"),
             "buy_payment_ueur": sum(o.payment_ueur for o in r.orders if o.side == "buy"),
         },
-        "results_hash": r.results_hash(),
+        "results_hash": r.results_hash(canonical),
     }

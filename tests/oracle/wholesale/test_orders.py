@@ -191,3 +191,13 @@ def test_check_command_json_and_exit_2_naming_the_field(tmp_path):
     out = run("check", str(path))
     assert out.returncode == 2
     assert "orders[1].mtu" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_results_file_with_a_payment_beyond_any_auction_is_malformed():
+    from oracle.wholesale import parse_results
+
+    data = results_for(grid_check(parse_orders(book())))
+    data["orders"][0]["payment_ueur"] = 10**40
+    with pytest.raises(WholesaleFileError) as exc:
+        parse_results(data)
+    assert [w for w, _ in exc.value.problems] == ["orders[0].payment_ueur"]
