@@ -1,0 +1,107 @@
+// SVG charts drawn by hand (no library): needs vs awards per slot, stacked per seller, and
+// the merit order. Every mark carries its numbers (data-* attributes and a <title>), and
+// each chart has a table beside it in the page with the same numbers.
+"use strict";
+(function () {
+  const NS = "http://www.w3.org/2000/svg";
+  // Okabe & Ito's palette, safe for the common colour-vision deficiencies
+  const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999"];
+  const W = 720, H = 280, LEFT = 70, RIGHT = 16, TOP = 16, BOTTOM = 44;
+
+  function el(name, attrs, parent) {
+    const node = document.createElementNS(NS, name);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+  function title(node, text) {
+    el("title", {}, node).textContent = text;
+    return node;
+  }
+  const fmt = (n) => Number(n).toLocaleString("en-US");
+
+  function frame(container, label) {
+    container.replaceChildren();
+    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, class: "chart" });
+    container.appendChild(svg);
+    return svg;
+  }
+  function yAxis(svg, max, unit) {
+    const plotH = H - TOP - BOTTOM;
+    for (const f of [0, 0.25, 0.5, 0.75, 1]) {
+      const y = TOP + plotH * (1 - f);
+      el("line", { x1: LEFT, x2: W - RIGHT, y1: y, y2: y, class: "grid" }, svg);
+      el("text", { x: LEFT - 6, y: y + 4, "text-anchor": "end", class: "tick" }, svg).textContent =
+        fmt(Math.round(max * f));
+    }
+    el("text", { x: 12, y: TOP + plotH / 2, transform: `rotate(-90 12 ${TOP + plotH / 2})`,
+      "text-anchor": "middle", class: "axis" }, svg).textContent = unit;
+  }
+
+  // slots: number; sellers: [{id, colour, perSlot: [W]}]; need: [W] per slot
+  function slotChart(container, slots, sellers, need) {
+    const svg = frame(container, "Needs and awards per slot");
+    let max = 1;
+    for (let s = 0; s < slots; s++) {
+      const stacked = sellers.reduce((a, x) => a + x.perSlot[s], 0);
+      max = Math.max(max, stacked, need[s]);
+    }
+    max *= 1.1;
+    yAxis(svg, max, "W");
+    const plotW = W - LEFT - RIGHT, plotH = H - TOP - BOTTOM;
+    const band = plotW / slots, barW = Math.max(1, band * 0.7);
+    const y = (w) => TOP + plotH * (1 - w / max);
+    for (let s = 0; s < slots; s++) {
+      const x = LEFT + band * s + (band - barW) / 2;
+      let base = 0;
+      for (const seller of sellers) {
+        const w = seller.perSlot[s];
+        if (!w) continue;
+        title(el("rect", { x, y: y(base + w), width: barW, height: y(base) - y(base + w),
+          fill: seller.colour, class: "award", "data-slot": s, "data-seller": seller.address || seller.id, "data-w": w }, svg),
+          `slot ${s}: ${seller.id} awarded ${fmt(w)} W`);
+        base += w;
+      }
+      title(el("line", { x1: x - 2, x2: x + barW + 2, y1: y(need[s]), y2: y(need[s]), class: "need",
+        "data-slot": s, "data-w": need[s] }, svg), `slot ${s}: need ${fmt(need[s])} W`);
+      if (slots <= 24 || s % Math.ceil(slots / 24) === 0)
+        el("text", { x: x + barW / 2, y: H - BOTTOM + 16, "text-anchor": "middle", class: "tick" }, svg)
+          .textContent = String(s);
+    }
+    el("text", { x: LEFT + plotW / 2, y: H - 6, "text-anchor": "middle", class: "axis" }, svg)
+      .textContent = "slot";
+  }
+
+  // bids: sorted by price, [{bid_id, seller, price, quantity, awarded, colour}]
+  function meritChart(container, bids, clearingPrice) {
+    const svg = frame(container, "Merit order");
+    const total = Math.max(1, bids.reduce((a, b) => a + b.quantity, 0));
+    const top = Math.max(1, ...bids.map((b) => b.price)) * 1.1;
+    yAxis(svg, top, "EUR/MW");
+    const plotW = W - LEFT - RIGHT, plotH = H - TOP - BOTTOM;
+    const y = (p) => TOP + plotH * (1 - p / top);
+    let at = 0;
+    for (const b of bids) {
+      const x = LEFT + (plotW * at) / total, width = Math.max(1, (plotW * b.quantity) / total);
+      const accepted = b.awarded > 0;
+      title(el("rect", { x, y: y(b.price), width, height: y(0) - y(b.price),
+        fill: accepted ? b.colour : "none", stroke: b.colour, "stroke-width": 2,
+        "stroke-dasharray": accepted ? "" : "4 3", class: accepted ? "bid accepted" : "bid rejected",
+        "data-bid": b.bid_id, "data-price": b.price, "data-w": b.quantity, "data-awarded": b.awarded }, svg),
+        `${b.seller} ${b.bid_id.slice(0, 10)}: ${fmt(b.quantity)} W at ${fmt(b.price)} EUR/MW, ` +
+        (accepted ? `accepted ${fmt(b.awarded)} W` : "not accepted"));
+      at += b.quantity;
+    }
+    if (clearingPrice !== null) {
+      title(el("line", { x1: LEFT, x2: W - RIGHT, y1: y(clearingPrice), y2: y(clearingPrice),
+        class: "clearing", "data-price": clearingPrice }, svg), `clearing price ${fmt(clearingPrice)} EUR/MW`);
+    }
+    for (const f of [0, 0.5, 1])
+      el("text", { x: LEFT + plotW * f, y: H - BOTTOM + 16, "text-anchor": "middle", class: "tick" }, svg)
+        .textContent = fmt(Math.round(total * f));
+    el("text", { x: LEFT + plotW / 2, y: H - 6, "text-anchor": "middle", class: "axis" }, svg)
+      .textContent = "cumulative quantity (W)";
+  }
+
+  window.flexCharts = { PALETTE, slotChart, meritChart, fmt };
+})();

@@ -1,0 +1,424 @@
+"""The dashboard (issue 17) in a real browser: Debian's Chromium driven by Playwright,
+against a real `flexmarket serve` on anvil. Each page signs in with an injected test
+wallet: `window.ethereum` (EIP-1193) defined by an init script, whose requests go to a
+Python binding that signs with a development key (eth-account), as a browser wallet would.
+
+- short: keyboard sign-in, the page loads nothing from outside the app, the sessions
+  list with its gate-closure countdown, and a session opened meanwhile arrives live
+  through the event stream;
+- slow (`make test-dashboard-slow`): the FLECH session (examples/flech_powermax.json)
+  walked through the API while the page watches: an aggregator sees its own sealed bid
+  and never the other's, the charts and tables show `flexmarket clear`'s numbers (needs
+  vs awards per slot and seller, merit order, payments), attestations 1 of 1, and a
+  settlement arrives live. Screenshots in build/test-artifacts/."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from python_client.chain import Wallet, connect, deploy
+from python_client.hashing import asset_id, label, new_salt
+from python_client.http import HttpClient
+from python_client.localchain import LocalChain, free_port
+from python_client.records import BidFields, Direction
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "build" / "test-artifacts"
+CHROMIUM = os.environ.get("FLEXMARKET_CHROMIUM", "/usr/bin/chromium")
+# Playwright's launch gives Chromium a new empty --user-data-dir and --headless itself
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+FLECH = json.loads((ROOT / "examples" / "flech_powermax.json").read_text())
+ASSET_KEY = b"flexmarket-dashboard-test-asset-key"
+DEPOSIT_UEUR = 10**15
+PHASE_S = 120
+TIMEOUT_MS = 20_000
+
+sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"needs Chromium at {CHROMIUM} (make install-chromium)"
+)
+
+# window.ethereum: every request goes to the Python wallet (the `flexWallet` binding)
+WALLET_SCRIPT = """
+window.ethereum = {
+  isFlexmarketTestWallet: true,
+  request: ({ method, params }) => window.flexWallet(method, params || []),
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def served(chain: LocalChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """`flexmarket serve --rpc` on the module's anvil, on a free port."""
+    keys = chain.dev_private_keys
+    w3 = connect(chain.url)
+    deployment = deploy(w3, Wallet(w3, keys[0]))
+    tmp = tmp_path_factory.mktemp("dashboard")
+    dep_file = tmp / "deployment.json"
+    dep_file.write_text(json.dumps(deployment.to_json()))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXMARKET_API_")}
+    env.update(FLEXMARKET_API_RELAYER_KEY=keys[9], FLEXMARKET_API_ROLE_CACHE_S="0")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "flexmarket", "serve", "--rpc", chain.url, "--deployment",
+         str(dep_file), "--port", str(port), "--db", f"sqlite:///{tmp}/api.sqlite3"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.communicate()
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not answer within 120 s"
+                time.sleep(0.3)
+        yield {"url": url, "keys": keys, "chain": chain, "chain_id": int(w3.eth.chain_id)}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def client(served: dict[str, Any], index: int) -> HttpClient:
+    c = HttpClient(served["url"], served["keys"][index])
+    c.sign_in()
+    return c
+
+
+class Page:
+    """A browser page signed in with the wallet of development key `index`; it records
+    every request that leaves the app's origin (there must be none)."""
+
+    def __init__(self, browser: Any, served: dict[str, Any], index: int) -> None:
+        self.account = Account.from_key(served["keys"][index])
+        self.address = self.account.address
+        self.chain_id = served["chain_id"]
+        self.signed: list[str] = []
+        self.outside: list[str] = []
+        self.context = browser.new_context(viewport={"width": 1200, "height": 900})
+        self.context.expose_function("flexWallet", self._wallet)
+        self.context.add_init_script(WALLET_SCRIPT)
+        self.page = self.context.new_page()
+        origin = served["url"]
+        self.page.on("request", lambda r: None if r.url.startswith((origin, "data:"))
+                     else self.outside.append(r.url))  # fmt: skip
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.page.goto(origin + "/")
+
+    def _wallet(self, method: str, params: list[Any]) -> Any:
+        if method in ("eth_requestAccounts", "eth_accounts"):
+            return [self.address.lower()]  # as MetaMask answers: the page checksums it
+        if method == "eth_chainId":
+            return hex(self.chain_id)
+        if method == "personal_sign":
+            message, address = params
+            if address.lower() != self.address.lower():
+                raise ValueError(f"personal_sign for {address}, not this wallet's")
+            self.signed.append(bytes.fromhex(message[2:]).decode("utf-8"))
+            signed = self.account.sign_message(encode_defunct(hexstr=message))
+            return "0x" + signed.signature.hex()
+        raise ValueError(f"test wallet: {method} not supported")
+
+    def sign_in(self) -> None:
+        self.page.click("#signin")
+        self.page.wait_for_selector("#sessions:not([hidden])")
+
+    def open_session(self, session_id: int) -> None:
+        self.page.click(f"#session-table a[href='#/sessions/{session_id}']")
+        self.page.wait_for_function(
+            f"document.querySelector('#session-h').textContent === 'Session {session_id}'"
+            " && !document.querySelector('#session').hidden"
+        )
+
+    def texts(self, selector: str) -> list[str]:
+        return [t.strip() for t in self.page.locator(selector).all_inner_texts()]
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _session_params(now: int, **over: Any) -> dict[str, Any]:
+    market = FLECH["market"]
+    params = {
+        "market_id": market["id"], "product": market["product"], "pricing": market["pricing"],
+        "slot_count": market["slots"], "slot_minutes": market["slot_minutes"],
+        "delivery_start": now + 4 * PHASE_S, "bidding_end": now + PHASE_S,
+        "reveal_deadline": now + 2 * PHASE_S, "clearing_deadline": now + 3 * PHASE_S,
+        "min_bid_w": market["min_bid_w"], "granularity_w": market["granularity_w"],
+        "bid_bond_ueur": 1_000_000, "collateral_ueur_per_w": 10_000, "tolerance_bps": 1_000,
+        "unmet_penalty_eur_per_mw": 10**12,
+    }  # fmt: skip
+    params.update(over)
+    return params
+
+
+def _seconds(countdown: str) -> int:
+    """`1 min 55 s` -> 115."""
+    return sum(
+        int(n) * (60 if unit == "min" else 1) for n, unit in re.findall(r"(\d+) (min|s)", countdown)
+    )
+
+
+def test_keyboard_sign_in_sessions_list_and_a_live_update(
+    served: dict[str, Any], browser: Any
+) -> None:
+    admin, oracle = client(served, 0), client(served, 1)
+    admin.grant_role(oracle.address, "ORACLE")
+    now = int(admin.deployment()["block_timestamp"])
+    first = oracle.open_session(_session_params(now))
+
+    page = Page(browser, served, 5)
+    try:
+        p = page.page
+        html = urllib.request.urlopen(served["url"] + "/").read().decode()
+        assert not re.search(r"(src|href)=\"(https?:)?//", html), "the page loads from outside"
+        # keyboard only: skip link, then the sign-in button, Enter
+        p.keyboard.press("Tab")
+        assert p.evaluate("document.activeElement.className") == "skip"
+        p.keyboard.press("Tab")
+        assert p.evaluate("document.activeElement.id") == "signin"
+        p.keyboard.press("Enter")
+        p.wait_for_selector("#sessions:not([hidden])")
+        assert len(page.signed) == 1
+        message = page.signed[0]
+        # EIP-4361 with the EIP-55 address the page computed from the wallet's lower case
+        assert message.startswith(served["url"].removeprefix("http://") + " wants you to sign")
+        assert message.splitlines()[1] == page.address
+        assert page.address in p.inner_text("#who")
+
+        row = p.locator(f"#session-table tr[data-session='{first}']")
+        assert "bidding" in row.inner_text()
+        closes = row.locator("td.countdown").inner_text()
+        assert re.fullmatch(r"(\d+ min )?\d+ s", closes), closes
+        assert PHASE_S - 30 <= _seconds(closes) <= PHASE_S
+        # the countdown runs without asking the API
+        p.wait_for_function(
+            f"document.querySelector(\"tr[data-session='{first}'] td.countdown\").textContent"
+            f" !== {json.dumps(closes)}", timeout=5_000,
+        )  # fmt: skip
+
+        # live: a session opened now appears without a reload, with its event
+        second = oracle.open_session(_session_params(now + 10))
+        p.wait_for_selector(f"#session-table tr[data-session='{second}']")
+        p.wait_for_selector("#events li[data-event='SessionOpened']")
+        assert f"session {second}" in p.inner_text("#events")
+        # keyboard navigation to a session: its link takes focus and Enter opens it
+        p.focus(f"#session-table a[href='#/sessions/{second}']")
+        p.keyboard.press("Enter")
+        p.wait_for_function(
+            f"document.querySelector('#session-h').textContent === 'Session {second}'"
+        )
+        assert p.evaluate("document.activeElement.id") == "session-h"
+        page.shot("sessions")
+        assert page.outside == []
+    finally:
+        page.close()
+
+
+# --- the FLECH session, walked through the API while the browser watches -----------------
+
+
+def _warp(served: dict[str, Any], reader: HttpClient, timestamp: int) -> None:
+    """Move the local chain's clock (the harness) and wait until the API's clock has."""
+    served["chain"].warp_to(timestamp)
+    deadline = time.monotonic() + 10
+    while reader.request("GET", "/dashboard/sessions?limit=1")["now"] < timestamp:
+        assert time.monotonic() < deadline, "the API's clock did not follow the chain"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_flech_session_in_the_browser(served: dict[str, Any], browser: Any) -> None:
+    from oracle import clear, load_scenario
+
+    expected = clear(load_scenario(FLECH)).to_json_dict()
+    admin, oracle, metering, validator = (client(served, i) for i in (0, 1, 2, 3))
+    people = {"DSO1": client(served, 4), "FO1": client(served, 6), "FO2": client(served, 7)}
+    roles = {"DSO1": "DSO", "FO1": "AGGREGATOR", "FO2": "AGGREGATOR"}
+    for who, role in (("ORACLE", oracle), ("METERING", metering), ("VALIDATOR", validator)):
+        admin.grant_role(role.address, who)
+    for pid, c in people.items():
+        admin.grant_role(c.address, roles[pid])
+        admin.mint(c.address, DEPOSIT_UEUR)
+        c.deposit(DEPOSIT_UEUR)
+    dso = people["DSO1"]
+    dso.register_zone("T1", 175_000)
+    ids = {a["id"]: asset_id(a["id"], ASSET_KEY) for a in FLECH["assets"]}
+    for a in FLECH["assets"]:
+        people[a["manager"]].register_asset(
+            ids[a["id"]], a["type"], int(a["p_max_w"]), int(a["p_min_w"]), a["zone"]
+        )
+        dso.prequalify(ids[a["id"]])
+    now = int(admin.deployment()["block_timestamp"])
+    sid = oracle.open_session(_session_params(now))
+    session = oracle.session(sid)
+    top = max(int(b["price_eur_per_mw"]) for b in FLECH["bids"])
+    budget = sum(int(b["quantity_w"]) for b in FLECH["bids"]) * top
+    need = dso.post_need(sid, {"zone": "T1", "direction": "up", "buyer_role": "DSO",
+                               "budget_ueur": budget, "quantity_w": [37_800]})  # fmt: skip
+    slots = FLECH["market"]["slots"]
+    fields = {
+        b["id"]: BidFields(
+            label(b["zone"]), Direction.UP, bool(b["divisible"]), int(b["quantity_w"]),
+            int(b["price_eur_per_mw"]), (1 << slots) - 1,
+            BidFields.sorted_assets([ids[a] for a in b["assets"]]), new_salt(),
+        )
+        for b in FLECH["bids"]
+    }  # fmt: skip
+    seller = {b["id"]: people[b["seller"]] for b in FLECH["bids"]}
+    people["FO1"].join(sid, 1)
+    people["FO2"].join(sid, 2)
+    chain_id = {}
+    for name, f in fields.items():
+        out = seller[name].commit_bid(sid, f, wait=True)
+        assert out["status"] == "committed", out
+        chain_id[name] = out["bid_id"]
+
+    # --- an aggregator during bidding: its own sealed bid, never the other's
+    fo1 = Page(browser, served, 6)
+    try:
+        fo1.sign_in()
+        fo1.open_session(sid)
+        assert fo1.texts("#my-bids tbody tr") == [
+            f"{chain_id['FO1B1'][:6]}…{chain_id['FO1B1'][-4:]}\tcommitted\tsealed\tsealed\t–"
+        ]
+        content = fo1.page.content().lower()
+        assert chain_id["FO1B1"] in content
+        for other in ("FO2B1", "FO2B2"):
+            assert chain_id[other] not in content and chain_id[other][2:10] not in content
+        assert "No revealed bid you may see yet" in fo1.page.inner_text("#merit-table")
+        fo1.shot("aggregator-sealed")
+
+        # reveal phase: revealed, but before the reveal deadline still only its own
+        _warp(served, dso, session["bidding_end"])
+        for name, f in fields.items():
+            seller[name].reveal_bid(sid, f)
+        fo1.page.reload()
+        fo1.sign_in()
+        fo1.open_session(sid)
+        content = fo1.page.content().lower()
+        assert chain_id["FO1B1"] in content
+        assert chain_id["FO2B1"] not in content and chain_id["FO2B2"] not in content
+        assert fo1.page.locator("#merit-table tbody tr[data-bid]").count() == 1
+    finally:
+        fo1.close()
+
+    # --- after the reveal deadline: the result, attested
+    _warp(served, dso, session["reveal_deadline"])
+    awards = [
+        {"bid_id": chain_id[a["bid"]], "need_index": need, "quantity_w": a["quantity_w"],
+         "price_eur_per_mw": a["price_eur_per_mw"]}
+        for a in expected["awards"]
+    ]  # fmt: skip
+    oracle.commit_result(sid, expected["input_hash"], expected["result_hash"], awards)
+    validator.attest(sid, expected["result_hash"])
+
+    page = Page(browser, served, 4)  # the DSO
+    try:
+        p = page.page
+        page.sign_in()
+        page.open_session(sid)
+        # needs vs awards per slot, stacked per seller: the bars carry the clearing's watts
+        fo1_addr, fo2_addr = people["FO1"].address, people["FO2"].address
+        for s in (0, slots - 1):
+            bars = {
+                r.get_attribute("data-seller"): int(r.get_attribute("data-w") or 0)
+                for r in p.locator(f"#needs-chart rect.award[data-slot='{s}']").all()
+            }
+            assert bars == {fo1_addr: 12_300, fo2_addr: 25_500}
+            line = p.locator(f"#needs-chart line.need[data-slot='{s}']")
+            assert line.get_attribute("data-w") == "37800"
+        assert p.locator("#needs-chart rect.award").count() == 2 * slots
+        header = page.texts("#slot-table thead th, #slot-table thead td")
+        assert header[:2] == ["Slot", "Need"] and header[-2:] == ["Awarded", "Unmet"]
+        first_row = p.locator("#slot-table tbody tr[data-slot='0'] td").all_inner_texts()
+        assert first_row[0] == "0" and first_row[1] == "37,800"
+        assert sorted(first_row[2:4]) == ["12,300", "25,500"]
+        assert first_row[4:] == ["37,800", "0"]
+        assert page.texts("#unmet-table tbody tr") == ["Every need is met."]
+
+        # merit order: by price, every bid accepted (FO2B2 for 13,200 of its 15,400 W)
+        merit = [r.split("\t") for r in page.texts("#merit-table tbody tr")]
+        assert [(m[3], m[4], m[5], m[6]) for m in merit] == [
+            ("500,000", "12,300", "12,300", "✓ accepted"),
+            ("700,000", "12,300", "12,300", "✓ accepted"),
+            ("1,000,000", "15,400", "13,200", "✓ accepted"),
+        ]
+        prices = [int(r.get_attribute("data-price") or 0)
+                  for r in p.locator("#merit-chart rect.bid").all()]  # fmt: skip
+        assert prices == [500_000, 700_000, 1_000_000]
+        assert "Pay as bid" in p.inner_text("#clearing-price")
+
+        # money: payments per award, not settled yet
+        pay = sorted(r.split("\t")[4] for r in page.texts("#money-table tbody tr"))
+        assert pay == ["13,200.00", "6,150.00", "8,610.00"]
+        assert "0 of 3 awards settled" in p.inner_text("#settlement-status")
+        assert "Total payments: 27,960.00 EUR" in p.inner_text("#settlement-status")
+
+        # trust: the hashes and 1 of 1 attestation
+        trust = p.inner_text("#trust")
+        assert expected["result_hash"] in trust and expected["input_hash"] in trust
+        assert re.search(r"Attestations\s+1 of 1", trust), trust
+        assert "ResultAttested by" in p.inner_text("#trust-events")
+        page.shot("flech-result")
+
+        # live: delivery and settlement arrive without a reload
+        result = dso.result(sid)
+        metering.record_deliveries(
+            sid, {a["award_index"]: a["quantity_w"] for a in result["awards"]},
+            "0x" + label("dashboard-test-metering").hex(),
+        )  # fmt: skip
+        people["FO1"].settle(sid)
+        p.wait_for_function(
+            "document.querySelector('#settlement-status').textContent.includes('3 of 3 awards')",
+            timeout=TIMEOUT_MS,
+        )  # fmt: skip
+        assert all(r.split("\t")[5] == "yes" for r in page.texts("#money-table tbody tr"))
+        paid = sorted(r.split("\t")[6] for r in page.texts("#money-table tbody tr"))
+        assert paid == ["13,200.00", "6,150.00", "8,610.00"]
+        p.wait_for_selector("#events li[data-event='AwardSettled']")
+        # the replica's audit, from the page
+        p.click("#audit")
+        p.wait_for_function(
+            "document.querySelector('#audit-out').textContent.includes('replica agrees')",
+            timeout=60_000,
+        )  # fmt: skip
+        page.shot("flech-settled")
+        assert page.outside == []
+    finally:
+        page.close()
