@@ -166,6 +166,10 @@ def cmd_clear(args: argparse.Namespace) -> int:
     from oracle import load_scenario
 
     path = Path(args.file)
+    if args.plot:  # a file it could not write: exit 2 before clearing
+        from flexmarket.plot import check_plot_path
+
+        check_plot_path(Path(args.plot))
     scenario = load_scenario(path)
     if scenario.grid is not None:  # seconds to tens of seconds: say what is going on
         grid = scenario.grid.simbench_code or scenario.grid.file
@@ -176,6 +180,10 @@ def cmd_clear(args: argparse.Namespace) -> int:
             "clearing %d bids", len(scenario.bids)
         )
     result = clear_scenario(scenario, path.parent)
+    if args.plot:
+        from flexmarket.plot import plot_clearing
+
+        plot_clearing(scenario, result, Path(args.plot))
     print(result.to_json() if args.json else render_result(result))  # to_json: canonical
     return EXIT_OK
 
@@ -468,6 +476,8 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
     p = command("clear", cmd_clear, "clear a scenario file (no chain)")
     p.add_argument("file", metavar="FILE", help="a flexmarket.scenario/1 JSON file")
     p.add_argument("--json", action="store_true", help="print the result JSON")
+    p.add_argument("--plot", metavar="OUT", help="also draw the merit order and the needs vs "
+                   "awards per slot to OUT (.svg, .png or .pdf; matplotlib)")  # fmt: skip
 
     p = command("demo", cmd_demo, "run a whole market session on a local chain")
     p.add_argument(

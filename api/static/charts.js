@@ -84,9 +84,12 @@
     for (const b of bids) {
       const x = LEFT + (plotW * at) / total, width = Math.max(1, (plotW * b.quantity) / total);
       const accepted = b.awarded > 0;
-      title(el("rect", { x, y: y(b.price), width, height: y(0) - y(b.price),
-        fill: accepted ? b.colour : "none", stroke: b.colour, "stroke-width": 2,
-        "stroke-dasharray": accepted ? "" : "4 3", class: accepted ? "bid accepted" : "bid rejected",
+      if (accepted) // the accepted part, filled; the whole offer outlined over it
+        el("rect", { x, y: y(b.price), width: Math.max(1, (plotW * Math.min(b.awarded, b.quantity)) / total),
+          height: y(0) - y(b.price), fill: b.colour, class: "bid-fill" }, svg);
+      title(el("rect", { x, y: y(b.price), width, height: y(0) - y(b.price), fill: "none",
+        stroke: b.colour, "stroke-width": 2, "stroke-dasharray": accepted ? "" : "4 3",
+        class: accepted ? "bid accepted" : "bid rejected",
         "data-bid": b.bid_id, "data-price": b.price, "data-w": b.quantity, "data-awarded": b.awarded }, svg),
         `${b.seller} ${b.bid_id.slice(0, 10)}: ${fmt(b.quantity)} W at ${fmt(b.price)} EUR/MW, ` +
         (accepted ? `accepted ${fmt(b.awarded)} W` : "not accepted"));

@@ -382,6 +382,10 @@ def test_flech_session_in_the_browser(served: dict[str, Any], browser: Any) -> N
         prices = [int(r.get_attribute("data-price") or 0)
                   for r in p.locator("#merit-chart rect.bid").all()]  # fmt: skip
         assert prices == [500_000, 700_000, 1_000_000]
+        bars = p.locator("#merit-chart rect.bid").all()
+        awarded = [r.get_attribute("data-awarded") for r in bars]
+        assert awarded == ["12300", "12300", "13200"]
+        assert p.locator("#merit-chart rect.bid-fill").count() == 3
         assert "Pay as bid" in p.inner_text("#clearing-price")
 
         # money: payments per award, not settled yet
