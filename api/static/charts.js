@@ -26,16 +26,24 @@
     container.appendChild(svg);
     return svg;
   }
+  // a round top and step for an axis reaching at least `max`: 1, 2, 2.5 or 5 times 10^k
+  function nice(max) {
+    const raw = Math.max(max, 1) / 4, p = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((x) => x >= raw);
+    return { top: Math.ceil(Math.max(max, 1) / step) * step, step };
+  }
+  // draws the grid and labels; returns the axis top
   function yAxis(svg, max, unit) {
+    const { top, step } = nice(max);
     const plotH = H - TOP - BOTTOM;
-    for (const f of [0, 0.25, 0.5, 0.75, 1]) {
-      const y = TOP + plotH * (1 - f);
+    for (let v = 0; v <= top + step / 2; v += step) {
+      const y = TOP + plotH * (1 - v / top);
       el("line", { x1: LEFT, x2: W - RIGHT, y1: y, y2: y, class: "grid" }, svg);
-      el("text", { x: LEFT - 6, y: y + 4, "text-anchor": "end", class: "tick" }, svg).textContent =
-        fmt(Math.round(max * f));
+      el("text", { x: LEFT - 6, y: y + 4, "text-anchor": "end", class: "tick" }, svg).textContent = fmt(Math.round(v));
     }
     el("text", { x: 12, y: TOP + plotH / 2, transform: `rotate(-90 12 ${TOP + plotH / 2})`,
       "text-anchor": "middle", class: "axis" }, svg).textContent = unit;
+    return top;
   }
 
   // slots: number; sellers: [{id, colour, perSlot: [W]}]; need: [W] per slot
@@ -46,8 +54,7 @@
       const stacked = sellers.reduce((a, x) => a + x.perSlot[s], 0);
       max = Math.max(max, stacked, need[s]);
     }
-    max *= 1.1;
-    yAxis(svg, max, "W");
+    max = yAxis(svg, max * 1.05, "W");
     const plotW = W - LEFT - RIGHT, plotH = H - TOP - BOTTOM;
     const band = plotW / slots, barW = Math.max(1, band * 0.7);
     const y = (w) => TOP + plotH * (1 - w / max);
@@ -76,8 +83,7 @@
   function meritChart(container, bids, clearingPrice) {
     const svg = frame(container, "Merit order");
     const total = Math.max(1, bids.reduce((a, b) => a + b.quantity, 0));
-    const top = Math.max(1, ...bids.map((b) => b.price)) * 1.1;
-    yAxis(svg, top, "EUR/MW");
+    const top = yAxis(svg, Math.max(1, ...bids.map((b) => b.price)) * 1.05, "EUR/MW");
     const plotW = W - LEFT - RIGHT, plotH = H - TOP - BOTTOM;
     const y = (p) => TOP + plotH * (1 - p / top);
     let at = 0;

@@ -50,8 +50,7 @@ DEPOSIT_UEUR = 10**15
 PHASE_S = 120
 TIMEOUT_MS = 20_000
 
-sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(
+needs_browser = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"needs Chromium at {CHROMIUM} (make install-chromium)"
 )
 
@@ -104,6 +103,8 @@ def served(chain: LocalChain, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
@@ -194,6 +195,7 @@ def _seconds(countdown: str) -> int:
     )
 
 
+@needs_browser
 def test_keyboard_sign_in_sessions_list_and_a_live_update(
     served: dict[str, Any], browser: Any
 ) -> None:
@@ -262,6 +264,7 @@ def _warp(served: dict[str, Any], reader: HttpClient, timestamp: int) -> None:
         time.sleep(0.2)
 
 
+@needs_browser
 @pytest.mark.slow
 def test_flech_session_in_the_browser(served: dict[str, Any], browser: Any) -> None:
     from oracle import clear, load_scenario
@@ -426,3 +429,45 @@ def test_flech_session_in_the_browser(served: dict[str, Any], browser: Any) -> N
         assert page.outside == []
     finally:
         page.close()
+
+
+# --- the page and the dashboard's reads, without a browser --------------------------------
+
+
+def test_the_page_and_its_reads_over_http(api: dict[str, Any]) -> None:
+    from tests.api.conftest import participant
+
+    http = api["client"]
+    page = http.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for src in re.findall(r'(?:src|href)="([^"#]+)"', page.text):
+        if src.startswith("data:"):
+            continue
+        assert src.startswith("/dashboard/static/"), src  # everything from the app itself
+        assert http.get(src).status_code == 200, src
+    # no way out of the static folder
+    for path in ("/dashboard/static/../dashboard.py", "/dashboard/static/%2e%2e/dashboard.py"):
+        assert http.get(path).status_code == 404, path
+    # the reads are signed in, their query checked, an unknown session 404
+    assert http.get("/dashboard/sessions").status_code == 401
+    assert http.get("/dashboard/sessions/1").status_code == 401
+    me = participant(api, 5)
+    me.sign_in()
+    auth = {"Authorization": f"Bearer {me.token}"}
+    for bad in ("0", "201", "x", "1e3"):
+        answer = http.get(f"/dashboard/sessions?limit={bad}", headers=auth)
+        assert answer.status_code == 422, (bad, answer.text)
+        assert "limit" in answer.text
+    listed = http.get("/dashboard/sessions?limit=1", headers=auth).json()
+    assert set(listed) == {"now", "session_count", "sessions"}
+    assert len(listed["sessions"]) == min(1, listed["session_count"])
+    unknown = listed["session_count"] + 1
+    answer = http.get(f"/dashboard/sessions/{unknown}", headers=auth)
+    assert answer.status_code == 404 and answer.headers["content-type"].startswith(
+        "application/problem+json"
+    )
+    assert http.get("/dashboard/sessions/0", headers=auth).status_code in (404, 422)
+    # the OpenAPI document lists the reads, not the page
+    paths = http.get("/openapi.json").json()["paths"]
+    assert "/dashboard/sessions" in paths and "/dashboard/sessions/{session_id}" in paths
+    assert "/" not in paths
