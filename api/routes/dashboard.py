@@ -16,6 +16,7 @@ Money (escrow balances, settlements) comes from `/participants/me` and
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,11 +28,14 @@ from starlette.concurrency import run_in_threadpool
 from api import views
 from api.deps import GatewayDep, TokenDep
 from api.gateway import Gateway
-from api.problems import SIGNED_IN, errors
+from api.ledger import coordination_of, parse_coordination
+from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import U48
 from api.wire import jsonable
+from oracle.errors import OracleError
 from python_client.contract_types import Direction
 from python_client.hashing import label_text
+from verifier.errors import VerifierError
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 MAX_LIST = 200  # sessions in one list answer
@@ -94,8 +98,10 @@ def overview(gateway: Gateway, caller: str, session_id: int) -> dict[str, Any]:
          "tx_hash": e.tx_hash}
         for e in gateway.session_logs(session_id, TRUST_EVENTS)
     ]  # fmt: skip
+    published = coordination_of(gateway, session_id)
     return {
         "now": gateway.now(), "session": session.model_dump(mode="json"),
+        "coordinated": published is not None,
         "needs": [n.model_dump(mode="json") for n in views.needs(gateway, session_id)],
         "bids": bids, "result": views.result(gateway, session_id).model_dump(mode="json"),
         "trust": trust,
@@ -107,6 +113,69 @@ async def session_overview(session_id: U48, token: TokenDep, gateway: GatewayDep
     """One session as the caller may see it: `session`, `needs`, `bids` (the caller's own,
     and others' only once revealed and past the reveal deadline; a visible revealed bid
     with `slot_mask`, `zone`, `direction`, `divisible`), `result` (awards and who pays
-    each), `trust` (ResultAttested, ResultDisputed, DisputeResolved events) and the
+    each), `trust` (ResultAttested, ResultDisputed, DisputeResolved events), whether
+    coordination inputs are published (`coordinated`: see `.../coordination`) and the
     chain's time `now`."""
     return await run_in_threadpool(overview, gateway, token.address, session_id)
+
+
+def coordination_view(gateway: Gateway, session_id: int) -> dict[str, Any]:
+    """The published coordination inputs, and what the replica makes of the session (the
+    verifier's rebuild, `verifier.rebuild.SessionRecord.scenario`): the traffic light per
+    zone and slot (`oracle.coordination.traffic_light`) and, once awards are committed,
+    the conflicts and the unmet need (per need index and slot: a shared activation serves
+    several needs) of the committed award set (`oracle.coordination.coordinated_result`,
+    as `flexmarket verify` judges it)."""
+    from oracle.coordination import coordinated_result, traffic_light
+    from oracle.scenario import parse_scenario
+    from verifier.rebuild import need_id
+    from verifier.rpc import JsonRpc
+    from verifier.verify import load_state
+
+    gateway.session(session_id)
+    event = coordination_of(gateway, session_id)
+    if event is None:
+        raise Problem(404, "not-found", f"session {session_id} has no coordination inputs")
+    doc, _ = parse_coordination(bytes(event.args["coordination"]))
+    url = str(getattr(gateway.w3.provider, "endpoint_uri", ""))
+    try:
+        state, _ = load_state(JsonRpc(url), gateway.deployment.to_json())
+        scenario = parse_scenario(state.scenario(session_id))
+    except (VerifierError, OracleError) as exc:
+        raise Problem(502, "replica-failed", f"the replica could not rebuild session "
+                      f"{session_id}: {exc}") from exc  # fmt: skip
+    record = state.sessions[session_id]
+    awarded: dict[str, int] = defaultdict(int)
+    for row in record.awards:
+        awarded[row.bid] += row.quantity_w
+    conflicts: list[dict[str, Any]] | None = None
+    unmet: list[dict[str, int]] | None = None
+    if awarded:
+        try:
+            result = coordinated_result(scenario, awarded)
+        except ValueError as exc:  # an award set that cannot be one result: the audit says
+            raise Problem(502, "replica-failed", f"session {session_id}: the committed "
+                          f"awards make no coordinated result: {exc}") from exc  # fmt: skip
+        conflicts = result.conflicts or []
+        index = {need_id(int(n["needIndex"])): int(n["needIndex"]) for n in record.needs}
+        unmet = [{"need_index": index[u.request], "slot": u.slot, "unmet_w": u.quantity_w}
+                 for u in result.unmet]  # fmt: skip
+    return {
+        "coordination": doc, "slot_count": scenario.market.slots,
+        "traffic_light": traffic_light(scenario), "conflicts": jsonable(conflicts),
+        "unmet": unmet,
+    }  # fmt: skip
+
+
+
+@router.get("/sessions/{session_id}/coordination", responses=errors(404, 502))
+async def session_coordination(
+    session_id: U48, token: TokenDep, gateway: GatewayDep
+) -> dict[str, Any]:
+    """A TSO-DSO session's screen: the published `coordination` inputs, the
+    `traffic_light` per zone and slot (`red`: market suspended there; `yellow`: a DSO need
+    of the zone cleared in the market; `green`), the `conflicts` of the committed awards
+    and the `unmet` need ({need_index, slot, unmet_w}; both null before any award), as
+    the replica rebuilds the session from the chain. 404 without published coordination
+    inputs."""
+    return await run_in_threadpool(coordination_view, gateway, session_id)

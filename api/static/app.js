@@ -244,6 +244,44 @@
     state.overview = o;
     renderSession(o, settlements);
     $("#session").hidden = false;
+    $("#coordination").hidden = !o.coordinated;
+    if (o.coordinated) {
+      const c = await api("GET", `/dashboard/sessions/${id}/coordination`);
+      if (id === state.current) renderCoordination(c);
+    }
+  }
+  function renderCoordination(c) {
+    const doc = c.coordination || {};
+    facts($("#coordination-facts"), [
+      ["Coupling", doc.coupling || "sequential (default)"],
+      ["Priority", (doc.priority || ["DSO", "TSO", "BRP"]).join(" > ")],
+      ["DSO balancing", doc.balance_dso ? "yes" : "no"],
+    ]);
+    const lt = $("#light-table");
+    lt.tHead.replaceChildren();
+    row(lt.tHead, ["Zone", ...Array.from({ length: c.slot_count }, (_, t) => `slot ${t}`)]);
+    const body = lt.tBodies[0];
+    body.replaceChildren();
+    for (const [zone, states] of Object.entries(c.traffic_light)) {
+      const tr = document.createElement("tr");
+      tr.dataset.zone = zone;
+      const th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = zone;
+      tr.appendChild(th);
+      for (const light of states) cell(tr, light, `light ${light}`);
+      body.appendChild(tr);
+    }
+    if (c.unmet !== null) {
+      state.replicaUnmet = { id: state.current, rows: c.unmet };
+      renderUnmet(c.unmet, true);
+    } else renderUnmet([], false);
+    const ct = $("#conflict-table tbody");
+    ct.replaceChildren();
+    for (const k of c.conflicts || [])
+      row(ct, [String(k.slot), k.type, (k.zones || []).join(", "), JSON.stringify(k.detail || {})], [0])
+        .dataset.conflict = k.type;
+    if (!ct.children.length) row(ct, [c.conflicts === null ? "No result yet." : "No conflict."]);
   }
   const slotQuantity = (need, s) => (need.quantity_w.length === 1 ? need.quantity_w[0] : need.quantity_w[s] || 0);
   const inMask = (mask, s) => mask === undefined || ((BigInt(mask) >> BigInt(s)) & 1n) === 1n;
@@ -292,8 +330,8 @@
     body.replaceChildren();
     for (let t = 0; t < slots; t++) {
       const awarded = sellers.reduce((a, x) => a + x.perSlot[t], 0);
-      const tr = row(body, [String(t), fmt(needPerSlot[t]), ...sellers.map((x) => fmt(x.perSlot[t])), fmt(awarded),
-        fmt(Math.max(0, needPerSlot[t] - awarded))], Array.from({ length: sellers.length + 4 }, (_, i) => i));
+      const tr = row(body, [String(t), fmt(needPerSlot[t]), ...sellers.map((x) => fmt(x.perSlot[t])), fmt(awarded), ""],
+        Array.from({ length: sellers.length + 4 }, (_, i) => i));
       tr.dataset.slot = t;
     }
 
@@ -319,20 +357,23 @@
     });
     if (!visible.length) row(mt, ["", "No revealed bid you may see yet (others' bids are sealed until the reveal deadline)."]);
 
-    // unmet needs
-    const ut = $("#unmet-table tbody");
-    ut.replaceChildren();
+    // unmet needs: each award serves its own need (a session without coordination; with
+    // it, the replica's reading replaces this: renderCoordination)
+    const unmet = [];
     for (const n of needs) {
       for (let t = 0; t < slots; t++) {
         const want = slotQuantity(n, t);
         const got = awards.filter((a) => a.need_index === n.need_index && inMask(maskOf(a.bid_id), t))
           .reduce((x, a) => x + a.quantity_w, 0);
-        if (want > got)
-          row(ut, [String(n.need_index), who(n.buyer), n.zone || "system", n.direction, String(t), fmt(want), fmt(got),
-            fmt(want - got)], [5, 6, 7]).dataset.need = n.need_index;
+        if (want > got) unmet.push({ need_index: n.need_index, slot: t, unmet_w: want - got });
       }
     }
-    if (!ut.children.length) row(ut, [awards.length ? "Every need is met." : "No award yet."]);
+    if (!o.coordinated) renderUnmet(unmet, awards.length > 0);
+    else if (state.replicaUnmet && state.replicaUnmet.id === s.session_id) renderUnmet(state.replicaUnmet.rows, true);
+    else {
+      $("#unmet-table tbody").replaceChildren();
+      row($("#unmet-table tbody"), ["Loading the replica's reading of the shared activations…"]);
+    }
 
     // my bids
     const mine = $("#my-bids tbody");
@@ -354,6 +395,12 @@
         eur(a.payment_ueur), a.settled ? "yes" : "no", eur(a.paid_ueur), eur(a.refund_ueur), eur(a.penalty_ueur)],
       [3, 4, 6, 7, 8]).dataset.award = a.award_index;
     if (!settlements.awards.length) row(money, ["No award yet."]);
+    const buyers = $("#buyer-table tbody");
+    buyers.replaceChildren();
+    for (const b of settlements.buyers)
+      row(buyers, [who(b.buyer), eur(b.committed_ueur), eur(b.paid_ueur), eur(b.refund_ueur), eur(b.penalty_ueur)],
+        [1, 2, 3, 4]).dataset.buyer = b.buyer;
+    if (!settlements.buyers.length) row(buyers, ["No buyer pays anything yet."]);
 
     // trust
     const zero = /^0x0+$/;
@@ -375,6 +422,22 @@
     }
     $("#audit-out").textContent = "";
     tick();
+  }
+
+  // rows: [{need_index, slot, unmet_w}]; also the slot table's Unmet column
+  function renderUnmet(rows, cleared) {
+    const o = state.overview, byIndex = new Map(o.needs.map((n) => [n.need_index, n]));
+    const ut = $("#unmet-table tbody");
+    ut.replaceChildren();
+    const perSlot = new Array(o.session.slot_count).fill(0);
+    for (const r of rows) {
+      const n = byIndex.get(r.need_index), want = slotQuantity(n, r.slot);
+      perSlot[r.slot] += r.unmet_w;
+      row(ut, [String(r.need_index), who(n.buyer), n.zone || "system", n.direction, String(r.slot), fmt(want),
+        fmt(want - r.unmet_w), fmt(r.unmet_w)], [5, 6, 7]).dataset.need = r.need_index;
+    }
+    if (!rows.length) row(ut, [cleared ? "Every need is met." : "No award yet."]);
+    for (const tr of document.querySelectorAll("#slot-table tbody tr")) tr.lastChild.textContent = fmt(perSlot[Number(tr.dataset.slot)]);
   }
 
   async function audit() {

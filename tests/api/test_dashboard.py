@@ -23,6 +23,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from python_client.hashing import asset_id, label, new_salt
 from python_client.http import HttpClient
 from python_client.localchain import LocalChain, free_port
 from python_client.records import BidFields, Direction
+from tests.api import test_api_tso_dso as tso_dso
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "build" / "test-artifacts"
@@ -55,6 +57,11 @@ needs_browser = pytest.mark.skipif(
 )
 
 # window.ethereum: every request goes to the Python wallet (the `flexWallet` binding)
+# the TSO-DSO test's fixtures: its anvil with 20 accounts (for every test here) and its
+# world of participants on the `api` fixture's app
+chain = tso_dso.chain
+w = tso_dso.w
+
 WALLET_SCRIPT = """
 window.ethereum = {
   isFlexmarketTestWallet: true,
@@ -429,6 +436,114 @@ def test_flech_session_in_the_browser(served: dict[str, Any], browser: Any) -> N
         assert page.outside == []
     finally:
         page.close()
+
+
+# --- the three-area TSO-DSO session: the API test's walk, watched by the DSO's page ----
+
+
+@contextmanager
+def over_http(app: Any) -> Iterator[str]:
+    """The `api` fixture's app (started by its TestClient) served on a loopback port too,
+    so a browser can watch what a test does through the TestClient."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
+                                           log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@needs_browser
+@pytest.mark.slow
+def test_three_area_session_in_the_browser(w: Any, browser: Any) -> None:
+    from oracle.coordination import clear_coordinated
+    from oracle.scenario import load_scenario
+
+    walk = tso_dso.test_three_area_session_over_http_shares_each_award_between_dso_and_tso
+
+    expected = clear_coordinated(load_scenario(tso_dso.SCENARIO)).to_json_dict()
+    api = w.api
+    address = {pid: c.address for pid, c in w.people.items()}
+    with over_http(api["app"]) as url:
+        view = {"url": url, "keys": api["keys"], "chain_id": int(api["w3"].eth.chain_id)}
+        page = Page(browser, view, 3)  # DSO1 (the API test's key 3)
+        try:
+            p = page.page
+            page.sign_in()
+            before = p.locator("#session-table tbody tr[data-session]").count()
+            walk(w)  # the whole session over HTTP, the page open meanwhile
+            sid = int(w.operator.request("GET", "/dashboard/sessions?limit=1")["session_count"])
+            p.wait_for_selector(f"#session-table tr[data-session='{sid}']")  # arrived live
+            assert p.locator("#session-table tbody tr[data-session]").count() == before + 1
+            page.open_session(sid)
+            p.wait_for_selector("#coordination:not([hidden]) #light-table tbody tr")
+
+            # traffic light: the engine's, zone by zone
+            light = {
+                z: page.texts(f"#light-table tr[data-zone='{z}'] td")
+                for z in expected["coordination"]["traffic_light"]
+            }
+            assert light == expected["coordination"]["traffic_light"]
+            assert "common" in p.inner_text("#coordination-facts")
+            # conflicts: the engine's, by slot, type and zones
+            rows = [r.split("\t") for r in page.texts("#conflict-table tbody tr")]
+            assert sorted((int(r[0]), r[1], r[2]) for r in rows) == sorted(
+                (k["slot"], k["type"], ", ".join(k["zones"])) for k in expected["conflicts"]
+            )
+            # unmet need: the engine's (a shared activation serves the DSO and the TSO)
+            need_of = {r["id"]: i for i, r in enumerate(tso_dso.SCENARIO["requests"])}
+            unmet = [r.split("\t") for r in page.texts("#unmet-table tbody tr")]
+            assert sorted((int(r[0]), int(r[4]), r[7]) for r in unmet) == sorted(
+                (need_of[u["request"]], u["slot"], f"{u['quantity_w']:,}")
+                for u in expected["unmet"]
+            )
+            slot_unmet = {t: p.locator(f"#slot-table tr[data-slot='{t}'] td").last.inner_text()
+                          for t in range(5)}  # fmt: skip
+            assert slot_unmet == {0: "0", 1: "0", 2: "0", 3: "0", 4: "2,000"}
+            # awards per slot and seller, as the engine awarded them
+            slots_of = {b["id"]: b["slots"] for b in tso_dso.SCENARIO["bids"]}
+            want: dict[tuple[int, str], int] = {}
+            for a in expected["awards"]:
+                for t in slots_of[a["bid"]]:
+                    key = (t, address[a["seller"]])
+                    want[key] = want.get(key, 0) + a["quantity_w"]
+            bars = {
+                (int(r.get_attribute("data-slot") or -1), r.get_attribute("data-seller") or ""):
+                int(r.get_attribute("data-w") or 0)
+                for r in p.locator("#needs-chart rect.award").all()
+            }  # fmt: skip
+            assert bars == want
+            # each buyer's shares of the awards, as the engine split them
+            committed: dict[str, int] = {}
+            for sh in expected["shares"]:
+                committed[address[sh["buyer"]]] = committed.get(address[sh["buyer"]], 0) + int(
+                    sh["payment_ueur"]
+                )
+            shown = {
+                r.get_attribute("data-buyer"): r.locator("td").nth(1).inner_text()
+                for r in p.locator("#buyer-table tbody tr[data-buyer]").all()
+            }
+            assert shown == {
+                a: f"{v // 1_000_000:,}.{v % 1_000_000 // 10_000:02d}" for a, v in committed.items()
+            }
+            assert "Total payments: 10,150.00 EUR" in p.inner_text("#settlement-status")
+            assert "TSO1" not in p.inner_text("#money-table")  # addresses, never file ids
+            page.shot("three-areas")
+            assert page.outside == []
+        finally:
+            page.close()
 
 
 # --- the page and the dashboard's reads, without a browser --------------------------------
