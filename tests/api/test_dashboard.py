@@ -10,7 +10,12 @@ Python binding that signs with a development key (eth-account), as a browser wal
   walked through the API while the page watches: an aggregator sees its own sealed bid
   and never the other's, the charts and tables show `flexmarket clear`'s numbers (needs
   vs awards per slot and seller, merit order, payments), attestations 1 of 1, and a
-  settlement arrives live. Screenshots in build/test-artifacts/."""
+  settlement arrives live; the three-area TSO-DSO session (the API test's own walk,
+  tests/api/test_api_tso_dso.py) watched by the DSO's page: traffic light, conflicts,
+  unmet need, awards per slot and seller and each buyer's shares as the engine's;
+- without a browser: the page's files, the reads' refusals.
+
+The browser and the wallet: tests/api/browser.py. Screenshots in build/test-artifacts/."""
 
 from __future__ import annotations
 
@@ -28,8 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
-from eth_account.messages import encode_defunct
 
 from python_client.chain import Wallet, connect, deploy
 from python_client.hashing import asset_id, label, new_salt
@@ -37,15 +40,9 @@ from python_client.http import HttpClient
 from python_client.localchain import LocalChain, free_port
 from python_client.records import BidFields, Direction
 from tests.api import test_api_tso_dso as tso_dso
+from tests.api.browser import CHROMIUM, Page, chromium
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "build" / "test-artifacts"
-CHROMIUM = os.environ.get("FLEXMARKET_CHROMIUM", "/usr/bin/chromium")
-# Playwright's launch gives Chromium a new empty --user-data-dir and --headless itself
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 FLECH = json.loads((ROOT / "examples" / "flech_powermax.json").read_text())
 ASSET_KEY = b"flexmarket-dashboard-test-asset-key"
 DEPOSIT_UEUR = 10**15
@@ -56,18 +53,10 @@ needs_browser = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"needs Chromium at {CHROMIUM} (make install-chromium)"
 )
 
-# window.ethereum: every request goes to the Python wallet (the `flexWallet` binding)
 # the TSO-DSO test's fixtures: its anvil with 20 accounts (for every test here) and its
 # world of participants on the `api` fixture's app
 chain = tso_dso.chain
 w = tso_dso.w
-
-WALLET_SCRIPT = """
-window.ethereum = {
-  isFlexmarketTestWallet: true,
-  request: ({ method, params }) => window.flexWallet(method, params || []),
-};
-"""
 
 
 @pytest.fixture(scope="module")
@@ -110,74 +99,14 @@ def served(chain: LocalChain, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright import sync_api
-
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def client(served: dict[str, Any], index: int) -> HttpClient:
     c = HttpClient(served["url"], served["keys"][index])
     c.sign_in()
     return c
-
-
-class Page:
-    """A browser page signed in with the wallet of development key `index`; it records
-    every request that leaves the app's origin (there must be none)."""
-
-    def __init__(self, browser: Any, served: dict[str, Any], index: int) -> None:
-        self.account = Account.from_key(served["keys"][index])
-        self.address = self.account.address
-        self.chain_id = served["chain_id"]
-        self.signed: list[str] = []
-        self.outside: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1200, "height": 900})
-        self.context.expose_function("flexWallet", self._wallet)
-        self.context.add_init_script(WALLET_SCRIPT)
-        self.page = self.context.new_page()
-        origin = served["url"]
-        self.page.on("request", lambda r: None if r.url.startswith((origin, "data:"))
-                     else self.outside.append(r.url))  # fmt: skip
-        self.page.set_default_timeout(TIMEOUT_MS)
-        self.page.goto(origin + "/")
-
-    def _wallet(self, method: str, params: list[Any]) -> Any:
-        if method in ("eth_requestAccounts", "eth_accounts"):
-            return [self.address.lower()]  # as MetaMask answers: the page checksums it
-        if method == "eth_chainId":
-            return hex(self.chain_id)
-        if method == "personal_sign":
-            message, address = params
-            if address.lower() != self.address.lower():
-                raise ValueError(f"personal_sign for {address}, not this wallet's")
-            self.signed.append(bytes.fromhex(message[2:]).decode("utf-8"))
-            signed = self.account.sign_message(encode_defunct(hexstr=message))
-            return "0x" + signed.signature.hex()
-        raise ValueError(f"test wallet: {method} not supported")
-
-    def sign_in(self) -> None:
-        self.page.click("#signin")
-        self.page.wait_for_selector("#sessions:not([hidden])")
-
-    def open_session(self, session_id: int) -> None:
-        self.page.click(f"#session-table a[href='#/sessions/{session_id}']")
-        self.page.wait_for_function(
-            f"document.querySelector('#session-h').textContent === 'Session {session_id}'"
-            " && !document.querySelector('#session').hidden"
-        )
-
-    def texts(self, selector: str) -> list[str]:
-        return [t.strip() for t in self.page.locator(selector).all_inner_texts()]
-
-    def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
-
-    def close(self) -> None:
-        self.context.close()
 
 
 def _session_params(now: int, **over: Any) -> dict[str, Any]:
