@@ -28,3 +28,9 @@ test-dashboard-slow: venv install-chromium $(NODE_STAMP) $(ARTIFACTS_STAMP)
 
 INSTALL_TARGETS += install-chromium
 TEST_TARGETS += test-dashboard-slow
+
+# First paint of a 2,000-bid session (96 slots) on the dashboard: the session's two reads
+# on loopback and, in Chromium, from the session's link to the session drawn (prints only).
+.PHONY: bench-dashboard
+bench-dashboard: venv install-chromium $(NODE_STAMP) $(ARTIFACTS_STAMP)
+	$(BIN)/python bench/bench_dashboard.py $(BENCH_DASHBOARD_ARGS)

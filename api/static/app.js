@@ -236,14 +236,18 @@
     loadSession(state.current).then(() => $("#session-h").focus()).catch((err) => say(err.message, true));
   }
   async function loadSession(id) {
+    const asked = performance.now();
     const [o, settlements] = await Promise.all([
       api("GET", `/dashboard/sessions/${id}`), api("GET", `/sessions/${id}/settlements`),
     ]);
     if (id !== state.current) return;
+    const answered = performance.now();
     setNow(o.now);
     state.overview = o;
     renderSession(o, settlements);
     $("#session").hidden = false;
+    // what the screen cost: waiting for the API, then drawing (bench/bench_dashboard.py)
+    state.timing = { session: id, wait_ms: answered - asked, draw_ms: performance.now() - answered };
     $("#coordination").hidden = !o.coordinated;
     if (o.coordinated) {
       const c = await api("GET", `/dashboard/sessions/${id}/coordination`);
@@ -284,7 +288,14 @@
     if (!ct.children.length) row(ct, [c.conflicts === null ? "No result yet." : "No conflict."]);
   }
   const slotQuantity = (need, s) => (need.quantity_w.length === 1 ? need.quantity_w[0] : need.quantity_w[s] || 0);
-  const inMask = (mask, s) => mask === undefined || ((BigInt(mask) >> BigInt(s)) & 1n) === 1n;
+  // the slots a slot mask (decimal string) offers; every slot when the mask is unknown
+  function slotsOf(mask, slots) {
+    if (mask === undefined) return Array.from({ length: slots }, (_, t) => t);
+    const out = [];
+    let m = BigInt(mask);
+    for (let t = 0; m > 0n && t < slots; t++, m >>= 1n) if (m & 1n) out.push(t);
+    return out;
+  }
 
   function renderSession(o, settlements) {
     const s = o.session, slots = s.slot_count;
@@ -307,12 +318,22 @@
     const sellerIds = [...new Set(awards.map((a) => a.seller))].sort();
     const colour = new Map(sellerIds.map((id, i) => [id, PALETTE[i % PALETTE.length]]));
     const maskOf = (bidId) => (bids.get(bidId) || {}).slot_mask;
+    // each award's watts per slot, once: per seller and per need below
+    const perSeller = new Map(sellerIds.map((id) => [id, new Array(slots).fill(0)]));
+    const perNeed = new Map();
+    for (const a of awards) {
+      if (!perNeed.has(a.need_index)) perNeed.set(a.need_index, new Array(slots).fill(0));
+      const mine = perSeller.get(a.seller), theirs = perNeed.get(a.need_index);
+      for (const t of slotsOf(maskOf(a.bid_id), slots)) {
+        mine[t] += a.quantity_w;
+        theirs[t] += a.quantity_w;
+      }
+    }
     const needs = o.needs.filter((n) => !n.balancing);
     const needPerSlot = Array.from({ length: slots }, (_, t) => needs.reduce((a, n) => a + slotQuantity(n, t), 0));
     const sellers = sellerIds.map((id) => ({
       id: who(id), address: id, colour: colour.get(id),
-      perSlot: Array.from({ length: slots }, (_, t) =>
-        awards.filter((a) => a.seller === id && inMask(maskOf(a.bid_id), t)).reduce((x, a) => x + a.quantity_w, 0)),
+      perSlot: perSeller.get(id),
     }));
     slotChart($("#needs-chart"), slots, sellers, needPerSlot);
     const legend = $("#legend");
@@ -363,8 +384,7 @@
     for (const n of needs) {
       for (let t = 0; t < slots; t++) {
         const want = slotQuantity(n, t);
-        const got = awards.filter((a) => a.need_index === n.need_index && inMask(maskOf(a.bid_id), t))
-          .reduce((x, a) => x + a.quantity_w, 0);
+        const got = perNeed.has(n.need_index) ? perNeed.get(n.need_index)[t] : 0;
         if (want > got) unmet.push({ need_index: n.need_index, slot: t, unmet_w: want - got });
       }
     }
