@@ -10,8 +10,8 @@ Measured, each `--runs` times (the median and the slowest printed):
   session screen makes, from a Python client on loopback (httpx, signed in);
 - in Debian's Chromium (Playwright, the test wallet of tests/api/browser.py, signed in as
   the session's DSO): from following the session's link to the session drawn (charts and
-  tables filled), by the page's own clock (`performance.now`), and its two parts: waiting
-  for the reads, drawing.
+  tables filled), by the page's own clock (`performance.now`), and of it the drawing (the
+  page's work once both reads have answered).
 
     python bench/bench_dashboard.py [--bids 2000] [--zones 20] [--runs 5] [--seed 1]
 """
@@ -117,7 +117,6 @@ def main(argv: list[str] | None = None) -> int:
             figures(f"GET /sessions/{sid}/settlements", reads["settlements"])
 
             paint: list[float] = []
-            wait: list[float] = []
             draw: list[float] = []
             with chromium() as browser:
                 view = {"url": url, "keys": keys, "chain_id": int(setup.deployment.chain_id)}
@@ -135,14 +134,12 @@ def main(argv: list[str] | None = None) -> int:
                         end = page.page.evaluate("performance.now()")
                         paint.append((end - start) / 1000)
                         timing = page.page.evaluate("window.flexDashboard.state.timing")
-                        wait.append(timing["wait_ms"] / 1000)
                         draw.append(timing["draw_ms"] / 1000)
                     page.shot("bench")
                 finally:
                     page.close()
             print("in Chromium, from following the session's link to the session drawn:")
             figures(f"session {sid} ({args.bids:,} bids)", paint)
-            figures("of which waiting for the two reads", wait)
             figures("of which drawing (charts and tables)", draw)
             print(f"load average after: {load()}")
         finally:
