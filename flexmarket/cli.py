@@ -293,7 +293,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_needs(args: argparse.Namespace) -> int:
     from oracle.grid.needs import needs_for_grid, needs_json, render_text
 
+    if args.plot:  # a file it could not write: exit 2 before the power flow
+        from flexmarket.plot import check_plot_path
+
+        check_plot_path(Path(args.plot))
     needs = needs_for_grid(args.grid, args.day, storage=args.storage, buyer=args.buyer)
+    if args.plot:
+        from flexmarket.plot import plot_needs
+
+        plot_needs(needs, Path(args.plot))
     if args.json:
         print_json(needs_json(needs))
     else:
@@ -517,7 +525,7 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
         "needs", cmd_needs,
         "flexibility needs per zone and slot from a grid's forecast (AC power flow)",
         usage="flexmarket needs [-h] --grid CODE|FILE --day YYYY-MM-DD [--storage "
-        "{setpoint,profile}] [--buyer ID] [--json]",
+        "{setpoint,profile}] [--buyer ID] [--json] [--plot OUT]",
     )  # fmt: skip
     p.add_argument("--grid", required=True, metavar="CODE|FILE",
                    help="SimBench code (e.g. 1-LV-semiurb4--2-sw) or pandapower JSON file")
@@ -528,6 +536,8 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
                    help="storage operating point (default: the model's set-point)")
     p.add_argument("--buyer", default="DSO1", metavar="ID",
                    help="participant id of the buying DSO")
+    p.add_argument("--plot", metavar="OUT", help="also draw the loading over the day and the "
+                   "needs per slot to OUT (.svg, .png or .pdf; matplotlib)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON (zones and requests)")
 
     p = command("index", cmd_index,

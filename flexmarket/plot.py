@@ -4,7 +4,10 @@ accepted part filled, the clearing price under uniform pricing) and the needs ag
 awards per slot, stacked per seller, with what is left unmet. Text stays text in the SVG
 (`svg.fonttype: none`), so the numbers can be searched; the file carries no date, so the
 same clearing draws the same bytes. Written to a temporary file beside OUT, then renamed:
-a failure leaves nothing behind."""
+a failure leaves nothing behind.
+
+`flexmarket needs --grid ... --plot OUT`: the grid forecast's loading over the day and the
+needs it gives (`plot_needs`)."""
 
 from __future__ import annotations
 
@@ -12,10 +15,14 @@ import os
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from oracle.result import Result
 from oracle.scenario import Scenario, per_slot
 from verifier.errors import InputError
+
+if TYPE_CHECKING:
+    from oracle.grid.needs import Needs
 
 # Okabe & Ito's palette, safe for the common colour-vision deficiencies (as the dashboard)
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
@@ -120,6 +127,14 @@ def plot_clearing(scenario: Scenario, result: Result, out: Path) -> None:
     for axis in (merit.xaxis, merit.yaxis, slots.yaxis):
         axis.set_major_formatter(thousands)
 
+    _save(fig, out)
+
+
+def _save(fig: Any, out: Path) -> None:
+    """Write `fig` to a temporary file beside `out`, then rename it (nothing left on a
+    failure); an SVG without its date."""
+    import matplotlib.pyplot as plt
+
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix)
     os.close(fd)
     umask = os.umask(0)
@@ -133,3 +148,61 @@ def plot_clearing(scenario: Scenario, result: Result, out: Path) -> None:
         plt.close(fig)
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+TOP_BRANCHES = 5  # loading curves drawn: the most loaded branches (transformers always)
+
+
+def plot_needs(needs: Needs, out: Path) -> None:
+    """`flexmarket needs ... --plot OUT`: the forecast's loading over the day (the most
+    loaded lines and every transformer, each labelled with its peak; 100 % marked) and
+    each request's watts per slot."""
+    check_plot_path(out)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "flexmarket", "font.size": 9})
+    model = needs.model
+    loading = needs.forecast.loading_percent  # [T, n_branch]
+    n = model.n_steps
+    peaks = loading.max(axis=0) if n else loading.sum(axis=0)
+    order = sorted(range(len(model.branch_label)), key=lambda e: (-float(peaks[e]), e))
+    shown = order[:TOP_BRANCHES] + [
+        e for e in order[TOP_BRANCHES:] if model.branch_label[e].startswith("trafo")
+    ]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 8), sharex=True, constrained_layout=True)
+    slots = list(range(n))
+    for i, e in enumerate(shown):
+        label = f"{model.branch_label[e]} (peak {float(peaks[e]):.1f} %)"
+        top.plot(slots, loading[:, e], color=PALETTE[i % len(PALETTE)], linewidth=1.6,
+                 label=label)  # fmt: skip
+    top.axhline(100, color="black", linestyle=":", linewidth=1.2)
+    top.annotate("100 %", (0, 100), va="bottom", fontsize=8)
+    f = needs.figures
+    top.set_title(f"Loading over the day, {model.name} from {model.step_labels[0]} "
+                  f"(forecast max {f['max_loading_percent']} % on {f['element']})")  # fmt: skip
+    top.set_ylabel("loading (%)")
+    top.legend(loc="upper left", fontsize=8)
+
+    for i, r in enumerate(needs.requests):
+        q = list(r["quantity_w"])
+        peak = max(q, default=0)
+        zone = r["zone"] or "whole grid"
+        bottom.step(slots, q, where="mid", color=PALETTE[i % len(PALETTE)], linewidth=1.8,
+                    label=f"{r['id']} ({zone}, {r['direction']}): peak {_fmt(peak)} W "
+                    f"at slot {q.index(peak)}")  # fmt: skip
+    if not needs.requests:
+        bottom.annotate("no congestion: no needs", (0.5, 0.5), xycoords="axes fraction",
+                        ha="center")  # fmt: skip
+    else:
+        bottom.legend(loc="upper left", fontsize=8)
+    bottom.set_title("Flexibility needed per slot")
+    bottom.set_ylabel("W")
+    bottom.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt(int(v))))
+    step = max(1, n // 12)
+    bottom.set_xticks(slots[::step], [model.step_labels[t][-5:] for t in slots[::step]])
+    bottom.set_xlabel("slot (time of day)")
+    _save(fig, out)
