@@ -11,6 +11,7 @@
   const state = {
     token: null, address: null, roles: [], offset: 0, sessions: new Map(), current: null,
     overview: null, lastBlock: null, stream: null, timers: {},
+    meritRows: 100, // merit order rows drawn before "Show all"
   };
 
   // --- plumbing --------------------------------------------------------------------
@@ -217,7 +218,7 @@
     while (list.children.length > 50) list.lastChild.remove();
     if (sid !== null) {
       debounce("sessions", () => loadSessions().catch((err) => say(err.message, true)), 300);
-      if (sid === state.current) debounce("session", () => loadSession(sid).catch((err) => say(err.message, true)), 300);
+      if (sid === state.current) debounce("session", () => reloadSession(sid), 300);
     }
     if (e.args && (e.args.seller === state.address || e.args.buyer === state.address || e.args.account === state.address))
       debounce("me", () => loadMe().catch(() => {}), 300);
@@ -235,6 +236,22 @@
     renderSessions();
     loadSession(state.current).then(() => $("#session-h").focus()).catch((err) => say(err.message, true));
   }
+  // live updates: one read of the session at a time (a large session's read takes a
+  // while); events meanwhile ask for one more read once it has answered
+  function reloadSession(id) {
+    if (state.loading) {
+      state.again = true;
+      return;
+    }
+    state.loading = true;
+    loadSession(id).catch((err) => say(err.message, true)).finally(() => {
+      state.loading = false;
+      if (state.again && state.current === id) {
+        state.again = false;
+        reloadSession(id);
+      }
+    });
+  }
   async function loadSession(id) {
     const [o, settlements] = await Promise.all([
       api("GET", `/dashboard/sessions/${id}`), api("GET", `/sessions/${id}/settlements`),
@@ -243,6 +260,7 @@
     const answered = performance.now();
     setNow(o.now);
     state.overview = o;
+    state.settlements = settlements;
     renderSession(o, settlements);
     $("#session").hidden = false;
     // what drawing the screen cost once the API answered (bench/bench_dashboard.py)
@@ -370,11 +388,27 @@
       : s.pricing === "uniform" ? "No bid accepted yet." : "Pay as bid: each accepted bid is paid its own price.";
     const mt = $("#merit-table tbody");
     mt.replaceChildren();
-    visible.forEach((b, i) => {
+    // a long merit order: the first state.meritRows rows, the rest on asking (the chart has all)
+    const shown = state.allBids === s.session_id ? visible.length : Math.min(visible.length, state.meritRows);
+    visible.slice(0, shown).forEach((b, i) => {
       const tr = row(mt, [String(i + 1), short(b.bid_id), who(b.seller), fmt(b.price), fmt(b.quantity), fmt(b.awarded),
         b.awarded > 0 ? "✓ accepted" : "no"], [0, 3, 4, 5]);
       tr.dataset.bid = b.bid_id;
     });
+    if (shown < visible.length) {
+      const tr = document.createElement("tr"), td = document.createElement("td"), more = document.createElement("button");
+      td.colSpan = 7;
+      more.type = "button";
+      more.id = "merit-more";
+      more.textContent = `Show all ${fmt(visible.length)} bids (${fmt(visible.length - shown)} more)`;
+      more.addEventListener("click", () => {
+        state.allBids = s.session_id;
+        renderSession(state.overview, state.settlements);
+      });
+      td.appendChild(more);
+      tr.appendChild(td);
+      mt.appendChild(tr);
+    }
     if (!visible.length) row(mt, ["", "No revealed bid you may see yet (others' bids are sealed until the reveal deadline)."]);
 
     // unmet needs: each award serves its own need (a session without coordination; with

@@ -326,6 +326,15 @@ def test_flech_session_in_the_browser(served: dict[str, Any], browser: Any) -> N
         assert awarded == ["12300", "12300", "13200"]
         assert p.locator("#merit-chart rect.bid-fill").count() == 3
         assert "Pay as bid" in p.inner_text("#clearing-price")
+        # a long merit order shows its first rows, the rest on asking (here: 2 of 3)
+        p.evaluate("window.flexDashboard.state.meritRows = 2")
+        p.evaluate("location.hash = '#'")
+        page.open_session(sid)
+        assert p.locator("#merit-table tbody tr[data-bid]").count() == 2
+        assert p.inner_text("#merit-more") == "Show all 3 bids (1 more)"
+        p.click("#merit-more")
+        assert p.locator("#merit-table tbody tr[data-bid]").count() == 3
+        assert p.locator("#merit-more").count() == 0
 
         # money: payments per award, not settled yet
         pay = sorted(r.split("\t")[4] for r in page.texts("#money-table tbody tr"))
