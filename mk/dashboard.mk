@@ -1,5 +1,5 @@
 # --- dashboard (issue 17): the page `flexmarket serve` answers at `/`, its browser tests ---
-# (docs/dashboard.md). The page is plain files in web/ (no build step, no CDN). The tests
+# (docs/dashboard.md). The page is plain files in api/static/ (no build step, no CDN). The tests
 # drive Debian's Chromium with Playwright (python, pinned in requirements.in): Playwright's
 # own browser download cannot be reached here, so Chromium comes from Debian's `chromium`
 # package, installed as root only when /usr/bin/chromium is missing.

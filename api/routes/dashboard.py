@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -170,12 +170,27 @@ def coordination_view(gateway: Gateway, session_id: int) -> dict[str, Any]:
 
 @router.get("/sessions/{session_id}/coordination", responses=errors(404, 502))
 async def session_coordination(
-    session_id: U48, token: TokenDep, gateway: GatewayDep
+    session_id: U48, token: TokenDep, gateway: GatewayDep, request: Request
 ) -> dict[str, Any]:
     """A TSO-DSO session's screen: the published `coordination` inputs, the
     `traffic_light` per zone and slot (`red`: market suspended there; `yellow`: a DSO need
     of the zone cleared in the market; `green`), the `conflicts` of the committed awards
     and the `unmet` need ({need_index, slot, unmet_w}; both null before any award), as
-    the replica rebuilds the session from the chain. 404 without published coordination
-    inputs."""
-    return await run_in_threadpool(coordination_view, gateway, session_id)
+    the replica rebuilds the session from the chain (at most once per session and block the
+    API has followed: the answer is kept). 404 without published coordination inputs."""
+    views_kept: dict[tuple[int, int], dict[str, Any]] | None = getattr(
+        request.app.state, "dashboard_replica_views", None
+    )
+    if views_kept is None:
+        views_kept = request.app.state.dashboard_replica_views = {}
+    key = (session_id, gateway.followed_block)
+    found = views_kept.get(key)
+    if found is None:  # the chain replayed at most once per session and block followed
+        found = await run_in_threadpool(coordination_view, gateway, session_id)
+        if len(views_kept) >= REPLICA_VIEWS:
+            views_kept.pop(next(iter(views_kept)))
+        views_kept[key] = found
+    return found
+
+
+REPLICA_VIEWS = 64  # coordination views an app keeps (per session and followed block)
