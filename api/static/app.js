@@ -335,42 +335,54 @@
     const sellerIds = [...new Set(awards.map((a) => a.seller))].sort();
     const colour = new Map(sellerIds.map((id, i) => [id, PALETTE[i % PALETTE.length]]));
     const maskOf = (bidId) => (bids.get(bidId) || {}).slot_mask;
-    // each award's watts per slot, once: per seller and per need below
-    const perSeller = new Map(sellerIds.map((id) => [id, new Array(slots).fill(0)]));
+    // each award's watts per slot of its own need (the unmet need below)
     const perNeed = new Map();
     for (const a of awards) {
       if (!perNeed.has(a.need_index)) perNeed.set(a.need_index, new Array(slots).fill(0));
-      const mine = perSeller.get(a.seller), theirs = perNeed.get(a.need_index);
-      for (const t of slotsOf(maskOf(a.bid_id), slots)) {
-        mine[t] += a.quantity_w;
-        theirs[t] += a.quantity_w;
-      }
+      const theirs = perNeed.get(a.need_index);
+      for (const t of slotsOf(maskOf(a.bid_id), slots)) theirs[t] += a.quantity_w;
     }
     const needs = o.needs.filter((n) => !n.balancing);
-    const needPerSlot = Array.from({ length: slots }, (_, t) => needs.reduce((a, n) => a + slotQuantity(n, t), 0));
-    const sellers = sellerIds.map((id) => ({
-      id: who(id), address: id, colour: colour.get(id),
-      perSlot: perSeller.get(id),
-    }));
-    slotChart($("#needs-chart"), slots, sellers, needPerSlot);
+    // up above the axis, down below it: an award's direction is its bid's (its need's
+    // while the bid is not visible)
+    const needDirection = new Map(o.needs.map((n) => [n.need_index, n.direction]));
+    const directionOf = (a) => (bids.get(a.bid_id) || {}).direction || needDirection.get(a.need_index) || "up";
+    const perSeries = new Map();
+    for (const a of awards) {
+      const key = `${a.seller}|${directionOf(a)}`;
+      if (!perSeries.has(key)) perSeries.set(key, new Array(slots).fill(0));
+      const arr = perSeries.get(key);
+      for (const t of slotsOf(maskOf(a.bid_id), slots)) arr[t] += a.quantity_w;
+    }
+    const needOf = (dir) => Array.from({ length: slots }, (_, t) =>
+      needs.filter((n) => n.direction === dir).reduce((a, n) => a + slotQuantity(n, t), 0));
+    const need = { up: needOf("up"), down: needOf("down") };
+    const both = [...perSeries.keys()].some((k) => k.endsWith("|down")) || need.down.some((w) => w > 0);
+    const series = [...perSeries.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, perSlot]) => {
+      const [address, direction] = key.split("|");
+      return { id: who(address) + (both ? ` ${direction}` : ""), address, direction, colour: colour.get(address), perSlot };
+    });
+    slotChart($("#needs-chart"), slots, series, need);
     const legend = $("#legend");
     legend.replaceChildren();
-    for (const x of sellers) {
+    for (const address of sellerIds) {
       const span = document.createElement("span");
-      span.style.setProperty("--swatch", x.colour);
-      span.textContent = x.id;
+      span.style.setProperty("--swatch", colour.get(address));
+      span.textContent = who(address);
       legend.appendChild(span);
     }
     const st = $("#slot-table");
     st.tHead.replaceChildren();
-    row(st.tHead, ["Slot", "Need", ...sellers.map((x) => x.id), "Awarded", "Unmet"]);
+    const dirs = both ? ["up", "down"] : ["up"];
+    const named = (what) => dirs.map((d) => (both ? `${what} ${d}` : what));
+    row(st.tHead, ["Slot", ...named("Need"), ...series.map((x) => x.id), ...named("Awarded"), "Unmet"]);
     const body = st.tBodies[0];
     body.replaceChildren();
     for (let t = 0; t < slots; t++) {
-      const awarded = sellers.reduce((a, x) => a + x.perSlot[t], 0);
-      const tr = row(body, [String(t), fmt(needPerSlot[t]), ...sellers.map((x) => fmt(x.perSlot[t])), fmt(awarded), ""],
-        Array.from({ length: sellers.length + 4 }, (_, i) => i));
-      tr.dataset.slot = t;
+      const awarded = dirs.map((d) => series.filter((x) => x.direction === d).reduce((a, x) => a + x.perSlot[t], 0));
+      const cells = [String(t), ...dirs.map((d) => fmt(need[d][t])), ...series.map((x) => fmt(x.perSlot[t])),
+        ...awarded.map(fmt), ""];
+      row(body, cells, cells.map((_, i) => i)).dataset.slot = t;
     }
 
     // merit order: revealed bids the caller may see, by price

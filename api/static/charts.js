@@ -46,31 +46,49 @@
     return top;
   }
 
-  // slots: number; sellers: [{id, colour, perSlot: [W]}]; need: [W] per slot
-  function slotChart(container, slots, sellers, need) {
-    const svg = frame(container, "Needs and awards per slot");
-    let max = 1;
+  // slots: number; series: [{id, address, colour, direction: "up"|"down", perSlot: [W]}];
+  // need: {up: [W], down: [W]} per slot. Up above the axis, down below it (when any).
+  function slotChart(container, slots, series, need) {
+    const svg = frame(container, "Needs and awards per slot, up above the axis and down below");
+    const stack = (dir, s) => series.filter((x) => x.direction === dir).reduce((a, x) => a + x.perSlot[s], 0);
+    let up = 1, down = 0;
     for (let s = 0; s < slots; s++) {
-      const stacked = sellers.reduce((a, x) => a + x.perSlot[s], 0);
-      max = Math.max(max, stacked, need[s]);
+      up = Math.max(up, stack("up", s), need.up[s]);
+      down = Math.max(down, stack("down", s), need.down[s]);
     }
-    max = yAxis(svg, max * 1.05, "W");
+    const hi = nice(up * 1.05), lo = down ? nice(down * 1.05) : { top: 0, step: hi.step };
+    const step = Math.max(hi.step, lo.step);
+    const top = Math.ceil(hi.top / step) * step, bottom = Math.ceil(lo.top / step) * step;
     const plotW = W - LEFT - RIGHT, plotH = H - TOP - BOTTOM;
+    const y = (w) => TOP + (plotH * (top - w)) / (top + bottom);
+    for (let v = -bottom; v <= top + step / 2; v += step) {
+      el("line", { x1: LEFT, x2: W - RIGHT, y1: y(v), y2: y(v), class: v === 0 ? "zero" : "grid" }, svg);
+      el("text", { x: LEFT - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, svg).textContent =
+        (v < 0 ? "↓ " : "") + fmt(Math.abs(v));
+    }
+    el("text", { x: 12, y: TOP + plotH / 2, transform: `rotate(-90 12 ${TOP + plotH / 2})`,
+      "text-anchor": "middle", class: "axis" }, svg).textContent = bottom ? "W (down below 0)" : "W";
     const band = plotW / slots, barW = Math.max(1, band * 0.7);
-    const y = (w) => TOP + plotH * (1 - w / max);
     for (let s = 0; s < slots; s++) {
       const x = LEFT + band * s + (band - barW) / 2;
-      let base = 0;
-      for (const seller of sellers) {
-        const w = seller.perSlot[s];
+      const base = { up: 0, down: 0 };
+      for (const x0 of series) {
+        const w = x0.perSlot[s];
         if (!w) continue;
-        title(el("rect", { x, y: y(base + w), width: barW, height: y(base) - y(base + w),
-          fill: seller.colour, class: "award", "data-slot": s, "data-seller": seller.address || seller.id, "data-w": w }, svg),
-          `slot ${s}: ${seller.id} awarded ${fmt(w)} W`);
-        base += w;
+        const sign = x0.direction === "down" ? -1 : 1, from = base[x0.direction], to = from + w;
+        title(el("rect", { x, y: Math.min(y(sign * from), y(sign * to)), width: barW,
+          height: Math.abs(y(sign * to) - y(sign * from)), fill: x0.colour, class: `award ${x0.direction}`,
+          "data-slot": s, "data-seller": x0.address || x0.id, "data-direction": x0.direction, "data-w": w }, svg),
+          `slot ${s}: ${x0.id} awarded ${fmt(w)} W ${x0.direction}`);
+        base[x0.direction] = to;
       }
-      title(el("line", { x1: x - 2, x2: x + barW + 2, y1: y(need[s]), y2: y(need[s]), class: "need",
-        "data-slot": s, "data-w": need[s] }, svg), `slot ${s}: need ${fmt(need[s])} W`);
+      for (const dir of ["up", "down"]) {
+        const w = need[dir][s];
+        if (dir === "down" && !w) continue;
+        const v = dir === "down" ? -w : w;
+        title(el("line", { x1: x - 2, x2: x + barW + 2, y1: y(v), y2: y(v), class: `need ${dir}`,
+          "data-slot": s, "data-direction": dir, "data-w": w }, svg), `slot ${s}: need ${fmt(w)} W ${dir}`);
+      }
       if (slots <= 24 || s % Math.ceil(slots / 24) === 0)
         el("text", { x: x + barW / 2, y: H - BOTTOM + 16, "text-anchor": "middle", class: "tick" }, svg)
           .textContent = String(s);

@@ -451,18 +451,34 @@ def test_three_area_session_in_the_browser(w: Any, browser: Any) -> None:
                           for t in range(5)}  # fmt: skip
             assert slot_unmet == {0: "0", 1: "0", 2: "0", 3: "0", 4: "2,000"}
             # awards per slot and seller, as the engine awarded them
-            slots_of = {b["id"]: b["slots"] for b in tso_dso.SCENARIO["bids"]}
-            want: dict[tuple[int, str], int] = {}
+            # (up above the axis, down below it)
+            bid_of = {b["id"]: b for b in tso_dso.SCENARIO["bids"]}
+            want: dict[tuple[int, str, str], int] = {}
             for a in expected["awards"]:
-                for t in slots_of[a["bid"]]:
-                    key = (t, address[a["seller"]])
+                b = bid_of[a["bid"]]
+                for t in b["slots"]:
+                    key = (t, address[a["seller"]], b["direction"])
                     want[key] = want.get(key, 0) + a["quantity_w"]
             bars = {
-                (int(r.get_attribute("data-slot") or -1), r.get_attribute("data-seller") or ""):
-                int(r.get_attribute("data-w") or 0)
+                (int(r.get_attribute("data-slot") or -1), r.get_attribute("data-seller") or "",
+                 r.get_attribute("data-direction") or ""): int(r.get_attribute("data-w") or 0)
                 for r in p.locator("#needs-chart rect.award").all()
             }  # fmt: skip
             assert bars == want
+            need_lines = {
+                (int(r.get_attribute("data-slot") or -1), r.get_attribute("data-direction") or ""):
+                int(r.get_attribute("data-w") or 0)
+                for r in p.locator("#needs-chart line.need").all()
+            }  # fmt: skip
+            for t in range(5):
+                for d in ("up", "down"):
+                    total = sum(
+                        q[t] if isinstance(q := r["quantity_w"], list) else q
+                        for r in tso_dso.SCENARIO["requests"] if r["direction"] == d
+                    )  # fmt: skip
+                    assert need_lines.get((t, d), 0) == total, (t, d)
+            header = page.texts("#slot-table thead td")
+            assert header[:3] == ["Slot", "Need up", "Need down"]
             # each buyer's shares of the awards, as the engine split them
             committed: dict[str, int] = {}
             for sh in expected["shares"]:
