@@ -163,7 +163,7 @@ def test_keyboard_sign_in_sessions_list_and_a_live_update(
         assert "bidding" in row.inner_text()
         closes = row.locator("td.countdown").inner_text()
         assert re.fullmatch(r"(\d+ min )?\d+ s", closes), closes
-        assert PHASE_S - 30 <= _seconds(closes) <= PHASE_S
+        assert PHASE_S - 60 <= _seconds(closes) <= PHASE_S  # less what sign-in took
         # the countdown runs without asking the API
         p.wait_for_function(
             f"document.querySelector(\"tr[data-session='{first}'] td.countdown\").textContent"
