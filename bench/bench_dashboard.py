@@ -80,16 +80,17 @@ def main(argv: list[str] | None = None) -> int:
         keys = chain.dev_private_keys
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXMARKET_API_")}
         env["FLEXMARKET_API_RELAYER_KEY"] = keys[0]  # reads only: it pays no gas here
+        log = (Path(tmp) / "serve.log").open("w")  # a file, not a pipe nobody reads
         server = subprocess.Popen(
             [sys.executable, "-m", "flexmarket", "serve", "--rpc", chain.url, "--deployment",
              str(dep_file), "--port", str(port), "--db", f"sqlite:///{tmp}/api.sqlite3"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 120
             while True:
                 if server.poll() is not None:
-                    print(server.communicate()[1], file=sys.stderr)
+                    print((Path(tmp) / "serve.log").read_text(), file=sys.stderr)
                     return 1
                 try:
                     with urllib.request.urlopen(f"{url}/health", timeout=2):
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+            log.close()
     return 0
 
 

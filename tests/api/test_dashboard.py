@@ -72,15 +72,16 @@ def served(chain: LocalChain, tmp_path_factory: pytest.TempPathFactory) -> Itera
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXMARKET_API_")}
     env.update(FLEXMARKET_API_RELAYER_KEY=keys[9], FLEXMARKET_API_ROLE_CACHE_S="0")
+    log = (tmp / "serve.log").open("w")  # a file, not a pipe nobody reads (it would fill)
     server = subprocess.Popen(
         [sys.executable, "-m", "flexmarket", "serve", "--rpc", chain.url, "--deployment",
          str(dep_file), "--port", str(port), "--db", f"sqlite:///{tmp}/api.sqlite3"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert server.poll() is None, server.communicate()
+            assert server.poll() is None, (tmp / "serve.log").read_text()
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=2):
                     break
@@ -95,6 +96,7 @@ def served(chain: LocalChain, tmp_path_factory: pytest.TempPathFactory) -> Itera
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        log.close()
 
 
 @pytest.fixture(scope="module")
