@@ -29,6 +29,7 @@ from api.routes import (
     batches,
     bids,
     coordination,
+    dashboard,
     events,
     grid,
     health,
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         app.include_router(module.router)
     app.include_router(participants.public)
     app.include_router(health.router)
+    dashboard.install(app)  # the page at `/` and its reads (issue 17, docs/dashboard.md)
     # The hot route first: a request walks the route list until one matches.
     hot = [r for r in app.router.routes if getattr(r, "endpoint", None) is bids.commit_bid]
     app.router.routes[:] = hot + [r for r in app.router.routes if r not in hot]

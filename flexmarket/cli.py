@@ -167,6 +167,10 @@ def cmd_clear(args: argparse.Namespace) -> int:
     from oracle import load_scenario
 
     path = Path(args.file)
+    if args.plot:  # a file it could not write: exit 2 before clearing
+        from flexmarket.plot import check_plot_path
+
+        check_plot_path(Path(args.plot))
     scenario = load_scenario(path)
     if scenario.grid is not None:  # seconds to tens of seconds: say what is going on
         grid = scenario.grid.simbench_code or scenario.grid.file
@@ -177,6 +181,10 @@ def cmd_clear(args: argparse.Namespace) -> int:
             "clearing %d bids", len(scenario.bids)
         )
     result = clear_scenario(scenario, path.parent)
+    if args.plot:
+        from flexmarket.plot import plot_clearing
+
+        plot_clearing(scenario, result, Path(args.plot))
     print(result.to_json() if args.json else render_result(result))  # to_json: canonical
     return EXIT_OK
 
@@ -286,7 +294,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_needs(args: argparse.Namespace) -> int:
     from oracle.grid.needs import needs_for_grid, needs_json, render_text
 
+    if args.plot:  # a file it could not write: exit 2 before the power flow
+        from flexmarket.plot import check_plot_path
+
+        check_plot_path(Path(args.plot))
     needs = needs_for_grid(args.grid, args.day, storage=args.storage, buyer=args.buyer)
+    if args.plot:
+        from flexmarket.plot import plot_needs
+
+        plot_needs(needs, Path(args.plot))
     if args.json:
         print_json(needs_json(needs))
     else:
@@ -472,6 +488,8 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
     p = command("clear", cmd_clear, "clear a scenario file (no chain)")
     p.add_argument("file", metavar="FILE", help="a flexmarket.scenario/1 JSON file")
     p.add_argument("--json", action="store_true", help="print the result JSON")
+    p.add_argument("--plot", metavar="OUT", help="also draw the merit order and the needs vs "
+                   "awards per slot to OUT (.svg, .png or .pdf; matplotlib)")  # fmt: skip
 
     p = command("demo", cmd_demo, "run a whole market session on a local chain")
     p.add_argument(
@@ -514,7 +532,7 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
         "needs", cmd_needs,
         "flexibility needs per zone and slot from a grid's forecast (AC power flow)",
         usage="flexmarket needs [-h] --grid CODE|FILE --day YYYY-MM-DD [--storage "
-        "{setpoint,profile}] [--buyer ID] [--json]",
+        "{setpoint,profile}] [--buyer ID] [--json] [--plot OUT]",
     )  # fmt: skip
     p.add_argument("--grid", required=True, metavar="CODE|FILE",
                    help="SimBench code (e.g. 1-LV-semiurb4--2-sw) or pandapower JSON file")
@@ -525,6 +543,8 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
                    help="storage operating point (default: the model's set-point)")
     p.add_argument("--buyer", default="DSO1", metavar="ID",
                    help="participant id of the buying DSO")
+    p.add_argument("--plot", metavar="OUT", help="also draw the loading over the day and the "
+                   "needs per slot to OUT (.svg, .png or .pdf; matplotlib)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON (zones and requests)")
 
     p = command("index", cmd_index,
