@@ -73,6 +73,21 @@ def checked_request(
     return r
 
 
+def open_far_session(
+    operator: HttpClient, market_id: str, phase_s: int = 100_000, **fields: Any
+) -> int:
+    """`operator` opens a session whose phases lie far ahead on the chain's clock (bidding
+    ends in `phase_s`, reveal at 2x, clearing 3x, delivery 4x): bids stay open for the whole
+    test. `fields`: the rest of the `SessionCreate` body. The session's id."""
+    now = int(operator.deployment()["block_timestamp"])
+    session: int = operator.open_session({
+        "market_id": market_id, "delivery_start": now + 4 * phase_s,
+        "bidding_end": now + phase_s, "reveal_deadline": now + 2 * phase_s,
+        "clearing_deadline": now + 3 * phase_s, **fields,
+    })  # fmt: skip
+    return session
+
+
 def participant(api: dict[str, Any], index: int) -> HttpClient:
     return HttpClient("http://testserver", api["keys"][index], client=api["client"])
 

@@ -24,7 +24,7 @@ import pytest
 from python_client.hashing import bid_id, commitment, label
 from python_client.records import BidFields, Direction
 from python_client.relay import RelayDomain, commit_digest, reveal_digest, sign_digest
-from tests.api.conftest import participant
+from tests.api.conftest import open_far_session, participant
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNER = Path(__file__).with_name("ethers_signer.cjs")
@@ -68,11 +68,8 @@ def test_an_ethers_and_siwe_client_signs_in_bids_and_submits(api: dict[str, Any]
     admin.grant_role(me.address, "AGGREGATOR")
     admin.mint(me.address, 10**9)
     now = int(admin.deployment()["block_timestamp"])
-    session = oracle.open_session({
-        "market_id": "ethers", "slot_count": 96, "delivery_start": now + 400_000,
-        "bidding_end": now + 100_000, "reveal_deadline": now + 200_000,
-        "clearing_deadline": now + 300_000, "min_bid_w": 1_000, "granularity_w": 100,
-    })  # fmt: skip
+    session = open_far_session(oracle, "ethers", slot_count=96, min_bid_w=1_000,
+                               granularity_w=100)  # fmt: skip
     me.sign_in()
     me.join(session, 1)  # a commit needs an allowance
 

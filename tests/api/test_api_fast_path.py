@@ -40,7 +40,7 @@ from python_client.relay import (
     reveal_digest,
     sign_digest,
 )
-from tests.api.conftest import participant
+from tests.api.conftest import open_far_session, participant
 
 PROBLEM = "application/problem+json"
 
@@ -67,13 +67,8 @@ def fast(api: dict[str, Any]) -> Iterator[Fast]:
         c.sign_in()
     admin.grant_role(oracle.address, "ORACLE")
     admin.grant_role(fo.address, "AGGREGATOR")
-    now = int(admin.deployment()["block_timestamp"])
-    session = oracle.open_session({
-        "market_id": "fast", "slot_count": 1, "delivery_start": now + 400_000,
-        "bidding_end": now + 100_000, "reveal_deadline": now + 200_000,
-        "clearing_deadline": now + 300_000, "min_bid_w": 1_000, "granularity_w": 100,
-        "bid_bond_ueur": 0, "collateral_ueur_per_w": 0,
-    })  # fmt: skip
+    session = open_far_session(oracle, "fast", slot_count=1, min_bid_w=1_000, granularity_w=100,
+                               bid_bond_ueur=0, collateral_ueur_per_w=0)  # fmt: skip
     fo.join(session, 2_000)  # every commit needs a joined allowance (issue 11)
     fo.join(session, 1_000)  # a commit needs an allowance (bond 0 here)
     yield Fast(api, api["app"].state.gateway, admin, oracle, fo, session)

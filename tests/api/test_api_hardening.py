@@ -34,7 +34,7 @@ from python_client.http import ApiError, HttpClient
 from python_client.localchain import free_port
 from python_client.records import BidFields, Direction
 from python_client.relay import commit_digest, join_digest, sign_digest
-from tests.api.conftest import participant
+from tests.api.conftest import open_far_session, participant
 
 PROBLEM = "application/problem+json"
 U64_MAX = 2**64 - 1
@@ -65,12 +65,8 @@ def world(api: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iter
         admin.grant_role(s.address, "AGGREGATOR")
     admin.mint(dso.address, 10**15)
     dso.deposit(10**15)
-    now = int(admin.deployment()["block_timestamp"])
-    session = oracle.open_session({
-        "market_id": "hardening", "slot_count": 1, "delivery_start": now + 400_000,
-        "bidding_end": now + 100_000, "reveal_deadline": now + 200_000,
-        "clearing_deadline": now + 300_000, "min_bid_w": 1_000, "granularity_w": 100,
-    })  # fmt: skip
+    session = open_far_session(oracle, "hardening", slot_count=1, min_bid_w=1_000,
+                               granularity_w=100)  # fmt: skip
     for s in sellers:
         s.join(session, 1_000)  # a commit needs an allowance (bond 0 here)
     # a second API process on the same chain, served by uvicorn on a real socket (streams,

@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from api.auth import TokenBuckets
 from api.main import create_app
-from tests.api.conftest import participant
+from tests.api.conftest import open_far_session, participant
 
 CHECKS = [
     not_a_server_error,
@@ -52,12 +52,7 @@ def fuzz(api: dict[str, Any]) -> Iterator[dict[str, Any]]:
     admin.mint(admin.address, 10**12)
     admin.deposit(10**11)
     admin.register_zone("T1", 100_000)
-    now = int(admin.deployment()["block_timestamp"])
-    admin.open_session({
-        "market_id": "fuzz", "slot_count": 4, "delivery_start": now + 40_000,
-        "bidding_end": now + 10_000, "reveal_deadline": now + 20_000,
-        "clearing_deadline": now + 30_000,
-    })  # fmt: skip
+    open_far_session(admin, "fuzz", phase_s=10_000, slot_count=4)
     state = api["app"].state
     saved = state.token_buckets, state.ip_buckets
     state.token_buckets = state.ip_buckets = TokenBuckets(1e9, 10**9)

@@ -26,7 +26,7 @@ from python_client.hashing import label, new_salt
 from python_client.http import HttpClient
 from python_client.localchain import DEV_MNEMONIC, free_port
 from python_client.records import BidFields, Direction
-from tests.api.conftest import serve, stop, wait_until_serving
+from tests.api.conftest import open_far_session, serve, stop, wait_until_serving
 from tests.verifier.indexer_helpers import Postgres, postgres_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,12 +192,8 @@ def test_a_session_through_serve_with_a_postgresql_store(pg: Postgres, tmp_path:
             admin.grant_role(admin.address if role == "ORACLE" else fo.address, role)
         admin.mint(fo.address, 10**12)
         fo.deposit(10**11)
-        now = int(admin.deployment()["block_timestamp"])
-        session = admin.open_session({
-            "market_id": "pg", "slot_count": 1, "delivery_start": now + 40_000,
-            "bidding_end": now + 10_000, "reveal_deadline": now + 20_000,
-            "clearing_deadline": now + 30_000, "bid_bond_ueur": 1_000,
-        })  # fmt: skip
+        session = open_far_session(admin, "pg", phase_s=10_000, slot_count=1,
+                                   bid_bond_ueur=1_000)  # fmt: skip
         fo.join(session, 1)
         fields = BidFields(
             label("T1"), Direction.UP, False, 3_000, 500, 1, (new_salt(),), new_salt()

@@ -306,6 +306,15 @@ class Env:
     def reveal(self, seller: Any, bid: tuple[Any, ...]) -> Any:
         return self.market.revealBid(bid, {"from": seller})
 
+    def revealed_bid(self, session_id: int, **bid: Any) -> str:
+        """agg1 (joined) commits a bid (`make_bid` keywords) over 4 fresh assets of its own,
+        then reveals it after gate closure: its id. The chain is in the reveal phase."""
+        made = self.make_bid(session_id, self.register_assets(self.agg1, 4), **bid)
+        bid_id, _ = self.commit(self.agg1, made)
+        self.to_reveal(session_id)
+        self.reveal(self.agg1, made)
+        return bid_id
+
     def to_reveal(self, session_id: int) -> None:
         self.sleep_until(int(self.session(session_id)[1][0]))
 

@@ -299,10 +299,7 @@ def test_reveal_reverts_when_zone_unknown(env):
 
 def test_reveal_records_a_down_bid(env):
     sid = _joined_session(env)
-    bid = env.make_bid(sid, env.register_assets(env.agg1, 4), direction=DOWN)
-    bid_id, _ = env.commit(env.agg1, bid)
-    env.to_reveal(sid)
-    env.reveal(env.agg1, bid)
+    bid_id = env.revealed_bid(sid, direction=DOWN)
     assert env.market.bid(bid_id)[1][5] == DOWN
 
 
@@ -332,10 +329,7 @@ def test_forfeit_bond_reverts_while_reveals_are_open(env):
 
 def test_forfeit_bond_reverts_when_bid_was_revealed(env):
     sid = _joined_session(env)
-    bid = env.make_bid(sid, env.register_assets(env.agg1, 4))
-    bid_id, _ = env.commit(env.agg1, bid)
-    env.to_reveal(sid)
-    env.reveal(env.agg1, bid)
+    bid_id = env.revealed_bid(sid)
     env.to_clearing(sid)
     with reverts("FlexMarketBondNotForfeitable"):
         env.market.forfeitBond(bid_id, {"from": env.oracle})
