@@ -92,10 +92,13 @@ def allocate_layers(
     layer_slot_reqs: dict[tuple[int, int], list[int]] = defaultdict(list)
     for r, t in sorted(needs):
         layer_slot_reqs[(layers[r], t)].append(r)
-    slot_bids: dict[int, list[ValidBid]] = defaultdict(list)
+    # per slot, each awarded bid as (id, requests it may serve, its (stage, W) parts)
+    slot_bids: dict[int, list[tuple[str, tuple[int, ...], list[tuple[int, int]]]]] = (
+        defaultdict(list))
     for bid in awarded:
+        item = (bid.id, eligible.get(bid.id, ()), parts[bid.id])
         for t in sorted(set(bid.slots)):
-            slot_bids[t].append(bid)
+            slot_bids[t].append(item)
     for layer in sorted(set(layers.values())):
         for t in range(scenario.market.slots):
             reqs = layer_slot_reqs.get((layer, t), [])
@@ -103,13 +106,15 @@ def allocate_layers(
                 continue
             in_reqs = set(reqs)
             # supply nodes: (requests the bids may serve, stage that bought the watts)
-            groups: dict[tuple[tuple[int, ...], int], list[tuple[ValidBid, int]]] = (
-                defaultdict(list))
-            for bid in slot_bids.get(t, ()):
-                serves = tuple(r for r in eligible.get(bid.id, ()) if r in in_reqs)
+            groups: dict[tuple[tuple[int, ...], int], list[tuple[str, int]]] = defaultdict(list)
+            narrowed: dict[tuple[int, ...], tuple[int, ...]] = {}  # eligible -> in reqs
+            for bid_id, may, bid_parts in slot_bids.get(t, ()):
+                serves = narrowed.get(may)
+                if serves is None:
+                    serves = narrowed[may] = tuple(r for r in may if r in in_reqs)
                 if serves:
-                    for stage, w in parts[bid.id]:
-                        groups[(serves, stage)].append((bid, w))
+                    for stage, w in bid_parts:
+                        groups[(serves, stage)].append((bid_id, w))
             keys = sorted(groups)
             pos = {r: j for j, r in enumerate(reqs)}
             supplies = [sum(w for _, w in groups[k]) for k in keys]
@@ -118,20 +123,25 @@ def allocate_layers(
             got = priority_max_flow(supplies, [needs[(r, t)] for r in reqs],
                                     [level[r] for r in reqs], edges)
             for i, k in enumerate(keys):
-                # hand the group's flows down to its bids, rank order, requests in order
-                left = [w for _, w in groups[k]]
+                # hand the group's flows down to its bids, rank order, requests in order;
+                # watts are taken from the front, so the bids before `first` are exhausted
+                members = groups[k]
+                left = [w for _, w in members]
+                first = 0
                 for r in k[0]:
                     f = got.get((i, pos[r]), 0)
                     received[(r, t)] += f
-                    for n, (bid, _) in enumerate(groups[k]):
-                        if not f:
-                            break
+                    n = first
+                    while f and n < len(members):
                         take = min(f, left[n])
                         if take:
-                            key = (bid.id, r, t)
+                            key = (members[n][0], r, t)
                             flows[key] = flows.get(key, 0) + take
                             left[n] -= take
                             f -= take
+                        if not left[n]:
+                            first = n + 1
+                        n += 1
     unmet = {key: q - received[key] for key, q in needs.items() if q > received[key]}
     return Allocation(flows=flows, unmet=unmet)
 
