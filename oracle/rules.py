@@ -175,21 +175,25 @@ def validate_bids(scenario: Scenario) -> tuple[list[ValidBid], list[Rejection]]:
     """Split the scenario's bids into valid ones (in file order) and rejections (file order)."""
     m = scenario.market
     registry = Registry.of(scenario)
-    reasons: dict[int, list[str]] = {
-        i: _single_bid_reasons(b, m, registry) for i, b in enumerate(scenario.bids)
-    }
+    # bid index -> reasons, kept only for bids that break a rule (few objects kept: a list
+    # per bid made the garbage collector walk the whole scenario repeatedly)
+    reasons: dict[int, list[str]] = {}
+    for i, b in enumerate(scenario.bids):
+        found = _single_bid_reasons(b, m, registry)
+        if found:
+            reasons[i] = found
     order = submission_order(scenario.bids)
     rank = {i: r for r, i in enumerate(order)}
 
     # Rule 3, last: first come (submitted_at, id) keeps the asset for its slots. An asset's
     # taken slots are the bits of one integer, with the (slots, bid id) of each bid that took
     # them (they never overlap) to name the holder of the first clashing slot.
-    slot_sets = {i: bid_slots(b, m.slots) for i, b in enumerate(scenario.bids) if not reasons[i]}
+    slot_sets = {i: bid_slots(b, m.slots) for i, b in enumerate(scenario.bids) if i not in reasons}
     every = (1 << m.slots) - 1
     taken_mask: dict[str, int] = {}  # asset -> bits of its taken slots
     holders: dict[str, list[tuple[int, str]]] = {}  # asset -> [(slot bits, bid id)]
     for i in order:
-        if reasons[i]:
+        if i in reasons:
             continue
         bid = scenario.bids[i]
         mask = every if bid.slots is None else _slot_bits(slot_sets[i])
@@ -210,7 +214,7 @@ def validate_bids(scenario: Scenario) -> tuple[list[ValidBid], list[Rejection]]:
     valid: list[ValidBid] = []
     rejected: list[Rejection] = []
     for i, bid in enumerate(scenario.bids):
-        if reasons[i]:
+        if i in reasons:
             rejected.append(Rejection(bid.id, "; ".join(reasons[i])))
             continue
         min_q = (
