@@ -97,7 +97,7 @@ def bid_slots(bid: Bid, n_slots: int) -> tuple[int, ...]:
     return tuple(range(n_slots)) if bid.slots is None else tuple(sorted(bid.slots))
 
 
-def _slot_bits(slots: tuple[int, ...]) -> int:
+def slot_bits(slots: tuple[int, ...]) -> int:
     """The slots (sorted, distinct, within the market) as the bits of one integer."""
     if slots and slots[-1] - slots[0] == len(slots) - 1:  # a contiguous range
         return ((1 << len(slots)) - 1) << slots[0]
@@ -196,7 +196,7 @@ def validate_bids(scenario: Scenario) -> tuple[list[ValidBid], list[Rejection]]:
         if i in reasons:
             continue
         bid = scenario.bids[i]
-        mask = every if bid.slots is None else _slot_bits(slot_sets[i])
+        mask = every if bid.slots is None else slot_bits(slot_sets[i])
         clashes = []
         for asset_id in bid.assets:
             hit = taken_mask.get(asset_id, 0) & mask

@@ -126,6 +126,17 @@ def allocate_layers(
                 # hand the group's flows down to its bids, rank order, requests in order;
                 # watts are taken from the front, so the bids before `first` are exhausted
                 members = groups[k]
+                if stages is None and len(k[0]) == 1:
+                    # one request, one part per bid (so one flow key per bid): when the
+                    # request takes the group's whole supply, every bid gives all its watts
+                    r = k[0][0]
+                    f = got.get((i, pos[r]), 0)
+                    if f == supplies[i]:
+                        received[(r, t)] += f
+                        for bid_id, w in members:
+                            if w:
+                                flows[(bid_id, r, t)] = w
+                        continue
                 left = [w for _, w in members]
                 first = 0
                 for r in k[0]:

@@ -3,9 +3,9 @@ system-wide, within the request's price cap) with a need in one of the bid's slo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from oracle.rules import ValidBid, bid_serves
+from oracle.rules import ValidBid, bid_serves, slot_bits
 from oracle.scenario import Scenario
 
 
@@ -22,7 +22,7 @@ def eligibility(
     need_slots: dict[int, list[int]] = {}
     for r, t in needs:
         need_slots.setdefault(r, []).append(t)
-    need_bits = {r: _bits(ts) for r, ts in need_slots.items()}
+    need_bits = {r: slot_bits(tuple(sorted(ts))) for r, ts in need_slots.items()}
     by_key: dict[tuple[str, str | None], list[int]] = {}
     for r in sorted(need_bits):
         by_key.setdefault((requests[r].direction, requests[r].zone), []).append(r)
@@ -32,18 +32,9 @@ def eligibility(
                       + by_key.get((bid.direction, None), []))
         if not near:
             continue
-        bits = _bits(bid.slots)
+        bits = slot_bits(bid.slots)
         ok = tuple(r for r in near if need_bits[r] & bits and bid_serves(bid, requests[r]))
         if ok:
             out[bid.id] = ok
     return out
 
-
-def _bits(slots: Iterable[int]) -> int:
-    """Slot indices (>= 0) as the bits of one integer, in time linear in the slots."""
-    cells = bytearray()
-    for t in slots:
-        if t >> 3 >= len(cells):
-            cells.extend(bytes((t >> 3) + 1 - len(cells)))
-        cells[t >> 3] |= 1 << (t & 7)
-    return int.from_bytes(cells, "little")
