@@ -171,3 +171,71 @@ def test_eligibility_equals_every_request_asked(seed: int) -> None:
             expected[bid.id] = ok
     assert eligibility(scenario, session.bids, needs) == expected
     assert expected  # the sessions do have eligible bids
+
+
+def _reference_split(scenario: Scenario, bids: list[Any], awards_w: dict[str, int],
+                     needs: dict[tuple[int, int], int],
+                     layers: dict[int, int]) -> dict[tuple[str, int, int], int]:
+    """allocate_layers without stages, bid by bid (its code before the per-class pass)."""
+    from oracle.coordination.allocation import buyer_order
+    from oracle.coordination.flow import priority_max_flow
+
+    by_id = {b.id: b for b in bids}
+    awarded = [by_id[b] for b in sorted(awards_w, key=lambda b: by_id[b].rank)]
+    eligible = eligibility(scenario, awarded, needs)
+    buyers = buyer_order(scenario)
+    level = {r: buyers.index(q.buyer) for r, q in enumerate(scenario.requests)}
+    flows: dict[tuple[str, int, int], int] = {}
+    for layer in sorted(set(layers.values())):
+        for t in range(scenario.market.slots):
+            reqs = [r for r, u in sorted(needs) if u == t and layers[r] == layer]
+            if not reqs:
+                continue
+            groups: dict[tuple[int, ...], list[tuple[str, int]]] = {}
+            for bid in awarded:
+                if t in bid.slots:
+                    serves = tuple(r for r in eligible.get(bid.id, ()) if r in reqs)
+                    if serves:
+                        groups.setdefault(serves, []).append((bid.id, awards_w[bid.id]))
+            keys = sorted(groups)
+            got = priority_max_flow([sum(w for _, w in groups[k]) for k in keys],
+                                    [needs[(r, t)] for r in reqs], [level[r] for r in reqs],
+                                    [(i, reqs.index(r)) for i, k in enumerate(keys) for r in k])
+            for i, k in enumerate(keys):
+                left = [w for _, w in groups[k]]
+                for r in k:
+                    f = got.get((i, reqs.index(r)), 0)
+                    for n, (bid_id, _) in enumerate(groups[k]):
+                        take = min(f, left[n])
+                        if take:
+                            flows[(bid_id, r, t)] = flows.get((bid_id, r, t), 0) + take
+                            left[n] -= take
+                            f -= take
+    return flows
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("coupling", ["sequential", "common"])
+def test_allocation_per_class_equals_per_bid(seed: int, coupling: str) -> None:
+    from oracle import clear
+    from oracle.coordination.allocation import allocate_layers, layer_of
+
+    data = _session(seed)
+    # a system-wide request over part of the slots: bids of several zones share it, so
+    # classes of different requests meet in one group in some slots
+    n = data["market"]["slots"]
+    tso = next((p["id"] for p in data["participants"] if p["role"] == "TSO"), None)
+    if tso is None:
+        tso = "TSO-X"
+        data["participants"].append({"id": tso, "role": "TSO"})
+    data["requests"].append({"id": "SYS", "buyer": tso, "direction": "up",
+                             "quantity_w": [5000 if t % 3 else 0 for t in range(n)]})
+    scenario = Scenario.model_validate_json(json.dumps(data))
+    session, _ = build_session(scenario)
+    result = clear(scenario)
+    awards_w = {a.bid: a.quantity_w for a in result.awards if a.bid in session.eligible}
+    assert awards_w
+    layers = layer_of(scenario, coupling)
+    got = allocate_layers(scenario, session.bids, awards_w, session.needs, layers)
+    assert got.flows == _reference_split(scenario, session.bids, awards_w,
+                                         dict(session.needs), layers)
