@@ -13,14 +13,41 @@ from Crypto.Hash import keccak
 
 
 def _reject_floats(value: Any, path: str = "$") -> None:
+    if _has_float(value):
+        _name_float(value, path)
+
+
+def _has_float(value: Any) -> bool:
+    """Whether a float occurs anywhere in `value` (no path kept: the search of every
+    document; `_name_float` names the first one only when there is one)."""
+    kind = type(value)
+    if kind is float:
+        return True
+    if kind is int or kind is str or value is None or kind is bool:
+        return False
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list | tuple):
+        return isinstance(value, float)
+    for v in value:
+        kind = type(v)
+        if kind is int or kind is str:
+            continue
+        if _has_float(v):
+            return True
+    return False
+
+
+def _name_float(value: Any, path: str) -> None:
+    """Raise naming the first float of `value`, depth first in order (its path)."""
     if isinstance(value, float):
         raise TypeError(f"{path}: float {value!r} in canonical JSON (integers only)")
     if isinstance(value, dict):
         for k, v in value.items():
-            _reject_floats(v, f"{path}.{k}")
+            _name_float(v, f"{path}.{k}")
     elif isinstance(value, list | tuple):
         for i, v in enumerate(value):
-            _reject_floats(v, f"{path}[{i}]")
+            _name_float(v, f"{path}[{i}]")
 
 
 def canonical_json(value: Any, *, integers_checked: bool = False) -> bytes:

@@ -92,10 +92,18 @@ def allocate_layers(
     layer_slot_reqs: dict[tuple[int, int], list[int]] = defaultdict(list)
     for r, t in sorted(needs):
         layer_slot_reqs[(layers[r], t)].append(r)
-    slot_bids: dict[int, list[ValidBid]] = defaultdict(list)
+    if stages is None:
+        _split_one_stage(scenario, awarded, awards_w, eligible, needs, layers,
+                         layer_slot_reqs, level, flows, received)
+        unmet = {key: q - received[key] for key, q in needs.items() if q > received[key]}
+        return Allocation(flows=flows, unmet=unmet)
+    # per slot, each awarded bid as (id, requests it may serve, its (stage, W) parts)
+    slot_bids: dict[int, list[tuple[str, tuple[int, ...], list[tuple[int, int]]]]] = (
+        defaultdict(list))
     for bid in awarded:
+        item = (bid.id, eligible.get(bid.id, ()), parts[bid.id])
         for t in sorted(set(bid.slots)):
-            slot_bids[t].append(bid)
+            slot_bids[t].append(item)
     for layer in sorted(set(layers.values())):
         for t in range(scenario.market.slots):
             reqs = layer_slot_reqs.get((layer, t), [])
@@ -103,13 +111,15 @@ def allocate_layers(
                 continue
             in_reqs = set(reqs)
             # supply nodes: (requests the bids may serve, stage that bought the watts)
-            groups: dict[tuple[tuple[int, ...], int], list[tuple[ValidBid, int]]] = (
-                defaultdict(list))
-            for bid in slot_bids.get(t, ()):
-                serves = tuple(r for r in eligible.get(bid.id, ()) if r in in_reqs)
+            groups: dict[tuple[tuple[int, ...], int], list[tuple[str, int]]] = defaultdict(list)
+            narrowed: dict[tuple[int, ...], tuple[int, ...]] = {}  # eligible -> in reqs
+            for bid_id, may, bid_parts in slot_bids.get(t, ()):
+                serves = narrowed.get(may)
+                if serves is None:
+                    serves = narrowed[may] = tuple(r for r in may if r in in_reqs)
                 if serves:
-                    for stage, w in parts[bid.id]:
-                        groups[(serves, stage)].append((bid, w))
+                    for stage, w in bid_parts:
+                        groups[(serves, stage)].append((bid_id, w))
             keys = sorted(groups)
             pos = {r: j for j, r in enumerate(reqs)}
             supplies = [sum(w for _, w in groups[k]) for k in keys]
@@ -118,22 +128,124 @@ def allocate_layers(
             got = priority_max_flow(supplies, [needs[(r, t)] for r in reqs],
                                     [level[r] for r in reqs], edges)
             for i, k in enumerate(keys):
-                # hand the group's flows down to its bids, rank order, requests in order
-                left = [w for _, w in groups[k]]
+                # hand the group's flows down to its bids, rank order, requests in order;
+                # watts are taken from the front, so the bids before `first` are exhausted
+                members = groups[k]
+                if stages is None and len(k[0]) == 1:
+                    # one request, one part per bid (so one flow key per bid): when the
+                    # request takes the group's whole supply, every bid gives all its watts
+                    r = k[0][0]
+                    f = got.get((i, pos[r]), 0)
+                    if f == supplies[i]:
+                        received[(r, t)] += f
+                        for bid_id, w in members:
+                            if w:
+                                flows[(bid_id, r, t)] = w
+                        continue
+                left = [w for _, w in members]
+                first = 0
                 for r in k[0]:
                     f = got.get((i, pos[r]), 0)
                     received[(r, t)] += f
-                    for n, (bid, _) in enumerate(groups[k]):
-                        if not f:
-                            break
+                    n = first
+                    while f and n < len(members):
                         take = min(f, left[n])
                         if take:
-                            key = (bid.id, r, t)
+                            key = (members[n][0], r, t)
                             flows[key] = flows.get(key, 0) + take
                             left[n] -= take
                             f -= take
+                        if not left[n]:
+                            first = n + 1
+                        n += 1
     unmet = {key: q - received[key] for key, q in needs.items() if q > received[key]}
     return Allocation(flows=flows, unmet=unmet)
+
+
+def _split_one_stage(
+    scenario: Scenario,
+    awarded: Sequence[ValidBid],
+    awards_w: Mapping[str, int],
+    eligible: Mapping[str, tuple[int, ...]],
+    needs: Mapping[tuple[int, int], int],
+    layers: Mapping[int, int],
+    layer_slot_reqs: Mapping[tuple[int, int], list[int]],
+    level: Mapping[int, int],
+    flows: dict[tuple[str, int, int], int],
+    received: dict[tuple[int, int], int],
+) -> None:
+    """`allocate_layers` without stages (one part per bid), filling `flows` and `received`.
+
+    The same split, computed per class of bids (those that may serve the same requests)
+    rather than per bid: per slot, the class's bids in rank order are listed once, and a
+    slot narrows each class's requests once; classes that serve the same requests in a slot
+    are merged back into rank order."""
+    class_of: dict[tuple[int, ...], int] = {}
+    classes: list[tuple[int, ...]] = []
+    slot_classes: dict[int, dict[int, list[tuple[int, str, int]]]] = defaultdict(dict)
+    for bid in awarded:
+        may = eligible.get(bid.id, ())
+        if not may:
+            continue
+        c = class_of.get(may)
+        if c is None:
+            c = class_of[may] = len(classes)
+            classes.append(may)
+        item = (bid.rank, bid.id, awards_w[bid.id])
+        for t in sorted(set(bid.slots)):
+            per_class = slot_classes[t]
+            members = per_class.get(c)
+            if members is None:
+                per_class[c] = [item]
+            else:
+                members.append(item)
+    for layer in sorted(set(layers.values())):
+        for t in range(scenario.market.slots):
+            reqs = layer_slot_reqs.get((layer, t), [])
+            if not reqs:
+                continue
+            in_reqs = set(reqs)
+            groups: dict[tuple[int, ...], list[tuple[int, str, int]]] = {}
+            for c, items in slot_classes.get(t, {}).items():
+                serves = tuple(r for r in classes[c] if r in in_reqs)
+                if not serves:
+                    continue
+                group = groups.get(serves)
+                # merged classes back into rank order (ranks are distinct)
+                groups[serves] = items if group is None else sorted(group + items)
+            keys = sorted(groups)
+            pos = {r: j for j, r in enumerate(reqs)}
+            supplies = [sum(w for _, _, w in groups[k]) for k in keys]
+            edges = [(i, pos[r], 0) for i, k in enumerate(keys) for r in k]
+            got = priority_max_flow(supplies, [needs[(r, t)] for r in reqs],
+                                    [level[r] for r in reqs], edges)
+            for i, k in enumerate(keys):
+                members = groups[k]
+                if len(k) == 1:
+                    r = k[0]
+                    f = got.get((i, pos[r]), 0)
+                    if f == supplies[i]:  # the request takes every watt of the group
+                        received[(r, t)] += f
+                        for _, bid_id, w in members:
+                            if w:
+                                flows[(bid_id, r, t)] = w
+                        continue
+                left = [w for _, _, w in members]
+                first = 0
+                for r in k:
+                    f = got.get((i, pos[r]), 0)
+                    received[(r, t)] += f
+                    n = first
+                    while f and n < len(members):
+                        take = min(f, left[n])
+                        if take:
+                            key = (members[n][1], r, t)
+                            flows[key] = flows.get(key, 0) + take
+                            left[n] -= take
+                            f -= take
+                        if not left[n]:
+                            first = n + 1
+                        n += 1
 
 
 def share_payments(
