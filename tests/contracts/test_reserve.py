@@ -120,10 +120,22 @@ class Reserve:
                                       {"from": self.env.dso})
         return int(tx.return_value)
 
+    def day_hash(self, tender: int, start: int) -> tuple[int, str]:
+        """The activation's day of the period and the meter data hash the tests commit."""
+        day = (start - int(self.c.tenderOf(tender)[0][4])) // DAY
+        return day, label(f"meter-{tender}-{day}")
+
     def deliver(self, activation: int, wh: int) -> Any:
+        """After the activation's day: the day's meter data committed (once), then the
+        delivery recorded with it."""
         act = self.c.activationOf(activation)
-        self.env.sleep_until(int(act[4]) + int(act[5]))
-        return self.c.recordDelivery(activation, wh, label("meter"), {"from": self.env.metering})
+        tender, start = int(act[0]), int(act[4])
+        day, meter = self.day_hash(tender, start)
+        period_start = int(self.c.tenderOf(tender)[0][4])
+        self.env.sleep_until(max(start + int(act[5]), period_start + (day + 1) * DAY))
+        if int(str(self.c.meterDataOf(tender, day)), 16) == 0:
+            self.c.commitMeterData(tender, day, meter, {"from": self.env.metering})
+        return self.c.recordDelivery(activation, wh, meter, {"from": self.env.metering})
 
     def held_ok(self, accounts: list[Any]) -> None:
         """The money invariant."""
@@ -377,6 +389,23 @@ def test_delivery_reverts_for_attackers_early_records_and_impossible_energy(env,
         rs.c.recordDelivery(a, 20_000, "0x" + "00" * 32, {"from": env.metering})
     with reverts("FlexReserveActivationUnknown"):
         rs.c.recordDelivery(a + 100, 1, label("meter"), {"from": env.metering})
+    # the evidence: the day's meter data hash, committed once by the metering role after the day
+    day, meter = rs.day_hash(s["tender"], rs.at(s["p"], 2, "17:30"))
+    with reverts("FlexReserveNotOpen"):  # the day is not over
+        rs.c.commitMeterData(s["tender"], day, meter, {"from": env.metering})
+    with reverts("FlexReserveEvidenceMissing"):  # nothing committed for the day
+        rs.c.recordDelivery(a, 20_000, meter, {"from": env.metering})
+    env.sleep_until(s["p"]["periodStart"] + 3 * DAY)
+    with reverts("FlexReserveUnauthorized"):
+        rs.c.commitMeterData(s["tender"], day, meter, {"from": env.agg1})
+    with reverts("FlexReserveParamInvalid"):
+        rs.c.commitMeterData(s["tender"], 30, meter, {"from": env.metering})
+    rs.c.commitMeterData(s["tender"], day, meter, {"from": env.metering})
+    with reverts("FlexReserveMeterDataCommitted"):  # replayed, or another hash for the day
+        rs.c.commitMeterData(s["tender"], day, label("other"), {"from": env.metering})
+    with reverts("FlexReserveEvidenceMismatch"):
+        rs.c.recordDelivery(a, 20_000, label("other"), {"from": env.metering})
+    rs.c.recordDelivery(a, 20_000, meter, {"from": env.metering})
 
 
 def test_failures_count_in_activation_order(env, rs):
@@ -396,8 +425,8 @@ def test_failures_count_in_activation_order(env, rs):
     env.sleep_until(rs.at(s["p"], 3, "19:30"))
     with reverts("FlexReserveActivationOutOfOrder"):
         rs.c.recordDelivery(fourth, 1, label("meter"), {"from": env.metering})
-    rs.c.recordDelivery(third, 20_000, label("meter"), {"from": env.metering})
-    rs.c.recordDelivery(fourth, 10_000, label("meter"), {"from": env.metering})
+    rs.deliver(third, 20_000)
+    rs.deliver(fourth, 10_000)
 
 
 # ------------------------------------------------------------------ the example on chain
