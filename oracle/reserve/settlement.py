@@ -166,6 +166,9 @@ def settle_reserve(f: ReserveFile, result: ReserveResult, acts: ActivationsFile,
             rejected_elsewhere += [_rejected(a, f"offer {oid} has no award")
                                    for a in by_offer[oid]]
     for award in result.awards:
+        if award.offer not in offers:
+            raise SettlementError("result", f"award of {award.offer!r}, which is no offer in "
+                                  "force of the reserve file (check the result first)")
         settled.append(_settle_award(f, period, award, offers[award.offer],
                                      sorted(by_offer.get(award.offer, []),
                                             key=lambda a: (unix_s(a.start), a.id)), meter))

@@ -176,3 +176,18 @@ def test_a_days_meter_hash_covers_that_day_only():
     other = parse_meter_data(changed)
     assert period_meter_hash(other, period, 2) == period_meter_hash(meter, period, 2)
     assert period_meter_hash(other, period, 10) != period_meter_hash(meter, period, 10)
+
+
+def test_a_signal_before_the_request_and_an_award_of_no_offer_are_refused():
+    from oracle.reserve import ReserveFileError
+
+    with pytest.raises(ReserveFileError) as exc:
+        parse_activations_file(one(inability_at="2026-06-11T18:00:00+02:00"))
+    assert exc.value.problems[0][0] == "activations[0].inability_at"
+    f = load_reserve(RESERVE)
+    result = clear_reserve(f)
+    bad = result.model_copy(update={"awards": [result.awards[0].model_copy(
+        update={"offer": "O9"})]})
+    with pytest.raises(SettlementError, match="O9"):
+        settle_reserve(f, bad, load_activations_file(ACTIVATIONS),
+                       parse_meter_data(Path(METER)))
