@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     relayer_key: SecretStr | None = None  # None with a local chain: a development key
     relay_batch_size: int = 100
     relay_batch_wait_s: float = 0.05
+    # sellers' batches of sealed bids per commitBatchesFor transaction (issue 21)
+    relay_batches_per_tx: int = 50
     min_deadline_margin_s: int = 30  # a relayed message must stay valid this long
     # hasRole answers are reused this long; the chain follower drops one at once when it
     # sees that role granted to or revoked from that address
@@ -50,6 +52,8 @@ class Settings(BaseSettings):
     # anything is read, or as soon as a chunked body passes it. The largest legitimate
     # body is a signed transaction (raw_tx: up to 262,146 hex characters).
     max_body_bytes: int = 512 * 1024
+    # ... except under /sessions/{id}/batches: a batch reveal of 1,000 bids is ~600 kB
+    max_batch_body_bytes: int = 4 * 1024 * 1024
     # Server-sent event streams open at once (429 beyond): per signed-in address, per IP.
     max_streams_per_token: int = 4
     max_streams_per_ip: int = 16

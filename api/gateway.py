@@ -11,7 +11,9 @@
 - `relayer` (api.relayer): the relayer account (its lock, sending, relaying at once);
 - `batcher` (api.relay_batcher): a thread sending queued commits as `commitBidsFor`;
 - `bids` (api.bids): the checks of relayed joins, commits and reveals; bids as a caller
-  may see them.
+  may see them;
+- `batch_relay`, `batches` (api.batches): sellers' batches of sealed bids (issue 21), queued
+  and sent as `commitBatchesFor`, revealed through `revealBatchFor`.
 
 Two ways a participant writes, and in neither does the API hold its key: **relayed** (join,
 commit, reveal: an EIP-712 message the participant signed, sent by the API's relayer through
@@ -26,6 +28,7 @@ from __future__ import annotations
 from web3 import Web3
 from web3.contract import Contract
 
+from api.batches import BatchRelay, RelayedBatches
 from api.bids import RelayedBids
 from api.chain_follower import ChainFollower
 from api.clock import ChainClock
@@ -99,6 +102,14 @@ class Gateway:
             self.reads, self.clock, self.roles, self.nonces, self.batcher, self.relayer,
             store, self.domain, settings.min_deadline_margin_s,
         )  # fmt: skip
+        self.batch_relay = BatchRelay(
+            self.relayer, store, self.errors, settings.relay_batches_per_tx,
+            settings.relay_batch_wait_s,
+        )  # fmt: skip
+        self.batches = RelayedBatches(
+            self.reads, self.clock, self.roles, self.nonces, self.bids, self.batch_relay,
+            self.relayer, store, deployment.market, self.errors,
+        )  # fmt: skip
 
         # what most routes need, by the names they use
         self.now = self.clock.now
@@ -118,8 +129,10 @@ class Gateway:
         self.nonces.keep(self.store.refused_nonces())
         self.follower.start()
         self.batcher.start()
+        self.batch_relay.start()
 
     def stop(self) -> None:
+        self.batch_relay.stop()
         self.batcher.stop()
         self.follower.stop()
 

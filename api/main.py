@@ -7,7 +7,6 @@ file and needs `FLEXMARKET_API_RELAYER_KEY`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -27,6 +26,7 @@ from api.routes import (
     attestations,
     audit,
     auth,
+    batches,
     bids,
     coordination,
     events,
@@ -40,6 +40,7 @@ from api.routes import (
     settlements,
     transactions,
 )
+from api.routes import uftp as uftp_routes
 from api.store import Store
 from verifier.errors import InputError
 
@@ -123,11 +124,13 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         lifespan=lifespan,
     )
     problems.install(app)
+    app.include_router(uftp_routes.router)  # UFTP, issue 18 (docs/uftp.md)
 
     app.add_middleware(BodyGuard)
     app.add_middleware(PerIpLimit)  # outermost: a request over its rate is not read
     for module in (
-        auth, participants, assets, sessions, needs, coordination, bids, results, attestations,
+        auth, participants, assets, sessions, needs, coordination, bids, batches, results,
+        attestations,
         metering, settlements, audit, transactions, events, grid,
     ):  # fmt: skip
         app.include_router(module.router)
@@ -178,7 +181,10 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         settings: Settings | None = getattr(scope["app"].state, "settings", None)
-        limit = settings.max_body_bytes if settings is not None else Settings().max_body_bytes
+        settings = settings if settings is not None else Settings()
+        limit = settings.max_body_bytes
+        if "/batches" in scope["path"]:  # batched bids: a request carries up to 1,000 bids
+            limit = max(limit, settings.max_batch_body_bytes)
         length = None
         media = ""
         for name, value in scope["headers"]:
@@ -260,12 +266,12 @@ def _preflight(settings: Settings) -> None:
                          f"chain {chain_id}: give --deployment FILE)")  # fmt: skip
 
 
-def serve(*, rpc: str | None = None, db: str | None = None, port: int = 8000,
-          host: str = "127.0.0.1", deployment: str | None = None) -> None:
-    """`flexmarket serve`: until stopped. Unusable settings (a FLEXMARKET_API_* variable,
-    the node, the deployment, the key, a local store in use) are an InputError naming the
-    argument or variable, raised before anything is served."""
-    import uvicorn
+def serve_settings(*, rpc: str | None = None, db: str | None = None, port: int = 8000,
+                   host: str = "127.0.0.1", deployment: str | None = None) -> Settings:
+    """The settings `flexmarket serve` runs with (the arguments over FLEXMARKET_API_*),
+    checked: unusable settings (a FLEXMARKET_API_* variable, the node, the deployment, the
+    key, a local store in use) are an InputError naming the argument or variable, raised
+    before anything is served. A fresh local store is claimed here, held until exit."""
     from pydantic import ValidationError
 
     overrides: dict[str, Any] = {"port": port, "host": host}
@@ -294,5 +300,12 @@ def serve(*, rpc: str | None = None, db: str | None = None, port: int = 8000,
             claim(default_db_url(0, "", True, settings.port).removeprefix("sqlite:///"))
         except StoreInUse as exc:
             raise InputError("--port", str(exc)) from exc
-    print(json.dumps({"listening": f"http://{host}:{port}", "docs": "/docs"}), flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    return settings
+
+
+def run(settings: Settings) -> None:
+    """Serve the app on `settings.host:port` until stopped (uvicorn, its warnings only)."""
+    import uvicorn
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level="warning")  # fmt: skip

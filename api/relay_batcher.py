@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_abi.abi import decode
 from eth_utils.address import to_checksum_address
@@ -84,6 +84,23 @@ def encode_commit_bids_for(batch: list[PendingCommit]) -> bytes:
     return COMMIT_BIDS_FOR + head + b"".join(offsets) + b"".join(tails)
 
 
+def relay_failures(
+    raw: dict[str, Any], relay: str, errors: ErrorDecoder
+) -> dict[tuple[str, int], str]:
+    """The messages a mined relay batch refused, from its raw receipt's `RelayFailed` logs
+    (only those are decoded): (seller, nonce) -> the contract's error name."""
+    failed: dict[tuple[str, int], str] = {}
+    for log_ in raw["logs"]:
+        if log_["address"].lower() != relay.lower() or log_["topics"][0] != RELAY_FAILED_TOPIC:
+            continue
+        # RelayFailed(address indexed seller, uint256 indexed nonce, bytes reason)
+        seller = to_checksum_address("0x" + log_["topics"][1][-40:])
+        nonce = int(log_["topics"][2], 16)
+        (reason,) = decode(["bytes"], bytes.fromhex(log_["data"][2:]))
+        failed[(seller, nonce)] = errors.decode(bytes(reason))[0]
+    return failed
+
+
 class RawCall:
     """A contract call given as calldata, for the relayer (which asks a call only for
     `build_transaction`, its name, and `call` to replay a failure)."""
@@ -99,12 +116,13 @@ class RawCall:
         return self._replay().call(tx, block_identifier=block_identifier)
 
 
-def next_batch(
-    q: queue.Queue[PendingCommit | None], size: int, wait_s: float
-) -> list[PendingCommit] | None:
-    """The next batch: the first commit (waited for), then what else arrives within
-    `wait_s` of it, up to `size` commits; None once stopped (a None in the queue, left
-    there for whoever reads next)."""
+Item = TypeVar("Item")
+
+
+def next_batch(q: queue.Queue[Item | None], size: int, wait_s: float) -> list[Item] | None:
+    """The next batch: the first item (a commit, a seller's batch: waited for), then what
+    else arrives within `wait_s` of it, up to `size` items; None once stopped (a None in
+    the queue, left there for whoever reads next)."""
     first = q.get()
     if first is None:
         return None
@@ -264,16 +282,7 @@ class RelayBatcher:
     def _settle_batch(self, batch: list[PendingCommit], raw: dict[str, Any]) -> None:
         """Each commit of a mined batch: `committed`, or `failed` with the reason its
         `RelayFailed` log gives."""
-        failed: dict[tuple[str, int], str] = {}
-        relay = self._relayer.relay.address.lower()
-        for log_ in raw["logs"]:  # the raw receipt: only RelayFailed logs are decoded
-            if log_["address"].lower() != relay or log_["topics"][0] != RELAY_FAILED_TOPIC:
-                continue
-            # RelayFailed(address indexed seller, uint256 indexed nonce, bytes reason)
-            seller = to_checksum_address("0x" + log_["topics"][1][-40:])
-            nonce = int(log_["topics"][2], 16)
-            (reason,) = decode(["bytes"], bytes.fromhex(log_["data"][2:]))
-            failed[(seller, nonce)] = self._errors.decode(bytes(reason))[0]
+        failed = relay_failures(raw, self._relayer.relay.address, self._errors)
         tx_hash = raw["transactionHash"]
         ok = [p for p in batch if (p.seller, p.nonce) not in failed]
         self._finish(ok, "committed", tx_hash, None)

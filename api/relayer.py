@@ -81,15 +81,18 @@ class Relayer:
                           "transaction", extra={"tx_hash": tx_hash})  # fmt: skip
         return out
 
-    async def relay_with_nonce(self, seller: str, nonce: int, fn: Any) -> dict[str, Any]:
+    async def relay_with_nonce(
+        self, seller: str, nonce: int, fn: Any, gas: int | None = None
+    ) -> dict[str, Any]:
         """Reserve the seller's nonce and relay at once; answered once mined, or after
         `mined_wait_s` as `pending` (no worker thread waits). A relay that did not happen (the
         contract refused it before or when mined, the node failed) gives the nonce back:
-        nothing used it, and a join or reveal is never part of a batch."""
+        nothing used it, and a join or reveal is never part of a batch. `gas` None:
+        estimated."""
         nonces = self._nonces
         await run_in_threadpool(nonces.reserve, seller, nonce)
         try:
-            tx_hash = await run_in_threadpool(self.send, fn)
+            tx_hash = await run_in_threadpool(self.send, fn, gas)
         except TransactionReverted as exc:
             nonces.release(seller, nonce)
             raise reverted_problem(exc) from exc

@@ -130,15 +130,20 @@ FIELDS: dict[str, str] = {
     "balancing": "a balancing need (no quantities): a DSO's budget for counter-activations",
     "bid_bond_ueur": "bond locked per bid at join, in µEUR (forfeited if not revealed)",
     "bid_id": "the bid's id, bytes32 (0x and 64 hex digits)",
+    "bids": "the revealed leaves of the batch, strictly ascending `index` (at most 1,000)",
+    "bid_count": "how many sealed bids (leaves) the batch holds (count)",
     "bidding_end": "unix time (s) when sealed bids close",
     "block_number": "a block number of the chain",
     "block_timestamp": "the block's time, unix time (s)",
     "budget_ueur": "the most the need may pay in all, in µEUR",
+    "batch_id": "the batch's id: keccak256(abi.encode(seller, root)), bytes32",
     "buyer": "the buyer's address (the account that posted the need)",
     "buyer_role": "the role the need is posted as: DSO, TSO or BRP",
     "buyers": "each buyer's money in the session's awards",
     "canonical": "the coordination inputs exactly as stored on chain (canonical JSON text)",
     "chain_id": "the chain's EIP-155 id",
+    "commitments": "the batch's sealed-bid commitments in leaf order, each bytes32 as for a "
+    "single commit (at most 4,096)",
     "clearing_deadline": "unix time (s) by which the oracle commits the result",
     "collateral_ueur_per_w": "collateral locked per awarded watt, in µEUR per W",
     "committed_ueur": "money committed to awards, in µEUR",
@@ -149,6 +154,8 @@ FIELDS: dict[str, str] = {
     "count": "at most this many awards in one call (count)",
     "coupling": "TSO-DSO coupling: sequential (DSO first) or common (one clearing)",
     "deadline": "unix time (s) after which the signed message is refused",
+    "first_bid_id": "the id of the batch's leaf 0; leaf i's id is keccak256(abi.encode("
+    "batch_id, i))",
     "delivered": "whether metering has reported the award's delivery",
     "delivered_w": "watts metered as delivered (W)",
     "deliveries": "metered deliveries, one per award (an award at most once)",
@@ -186,6 +193,7 @@ FIELDS: dict[str, str] = {
     "max_price_eur_per_mw": "the highest price the need pays, in EUR per MW (per slot)",
     "message": "the EIP-4361 (Sign-In with Ethereum) message that was signed",
     "min_bid_w": "the smallest bid quantity accepted, in W",
+    "index": "the bid's leaf index in its batch (0-based)",
     "min_quantity_w": "a divisible bid's smallest part, in W (0: any)",
     "name": "the event's name",
     "need_count": "needs posted in the session (count)",
@@ -223,6 +231,7 @@ FIELDS: dict[str, str] = {
     "reveal_deadline": "unix time (s) when reveals close",
     "role": "a role: DSO, TSO, BRP, AGGREGATOR, ORACLE, VALIDATOR or METERING",
     "roles": "the roles the address holds",
+    "root": "the Merkle root of the batch's leaves (python_client.batches), bytes32",
     "salt": "the secret salt of the sealed bid, bytes32",
     "seller": "the seller's address (the aggregator that bid)",
     "sender": "the address that must sign the transactions",
@@ -572,6 +581,59 @@ class BidRevealCreate(Strict):
     nonce: U256
     deadline: U256
     signature: Signature
+
+
+class BatchCommitCreate(Strict):
+    """A seller's batch of sealed bids, signed once (`CommitBatch`: the root and the count)."""
+
+    EXAMPLE = {"root": H, "commitments": [H, "0x" + "13" * 32], "nonce": "10",
+               "deadline": "1796320000", "signature": SIG}  # fmt: skip
+    root: Hex32
+    commitments: Annotated[list[Hex32], Field(min_length=1, max_length=4_096)]
+    nonce: U256
+    deadline: U256
+    signature: Signature
+
+
+class BatchedBidReveal(Strict):
+    """One revealed leaf of a batch: its index and the fields its commitment hashed."""
+
+    EXAMPLE = {k: v for k, v in BidRevealCreate.EXAMPLE.items()
+               if k not in ("nonce", "deadline", "signature")} | {"index": 0}  # fmt: skip
+    index: U16
+    zone: Label
+    direction: Literal["up", "down"]
+    divisible: bool
+    quantity_w: U40
+    min_quantity_w: U40 = 0
+    price_eur_per_mw: U64
+    slot_mask: U256
+    asset_ids: Annotated[list[Hex32], Field(min_length=1, max_length=64)]
+    salt: Hex32
+
+
+class BatchRevealCreate(Strict):
+    """Leaves of a batch revealed in one relayed call (`RevealBatch`, signed over the bids'
+    rows: `python_client.batches.bids_hash`)."""
+
+    EXAMPLE = {"bids": [BatchedBidReveal.EXAMPLE], "nonce": "11", "deadline": "1796323600",
+               "signature": SIG}  # fmt: skip
+    bids: Annotated[list[BatchedBidReveal], Field(min_length=1, max_length=1_000)]
+    nonce: U256
+    deadline: U256
+    signature: Signature
+
+
+class BatchPublic(Documented):
+    batch_id: str
+    session_id: int
+    seller: str
+    root: str
+    bid_count: int
+    status: str  # queued | committed | failed
+    relay_tx_hash: str | None = None
+    relay_error: str | None = None
+    first_bid_id: str
 
 
 class BidPublic(Documented):

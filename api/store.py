@@ -26,6 +26,14 @@ SCHEMA = [
         commitment TEXT NOT NULL, nonce TEXT NOT NULL, status TEXT NOT NULL,
         tx_hash TEXT, error TEXT, accepted_at DOUBLE PRECISION NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS relayed_bids_seller ON relayed_bids (seller, session_id)",
+    # batched sealed bids (issue 21): one row per seller's batch, its leaves' commitments
+    # side by side (hex, 64 digits each, in leaf order: what the API rebuilds the tree from)
+    """CREATE TABLE IF NOT EXISTS relayed_batches (
+        batch_id TEXT PRIMARY KEY, session_id BIGINT NOT NULL, seller TEXT NOT NULL,
+        root TEXT NOT NULL, bid_count INTEGER NOT NULL, commitments TEXT NOT NULL,
+        nonce TEXT NOT NULL, status TEXT NOT NULL, tx_hash TEXT, error TEXT,
+        accepted_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS relayed_batches_seller ON relayed_batches (seller, session_id)",
     # a prepared transaction's intent is single use: its MAC, kept until it expires
     "CREATE TABLE IF NOT EXISTS used_intents (mac TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)",
 ]
@@ -142,7 +150,10 @@ class Store:
     def refused_nonces(self) -> list[tuple[str, int]]:
         """(seller, nonce) of every relayed commit that failed: never handed back, so
         the same signed message cannot be sent again after a restart either."""
-        cur = self._exec("SELECT seller, nonce FROM relayed_bids WHERE status = 'failed'")
+        cur = self._exec(
+            "SELECT seller, nonce FROM relayed_bids WHERE status = 'failed' UNION ALL "
+            "SELECT seller, nonce FROM relayed_batches WHERE status = 'failed'"
+        )
         return [(str(seller), int(nonce)) for seller, nonce in cur.fetchall()]
 
     def add_bids(self, rows: list[tuple[str, int, str, str, str, str, float]]) -> None:
@@ -190,6 +201,50 @@ class Store:
             (seller, session_id),
         )
         return [_bid_row(r) for r in cur.fetchall()]
+
+    # --- relayed batches
+    def add_batch(self, row: tuple[str, int, str, str, int, str, str, str, float]) -> None:
+        """(batch_id, session_id, seller, root, bid_count, commitments, nonce, status,
+        accepted_at): one statement, whatever the batch's size."""
+        self._exec(
+            "INSERT INTO relayed_batches (batch_id, session_id, seller, root, bid_count, "
+            "commitments, nonce, status, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
+
+    def set_batch_status(self, updates: list[tuple[str, str | None, str | None, str]]) -> None:
+        """(status, tx_hash, error, batch_id) rows."""
+        sql = "UPDATE relayed_batches SET status = ?, tx_hash = ?, error = ? WHERE batch_id = ?"
+        if self._pg:
+            sql = sql.replace("?", "%s")
+        with self._lock:
+            if self._pg:
+                with self._conn.cursor() as cur:
+                    cur.executemany(sql, updates)
+            else:
+                self._conn.executemany(sql, updates)
+
+    def forget_batch(self, batch_id: str) -> None:
+        self._exec("DELETE FROM relayed_batches WHERE batch_id = ?", (batch_id,))
+
+    def batch(self, batch_id: str) -> dict[str, Any] | None:
+        cur = self._exec(f"SELECT {_BATCH_COLUMNS} FROM relayed_batches WHERE batch_id = ?",
+                         (batch_id,))  # fmt: skip
+        row = cur.fetchone()
+        return None if row is None else dict(zip(_BATCH_KEYS, row, strict=True))
+
+    def batches_of(self, seller: str, session_id: int) -> list[dict[str, Any]]:
+        cur = self._exec(
+            f"SELECT {_BATCH_COLUMNS} FROM relayed_batches WHERE seller = ? AND session_id = ? "
+            "ORDER BY accepted_at, batch_id",
+            (seller, session_id),
+        )
+        return [dict(zip(_BATCH_KEYS, r, strict=True)) for r in cur.fetchall()]
+
+
+_BATCH_KEYS = ("batch_id", "session_id", "seller", "root", "bid_count", "commitments", "nonce",
+               "status", "tx_hash", "error")  # fmt: skip
+_BATCH_COLUMNS = ", ".join(_BATCH_KEYS)
 
 
 def _bid_row(row: Any) -> dict[str, Any]:

@@ -25,6 +25,8 @@ contract FlexRelay is EIP712, IFlexRelay {
     );
     bytes32 private constant _REVEAL_TYPEHASH =
         keccak256("RevealBid(address seller,bytes32 commitment,uint256 nonce,uint256 deadline)");
+    bytes32 private constant _REVEAL_BATCH_TYPEHASH =
+        keccak256("RevealBatch(address seller,bytes32 root,bytes32 bidsHash,uint256 nonce,uint256 deadline)");
 
     /// @dev Gas each commit of a batch gets (a relayed commitBid uses ~35,000): the batch
     /// checks after a failed call that it really had this much (EIP-150, see commitBidsFor).
@@ -157,6 +159,41 @@ contract FlexRelay is EIP712, IFlexRelay {
             seller, keccak256(abi.encode(_REVEAL_TYPEHASH, seller, commitment, nonce, deadline)), nonce, deadline, signature
         );
         bidId = abi.decode(_forward(abi.encodeCall(IFlexMarket.revealBid, (bid)), seller), (bytes32));
+        emit Relayed(seller, nonce);
+    }
+
+    /// @inheritdoc IFlexRelay
+    /// @dev `bidsHash` is taken over the bids' calldata copied past the free memory pointer
+    /// (scratch: the call's encoding then reuses that memory, paid for once).
+    function revealBatchFor(
+        address seller,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature,
+        bytes32 root,
+        bytes32[] calldata assetIds,
+        IFlexBatches.BatchedBid[] calldata bids,
+        bytes32[] calldata proof,
+        uint256[] calldata proofFlags
+    ) external returns (bytes32 termsRoot) {
+        bytes32 bidsHash;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            let size := mul(bids.length, 0xa0)
+            calldatacopy(m, bids.offset, size)
+            bidsHash := keccak256(m, size)
+        }
+        _verify(
+            seller,
+            keccak256(abi.encode(_REVEAL_BATCH_TYPEHASH, seller, root, bidsHash, nonce, deadline)),
+            nonce,
+            deadline,
+            signature
+        );
+        termsRoot = abi.decode(
+            _forward(abi.encodeCall(IFlexBatches.revealBatch, (root, assetIds, bids, proof, proofFlags)), seller),
+            (bytes32)
+        );
         emit Relayed(seller, nonce);
     }
 

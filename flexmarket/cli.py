@@ -383,10 +383,13 @@ deployment or the key is unusable: nothing is served then."""
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Prints `{"listening": URL, "docs": "/docs"}`, then serves until stopped."""
-    from api.main import serve
+    from api.main import run, serve_settings
 
-    serve(rpc=args.rpc, db=args.db, port=args.port, host=args.host,
-          deployment=args.deployment)  # fmt: skip
+    settings = serve_settings(rpc=args.rpc, db=args.db, port=args.port, host=args.host,
+                              deployment=args.deployment)  # fmt: skip
+    print(json.dumps({"listening": f"http://{settings.host}:{settings.port}", "docs": "/docs"}),
+          flush=True)  # fmt: skip
+    run(settings)
     return EXIT_OK
 
 

@@ -5,7 +5,7 @@ bench-grid: venv
 	$(BIN)/python bench/bench_grid.py
 
 test-grid: venv
-	$(BIN)/python -m pytest -q tests/grid
+	$(BIN)/python -m pytest -q tests/oracle/grid
 
 # Grid verification (issue 19): a replica's grid work against the oracle's clearing.
 .PHONY: bench-grid-verify

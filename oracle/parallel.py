@@ -34,6 +34,7 @@ import numpy as np
 
 SAFETY_TIME_LIMIT_S = 3600.0  # never binding in practice; reaching it is an error, not a result
 PRESOLVE_RULE_PARALLEL = 1 << 13  # HiGHS presolve rule "parallel rows and columns"
+FEASIBILITY_JUMP_MIN_COLS = 1000  # HiGHS's feasibility jump heuristic only on models this wide
 PARALLEL_MIN_COLS = 300  # use workers only when the parts besides the largest hold this many
 # columns in all (many small parts are worth sharing out too: 50 parts of 89 columns)
 
@@ -43,6 +44,11 @@ PARALLEL_MIN_COLS = 300  # use workers only when the parts besides the largest h
 Model = dict[str, Any]
 # An outcome is a dict: status ("Optimal" when solved), values, objective, dual_bound, gap.
 Outcome = dict[str, Any]
+
+
+# HighsVarType by value, built once: constructing one per column cost ~4 µs (a tenth of the
+# solver's wall time on sessions of many small parts)
+_VAR_TYPES = {int(k): k for k in highspy.HighsVarType.__members__.values()}
 
 
 def run_highs(model: Model, log: bool = False) -> Outcome:
@@ -58,7 +64,7 @@ def run_highs(model: Model, log: bool = False) -> Outcome:
     lp.a_matrix_.start_ = np.asarray(model["start"], dtype=np.int32)
     lp.a_matrix_.index_ = np.asarray(model["index"], dtype=np.int32)
     lp.a_matrix_.value_ = np.asarray(model["value"], dtype=float)
-    lp.integrality_ = [highspy.HighsVarType(int(k)) for k in model["kind"]]
+    lp.integrality_ = [_VAR_TYPES[k] for k in np.asarray(model["kind"]).tolist()]
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", log or bool(os.environ.get("FLEXMARKET_HIGHS_LOG")))
     h.setOptionValue("threads", 1)
@@ -68,6 +74,13 @@ def run_highs(model: Model, log: bool = False) -> Outcome:
     # HiGHS's presolve would merge them back (see engine.expand_wide_integers).
     if not model.get("merge_parallel", False):
         h.setOptionValue("presolve_rule_off", PRESOLVE_RULE_PARALLEL)
+    # HiGHS 1.15's feasibility jump costs a near-fixed ~10-40 ms per solve (load 1-6); on
+    # the many small parts of a session (50 parts of 20-150 columns: bench-clear's ties
+    # and scarce) it was most of the solver time and found nothing cheaper (the same
+    # awards without it on every session measured but one equal-cost choice among ties:
+    # docs/files.md, session 6). Wide models keep it.
+    if len(model["cost"]) < FEASIBILITY_JUMP_MIN_COLS:
+        h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
     h.setOptionValue("mip_rel_gap", float(model["rel_gap"]))
     h.setOptionValue("mip_abs_gap", float(model["abs_gap"]))
     h.passModel(lp)
@@ -154,6 +167,22 @@ def _stop_workers() -> None:
                 w.stdin.close()
             w.wait(timeout=5)
         except Exception:  # noqa: BLE001 - best effort at exit
+            w.kill()
+
+
+def start_workers() -> None:
+    """Start the worker processes now and wait until each answers (an empty batch), so that a
+    caller clearing many sessions (a service, a benchmark) pays their start-up (~0.3 s idle,
+    1-2 s on a loaded machine) before its first session instead of inside it. Optional:
+    solve_all starts them on first use anyway. A worker that fails here is replaced then."""
+    for k in range(_processes() - 1):
+        w = _worker(k)
+        try:
+            if w.stdin is None or w.stdout is None:
+                raise OSError("a worker without pipes")
+            _send(w.stdin, [])
+            _receive(w.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError):
             w.kill()
 
 

@@ -219,6 +219,12 @@ class _Ask(Protocol):
     def max_price_eur_per_mw(self) -> int | None: ...
 
 
+def injection_sign(direction: str) -> int:
+    """+1 for `up`, -1 for `down`: the sign of a bid's or a request's watts in the grid's net
+    injection (ENTSO-E: `up` is more injection, less consumption or more generation)."""
+    return 1 if direction == "up" else -1
+
+
 def may_serve(
     zone: str,
     direction: str,

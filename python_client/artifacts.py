@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import shutil
 import stat
@@ -37,6 +38,8 @@ import solcx
 from python_client import typegen
 from python_client.errors import ArtifactError
 from python_client.paths import ARTIFACTS_DIR, ROOT
+
+logger = logging.getLogger(__name__)
 
 SOLC_VERSION = "0.8.30"
 # shanghai: the newest EVM version ganache 7.9 runs; anvil runs osaka, a superset.
@@ -136,11 +139,10 @@ def ensure_solc(*, try_native: bool = True) -> Path:
             if found is not None:
                 return found
         except Exception as exc:  # noqa: BLE001 - any failure means "no native build here"
-            print(
-                f"native solc {SOLC_VERSION} unavailable ({type(exc).__name__}); "
-                "installing the solc-js stand-in",
-                file=sys.stderr,
-            )
+            logger.warning(
+                "native solc %s unavailable (%s); installing the solc-js stand-in",
+                SOLC_VERSION, type(exc).__name__,
+            )  # fmt: skip
     return install_solcjs_standin()
 
 

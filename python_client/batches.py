@@ -21,9 +21,10 @@ two batches one id).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import ctypes
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
@@ -31,8 +32,52 @@ from eth_utils.crypto import keccak
 
 from python_client.contract_types import BID_RECORD_BYTES as RECORD_BYTES
 from python_client.errors import ClientError
-from python_client.hashing import commitment
+from python_client.hashing import commitment, label_text
 from python_client.records import BidFields
+
+
+def _raw_keccak() -> Callable[[bytes], bytes] | None:
+    """pycryptodome's keccak C functions called directly (its per-hash objects and argument
+    conversions cost more than the hash); None if this pycryptodome lays them out otherwise."""
+    try:
+        from Crypto.Hash import keccak as module
+    except ImportError:
+        return None
+    lib: Any = getattr(module, "_raw_keccak_lib", None)
+    if lib is None:
+        return None
+    init, absorb, squeeze, destroy = (lib.keccak_init, lib.keccak_absorb, lib.keccak_digest,
+                                      lib.keccak_destroy)  # fmt: skip
+    capacity, rounds = ctypes.c_size_t(64), ctypes.c_ubyte(24)  # keccak256: 512-bit capacity
+    size, padding = ctypes.c_size_t(32), ctypes.c_ubyte(1)  # keccak's padding, not SHA-3's
+
+    def digest(data: bytes) -> bytes:
+        state = ctypes.c_void_p()
+        init(ctypes.byref(state), capacity, rounds)
+        try:
+            absorb(state, data, ctypes.c_size_t(len(data)))
+            out = ctypes.create_string_buffer(32)  # per call: ctypes lets other threads run
+            squeeze(state, out, size, padding)
+        finally:
+            destroy(state)
+        return bytes(out.raw)
+
+    return digest
+
+
+_RAW_KECCAK = _raw_keccak()
+
+
+def fast_keccak(data: bytes) -> bytes:
+    """keccak256 as eth_utils' (tests check it), ~2x faster: a batch hashes ~3 times per bid
+    on the API's request path (leaf, its outer hash, its tree node)."""
+    if _RAW_KECCAK is None:
+        return keccak(data)
+    return _RAW_KECCAK(data)
+
+
+if TYPE_CHECKING:  # python_client.relay needs coincurve, which brownie's venv lacks
+    from python_client.relay import RelayDomain
 
 MAX_ASSETS_PER_REVEAL = 256  # an asset mask is 256 bits
 TERMS_TYPES = ["bytes32", "uint40", "uint40", "uint64", "uint16", "uint8", "bool"]
@@ -61,6 +106,46 @@ def leaf(market: str, session_id: int, seller: str, index: int, commitment_hash:
     return keccak(inner)
 
 
+def leaves(market: str, session_id: int, seller: str, commitments: Sequence[bytes]) -> list[bytes]:
+    """The leaves of a batch from its commitments, in leaf order: `leaf` with the encoding
+    written out (each field is one static ABI word), ~4 us a leaf where eth_abi takes ~30."""
+    if not 0 <= session_id < 1 << 64:
+        raise BatchError(f"session_id: {session_id} does not fit uint64")
+    prefix = (bytes(12) + bytes.fromhex(to_checksum_address(market)[2:])
+              + session_id.to_bytes(32, "big")
+              + bytes(12) + bytes.fromhex(to_checksum_address(seller)[2:]))  # fmt: skip
+    out = []
+    for i, c in enumerate(commitments):
+        if len(c) != 32:
+            raise BatchError(f"commitments[{i}]: not 32 bytes")
+        out.append(fast_keccak(fast_keccak(prefix + i.to_bytes(32, "big") + c)))
+    return out
+
+
+def commitments(session_id: int, seller: str, bids: Sequence[BidFields]) -> list[bytes]:
+    """`python_client.hashing.commitment` of each bid with the ABI encoding written out (the
+    static fields' words, the asset ids' offset, then their count and words), ~6x faster
+    than eth_abi: a batch's thousand commitments are on the API's request path."""
+    head = session_id.to_bytes(32, "big") + bytes(12) + bytes.fromhex(
+        to_checksum_address(seller)[2:])  # fmt: skip
+    out = []
+    for i, b in enumerate(bids):
+        try:
+            words = b"".join((
+                head, b.zone, int(b.direction).to_bytes(32, "big"),
+                int(b.divisible).to_bytes(32, "big"), b.quantity_w.to_bytes(32, "big"),
+                b.min_quantity_w.to_bytes(32, "big"), b.price_eur_per_mw.to_bytes(32, "big"),
+                b.slot_mask.to_bytes(32, "big"), (0x160).to_bytes(32, "big"), b.salt,
+                len(b.asset_ids).to_bytes(32, "big"), *b.asset_ids,
+            ))  # fmt: skip
+        except OverflowError as exc:
+            raise BatchError(f"bids[{i}]: a field does not fit its type") from exc
+        if len(words) != 32 * (12 + len(b.asset_ids)):
+            raise BatchError(f"bids[{i}]: a zone, salt or asset id is not 32 bytes")
+        out.append(fast_keccak(words))
+    return out
+
+
 def bid_leaf(market: str, session_id: int, seller: str, index: int, bid: BidFields) -> bytes:
     return leaf(market, session_id, seller, index, commitment(session_id, seller, bid))
 
@@ -78,7 +163,7 @@ def terms_leaf(
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:
-    return keccak(a + b if a <= b else b + a)
+    return fast_keccak(a + b if a <= b else b + a)
 
 
 class MerkleTree:
@@ -209,8 +294,9 @@ class Batch:
     def build(cls, market: str, session_id: int, seller: str, bids: Sequence[BidFields]) -> Batch:
         if not 1 <= len(bids) <= 0xFFFF:
             raise BatchError(f"bids: a batch holds 1 to 65,535 bids, not {len(bids)}")
-        leaves = [bid_leaf(market, session_id, seller, i, b) for i, b in enumerate(bids)]
-        return cls(market, session_id, seller, tuple(bids), MerkleTree(leaves))
+        hashes = commitments(session_id, seller, bids)
+        tree = MerkleTree(leaves(market, session_id, seller, hashes))
+        return cls(market, session_id, seller, tuple(bids), tree)
 
     @property
     def root(self) -> bytes:
@@ -230,17 +316,7 @@ class Batch:
     def reveal_args(self, indices: Sequence[int] | None = None) -> tuple[Any, ...]:
         """`revealBatch` arguments for the leaves `indices` (default all), ascending."""
         indices = list(range(self.count)) if indices is None else sorted(indices)
-        chosen = [self.bids[i] for i in indices]
-        table = sorted({a for b in chosen for a in b.asset_ids})
-        if len(table) > MAX_ASSETS_PER_REVEAL:
-            raise BatchError(f"indices: the bids name {len(table)} assets, a reveal at most "
-                             f"{MAX_ASSETS_PER_REVEAL}: reveal them in several calls")  # fmt: skip
-        position = {a: j for j, a in enumerate(table)}
-        rows = [
-            (pack_terms(i, b), b.zone, b.slot_mask, sum(1 << position[a] for a in b.asset_ids),
-             b.salt)
-            for i, b in zip(indices, chosen, strict=True)
-        ]  # fmt: skip
+        table, rows = reveal_rows(indices, [self.bids[i] for i in indices])
         proof, flags = self.tree.multiproof(indices)
         return self.root, table, rows, proof, flags
 
@@ -261,6 +337,81 @@ class Batch:
         if current:
             calls.append(current)
         return calls
+
+
+def reveal_rows(
+    indices: Sequence[int], bids: Sequence[BidFields]
+) -> tuple[list[bytes], list[tuple[int, bytes, int, int, bytes]]]:
+    """The asset table (ascending, at most 256) and the `BatchedBid` rows of a reveal of
+    leaves `indices` (ascending) holding `bids`: the one rule for both, so a seller signing
+    a relayed reveal (`bids_hash`) and the API relaying it build the same call."""
+    table = sorted({a for b in bids for a in b.asset_ids})
+    if len(table) > MAX_ASSETS_PER_REVEAL:
+        raise BatchError(f"indices: the bids name {len(table)} assets, a reveal at most "
+                         f"{MAX_ASSETS_PER_REVEAL}: reveal them in several calls")  # fmt: skip
+    position = {a: j for j, a in enumerate(table)}
+    rows = [
+        (pack_terms(i, b), b.zone, b.slot_mask, sum(1 << position[a] for a in b.asset_ids),
+         b.salt)
+        for i, b in zip(indices, bids, strict=True)
+    ]  # fmt: skip
+    return table, rows
+
+
+def bids_hash(rows: Sequence[tuple[int, bytes, int, int, bytes]]) -> bytes:
+    """What a relayed reveal signs of its bids (`RevealBatch.bidsHash`,
+    `FlexRelay.revealBatchFor`): keccak256 of the `BatchedBid` rows' words side by side,
+    five words each (terms, zone, slotMask, assetMask, salt), in call order."""
+    out = bytearray()
+    for terms, zone, slot_mask, asset_mask, salt in rows:
+        if len(zone) != 32 or len(salt) != 32:
+            raise BatchError("bids: a zone and a salt are 32 bytes")
+        out += terms.to_bytes(32, "big") + zone + slot_mask.to_bytes(32, "big")
+        out += asset_mask.to_bytes(32, "big") + salt
+    return fast_keccak(bytes(out))
+
+
+# ------------------------------------------------------------------ the API's bodies
+
+
+def commit_body(
+    batch: Batch, private_key: str, domain: RelayDomain, nonce: int, deadline: int
+) -> dict[str, Any]:
+    """The signed `BatchCommitCreate` body (POST /sessions/{id}/batches): the commitments in
+    leaf order, the root, the seller's `CommitBatch` signature (the fields stay here)."""
+    from python_client.relay import batch_digest, sign_digest
+
+    digest = batch_digest(domain, batch.seller, batch.session_id, batch.root, batch.count,
+                          nonce, deadline)  # fmt: skip
+    hashes = commitments(batch.session_id, batch.seller, batch.bids)
+    signature = "0x" + sign_digest(private_key, digest).hex()
+    return {"root": "0x" + batch.root.hex(),
+            "commitments": ["0x" + c.hex() for c in hashes], "nonce": nonce,
+            "deadline": deadline, "signature": signature}  # fmt: skip
+
+
+def reveal_body(
+    batch: Batch, indices: Sequence[int], private_key: str, domain: RelayDomain, nonce: int,
+    deadline: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The signed `BatchRevealCreate` body (POST .../batches/{batch_id}/reveal) of leaves
+    `indices`: the seller's `RevealBatch` over the rows the API will send."""
+    from python_client.relay import reveal_batch_digest, sign_digest
+
+    indices = sorted(indices)
+    chosen = [batch.bids[i] for i in indices]
+    _, rows = reveal_rows(indices, chosen)
+    digest = reveal_batch_digest(domain, batch.seller, batch.root, bids_hash(rows), nonce,
+                                 deadline)  # fmt: skip
+    bids = [{
+        "index": i, "zone": label_text(b.zone),
+        "direction": "up" if int(b.direction) == 0 else "down", "divisible": b.divisible,
+        "quantity_w": b.quantity_w, "min_quantity_w": b.min_quantity_w,
+        "price_eur_per_mw": b.price_eur_per_mw, "slot_mask": b.slot_mask,
+        "asset_ids": ["0x" + a.hex() for a in b.asset_ids], "salt": "0x" + b.salt.hex(),
+    } for i, b in zip(indices, chosen, strict=True)]  # fmt: skip
+    return {"bids": bids, "nonce": nonce, "deadline": deadline,
+            "signature": "0x" + sign_digest(private_key, digest).hex()}  # fmt: skip
 
 
 # ------------------------------------------------------------------ BatchRevealed records
@@ -348,6 +499,8 @@ def load_args(
 
 __all__ = [
     "RECORD_BYTES", "Batch", "BatchError", "MerkleTree", "as_bytes", "batch_id",
-    "batched_bid_id", "bid_leaf", "decode_records", "leaf", "load_args", "pack_flags",
-    "pack_terms", "process_multiproof", "revealed_bids", "terms_leaf", "terms_tree",
+    "batched_bid_id", "bid_leaf", "bids_hash", "commit_body", "commitments",
+    "decode_records", "fast_keccak", "leaf", "leaves", "load_args", "pack_flags", "pack_terms",
+    "process_multiproof", "reveal_body", "reveal_rows", "revealed_bids", "terms_leaf",
+    "terms_tree",
 ]  # fmt: skip

@@ -23,6 +23,7 @@ from python_client.contract_types import (
     ROLE_IDS,
     ROLES,
     AwardView,
+    BalancesOfView,
     BidView,
     NeedView,
     Participation,
@@ -90,10 +91,9 @@ class ParticipantClient:
         return self.contracts.token.functions
 
     # --- money
-    def balances(self) -> tuple[int, int]:
-        """(free, locked) µEUR in the market's escrow."""
-        free, locked = self.wallet.call(self.market.balancesOf(self.address))
-        return int(free), int(locked)
+    def balances(self) -> BalancesOfView:
+        """(free_ueur, locked_ueur) µEUR in the market's escrow."""
+        return BalancesOfView.from_abi(self.wallet.call(self.market.balancesOf(self.address)))
 
     def token_balance(self) -> int:
         return int(self.wallet.call(self.token.balanceOf(self.address)))

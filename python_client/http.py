@@ -25,6 +25,7 @@ leaves this process.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,8 +34,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from python_client.errors import ClientError
-from python_client.hashing import bid_id, commitment
-from python_client.records import BidFields
+from python_client.hashing import bid_id, commitment, label_text
+from python_client.records import BidFields, Direction
 from python_client.relay import (
     NonceSequence,
     RelayDomain,
@@ -171,14 +172,11 @@ class HttpClient:
 
     # --- relayed bids
     def join(self, session_id: int, bids: int) -> dict[str, Any]:
-        nonce, deadline = self.new_nonce(), self._deadline()
-        sig = sign_digest(
-            self._key, join_digest(self.domain, self.address, session_id, bids, nonce, deadline)
-        )
         out: dict[str, Any] = self.request(
             "POST", f"/sessions/{session_id}/participation",
-            json={"added_bids": bids, "nonce": nonce, "deadline": deadline,
-                  "signature": "0x" + sig.hex()},
+            json={"added_bids": bids, **self._signed(
+                lambda n, d: join_digest(self.domain, self.address, session_id, bids, n, d),
+                None, None)},
         )  # fmt: skip
         return self.wait_mined(out)
 
@@ -188,13 +186,9 @@ class HttpClient:
     ) -> dict[str, Any]:  # fmt: skip
         """The signed `BidCommitCreate` body of a sealed bid (the fields stay here)."""
         c = commitment(session_id, self.address, fields)
-        nonce = self.new_nonce() if nonce is None else nonce
-        deadline = self._deadline() if deadline is None else deadline
-        sig = sign_digest(
-            self._key, commit_digest(self.domain, self.address, session_id, c, nonce, deadline)
-        )
-        return {"commitment": "0x" + c.hex(), "nonce": nonce, "deadline": deadline,
-                "signature": "0x" + sig.hex()}  # fmt: skip
+        return {"commitment": "0x" + c.hex(), **self._signed(
+            lambda n, d: commit_digest(self.domain, self.address, session_id, c, n, d),
+            nonce, deadline)}  # fmt: skip
 
     def commit_bid(self, session_id: int, fields: BidFields, wait: bool = False) -> dict[str, Any]:
         """Queued for the relay (202); `wait=True` answers once relayed (`committed`)."""
@@ -212,20 +206,26 @@ class HttpClient:
         deadline: int | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """The signed `BidRevealCreate` body of a committed bid."""
-        from python_client.hashing import label_text
-
         c = commitment(session_id, self.address, fields)
-        nonce = self.new_nonce() if nonce is None else nonce
-        deadline = self._deadline() if deadline is None else deadline
-        sig = sign_digest(self._key, reveal_digest(self.domain, self.address, c, nonce, deadline))
         return {
-            "zone": label_text(fields.zone), "direction": "up" if int(fields.direction) == 0
-            else "down", "divisible": fields.divisible, "quantity_w": fields.quantity_w,
+            "zone": label_text(fields.zone), "direction": Direction(fields.direction).label,
+            "divisible": fields.divisible, "quantity_w": fields.quantity_w,
             "min_quantity_w": fields.min_quantity_w, "price_eur_per_mw": fields.price_eur_per_mw,
             "slot_mask": fields.slot_mask, "asset_ids": ["0x" + a.hex() for a in fields.asset_ids],
-            "salt": "0x" + fields.salt.hex(), "nonce": nonce, "deadline": deadline,
-            "signature": "0x" + sig.hex(),
+            "salt": "0x" + fields.salt.hex(),
+            **self._signed(lambda n, d: reveal_digest(self.domain, self.address, c, n, d),
+                           nonce, deadline),
         }  # fmt: skip
+
+    def _signed(
+        self, digest: Callable[[int, int], bytes], nonce: int | None, deadline: int | None
+    ) -> dict[str, Any]:
+        """`nonce`, `deadline` (a fresh nonce, the default deadline when not given) and this
+        key's `signature` of `digest(nonce, deadline)`: the tail of every relayed body."""
+        nonce = self.new_nonce() if nonce is None else nonce
+        deadline = self._deadline() if deadline is None else deadline
+        sig = sign_digest(self._key, digest(nonce, deadline))
+        return {"nonce": nonce, "deadline": deadline, "signature": "0x" + sig.hex()}
 
     def reveal_bid(self, session_id: int, fields: BidFields) -> dict[str, Any]:
         """Relayed at once; answered when mined."""

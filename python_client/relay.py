@@ -39,11 +39,15 @@ BATCH_TYPE = (
     "CommitBatch(address seller,uint64 sessionId,bytes32 root,uint16 count,uint256 nonce,"
     "uint256 deadline)"
 )  # a batch of sealed bids (python_client.batches): the root and count signed
+REVEAL_BATCH_TYPE = (
+    "RevealBatch(address seller,bytes32 root,bytes32 bidsHash,uint256 nonce,uint256 deadline)"
+)  # leaves of a batch revealed: python_client.batches.bids_hash of the call's bids
 NAME, VERSION = "FlexRelay", "1"
 JOIN_TYPEHASH = keccak(text=JOIN_TYPE)
 COMMIT_TYPEHASH = keccak(text=COMMIT_TYPE)
 REVEAL_TYPEHASH = keccak(text=REVEAL_TYPE)
 BATCH_TYPEHASH = keccak(text=BATCH_TYPE)
+REVEAL_BATCH_TYPEHASH = keccak(text=REVEAL_BATCH_TYPE)
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
@@ -157,6 +161,17 @@ def reveal_digest(
     return _typed(
         domain, REVEAL_TYPEHASH + _address(seller) + commitment + _word(nonce) + _word(deadline)
     )
+
+
+def reveal_batch_digest(
+    domain: RelayDomain, seller: str, root: bytes, bids_hash: bytes, nonce: int, deadline: int
+) -> bytes:
+    """`RevealBatch`: which leaves of the batch `root` are revealed, with which fields
+    (`bids_hash`, python_client.batches); a relayer can change neither."""
+    if len(root) != 32 or len(bids_hash) != 32:
+        raise ValueError("root, bids_hash: 32 bytes each")
+    struct = REVEAL_BATCH_TYPEHASH + _address(seller) + root + bids_hash
+    return _typed(domain, struct + _word(nonce) + _word(deadline))
 
 
 def _slow_digest(

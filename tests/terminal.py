@@ -1,5 +1,6 @@
-"""Running `flexmarket` as a shell would: stderr on a pseudo-terminal (progress shows
-there only), stdout a pipe. Shared by the CLI and demo tests."""
+"""Running `flexmarket` as a shell would, for every test of a command: `flexmarket` with
+stdout and stderr piped, or `run_on_terminal` with stderr on a pseudo-terminal (progress
+shows there only) and stdout a pipe."""
 
 from __future__ import annotations
 
@@ -11,6 +12,15 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def flexmarket(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`flexmarket ARGS` from the checkout's root, stdout and stderr captured as text; never
+    raises on a non-zero exit (the tests read the code)."""
+    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=timeout)  # fmt: skip
 
 
 def run_on_terminal(*args: str, timeout: float = 120) -> tuple[int, str, str]:

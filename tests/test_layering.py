@@ -2,9 +2,11 @@
 
 The layers, lowest first; a module may import from its own layer and the ones below:
 
-    oracle < python_client < verifier < nodes < api, flexmarket
+    oracle < python_client, refmarkets < verifier < nodes < api, flexmarket
 
-`oracle/` is the pure engine; `python_client/` the participant SDK; `verifier/` the replica
+`oracle/` is the pure engine; `python_client/` the participant SDK; `refmarkets/` the
+reference external platforms (an exchange played by our own process: it may use the engine,
+never the nodes or the API that talk to it); `verifier/` the replica
 checks; `nodes/` the chain-facing nodes (oracle service, validators, the session runner);
 `api/` and the CLI (`flexmarket/`) at the top. bench/, tools/, tests/ and scripts/ may import
 anything. Every import is read, those inside functions included (a deferred import is an
@@ -19,7 +21,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = (("oracle",), ("python_client",), ("verifier",), ("nodes",), ("api", "flexmarket"))
+LAYERS = (("oracle",), ("python_client", "refmarkets"), ("verifier",), ("nodes",),
+          ("api", "flexmarket"))
 RANK = {package: rank for rank, names in enumerate(LAYERS) for package in names}
 
 
@@ -51,6 +54,42 @@ def test_no_package_imports_a_layer_above_it(package: str) -> None:
     assert upward_imports(package) == []
 
 
+# Issue 12 item 1, word for word: these hold whatever LAYERS says.
+FORBIDDEN = {
+    "oracle": {"verifier", "python_client", "api", "nodes", "flexmarket"},
+    "verifier": {"api", "flexmarket", "nodes"},
+}
+
+
+def imports_of(package: str, names: set[str], root: Path = ROOT) -> list[str]:
+    """`path:line: imports X` for every import in `package` of one of `names`."""
+    found = []
+    for path in sorted((root / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        found += [f"{path.relative_to(root)}:{line}: imports {imported}"
+                  for line, imported in imported_packages(tree) if imported in names]  # fmt: skip
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_the_engine_and_the_verifier_import_nothing_they_must_not(package: str) -> None:
+    assert imports_of(package, FORBIDDEN[package]) == []
+    assert all(RANK[name] > RANK[package] for name in FORBIDDEN[package])
+
+
+def test_a_forbidden_import_is_found_at_any_depth(tmp_path: Path) -> None:
+    (tmp_path / "verifier" / "sub").mkdir(parents=True)
+    (tmp_path / "verifier" / "sub" / "late.py").write_text(
+        "import oracle\n\nclass C:\n    def f(self):\n        import api.gateway\n"
+        "        from flexmarket import cli\n        from nodes.rows import Row\n"
+    )
+    assert imports_of("verifier", FORBIDDEN["verifier"], tmp_path) == [
+        "verifier/sub/late.py:5: imports api",
+        "verifier/sub/late.py:6: imports flexmarket",
+        "verifier/sub/late.py:7: imports nodes",
+    ]
+
+
 def test_an_import_inside_a_function_is_found(tmp_path: Path) -> None:
     (tmp_path / "oracle").mkdir()
     (tmp_path / "oracle" / "late.py").write_text(
@@ -61,6 +100,16 @@ def test_an_import_inside_a_function_is_found(tmp_path: Path) -> None:
         "oracle/late.py:4: imports verifier",
         "oracle/late.py:5: imports nodes",
     ]
+
+
+def test_refmarkets_and_python_client_do_not_import_each_other() -> None:
+    found = []
+    for package, other in (("refmarkets", "python_client"), ("python_client", "refmarkets")):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            found += [f"{path.relative_to(ROOT)}:{line}" for line, name in imported_packages(tree)
+                      if name == other]
+    assert found == []
 
 
 def test_every_package_has_a_layer() -> None:

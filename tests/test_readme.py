@@ -1,7 +1,7 @@
 """The README as a newcomer walks it (issue 20): every command and snippet it shows works
 as written, and what it says a command prints is what the command prints. The slow walks
 (`make demo`, the HTTP example against `flexmarket serve`) have their own tests:
-tests/python_client/test_demo_cli.py and tests/examples/test_http_aggregator.py."""
+tests/nodes/test_demo_cli.py and tests/api/test_http_aggregator.py."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from terminal import flexmarket
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -22,9 +23,6 @@ def blocks(language: str = "") -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", README, flags=re.M | re.S)
 
 
-def flexmarket(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=timeout)  # fmt: skip
 
 
 def test_the_clear_example_prints_what_the_readme_shows() -> None:

@@ -13,8 +13,10 @@ Batched sealed bids (issue 21, `python_client.batches`) beside them, in the same
 per committed and per revealed bid at each batch size (`commitBatch`: one root;
 `revealBatch`: one multiproof per call), against the floor of issue 21 (a root stored and an
 event: ~2,560 gas per bid + 21,000 / N), relayed (`commitBatchesFor`, 7 sellers' signed
-batches in one transaction) and with varied assets per bid (the registry check is cached
-per asset set within a reveal call). The machine's load average is printed with them.
+batches in one transaction), with varied assets per bid (the registry check is cached
+per asset set within a reveal call) and with the reveal relayed (`revealBatchFor`: the
+seller's `RevealBatch` signature checked, the bids' rows hashed, the call forwarded). The
+machine's load average is printed with them.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nodes.session import SessionRun  # noqa: E402
 from python_client.artifacts import ensure_artifacts, load_artifact  # noqa: E402
-from python_client.batches import Batch  # noqa: E402
+from python_client.batches import Batch, bids_hash  # noqa: E402
 from python_client.chain import Contracts, connect  # noqa: E402
 from python_client.clients import AdminClient, AggregatorClient, DsoClient  # noqa: E402
 from python_client.hashing import asset_id, label, new_salt  # noqa: E402
@@ -42,7 +44,12 @@ from python_client.records import (  # noqa: E402
     Pricing,
     SessionParams,
 )
-from python_client.relay import RelayDomain, batch_digest, sign_digest  # noqa: E402
+from python_client.relay import (  # noqa: E402
+    RelayDomain,
+    batch_digest,
+    reveal_batch_digest,
+    sign_digest,
+)
 
 BENCH_SCENARIO = {
     "market": {"id": "bench", "slots": 14},
@@ -98,9 +105,16 @@ def main() -> int:
                 for i in range(n)
             ]  # fmt: skip
 
-        def batched(n: int, pool: list[bytes] | None = None) -> tuple[int, int, int, float]:
+        relay_address = agg.contracts.market.functions.relay().call()
+        relay_contract = w3.eth.contract(address=relay_address, abi=load_artifact("FlexRelay").abi)
+        relay_domain = RelayDomain(int(w3.eth.chain_id), relay_address)
+
+        def batched(
+            n: int, pool: list[bytes] | None = None, relayed: bool = False
+        ) -> tuple[int, int, int, float]:
             """One batch of n bids committed and revealed: commit gas, reveal gas (all its
-            calls), reveal calls, seconds end to end."""
+            calls), reveal calls, seconds end to end. `relayed`: each reveal signed by the
+            seller (`RevealBatch`) and sent by another account (`revealBatchFor`)."""
             sid_b, params_b = session(n)
             t = time.perf_counter()
             batch = Batch.build(agg.contracts.market.address, sid_b, agg.address, bids(n, pool))
@@ -109,8 +123,17 @@ def main() -> int:
             chain.rpc("evm_mine", [])
             reveal_gas = 0
             calls = batch.reveal_chunks()
-            for chunk in calls:
-                receipt = agg.wallet.transact(agg.batches.revealBatch(*batch.reveal_args(chunk)))
+            for k, chunk in enumerate(calls):
+                args_ = batch.reveal_args(chunk)
+                if relayed:
+                    digest = reveal_batch_digest(relay_domain, agg.address, batch.root,
+                                                 bids_hash(args_[2]), k, 2**40)  # fmt: skip
+                    signature = sign_digest(agg.wallet.account.key, digest)
+                    fn = relay_contract.functions.revealBatchFor(agg.address, k, 2**40,
+                                                                 signature, *args_)  # fmt: skip
+                    receipt = admin.wallet.transact(fn)
+                else:
+                    receipt = agg.wallet.transact(agg.batches.revealBatch(*args_))
                 reveal_gas += int(receipt["gasUsed"])
             return int(commit["gasUsed"]), reveal_gas, len(calls), time.perf_counter() - t
 
@@ -141,6 +164,7 @@ def main() -> int:
             agg.register_asset(a, AssetType.LOAD, 3700, 0, zone, agg.address)
             dso.prequalify(a)
         batch_rows.append((max(sizes), "4 of 64 assets", *batched(max(sizes), pool)))
+        batch_rows.append((max(sizes), "reveal relayed", *batched(max(sizes), relayed=True)))
         relayed = relayed_batches(w3, chain, deployment, admin, dso, keys, zone, assets, session)
 
     n = args.bids

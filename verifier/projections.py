@@ -347,14 +347,20 @@ def _bond_forfeited(b: Batch, ev: DecodedLog, ts: int) -> None:
     a = ev.args
     sid, amount = a["sessionId"], a["amountUeur"]
     b.add("bond_forfeits", ev, sid, a["bidId"], a["seller"], a["operator"], amount)
-    b.move(ev, 0, a["seller"], sid, 0, -amount)
-    b.move(ev, 1, a["operator"], sid, amount, 0)
+    _forfeit_moves(b, ev, sid, amount)
 
 
 def _bonds_forfeited(b: Batch, ev: DecodedLog, ts: int) -> None:
     a = ev.args
     sid, amount = a["sessionId"], a["amountUeur"]
     b.add("seller_bond_forfeits", ev, sid, a["seller"], a["operator"], a["bids"], amount)
+    _forfeit_moves(b, ev, sid, amount)
+
+
+def _forfeit_moves(b: Batch, ev: DecodedLog, sid: int, amount: int) -> None:
+    """A forfeited bond (one bid's or a seller's bids'): the seller's locked amount goes to
+    the operator's free balance."""
+    a = ev.args
     b.move(ev, 0, a["seller"], sid, 0, -amount)
     b.move(ev, 1, a["operator"], sid, amount, 0)
 

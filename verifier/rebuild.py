@@ -394,28 +394,28 @@ class SessionRecord:
                     f"{len(self.grid_parts)} of {self.grid_part_count} parts published"
                 )
             return None
-        try:
-            body = json.loads(bytes.fromhex(self.grid[2:]).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise RebuildError(
-                f"session {self.session_id}: published grid is not JSON: {exc}"
-            ) from exc
+        body = self._published_json("grid", self.grid)
         if not isinstance(body, dict) or not isinstance(body.get("inputs"), dict):
             raise RebuildError(
                 f"session {self.session_id}: published grid: an object with inputs expected"
             )
         return body
 
+    def _published_json(self, what: str, data: str) -> Any:
+        """A document the operator published on chain (`0x` hex of UTF-8 JSON), parsed; a
+        RebuildError naming the session and `what` if it is not JSON."""
+        try:
+            return json.loads(bytes.fromhex(data[2:]).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RebuildError(
+                f"session {self.session_id}: published {what} is not JSON: {exc}"
+            ) from exc
+
     def _coordination(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         """The published coordination inputs: market fields, and zone fields per zone id."""
         if self.coordination is None:
             return {}, {}
-        try:
-            body = json.loads(bytes.fromhex(self.coordination[2:]).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise RebuildError(
-                f"session {self.session_id}: published coordination is not JSON: {exc}"
-            ) from exc
+        body = self._published_json("coordination", self.coordination)
         if not isinstance(body, dict) or set(body) - {*COORD_MARKET, "zones"}:
             raise RebuildError(
                 f"session {self.session_id}: published coordination: an object with "

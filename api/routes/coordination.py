@@ -17,6 +17,7 @@ from api.ledger import coordination_of, parse_coordination
 from api.problems import SIGNED_IN, Problem, errors
 from api.schemas import U48, CoordinationCreate, CoordinationPublic, PreparedPublic
 from oracle.canonical import canonical_json
+from python_client.contract_types import ZoneInfoView
 from python_client.hashing import label
 
 router = APIRouter(
@@ -62,8 +63,7 @@ def check_coordination(body: CoordinationCreate, slot_count: int, gateway: Gatew
                 raise _invalid(f"zones[{i}].red_slots", f"slots {bad} do not exist")
             if len(set(z.red_slots)) != len(z.red_slots):
                 raise _invalid(f"zones[{i}].red_slots", "lists a slot twice")
-        _, zone_index, _ = gateway.call(registry.zoneInfo(label(z.id)))
-        if int(zone_index) == 0:
+        if ZoneInfoView.from_abi(gateway.call(registry.zoneInfo(label(z.id)))).zone_index == 0:
             raise _invalid(f"zones[{i}].id", f"zone {z.id!r} is not registered on chain")
 
 

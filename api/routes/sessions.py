@@ -25,7 +25,7 @@ def open_session(body: SessionCreate, token: TokenDep, gateway: GatewayDep) -> P
         )  # fmt: skip
     params = SessionParams(
         label(body.market_id), label(body.product),
-        Pricing.PAY_AS_BID if body.pricing == "pay_as_bid" else Pricing.UNIFORM,
+        Pricing[body.pricing.upper()],
         body.slot_count, body.slot_minutes, body.delivery_start, body.bidding_end,
         body.reveal_deadline, body.clearing_deadline, body.min_bid_w, body.granularity_w,
         body.price_floor_eur_per_mw, body.price_cap_eur_per_mw, body.unmet_penalty_eur_per_mw,

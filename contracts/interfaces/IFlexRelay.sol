@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IFlexBatches} from "./IFlexBatches.sol";
 import {BidReveal} from "../types/FlexTypes.sol";
 
 /// @title IFlexRelay
@@ -22,6 +23,11 @@ import {BidReveal} from "../types/FlexTypes.sol";
 ///   count, so no relayer can add, drop or reorder a leaf.
 /// - `RevealBid(address seller,bytes32 commitment,uint256 nonce,uint256 deadline)`: the
 ///   commitment is recomputed from the revealed fields, so the signature covers them all.
+/// - `RevealBatch(address seller,bytes32 root,bytes32 bidsHash,uint256 nonce,uint256 deadline)`:
+///   a reveal of leaves of the seller's batch `root` (IFlexBatches.revealBatch); `bidsHash` is
+///   keccak256 of the revealed `BatchedBid`s' words side by side (5 words each, in call
+///   order), so the signature covers which leaves are revealed and their fields; the proof
+///   binds those to the committed root.
 interface IFlexRelay {
     /// @notice A signed commit (one entry of {commitBidsFor}).
     struct CommitRequest {
@@ -131,6 +137,30 @@ interface IFlexRelay {
         uint256 deadline,
         bytes calldata signature
     ) external returns (bytes32 bidId);
+
+    /// @notice Relay a signed `RevealBatch`: `IFlexBatches.revealBatch` for the seller, its
+    /// errors unchanged (the nonce then not spent).
+    /// @param seller The seller.
+    /// @param nonce The message's nonce.
+    /// @param deadline Last valid second.
+    /// @param signature The seller's 65-byte signature.
+    /// @param root The batch's root.
+    /// @param assetIds Asset table, ascending.
+    /// @param bids The revealed bids (their words hashed are the signed `bidsHash`).
+    /// @param proof Multiproof hashes.
+    /// @param proofFlags Its flags, packed.
+    /// @return termsRoot Root of the revealed terms.
+    function revealBatchFor(
+        address seller,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature,
+        bytes32 root,
+        bytes32[] calldata assetIds,
+        IFlexBatches.BatchedBid[] calldata bids,
+        bytes32[] calldata proof,
+        uint256[] calldata proofFlags
+    ) external returns (bytes32 termsRoot);
 
     /// @notice Whether a seller's nonce is used.
     /// @param seller The seller.

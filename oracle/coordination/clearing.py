@@ -49,9 +49,10 @@ from oracle.engine import (
     build_session,
     optimise,
     price_awards,
+    sealed_result,
 )
-from oracle.result import Rejected, Result, Unmet
-from oracle.rules import ValidBid
+from oracle.result import Rejected, Result
+from oracle.rules import ValidBid, injection_sign
 from oracle.scenario import DEFAULT_PRIORITY, Scenario
 
 
@@ -92,7 +93,7 @@ def _net_w(bids: Sequence[ValidBid], awarded_w: Mapping[str, int]) -> dict[int, 
     for bid in bids:
         w = awarded_w.get(bid.id, 0)
         for t in bid.slots if w else ():
-            net[t] += w if bid.direction == "up" else -w
+            net[t] += injection_sign(bid.direction) * w
     return net
 
 
@@ -211,15 +212,8 @@ def coordinated_result(
     awards = price_awards(session, dict(awards_w))
     allocation = allocate_layers(scenario, bids, awards_w, needs, layer_of(scenario, coupling),
                                  stages)
-    requests = scenario.requests
-    result = Result(
-        market=scenario.market.id,
-        pricing=scenario.market.pricing,
-        awards=awards,
-        rejected=rejected,
-        unmet=[Unmet(request=requests[r].id, slot=t, quantity_w=w)
-               for (r, t), w in sorted(allocation.unmet.items())],
-        total_cost_ueur=sum(a.payment_ueur for a in awards),
+    return sealed_result(
+        scenario, awards, rejected, allocation.unmet,
         mip_gap=None if len(bids) <= exact_max_bids else GAP_LIMIT,
         conflicts=find_conflicts(scenario, open_bids, dict(awards_w), needs, allocation),
         shares=share_payments(scenario, awards, allocation, bids),
@@ -230,4 +224,3 @@ def coordinated_result(
             "suspended_bids": sorted(b.id for b in session.bids if is_suspended(b, red)),
         },
     )
-    return result.sealed(scenario.input_hash())

@@ -27,12 +27,8 @@ from typing import Any
 
 from oracle.coordination.allocation import Allocation, role_order
 from oracle.coordination.zones import buyer_roles, zonal_need_cells, zone_headroom_w
-from oracle.rules import ValidBid, bid_serves
+from oracle.rules import ValidBid, bid_serves, injection_sign
 from oracle.scenario import Scenario
-
-
-def _sign(direction: str) -> int:
-    return 1 if direction == "up" else -1
 
 
 def find_conflicts(
@@ -58,9 +54,9 @@ def find_conflicts(
         zonal = [r for r in range(len(requests)) if requests[r].zone is not None and got[(r, t)]]
         if not zonal:
             continue
-        net = sum(_sign(by_id[b].direction) * w for b, w in awards_w.items()
+        net = sum(injection_sign(by_id[b].direction) * w for b, w in awards_w.items()
                   if t in by_id[b].slots)
-        net -= sum(_sign(requests[r].direction) * got[(r, t)]
+        net -= sum(injection_sign(requests[r].direction) * got[(r, t)]
                    for r in range(len(requests)) if requests[r].zone is None)
         if net:
             used = sorted({b for r in zonal for b in by_req_slot[(r, t)]})
@@ -75,15 +71,15 @@ def find_conflicts(
     load: dict[tuple[str, int], int] = defaultdict(int)  # down - up awarded, per zone and slot
     for b, w in awards_w.items():
         for t in by_id[b].slots:
-            load[(by_id[b].zone, t)] -= _sign(by_id[b].direction) * w
+            load[(by_id[b].zone, t)] -= injection_sign(by_id[b].direction) * w
 
     def blocked(bid: ValidBid) -> str | None:
         step = g if awards_w.get(bid.id, 0) else bid.min_quantity_w
         for t in bid.slots:
             if any(d != bid.direction for d in guarded.get((bid.zone, t), ())):
                 return "congestion_guard"
-            cell = (bid.zone, t)
-            if cell in headroom and load[cell] - _sign(bid.direction) * step > headroom[cell]:
+            cell, more = (bid.zone, t), -injection_sign(bid.direction) * step
+            if cell in headroom and load[cell] + more > headroom[cell]:
                 return "zone_safety"
         return None
 

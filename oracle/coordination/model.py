@@ -32,7 +32,7 @@ from oracle.engine import (
     read_awards,
     solve_many,
 )
-from oracle.rules import ValidBid
+from oracle.rules import ValidBid, injection_sign
 from oracle.scenario import Scenario
 
 
@@ -176,13 +176,13 @@ def define_balance_constraints(
         for bid in session.bids:
             if bid.id in m.award_col and t in bid.slots:
                 cols.append(m.award_col[bid.id])
-                sign = 1.0 if bid.direction == "up" else -1.0
+                sign = float(injection_sign(bid.direction))
                 coefs.append(sign * m.award_unit_w[bid.id])
         # received by a system-wide request = need - unmet
         rhs = -float(fixed_net_w.get(t, 0))
         for (r, slot), q in session.needs.items():
             if slot == t and requests[r].zone is None:
-                sign = 1.0 if requests[r].direction == "up" else -1.0
+                sign = float(injection_sign(requests[r].direction))
                 cols.append(m.unmet_col[(r, t)])
                 coefs.append(sign)
                 rhs += sign * q

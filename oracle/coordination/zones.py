@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from oracle.engine import LinearCut
-from oracle.rules import ValidBid
+from oracle.rules import ValidBid, injection_sign
 from oracle.scenario import Scenario, per_slot
 
 GREEN, YELLOW, RED = "green", "yellow", "red"
@@ -92,7 +92,8 @@ def zone_headroom_w(scenario: Scenario) -> dict[tuple[str, int], int]:
 
 
 def _sign(direction: str) -> float:
-    return 1.0 if direction == "down" else -1.0
+    """A bid's sign in a zone's load (the opposite of its net injection)."""
+    return float(-injection_sign(direction))
 
 
 def against_congestion(bid: ValidBid, cells: Mapping[tuple[str, int], set[str]]) -> bool:

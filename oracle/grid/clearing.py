@@ -40,6 +40,7 @@ from oracle.grid.powerflow import AcResult, AcSolver
 from oracle.grid.sensitivity import Sensitivities, sensitivities
 from oracle.grid.units import w_to_mw
 from oracle.result import Result
+from oracle.rules import injection_sign
 from oracle.scenario import Scenario
 
 MARGIN_PERCENT = 0.5  # loading cuts aim this many points below the limit
@@ -98,7 +99,7 @@ def bid_injections(scenario: Scenario, case: GridCase) -> list[BidInjection]:
     for bid in scenario.bids:
         if not bid.assets or any(a not in assets for a in bid.assets):
             continue  # the engine rejects it
-        sign = 1.0 if bid.direction == "up" else -1.0
+        sign = float(injection_sign(bid.direction))
         p_max = [assets[a].p_max_w for a in bid.assets]
         total = sum(p_max)
         shares: dict[int, float] = {}

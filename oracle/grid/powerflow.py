@@ -7,7 +7,7 @@ a batch of operating points is then a matrix of bus injections, solved by
 lightsim2grid's Newton-Raphson (KLU) in C++, each step warm-started from the
 previous one. Branch loadings are computed from the branch-end powers and bus
 voltages with pandapower's own formulas, so they match `runpp` (checked in
-tests/grid/test_powerflow.py).
+tests/oracle/grid/test_powerflow.py).
 """
 
 from __future__ import annotations

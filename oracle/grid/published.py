@@ -46,6 +46,7 @@ from oracle.engine import LinearCut
 from oracle.grid.errors import GridError
 from oracle.grid_spec import GridAsset, GridCut, GridInputs, GridSpec, ZoneForecast
 from oracle.result import Result
+from oracle.rules import injection_sign
 from oracle.scenario import Scenario
 
 SCALE = 10**12  # published coefficients (per W) and right-hand sides: 1e-12 of the row unit
@@ -363,7 +364,7 @@ def bid_cuts(scenario: Scenario) -> list[PublishedCut]:
         for a, p in zip(bid.assets, p_max, strict=True):
             w[bus_of[a]] = w.get(bus_of[a], 0) + (p if total > 0 else 1)
         den = (total if total > 0 else len(bid.assets)) * SCALE
-        weights[bid.id] = (w, den, 1 if bid.direction == "up" else -1, active, bid.quantity_w)
+        weights[bid.id] = (w, den, injection_sign(bid.direction), active, bid.quantity_w)
     by_slot: dict[int, list[str]] = {}
     for bid_id, (_, _, _, active, _) in weights.items():
         for t in active:
@@ -566,7 +567,7 @@ def injection_mw(model: Any, scenario: Scenario, awards_w: Mapping[str, int]) ->
         w = awards_w.get(bid.id, 0)
         if not w or any(a not in bus_of or a not in assets for a in bid.assets):
             continue
-        sign = 1.0 if bid.direction == "up" else -1.0
+        sign = float(injection_sign(bid.direction))
         p_max = [assets[a].p_max_w for a in bid.assets]
         total = sum(p_max)
         slots = [t for t in (bid.slots if bid.slots is not None else range(model.n_steps))

@@ -10,7 +10,7 @@ curve. Whether the numbers are *right* is `oracle.wholesale.verify`'s question.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -26,6 +26,9 @@ PRICE_LIMIT_CT = 10**9
 every product the checks form stays an exact integer far from any limit."""
 QUANTITY_LIMIT_W = 10**15
 """1 PW: beyond any auction's total volume."""
+PAYMENT_LIMIT_UEUR = 10**30
+"""|payment| beyond this is malformed: the largest right one, 10^15 W x 1440 min x 10^9
+ct/MWh / 6000, is 2.4 x 10^20; the chain's rows hold int128 (1.7 x 10^38)."""
 MAX_MTUS = 10_000
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
@@ -47,7 +50,9 @@ class Curve(_Strict):
     demand: list[tuple[Price, Watts]]
 
 
-class Order(_Strict):
+class OrderTerms(_Strict):
+    """An order as an aggregator gave it and as it was forwarded (`oracle.wholesale.orders`)."""
+
     id: Id
     participant: Id
     zone: Id
@@ -55,12 +60,19 @@ class Order(_Strict):
     mtu: Annotated[int, Field(ge=0)]
     quantity_w: Watts
     limit_ct_per_mwh: Price
+
+
+class Order(OrderTerms):
+    """One of our forwarded orders with the exchange's answer."""
+
     accepted_w: Watts
-    payment_ueur: int
+    payment_ueur: Annotated[int, Field(ge=-PAYMENT_LIMIT_UEUR, le=PAYMENT_LIMIT_UEUR)]
 
 
-class WholesaleResults(_Strict):
-    schema_: Literal["flexmarket.wholesale-results/1"] = Field(alias="schema")
+class AuctionTerms(_Strict):
+    """One auction's parameters as the exchange states them: the head of a results file
+    and of an order book (`oracle.wholesale.orders`)."""
+
     exchange: Id
     auction: Id
     delivery_start: AwareDatetime
@@ -68,6 +80,27 @@ class WholesaleResults(_Strict):
     mtus: Annotated[int, Field(ge=1, le=MAX_MTUS)]
     price_floor_ct_per_mwh: Price = -50_000
     price_cap_ct_per_mwh: Price = 400_000
+
+    def terms_problems(self) -> list[tuple[str, str]]:
+        if self.price_cap_ct_per_mwh < self.price_floor_ct_per_mwh:
+            return [("price_cap_ct_per_mwh", f"{self.price_cap_ct_per_mwh} is below the floor "
+                     f"{self.price_floor_ct_per_mwh}")]
+        return []
+
+
+def repeated_ids(kind: str, ids: Sequence[str]) -> list[tuple[str, str]]:
+    """`kind[i].id` for every id given before at `kind[j]`."""
+    first: dict[str, int] = {}
+    out = []
+    for i, x in enumerate(ids):
+        if x in first:
+            out.append((f"{kind}[{i}].id", f"{x!r} again ({kind}[{first[x]}])"))
+        first.setdefault(x, i)
+    return out
+
+
+class WholesaleResults(AuctionTerms):
+    schema_: Literal["flexmarket.wholesale-results/1"] = Field(alias="schema")
     curves: list[Curve]
     prices_ct_per_mwh: list[Price]
     orders: list[Order] = Field(default_factory=list)
@@ -83,15 +116,15 @@ class WholesaleResults(_Strict):
         data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
         return data
 
-    def results_hash(self) -> str:
-        return keccak_hex(canonical_json(self.canonical(), integers_checked=True))
+    def results_hash(self, canonical: dict[str, Any] | None = None) -> str:
+        """keccak256 of the canonical file (`canonical`: this file's `canonical()` when the
+        caller has it already: it is the costly part of a large file)."""
+        data = self.canonical() if canonical is None else canonical
+        return keccak_hex(canonical_json(data, integers_checked=True))
 
 
 def _problems(r: WholesaleResults) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
-    if r.price_cap_ct_per_mwh < r.price_floor_ct_per_mwh:
-        problems.append(("price_cap_ct_per_mwh", f"{r.price_cap_ct_per_mwh} is below the floor "
-                         f"{r.price_floor_ct_per_mwh}"))
+    problems = r.terms_problems()
     if len(r.prices_ct_per_mwh) != r.mtus:
         problems.append(("prices_ct_per_mwh", f"has {len(r.prices_ct_per_mwh)} prices, the "
                          f"auction has {r.mtus} MTUs"))
@@ -116,11 +149,8 @@ def _problems(r: WholesaleResults) -> list[tuple[str, str]]:
     if missing:
         problems.append(("curves", f"no curve for MTU {missing[0]}"
                          + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")))
-    ids: dict[str, int] = {}
+    problems += repeated_ids("orders", [o.id for o in r.orders])
     for k, o in enumerate(r.orders):
-        if o.id in ids:
-            problems.append((f"orders[{k}].id", f"{o.id!r} again (orders[{ids[o.id]}])"))
-        ids.setdefault(o.id, k)
         if o.mtu >= r.mtus:
             problems.append((f"orders[{k}].mtu", f"{o.mtu}: the auction has MTUs 0 to "
                              f"{r.mtus - 1}"))

@@ -55,10 +55,16 @@ def _curves_hold_orders(r: WholesaleResults, curves: dict[int, Curve]) -> list[V
     ours: dict[tuple[int, str, int], int] = defaultdict(int)
     for o in r.orders:
         ours[o.mtu, o.side, o.limit_ct_per_mwh] += o.quantity_w
+    at_price: dict[tuple[int, str], dict[int, int]] = {}  # one pass over each curve used
     out = []
     for (mtu, side, limit), total in sorted(ours.items()):
         name = SIDE_CURVE[side]
-        held = sum(q for p, q in getattr(curves[mtu], name) if p == limit)
+        if (mtu, name) not in at_price:
+            steps: dict[int, int] = defaultdict(int)
+            for p, q in getattr(curves[mtu], name):
+                steps[p] += q
+            at_price[mtu, name] = steps
+        held = at_price[mtu, name].get(limit, 0)
         if held < total:
             out.append(Violation(1, f"mtu {mtu} {name} at {limit} ct/MWh",
                                  f"the curve holds {held} W, our {side} orders at that price "
@@ -124,11 +130,12 @@ def verify_results(r: WholesaleResults) -> list[Violation]:
 
 def report(r: WholesaleResults, violations: list[Violation]) -> dict[str, Any]:
     """The verification as a JSON object (`flexmarket wholesale verify --json`)."""
+    canonical = r.canonical()
     return {
         "schema": VERIFICATION_SCHEMA,
         "exchange": r.exchange,
         "auction": r.auction,
-        "delivery_start": r.canonical()["delivery_start"],
+        "delivery_start": canonical["delivery_start"],
         "mtus": r.mtus,
         "orders": len(r.orders),
         "ok": not violations,
@@ -137,5 +144,5 @@ def report(r: WholesaleResults, violations: list[Violation]) -> dict[str, Any]:
             "sell_payment_ueur": sum(o.payment_ueur for o in r.orders if o.side == "sell"),
             "buy_payment_ueur": sum(o.payment_ueur for o in r.orders if o.side == "buy"),
         },
-        "results_hash": r.results_hash(),
+        "results_hash": r.results_hash(canonical),
     }

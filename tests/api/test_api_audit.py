@@ -17,14 +17,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
-from api.config import Settings
 from api.main import create_app
 from api.wire import jsonable
 from nodes.service import OracleService
 from python_client.http import HttpClient
 from python_client.localchain import start_chain
+from tests.api.conftest import app_settings
 from tests.verifier.verify_helpers import Market, build_market
 
 FLEXMARKET = Path(sys.executable).parent / "flexmarket"
@@ -37,11 +36,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         m = build_market(chain, tmp, {"good": {}, "bad": {}})
         m.commit("bad", [("B1", 6_000, 120), ("A2", 4_000, 150)])  # dearer than A1 + A2
         OracleService(chain.url, m.oracle_key, m.deployment_file).step()  # clears "good"
-        settings = Settings(
-            rpc_url=chain.url, deployment_file=str(m.deployment_file),
-            relayer_key=SecretStr(m.keys[11]), db_url=f"sqlite:///{tmp}/api.sqlite3",
-            domain="testserver", uri="http://testserver", role_cache_s=0.0,
-        )  # fmt: skip
+        settings = app_settings(chain.url, m.deployment_file, m.keys[11], tmp)
         with TestClient(create_app(settings)) as client:
             reader = HttpClient("http://testserver", m.keys[3], client=client)
             reader.sign_in()

@@ -21,7 +21,7 @@ from python_client.hashing import asset_id, label, new_salt
 from python_client.http import ApiError, HttpClient
 from python_client.records import BidFields, Direction
 from python_client.relay import commit_digest, new_nonce, sign_digest
-from tests.api.conftest import participant
+from tests.api.conftest import checked_request, participant
 
 KEY = b"authz-test-asset-key"
 PROBLEM = "application/problem+json"
@@ -107,12 +107,7 @@ def _refused(exc: pytest.ExceptionInfo[ApiError], *statuses: int) -> dict[str, A
 
 
 def _raw(w: World, c: HttpClient, method: str, path: str, body: Any = None) -> Any:
-    headers = {"Authorization": f"Bearer {c.token}"}
-    r = w.api["client"].request(method, path, json=body, headers=headers)
-    assert r.status_code < 500, r.text
-    if r.status_code >= 400:
-        assert r.headers["content-type"].startswith(PROBLEM), r.headers
-    return r
+    return checked_request(w.api["client"], c, method, path, body)
 
 
 def _fields_named(problem: dict[str, Any]) -> set[str]:

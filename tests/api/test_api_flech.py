@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from oracle import clear, load_scenario
-from python_client.hashing import asset_id, label, new_salt
+from python_client.hashing import label, new_salt
 from python_client.http import HttpClient
 from python_client.records import BidFields, Direction
-from tests.api.conftest import numbers, participant
+from tests.api.conftest import numbers, participant, register_zones_and_assets, warp
 
 ROOT = Path(__file__).resolve().parents[2]
 FLECH = json.loads((ROOT / "examples" / "flech_powermax.json").read_text())
@@ -23,12 +23,6 @@ COLLATERAL_UEUR_PER_W = 10_000
 PHASE_S = 60
 UNMET_PENALTY_EUR_PER_MW = 10**12  # the engine's default: unmet need costs more than any bid
 ROLE_OF = {"DSO": "DSO", "aggregator": "AGGREGATOR"}
-
-
-def _warp(api: dict[str, Any], timestamp: int) -> None:
-    """Move the local chain's clock (the test harness, not a participant)."""
-    api["chain"].warp_to(timestamp)
-    api["app"].state.gateway.forget_clock()
 
 
 def test_flech_session_over_http_equals_flexmarket_clear(api: dict[str, Any]) -> None:
@@ -54,14 +48,7 @@ def test_flech_session_over_http_equals_flexmarket_clear(api: dict[str, Any]) ->
         client.deposit(DEPOSIT_UEUR)
     assert set(oracle.me()["roles"]) == {"ORACLE"}
     dso = people["DSO1"]
-    for zone in FLECH["zones"]:
-        dso.register_zone(zone["id"], int(zone["limit_w"]))
-    ids = {a["id"]: asset_id(a["id"], ASSET_KEY) for a in FLECH["assets"]}
-    for a in FLECH["assets"]:
-        people[a["manager"]].register_asset(
-            ids[a["id"]], a["type"], int(a["p_max_w"]), int(a["p_min_w"]), a["zone"]
-        )
-        dso.prequalify(ids[a["id"]])
+    ids = register_zones_and_assets(FLECH, people, ASSET_KEY)
 
     # --- session (market operator) and need (DSO)
     market = FLECH["market"]
@@ -109,10 +96,10 @@ def test_flech_session_over_http_equals_flexmarket_clear(api: dict[str, Any]) ->
         chain_id[name] = out["bid_id"]
     # before the reveal deadline nobody sees another's bid
     assert {b["bid_id"] for b in people["FO1"].bids(session_id)} == {chain_id["FO1B1"]}
-    _warp(api, session["bidding_end"])
+    warp(api, session["bidding_end"])
     for name, f in fields.items():
         sellers[name].reveal_bid(session_id, f)
-    _warp(api, session["reveal_deadline"])
+    warp(api, session["reveal_deadline"])
     revealed = dso.bids(session_id)
     assert {b["bid_id"] for b in revealed} == set(chain_id.values())
     assert all(b["status"] == "revealed" for b in revealed)

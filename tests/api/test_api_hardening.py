@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from api.relay_batcher import PendingCommit
 from python_client.chain import Wallet
 from python_client.hashing import asset_id, label, new_salt
 from python_client.http import ApiError, HttpClient
+from python_client.localchain import free_port
 from python_client.records import BidFields, Direction
 from python_client.relay import commit_digest, join_digest, sign_digest
 from tests.api.conftest import participant
@@ -51,12 +51,6 @@ class World:
     session: int
     live_url: str
     live_app: Any
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +82,7 @@ def world(api: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iter
         "max_streams_per_ip": 5,
     })  # fmt: skip
     live_app = create_app(settings)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(live_app, host="127.0.0.1", port=port,
                                            log_level="warning"))  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)

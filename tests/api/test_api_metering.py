@@ -17,21 +17,18 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
-from api.config import Settings
 from api.main import create_app
 from nodes.service import OracleService
 from nodes.validator import validate_once
 from python_client.http import HttpClient
 from python_client.localchain import start_chain
-from tests.api.conftest import numbers
+from tests.api.conftest import app_settings, checked_request, numbers
 from tests.verifier.verify_helpers import Market, build_market
 
 WINDOW_S = 60
 EVIDENCE = "0x" + "ab" * 32
 CORRECTED_EVIDENCE = "0x" + "cd" * 32
-PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +40,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         for k in m.validator_keys[:3]:
             validate_once(chain.url, m.deployment_file, k, sessions=[m.sessions["s"]])
         assert m.status("s") == 3  # Final
-        settings = Settings(
-            rpc_url=chain.url, deployment_file=str(m.deployment_file),
-            relayer_key=SecretStr(m.keys[11]), db_url=f"sqlite:///{tmp}/api.sqlite3",
-            domain="testserver", uri="http://testserver", role_cache_s=0.0,
-        )  # fmt: skip
+        settings = app_settings(chain.url, m.deployment_file, m.keys[11], tmp)
         app = create_app(settings)
         with TestClient(app) as client:
             metering = HttpClient("http://testserver", m.keys[2], client=client)
@@ -65,11 +58,7 @@ def _warp(s: dict[str, Any], seconds: int) -> None:
 
 
 def _raw(s: dict[str, Any], c: HttpClient, path: str, body: Any) -> Any:
-    r = s["client"].post(path, json=body, headers={"Authorization": f"Bearer {c.token}"})
-    assert r.status_code < 500, r.text
-    if r.status_code >= 400:
-        assert r.headers["content-type"].startswith(PROBLEM), r.headers
-    return r
+    return checked_request(s["client"], c, "POST", path, body)
 
 
 def _fields_named(problem: dict[str, Any]) -> set[str]:

@@ -10,15 +10,11 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -30,6 +26,7 @@ from python_client.hashing import label, new_salt
 from python_client.http import HttpClient
 from python_client.localchain import DEV_MNEMONIC, free_port
 from python_client.records import BidFields, Direction
+from tests.api.conftest import serve, stop, wait_until_serving
 from tests.verifier.indexer_helpers import Postgres, postgres_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,66 +152,38 @@ def _dev_key(index: int) -> str:
     return str(Account.from_mnemonic(DEV_MNEMONIC, account_path=path).key.to_0x_hex())
 
 
-def _serve(port: int, cwd: Path, *args: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXMARKET_API_")}
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.Popen(
-        [sys.executable, "-m", "flexmarket", "serve", "--port", str(port), *args],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-
-
-def _wait_health(server: subprocess.Popen[str], url: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 180
-    while True:  # anvil started, contracts deployed, uvicorn listening
-        assert server.poll() is None, server.communicate()
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                return dict(json.loads(answer.read()))
-        except OSError:
-            assert time.monotonic() < deadline, "serve did not answer within 180 s"
-            time.sleep(0.5)
-
-
-def _stop(server: subprocess.Popen[str]) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
 def test_a_second_local_serve_on_the_same_port_is_refused_before_it_deletes(
     tmp_path: Path,
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    first = _serve(port, tmp_path)
+    first = serve(port, tmp_path)
     try:
-        assert _wait_health(first, url)["status"] == "ok"
+        assert wait_until_serving(first, url)["status"] == "ok"
+        assert first.stdout is not None  # stdout: the one line the CLI prints
+        assert json.loads(first.stdout.readline()) == {"listening": url, "docs": "/docs"}
         db = tmp_path / "build" / "api" / f"local-{port}.sqlite3"
         assert db.is_file()
         inode = db.stat().st_ino
-        second = _serve(port, tmp_path)
+        second = serve(port, tmp_path)
         out, err = second.communicate(timeout=60)
         assert second.returncode == 2, out + err
         assert out == ""  # nothing claimed as listening
         assert err.startswith("error: ") and f"local-{port}.sqlite3 is in use" in err
         assert f"pid {first.pid}" in err and len(err.strip().splitlines()) == 1
         assert db.stat().st_ino == inode  # not deleted, not replaced
-        assert _wait_health(first, url)["store"] == "ok"
+        assert wait_until_serving(first, url)["store"] == "ok"
     finally:
-        _stop(first)
+        stop(first)
 
 
 def test_a_session_through_serve_with_a_postgresql_store(pg: Postgres, tmp_path: Path) -> None:
     db_url = pg.create_db("api_serve")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = _serve(port, tmp_path, "--db", db_url)
+    server = serve(port, tmp_path, "--db", db_url)
     try:
-        health = _wait_health(server, url)
+        health = wait_until_serving(server, url)
         assert health["status"] == "ok" and health["store"] == "ok"
         admin, fo = HttpClient(url, _dev_key(0)), HttpClient(url, _dev_key(1))
         admin.sign_in()
@@ -244,5 +213,5 @@ def test_a_session_through_serve_with_a_postgresql_store(pg: Postgres, tmp_path:
         assert used is not None and used[0] >= 4  # roles, mint, deposit, session
         assert nonces == (0,)  # both sign-in nonces consumed
     finally:
-        _stop(server)
+        stop(server)
     assert not (tmp_path / "build" / "api").exists()  # --db given: no SQLite file made

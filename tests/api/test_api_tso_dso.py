@@ -27,12 +27,12 @@ from nodes.rows import award_rows
 from nodes.service import OracleService
 from oracle.coordination import clear_coordinated
 from oracle.scenario import load_scenario, parse_scenario
-from python_client.hashing import asset_id, label, new_salt
+from python_client.hashing import label, new_salt
 from python_client.http import ApiError, HttpClient
 from python_client.localchain import LocalChain, start_chain
 from python_client.records import BidFields, Direction
 from python_client.shares import coordination_json
-from tests.api.conftest import numbers, participant
+from tests.api.conftest import numbers, participant, register_zones_and_assets, warp
 from verifier.rpc import JsonRpc
 from verifier.verify import load_state
 
@@ -71,12 +71,6 @@ class World:
     asset_ids: dict[str, bytes]
 
 
-def _warp(api: dict[str, Any], timestamp: int) -> None:
-    """Move the local chain's clock (the test harness, not a participant)."""
-    api["chain"].warp_to(timestamp)
-    api["app"].state.gateway.forget_clock()
-
-
 def _block_time(api: dict[str, Any]) -> int:
     return int(api["w3"].eth.get_block("latest")["timestamp"])
 
@@ -99,15 +93,7 @@ def w(api: dict[str, Any]) -> World:
         admin.mint(c[name].address, DEPOSIT_UEUR)
         c[name].deposit(DEPOSIT_UEUR)
     assert set(c["TSO1"].me()["roles"]) == {"TSO"}
-    dso = c["DSO1"]
-    for zone in SCENARIO["zones"]:
-        dso.register_zone(zone["id"], int(zone["limit_w"]))
-    ids = {a["id"]: asset_id(a["id"], ASSET_KEY) for a in SCENARIO["assets"]}
-    for a in SCENARIO["assets"]:
-        c[a["manager"]].register_asset(
-            ids[a["id"]], a["type"], int(a["p_max_w"]), int(a["p_min_w"]), a["zone"]
-        )
-        dso.prequalify(ids[a["id"]])
+    ids = register_zones_and_assets(SCENARIO, c, ASSET_KEY)
     return World(
         api, admin, c["operator"], c["metering"], [c["V1"], c["V2"]],
         {pid: c[pid] for pid in roles}, c["BRP1"], ids,
@@ -191,16 +177,16 @@ def test_three_area_session_over_http_shares_each_award_between_dso_and_tso(w: W
     last = 0
     for b in sorted(bids, key=lambda b: (b["submitted_at"], b["id"])):
         if last:  # a later block time than the previous commit's: the file's tie-break
-            _warp(api, last + 1)
+            warp(api, last + 1)
         out = seller[b["id"]].commit_bid(sid, fields[b["id"]], wait=True)
         assert out["status"] == "committed", out
         chain_id[b["id"]] = out["bid_id"]
         last = _block_time(api)
     assert last < session["bidding_end"]
-    _warp(api, session["bidding_end"])
+    warp(api, session["bidding_end"])
     for name, f in fields.items():
         seller[name].reveal_bid(sid, f)
-    _warp(api, session["reveal_deadline"])
+    warp(api, session["reveal_deadline"])
     name_of = {v: k for k, v in chain_id.items()}
 
     # --- the result: cleared as the oracle service clears it (the session rebuilt from
@@ -451,7 +437,7 @@ def test_needs_only_in_roles_held_and_coordination_only_by_the_operator(w: World
     r = _raw(w, w.operator, "POST", path, json=good)
     assert r.status_code == 409 and r.json()["error"] == "FlexMarketCoordinationExists", r.text
     # after gate closure nobody posts needs or publishes
-    _warp(w.api, session["bidding_end"])
+    warp(w.api, session["bidding_end"])
     r = _raw(w, w.operator, "POST", path, json=good)
     assert r.status_code == 409 and r.json()["type"].endswith("bidding-closed"), r.text
     r = _raw(w, p["TSO1"], "POST", f"/sessions/{sid}/needs", json=tso_need)

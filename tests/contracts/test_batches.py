@@ -24,6 +24,7 @@ from python_client.batches import (  # noqa: E402
     MerkleTree,
     batched_bid_id,
     bid_leaf,
+    bids_hash,
     decode_records,
     load_args,
     pack_terms,
@@ -33,6 +34,9 @@ from python_client.records import BidFields, Direction  # noqa: E402
 BATCH = (
     "CommitBatch(address seller,uint64 sessionId,bytes32 root,uint16 count,"
     "uint256 nonce,uint256 deadline)"
+)
+REVEAL_BATCH = (
+    "RevealBatch(address seller,bytes32 root,bytes32 bidsHash,uint256 nonce,uint256 deadline)"
 )
 DOMAIN = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 FAR = 2**40
@@ -501,6 +505,112 @@ def test_a_relayer_cannot_drop_reorder_or_recount_a_sellers_leaves(env, batches,
     over = _signed(key, relay, account.address, sid, "0x" + "55" * 32, 1, 12)
     tx = relay.commitBatchesFor([over], {"from": env.oracle})
     assert tx.return_value == 1 and relay.nonceUsed(account.address, 12)
+
+
+def _reveal_signed(key, relay, seller, args, nonce, deadline=FAR, rows=None):
+    """revealBatchFor arguments: `args` (revealBatch's) signed by `key` for `seller`; the
+    signature covers `rows` (default: the rows sent)."""
+    root, table, sent, proof, flags = args
+    types = ["bytes32", "address", "bytes32", "bytes32", "uint256", "uint256"]
+    values = [keccak(text=REVEAL_BATCH), seller, _b32(root), bids_hash(rows or sent), nonce,
+              deadline]  # fmt: skip
+    digest = keccak(b"\x19\x01" + _domain(relay) + keccak(encode(types, values)))
+    signature = Account.unsafe_sign_hash(digest, key).signature
+    return (seller, nonce, deadline, signature, root, table, sent, proof, flags)
+
+
+def _relayed_batch(env, batches, key, account, bids=4, count=1):
+    """A session past gate closure where `account` has `count` batches of `bids` bids each,
+    committed through the relay; the first batch, the relay (and all batches: `.batches`)."""
+    sid = env.open_session()
+    env.post_need(sid)
+    env.join(sid, account, bids * count)
+    assets = env.register_assets(account, 2)
+    relay = FlexRelay.at(env.market.relay())
+    built = []
+    for k in range(count):
+        raw = [fields(env.make_bid(sid, assets, 2_000, 400_000 + 100 * k + i))
+               for i in range(bids)]  # fmt: skip
+        batch = Batch.build(env.market.address, sid, account.address, raw)
+        relay.commitBatchesFor([_signed(key, relay, account.address, sid, batch.root, bids,
+                                        300 + k)], {"from": env.oracle})  # fmt: skip
+        built.append(batch)
+    env.to_reveal(sid)
+    return sid, built, relay
+
+
+def test_a_relayer_reveals_a_sellers_batch_it_signed(env, batches, signers):
+    key, account = signers[0]
+    sid, (batch,), relay = _relayed_batch(env, batches, key, account)
+    args = batch.reveal_args([0, 2])
+    tx = relay.revealBatchFor(*_reveal_signed(key, relay, account.address, args, 21),
+                              {"from": env.oracle})  # fmt: skip
+    event = tx.events["BatchRevealed"]
+    assert event["seller"] == account.address and hx(event["batchId"]) == hx(batch.batch_id)
+    assert hx(tx.return_value) == hx(event["termsRoot"])
+    assert [r["bidId"] for r in _records(env, event)] == [hx(batch.bid_id(i)) for i in (0, 2)]
+    assert tx.events["Relayed"]["seller"] == account.address and relay.nonceUsed(account, 21)
+    assert env.market.participation(sid, account)[1] == 2
+    # the rest in a second signed call
+    tx = relay.revealBatchFor(*_reveal_signed(key, relay, account.address,
+                                              batch.reveal_args([1, 3]), 22),
+                              {"from": env.oracle})  # fmt: skip
+    assert env.market.participation(sid, account)[1] == 4
+
+
+def test_a_relayer_cannot_add_drop_change_or_replay_a_signed_batch_reveal(env, batches, signers):
+    key, account = signers[0]
+    sid, (batch,), relay = _relayed_batch(env, batches, key, account)
+    signed = _reveal_signed(key, relay, account.address, batch.reveal_args([0, 1]), 31)
+    root, table, rows, proof, flags = batch.reveal_args([0, 1])
+    tampered = []
+    # a leaf added, a leaf dropped (each with a valid proof for what is sent)
+    for indices in ([0, 1, 2], [1]):
+        tampered.append((*signed[:4], *batch.reveal_args(indices)))
+    # a field changed (the price of leaf 0: the proof would fail too, the signature first)
+    changed = [(rows[0][0] + (1 << 80), *rows[0][1:]), rows[1]]
+    tampered.append((*signed[:6], changed, proof, flags))
+    # the order of the leaves changed
+    tampered.append((*signed[:6], rows[::-1], proof, flags))
+    for args in tampered:
+        with reverts("FlexRelayInvalidSignature"):
+            relay.revealBatchFor(*args, {"from": env.oracle})
+    # another key's signature, another seller named, a deadline passed
+    other_key, other = signers[1]
+    forged = _reveal_signed(other_key, relay, account.address, batch.reveal_args([0, 1]), 31)
+    with reverts("FlexRelayInvalidSignature"):
+        relay.revealBatchFor(*forged, {"from": env.oracle})
+    with reverts("FlexRelayInvalidSignature"):
+        relay.revealBatchFor(other.address, *signed[1:], {"from": env.oracle})
+    past = _reveal_signed(key, relay, account.address, batch.reveal_args([0, 1]), 32,
+                          deadline=web3.eth.get_block("latest").timestamp - 1)  # fmt: skip
+    with reverts("FlexRelayExpired"):
+        relay.revealBatchFor(*past, {"from": env.oracle})
+    assert not relay.nonceUsed(account, 31) and not relay.nonceUsed(account, 32)
+    assert not batches.leafUsed(batch.batch_id, 0)
+    relay.revealBatchFor(*signed, {"from": env.oracle})
+    with reverts("FlexRelayNonceUsed"):  # the same message again
+        relay.revealBatchFor(*signed, {"from": env.oracle})
+    again = _reveal_signed(key, relay, account.address, batch.reveal_args([0, 1]), 33)
+    with reverts("FlexBatchesLeafUsed"):  # signed again: the market's own error, no nonce spent
+        relay.revealBatchFor(*again, {"from": env.oracle})
+    assert not relay.nonceUsed(account, 33)
+
+
+def test_a_relayed_reveal_proves_nothing_of_another_batch_or_seller(env, batches, signers):
+    (key, account), (other_key, other) = signers
+    sid, (batch, second), relay = _relayed_batch(env, batches, key, account, count=2)
+    # another seller signing a reveal of account's leaves: its own batch of that root is unknown
+    stolen = _reveal_signed(other_key, relay, other.address, batch.reveal_args([0]), 41)
+    with reverts("FlexBatchesUnknown"):
+        relay.revealBatchFor(*stolen, {"from": env.oracle})
+    # a proof of another batch of the seller's, signed by the seller
+    root, table, rows, proof, flags = batch.reveal_args([0])
+    other_proof = second.reveal_args([0])[3]
+    mixed = _reveal_signed(key, relay, account.address, (root, table, rows, other_proof, flags), 42)
+    with reverts("FlexBatchesProofInvalid"):
+        relay.revealBatchFor(*mixed, {"from": env.oracle})
+    assert not relay.nonceUsed(other, 41) and not relay.nonceUsed(account, 42)
 
 
 def test_a_leaf_hashes_as_the_sdk_says(env, batches):

@@ -148,7 +148,7 @@ def test_a_balancing_need_is_checked_like_any_need(env):
         env.commit_result(sid, [up_row, env.award(s["down"], DOWN_Q, DOWN_PRICE, 2)])
     # which awards are counter-activations is not known on chain (slots, needs met: events
     # only): the TSO's need may pay this one as far as the contract can tell; the verifiers
-    # dispute it (tests/python_client/test_balance_dso_chain.py)
+    # dispute it (tests/nodes/test_balance_dso_chain.py)
     env.commit_result(sid, [up_row, env.award(s["down"], DOWN_Q, DOWN_PRICE, 1)])
     assert env.status(sid) == RES_FINAL
 

@@ -240,12 +240,15 @@ def test_reveal_reverts_when_slot_mask_is_empty(env):
 
 
 def test_reveal_accepts_all_256_slots(env):
+    """A session of 256 slots: a bid over every one of them is revealed, its slot mask
+    (the top bit included) as committed."""
     sid = _joined_session(env, slotCount=256)
     bid = env.make_bid(sid, env.register_assets(env.agg1, 4))
-    assert bid[7] == 2**256 - 1
-    env.commit(env.agg1, bid)
+    bid_id, _ = env.commit(env.agg1, bid)
     env.to_reveal(sid)
-    env.reveal(env.agg1, bid)
+    tx = env.reveal(env.agg1, bid)
+    assert env.market.bid(bid_id)[0][2] == BID_REVEALED
+    assert tx.events["BidRevealed"]["slotMask"] == 2**256 - 1
 
 
 def test_reveal_reverts_when_bid_names_no_asset(env):

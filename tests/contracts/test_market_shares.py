@@ -332,4 +332,5 @@ def test_need_views_keep_the_buyer_role(env):
     roles = [int(env.market.need(s["session"], i)[0][3]) for i in range(4)]
     assert roles == [0, BUYER_TSO, 0, BUYER_TSO]
     assert int(env.market.need(s["session"], 1)[0][4]) == NO_LIMIT
-    assert UP == 0
+    directions = [int(env.market.need(s["session"], i)[0][2]) for i in range(4)]
+    assert directions == [UP, UP, DOWN, UP]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import BID_REVEALED, COMMITMENT_TYPES
 from eth_abi import encode
 from eth_utils import keccak
 from web3 import Web3
@@ -137,31 +138,14 @@ def test_contracts_run_a_commit_and_reveal_on_ganache(solcx_artifacts):
         _transact(w3, market.functions.openSession(params), dso)
         _transact(w3, market.functions.joinSession(1, 1), agg)
         bid = (1, zone, 0, False, 12_300, 0, 500_000, 0b1111, assets, b"\x01" * 32)
-        c = keccak(
-            encode(
-                [
-                    "uint64",
-                    "address",
-                    "bytes32",
-                    "uint8",
-                    "bool",
-                    "uint40",
-                    "uint40",
-                    "uint64",
-                    "uint256",
-                    "bytes32[]",
-                    "bytes32",
-                ],
-                [1, agg, *bid[1:]],
-            )
-        )
+        c = keccak(encode(COMMITMENT_TYPES, [1, agg, *bid[1:]]))
         commit = _transact(w3, market.functions.commitBid(1, c), agg)
         chain.rpc("evm_increaseTime", [1000])
         chain.rpc("evm_mine", [])
         reveal = _transact(w3, market.functions.revealBid(bid), agg)
         bid_id = keccak(encode(["address", "bytes32"], [agg, c]))
         core, terms = market.functions.bid(bid_id).call()
-        assert core[2] == 2 and terms[0] == 12_300
+        assert core[2] == BID_REVEALED and terms[0] == 12_300
         print(f"\nganache gas: commitBid {commit['gasUsed']}, revealBid {reveal['gasUsed']}")
 
 

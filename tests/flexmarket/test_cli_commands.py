@@ -13,20 +13,17 @@ import inspect
 import json
 import os
 import pkgutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from terminal import flexmarket
 
 from flexmarket import cli, exits
+from tests.flexmarket.conftest import Deployed
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def flexmarket(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=300)  # fmt: skip
 
 
 def one_json_line(stdout: str) -> object:
@@ -58,8 +55,8 @@ def test_every_command_that_prints_a_result_takes_json(command: str) -> None:
 
 
 def test_no_module_below_the_cli_parses_arguments_or_defines_exit_codes() -> None:
-    """argparse and EXIT_* live in flexmarket/ only (`serve` included: api.main.serve takes
-    its settings as arguments and raises InputError)."""
+    """argparse and EXIT_* live in flexmarket/ only (`serve` included: api.main.serve_settings
+    takes its settings as arguments and raises InputError; the CLI prints and runs)."""
     found = []
     for package in ("oracle", "verifier", "python_client", "nodes", "api"):
         for path in sorted((ROOT / package).rglob("*.py")):
@@ -220,33 +217,28 @@ def test_oracle_json_says_what_the_pass_did(monkeypatch: pytest.MonkeyPatch,
     assert capsys.readouterr().out == "committed 1 results, resumed 1\n"
 
 
-def test_index_oracle_validate_verify_replay_json_on_a_chain(tmp_path: Path) -> None:
+def test_index_oracle_validate_verify_replay_json_on_a_chain(
+    tmp_path: Path, deployed: Deployed
+) -> None:
     """The chain commands' --json on a fresh deployment (anvil): one line each, exit 0."""
-    from python_client.chain import Wallet, connect, deploy
-    from python_client.localchain import start_chain
-
-    with start_chain("anvil") as chain:
-        w3 = connect(chain.url)
-        deployment = deploy(w3, Wallet(w3, chain.dev_private_keys[0]))
-        dep = tmp_path / "deployment.json"
-        dep.write_text(json.dumps(deployment.to_json()))
-        on = ["--rpc", chain.url, "--deployment", str(dep), "--json"]
-        env = dict(os.environ, FLEXMARKET_ORACLE_KEY=chain.dev_private_keys[1],
-                   FLEXMARKET_VALIDATOR_KEY=chain.dev_private_keys[2])  # fmt: skip
-        out = flexmarket("index", *on, "--db", f"sqlite:///{tmp_path}/i.sqlite")
+    chain, w3, dep = deployed.chain, deployed.w3, deployed.file
+    on = ["--rpc", chain.url, "--deployment", str(dep), "--json"]
+    env = dict(os.environ, FLEXMARKET_ORACLE_KEY=chain.dev_private_keys[1],
+               FLEXMARKET_VALIDATOR_KEY=chain.dev_private_keys[2])  # fmt: skip
+    out = flexmarket("index", *on, "--db", f"sqlite:///{tmp_path}/i.sqlite")
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    index = one_json_line(out.stdout)
+    assert index["events"] > 0 and index["checkpoint"]["block"] == w3.eth.block_number  # type: ignore[index]
+    out = flexmarket("oracle", *on, "--once", env=env)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert one_json_line(out.stdout) == {"committed": {}, "resumed": {}, "forfeited": {},
+                                         "skipped": {}}  # fmt: skip
+    out = flexmarket("validate", *on, "--once", env=env)
+    assert out.returncode == 0 and one_json_line(out.stdout) == {"actions": []}
+    for command in ("verify", "replay"):
+        out = flexmarket(command, *on)
         assert out.returncode == 0 and out.stderr == "", out.stderr
-        index = one_json_line(out.stdout)
-        assert index["events"] > 0 and index["checkpoint"]["block"] == w3.eth.block_number  # type: ignore[index]
-        out = flexmarket("oracle", *on, "--once", env=env)
-        assert out.returncode == 0 and out.stderr == "", out.stderr
-        assert one_json_line(out.stdout) == {"committed": {}, "resumed": {}, "forfeited": {},
-                                             "skipped": {}}  # fmt: skip
-        out = flexmarket("validate", *on, "--once", env=env)
-        assert out.returncode == 0 and one_json_line(out.stdout) == {"actions": []}
-        for command in ("verify", "replay"):
-            out = flexmarket(command, *on)
-            assert out.returncode == 0 and out.stderr == "", out.stderr
-            assert one_json_line(out.stdout)["ok"] is True  # type: ignore[index]
+        assert one_json_line(out.stdout)["ok"] is True  # type: ignore[index]
 
 
 def test_progress_is_routed_for_every_package() -> None:

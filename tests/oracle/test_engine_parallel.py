@@ -60,3 +60,17 @@ def test_a_worker_that_cannot_be_written_to_is_replaced_by_solving_here(monkeypa
     shared = parallel.solve_all(models)
     alone = [parallel.run_highs(m) for m in models]
     assert [o["values"] for o in shared] == [o["values"] for o in alone]
+
+
+def test_started_workers_answer_and_are_reused(monkeypatch):
+    """start_workers starts every worker and waits for its answer; solve_all then uses the
+    same processes (no new one) and answers as in the caller."""
+    monkeypatch.setenv("FLEXMARKET_WORKERS", "2")
+    parallel.start_workers()
+    started = list(parallel._WORKERS)
+    assert started and all(w.poll() is None for w in started)
+    models = [_cover_model(100, seed) for seed in range(4)]
+    shared = parallel.solve_all(models)
+    assert started == parallel._WORKERS
+    alone = [parallel.run_highs(m) for m in models]
+    assert [o["values"] for o in shared] == [o["values"] for o in alone]

@@ -1,11 +1,10 @@
 """Malformed scenario files: a clear message naming the field, exit code 2, nothing cleared."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 from oracle_helpers import ROOT, flech
+from terminal import flexmarket
 
 from oracle import ScenarioError, clear, load_scenario, parse_scenario
 
@@ -95,34 +94,24 @@ def test_unknown_bid_references_are_rejections_not_errors():
     assert not {"FO1B1", "FO2B1"} & {a.bid for a in result.awards}
 
 
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "flexmarket", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-
-
 def test_cli_exits_2_naming_the_field_and_prints_no_result(tmp_path):
     data = flech()
     data["bids"][3 - 1]["quantity_w"] = "lots"
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(data))
-    proc = run_cli("clear", str(bad), "--json")
+    proc = flexmarket("clear", str(bad), "--json")
     assert proc.returncode == 2
     assert "bids[2].quantity_w: Input should be a valid integer" in proc.stderr
     assert proc.stdout == ""
 
 
 def test_cli_exits_2_on_a_missing_file(tmp_path):
-    proc = run_cli("clear", str(tmp_path / "nope.json"))
+    proc = flexmarket("clear", str(tmp_path / "nope.json"))
     assert proc.returncode == 2 and "cannot read" in proc.stderr
 
 
 def test_cli_usage_error_exits_2():
-    proc = run_cli("clear")
+    proc = flexmarket("clear")
     assert proc.returncode == 2 and "FILE" in proc.stderr
 
 
@@ -144,7 +133,7 @@ def test_a_key_given_twice_is_an_error_naming_it():
 def test_cli_exits_2_on_a_key_given_twice(tmp_path):
     bad = tmp_path / "dup.json"
     bad.write_text(json.dumps(flech()).replace('"name":', '"name": "x", "name":', 1))
-    proc = run_cli("clear", str(bad))
+    proc = flexmarket("clear", str(bad))
     assert proc.returncode == 2 and "name: key given twice" in proc.stderr
     assert proc.stdout == ""
 
@@ -295,7 +284,7 @@ def test_cli_exits_2_on_2_70_w_naming_the_field(tmp_path):
     data["bids"][2]["quantity_w"] = 2**70
     bad = tmp_path / "huge.json"
     bad.write_text(json.dumps(data))
-    proc = run_cli("clear", str(bad))
+    proc = flexmarket("clear", str(bad))
     assert proc.returncode == 2, proc.stderr
     assert "bids[2].quantity_w: 1180591620717411303424 exceeds 1099511627775" in proc.stderr
     assert "HiGHS" not in proc.stderr and proc.stdout == ""
@@ -345,7 +334,7 @@ def test_up_and_down_in_different_slots_or_system_wide_are_fine():
 def test_cli_exits_2_on_contradictory_needs(tmp_path):
     bad = tmp_path / "both.json"
     bad.write_text(json.dumps(_with_down_request(flech(), 500)))
-    proc = run_cli("clear", str(bad), "--json")
+    proc = flexmarket("clear", str(bad), "--json")
     assert proc.returncode == 2
     assert "zone 'T1' in slot 0 (and 13 more slots)" in proc.stderr and proc.stdout == ""
 

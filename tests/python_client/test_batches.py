@@ -240,6 +240,58 @@ def test_the_relay_digest_of_a_batch_is_the_eip712_of_its_type_string() -> None:
         batch_digest(domain, SELLER, 7, root, 1 << 16, 5, 2**40)
 
 
+def test_the_fast_keccak_is_keccak256() -> None:
+    from python_client.batches import fast_keccak
+
+    for data in (b"", b"\x00", bytes(range(200)) * 3, b"x" * 136, b"x" * 137):
+        assert fast_keccak(data) == keccak(data)
+    assert fast_keccak(b"").hex().startswith("c5d2460186f7233c927e7db2dcc703c0")
+
+
+def test_the_fast_leaves_equal_the_abi_encoded_ones() -> None:
+    from python_client.batches import bid_leaf, commitments, leaves
+    from python_client.hashing import commitment
+
+    bids = [BidFields(keccak(b"zone"), Direction.DOWN, True, 1_000 + i, 7, 3,
+                      (keccak(b"a"),), keccak(bytes([i])), 100) for i in range(5)]  # fmt: skip
+    hashes = [commitment(9, SELLER, b) for b in bids]
+    assert commitments(9, SELLER, bids) == hashes  # hashing.commitment written out
+    fast = leaves(MARKET, 9, SELLER, hashes)
+    assert fast == [bid_leaf(MARKET, 9, SELLER, i, b) for i, b in enumerate(bids)]
+    with pytest.raises(BatchError, match=r"bids\[0\]"):
+        commitments(9, SELLER, [BidFields(b"z", Direction.UP, False, 1, 1, 1, (), b"s" * 32)])
+    with pytest.raises(BatchError, match=r"commitments\[1\]"):
+        leaves(MARKET, 9, SELLER, [fast[0], b"short"])
+
+
+def test_a_relayed_reveal_signs_its_rows_in_order() -> None:
+    from eth_abi.abi import encode
+
+    from python_client.batches import bids_hash, reveal_rows
+    from python_client.relay import (
+        REVEAL_BATCH_TYPE,
+        RelayDomain,
+        _slow_digest,
+        reveal_batch_digest,
+    )
+
+    a, b = keccak(b"a"), keccak(b"b")
+    zone = keccak(b"z")
+    bids = [BidFields(zone, Direction.UP, False, 2_000, 5, 1, (b,), keccak(b"s1")),
+            BidFields(zone, Direction.UP, False, 2_000, 6, 1, (a, b), keccak(b"s2"))]  # fmt: skip
+    table, rows = reveal_rows([3, 8], bids)
+    assert table == sorted([a, b]) and [r[3] for r in rows] == [0b10, 0b11]
+    words = encode(["(uint256,bytes32,uint256,uint256,bytes32)[]"], [rows])[64:]
+    assert bids_hash(rows) == keccak(words)  # the rows' words side by side, as calldata
+    assert bids_hash(rows) != bids_hash(rows[::-1])
+    domain = RelayDomain(31337, "0x" + "12" * 20)
+    root, h = keccak(b"root"), bids_hash(rows)
+    types = ["address", "bytes32", "bytes32", "uint256", "uint256"]
+    assert reveal_batch_digest(domain, SELLER, root, h, 4, 2**40) == _slow_digest(
+        domain, REVEAL_BATCH_TYPE, types, [SELLER, root, h, 4, 2**40]
+    )
+
+
 def test_the_oracle_service_commits_awards_of_batched_bids(
     chain_market: tuple[object, ...], tmp_path: Path
 ) -> None:

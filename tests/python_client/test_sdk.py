@@ -127,11 +127,12 @@ def test_a_flech_session_runs_end_to_end_through_the_role_clients(market: Market
     awards = [AwardRow(id1, 0, 12_300, 500_000), AwardRow(id2, 0, 12_300, 700_000),
               AwardRow(id3, 0, 13_200, 1_000_000)]  # fmt: skip
     m.oracle.commit_result(sid, label("input-hash"), label("result-hash"), awards)
-    assert m.dso.session(sid)[3][0] == ResultStatus.PENDING  # quorum 1: a validator checks
+    # quorum 1: a validator checks
+    assert m.dso.session(sid).money.result_status == ResultStatus.PENDING
     m.validator.attest(sid, label("result-hash"))
     operator, timing, rules, money, *_ = m.dso.session(sid)
     assert money[0] == ResultStatus.FINAL and money[4] == 3
-    delivered = {i: m.dso.award(sid, i)[1][1] for i in range(3)}
+    delivered = {i: m.dso.award(sid, i).core.quantity_w for i in range(3)}
     m.metering.record_deliveries(sid, delivered, label("metering-report"))
     m.dso.settle_awards(sid, 0, 3)
     m.dso.release_budget(sid, 0)

@@ -179,7 +179,7 @@ def run_session(m: Market, extra_commits: int = 0, tag: str = "S", dispute: bool
     else:
         m.validator.attest(sid, result_hash)
     count = len(awards)
-    delivered = {i: m.dso.award(sid, i)[1][1] for i in range(count)}
+    delivered = {i: m.dso.award(sid, i).core.quantity_w for i in range(count)}
     delivered[0] = delivered[0] // 2  # far short: paid for half, penalised
     m.metering.record_deliveries(sid, delivered, label(f"metering-{tag}"))
     m.dso.settle_awards(sid, 0, count)

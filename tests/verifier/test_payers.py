@@ -19,11 +19,11 @@ from typing import Any
 
 from nodes.demo import DEPOSIT_UEUR, run_session
 from nodes.rows import award_rows
-from nodes.validator import validate_session
 from oracle import clear, load_scenario, parse_scenario
 from oracle.payers import payer_shares
 from python_client.localchain import start_chain
 from python_client.records import AwardRow
+from tests.nodes.shares_chain_helpers import recording
 from verifier.rebuild import rebuild
 from verifier.verify import verify_chain
 
@@ -82,18 +82,10 @@ def test_the_payer_rule_serves_buyers_in_need_order_whatever_the_participant_ord
     assert _by_bid(payer_shares(other, clear(other))) == expected
 
 
-def _recording(reports: list[Any]) -> Any:
-    def validate(url: str, deployment: Mapping[str, Any], sid: int, keys: list[str]) -> Any:
-        reports.append(verify_chain(url, deployment, sessions=[sid]))
-        return validate_session(url, deployment, sid, keys)
-
-    return validate
-
-
 def test_each_dso_pays_its_own_share_and_the_service_commits_the_same_rows() -> None:
     reports: list[Any] = []
     with start_chain("anvil", accounts=16) as local:
-        out = run_session(copy.deepcopy(TWO_DSOS), _clear, local, validate=_recording(reports))
+        out = run_session(copy.deepcopy(TWO_DSOS), _clear, local, validate=recording(reports))
         deployment = {"chain_id": out["chain"]["chain_id"], "contracts": out["chain"]["contracts"]}
         sid = out["chain"]["session_id"]
         state = rebuild(local.url, out["chain"]["contracts"])
@@ -128,7 +120,7 @@ def _swap_payers(rows: list[AwardRow], needs: dict[str, int]) -> list[AwardRow]:
 
 def test_a_commit_that_swaps_the_payers_is_disputed() -> None:
     reports: list[Any] = []
-    out = run_session(copy.deepcopy(TWO_DSOS), _clear, "anvil", validate=_recording(reports),
+    out = run_session(copy.deepcopy(TWO_DSOS), _clear, "anvil", validate=recording(reports),
                       tamper_rows=_swap_payers)  # fmt: skip
     v = out["verification"]
     assert not v["ok"] and v["status"] == "Disputed" and v["disputes"] == 1, v

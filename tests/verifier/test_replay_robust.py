@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from terminal import flexmarket
 from verify_helpers import Market, build_market
 
 from nodes.service import OracleService
@@ -76,9 +75,6 @@ def chain_market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mar
         yield m, attack
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
-                          text=True, cwd=ROOT, check=False)  # fmt: skip
 
 
 def test_commits_and_forfeits_before_a_session_opens_stop_no_node(
@@ -101,11 +97,11 @@ def test_commits_and_forfeits_before_a_session_opens_stop_no_node(
         assert all(u.block > 0 and "before its SessionOpened" in u.reason
                    for u in report.unplaced)  # fmt: skip
     url, dep = m.chain.url, str(m.deployment_file)
-    proc = _cli("verify", "--rpc", url, "--deployment", dep, "--json")
+    proc = flexmarket("verify", "--rpc", url, "--deployment", dep, "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     body = json.loads(proc.stdout)
     assert body["ok"] and [u["tx"] for u in body["unplaced"]] == [t for _, _, t in listed]
-    proc = _cli("replay", "--rpc", url, "--deployment", dep)
+    proc = flexmarket("replay", "--rpc", url, "--deployment", dep)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     if attack.accepted:
         assert "6 events of no session, skipped:" in proc.stdout

@@ -12,13 +12,12 @@ is a mismatch.
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from terminal import flexmarket
 from verify_helpers import Market, build_market
 
 from nodes.service import OracleService
@@ -68,11 +67,6 @@ def _failures(m: Market, seller: str) -> int:
     return int(fn(m.contracts.w3.to_checksum_address(seller)).call()[0])
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
-                          text=True, cwd=ROOT, check=False)  # fmt: skip
-
-
 def test_corrected_delivery_is_settled_with_the_corrected_value(market: Market) -> None:
     sid = market.sessions["corrected"]
     rec = _state(market).sessions[sid]
@@ -102,7 +96,7 @@ def test_corrected_delivery_is_settled_with_the_corrected_value(market: Market) 
     by_id = {s.session_id: s for s in report.sessions}
     assert by_id[sid].ok, by_id[sid].violations
     assert by_id[sid].settlements == {"checked": 2, "mismatches": []}
-    proc = _cli("verify", "--rpc", market.chain.url, "--deployment",
+    proc = flexmarket("verify", "--rpc", market.chain.url, "--deployment",
                 str(market.deployment_file), "--session", str(sid))  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "all checks passed" in proc.stdout
@@ -129,7 +123,9 @@ def test_lapsed_awards_are_refunded_and_verified(market: Market) -> None:
     assert by_id[sid].ok, by_id[sid].violations
     assert by_id[sid].settlements == {"checked": len(rec.awards), "mismatches": []}
     assert report.ok, [s.violations for s in report.sessions]
-    proc = _cli("verify", "--rpc", market.chain.url, "--deployment", str(market.deployment_file))
+    proc = flexmarket(
+        "verify", "--rpc", market.chain.url, "--deployment", str(market.deployment_file)
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -13,13 +13,12 @@ One chain, five sessions revealed at once:
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from terminal import flexmarket
 from verify_helpers import Market, build_market
 
 from nodes.rows import award_rows
@@ -150,8 +149,8 @@ def test_attestations_are_bound_to_their_session_and_chain(market: Market) -> No
     with pytest.raises(TransactionReverted) as caught:  # session 1's hash for session 2
         market.validator(0).attest(other, honest_hash)
     assert caught.value.error == "FlexMarketResultHashMismatch"
-    assert int(market.oracle.session(other)[1][8]) == 0  # no attestation counted
-    assert int(market.oracle.session(honest)[1][8]) == 0
+    assert market.oracle.session(other).timing.attestations == 0  # no attestation counted
+    assert market.oracle.session(honest).timing.attestations == 0
     # a signed attestation cannot be replayed on another chain (EIP-155 chain id)
     v = market.validator(0)
     tx = v.contracts.market.functions.attestResult(honest, honest_hash).build_transaction(
@@ -192,27 +191,24 @@ def test_quorum_with_one_validator_offline_then_settlement_checked(market: Marke
     assert bad == {market.sessions[n] for n in ("expensive", "rule3", "overpaid", "faulty")}
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
-                          text=True, cwd=ROOT, check=False)  # fmt: skip
 
 
 def test_cli_verify_and_replay_exit_codes(market: Market) -> None:
     url, dep = market.chain.url, str(market.deployment_file)
-    proc = _cli("verify", "--rpc", url, "--deployment", dep, "--json")
+    proc = flexmarket("verify", "--rpc", url, "--deployment", dep, "--json")
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
     assert not report["ok"] and len(report["sessions"]) == len(SESSIONS)
-    proc = _cli("verify", "--rpc", url, "--deployment", dep,
+    proc = flexmarket("verify", "--rpc", url, "--deployment", dep,
                 "--session", str(market.sessions["honest"]))  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "all checks passed" in proc.stdout
-    assert _cli("replay", "--rpc", url, "--deployment", dep).returncode == 1
-    proc = _cli("verify", "--rpc", "ftp://nowhere", "--deployment", dep)
+    assert flexmarket("replay", "--rpc", url, "--deployment", dep).returncode == 1
+    proc = flexmarket("verify", "--rpc", "ftp://nowhere", "--deployment", dep)
     assert proc.returncode == 2 and "--rpc" in proc.stderr
-    proc = _cli("verify", "--rpc", url, "--deployment", dep, "--session", "99")
+    proc = flexmarket("verify", "--rpc", url, "--deployment", dep, "--session", "99")
     assert proc.returncode == 2 and "--session" in proc.stderr
-    proc = _cli("oracle", "--rpc", url, "--deployment", dep, "--key-env", "NO_SUCH_VAR_X")
+    proc = flexmarket("oracle", "--rpc", url, "--deployment", dep, "--key-env", "NO_SUCH_VAR_X")
     assert proc.returncode == 2 and "--key-env" in proc.stderr
 
 

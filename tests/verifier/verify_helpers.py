@@ -79,7 +79,7 @@ class Market:
         return ValidatorClient(self.contracts, self.validator_keys[i])
 
     def status(self, name: str) -> int:
-        return int(self.oracle.session(self.sessions[name])[3][0])
+        return int(self.oracle.session(self.sessions[name]).money.result_status)
 
     def commit(self, name: str, rows: list[tuple[str, int, int]]) -> None:
         """A (corrupted) result straight from the oracle's key: rows (bid, W, price)."""

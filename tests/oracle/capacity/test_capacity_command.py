@@ -4,11 +4,10 @@ the field of a malformed file."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from terminal import flexmarket
 
 from oracle.capacity import clear_capacity, load_capacity
 
@@ -16,9 +15,6 @@ ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((ROOT / "examples" / "capacity").glob("*.json"))
 
 
-def flexmarket(*args):
-    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
-                          text=True, cwd=ROOT, check=False)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

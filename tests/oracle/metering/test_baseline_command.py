@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from terminal import flexmarket
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENT = date(2026, 5, 26)
 WINDOW = "2026-05-26T17:00:00+02:00/2026-05-26T18:00:00+02:00"
 
 
-def flexmarket(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
-                          text=True, cwd=ROOT, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,7 @@ def test_the_ac_check_reuses_the_forecast_flow_of_the_rederivation(small_grid_fi
 
     from oracle.grid.published import ac_check, grid_inputs_json, rederive
     from oracle.scenario import parse_scenario
-    from tests.grid.small_grid import small_scenario
+    from tests.oracle.grid.small_grid import small_scenario
 
     raw = small_scenario(small_grid_file)
     scenario = parse_scenario({**raw, "grid": grid_inputs_json(raw)})

@@ -10,8 +10,8 @@ import numpy as np
 from oracle import clear, parse_scenario
 from oracle.grid.clearing import bid_injections, clear_with_grid, grid_case, injection_mw
 from oracle.grid.generate import generate
-from tests.grid.conftest import EXAMPLE, LV_CODE, LV_DAY
-from tests.grid.small_grid import small_scenario
+from tests.oracle.grid.conftest import EXAMPLE, LV_CODE, LV_DAY
+from tests.oracle.grid.small_grid import small_scenario
 
 
 def _awards(result) -> dict[str, int]:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shares_chain_helpers import clear_dict, per_buyer, recording
+from shares_chain_helpers import assert_paid_as_shared, clear_dict, recording
 
 from nodes.demo import DEPOSIT_UEUR, run_session
 from nodes.rows import award_rows
@@ -75,14 +75,7 @@ def test_a_balance_dso_session_charges_its_counter_activation_to_the_balancing_n
     assert views["DSO1/balancing-up"][1][1] == 0
     assert views["DSO1/balancing-down"][0][1] == 0  # system-wide
     # each buyer's escrow paid exactly its shares, the counter-activation with the DSO's
-    want = per_buyer(expected["shares"])
-    assert chain["payments_ueur"] == want
-    assert sum(want.values()) == expected["total_cost_ueur"]
-    for buyer in ("DSO1", "TSO1"):
-        assert chain["balances_ueur"][buyer] == DEPOSIT_UEUR - want[buyer]
-    for seller in ("AG1", "AG2", "AG3"):  # paid once per award, the whole payment
-        paid = sum(a["payment_ueur"] for a in expected["awards"] if a["seller"] == seller)
-        assert chain["balances_ueur"][seller] == DEPOSIT_UEUR + paid, seller
+    assert_paid_as_shared(chain, expected, DEPOSIT_UEUR)
     assert after.ok, after.render()
     (session,) = after.sessions
     assert session.settlements["checked"] == len(expected["awards"])

@@ -11,7 +11,7 @@ from flexmarket.cli import main as flexmarket
 from oracle.grid.model import GridModel, build_model
 from oracle.grid.needs import find_needs
 from oracle.grid.powerflow import AcSolver
-from tests.grid.conftest import LV_CODE, LV_DAY
+from tests.oracle.grid.conftest import LV_CODE, LV_DAY
 
 
 def test_pv_feeder_of_semiurb4_needs_down_flexibility_at_midday(

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from verify_helpers import Market, build_market
 
 import verifier.verify
 from nodes.service import OracleService
@@ -23,6 +22,7 @@ from oracle import clear
 from oracle.result import Result
 from oracle.scenario import Scenario
 from python_client.chain import Wallet
+from tests.verifier.verify_helpers import Market, build_market
 from verifier.rpc import JsonRpc
 from verifier.verify import load_state, verify_session
 

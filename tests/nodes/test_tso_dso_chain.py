@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from shares_chain_helpers import clear_dict, per_buyer, recording
+from shares_chain_helpers import assert_paid_as_shared, clear_dict, recording
 
 from nodes.demo import DEPOSIT_UEUR, run_session
 from python_client.localchain import start_chain
@@ -42,15 +42,7 @@ def test_common_coupling_settles_each_buyers_shares_from_its_own_escrow() -> Non
     assert all(b["ok"] for b in report.bytecode.values()) and "FlexResults" in report.bytecode
     chain = out["chain"]
     # each buyer's escrow paid exactly its shares, budgets released (deposit - withdrawn)
-    want = per_buyer(expected["shares"])
-    assert chain["payments_ueur"] == want
-    assert sum(want.values()) == expected["total_cost_ueur"]
-    for buyer in ("DSO1", "TSO1"):
-        assert chain["balances_ueur"][buyer] == DEPOSIT_UEUR - want[buyer]
-    # each seller paid once per award, the whole payment
-    for seller in ("AG1", "AG2", "AG3"):
-        paid = sum(a["payment_ueur"] for a in expected["awards"] if a["seller"] == seller)
-        assert chain["balances_ueur"][seller] == DEPOSIT_UEUR + paid, seller
+    assert_paid_as_shared(chain, expected, DEPOSIT_UEUR)
     assert chain["gas"]["settle_award"] <= 80_000
     # after settlement a replica rechecks every payment, the shared parts included
     assert after.ok, after.render()

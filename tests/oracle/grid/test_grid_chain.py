@@ -4,7 +4,7 @@ session from the chain alone, re-clears it with the published cuts, re-derives t
 the model and runs the AC check: an honest result becomes final and is settled; an award
 that overloads a line, a changed cut or an unpublished one is disputed by every node.
 
-The small feeder (tests/grid/small_grid.py) keeps these fast: its cheapest bid, a battery
+The small feeder (tests/oracle/grid/small_grid.py) keeps these fast: its cheapest bid, a battery
 behind a thin cable, would overload that cable (115 %); the grid picks the shop's load cut.
 """
 
@@ -24,8 +24,8 @@ from oracle import load_scenario
 from oracle.clearing import clear_scenario
 from oracle.grid.published import grid_inputs_json
 from python_client.records import AwardRow
-from tests.grid.conftest import EXAMPLE
-from tests.grid.small_grid import small_scenario
+from tests.oracle.grid.conftest import EXAMPLE
+from tests.oracle.grid.small_grid import small_scenario
 from verifier.verify import verify_chain
 
 DEPOSIT = 10**15

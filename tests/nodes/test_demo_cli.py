@@ -1,8 +1,6 @@
 """`flexmarket demo`: the whole FLECH session on a local anvil, through the CLI."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from oracle import clear, load_scenario
@@ -29,13 +27,7 @@ STEPS = [
 
 
 def demo(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "flexmarket", "demo", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+    return flexmarket("demo", *args, timeout=900)
 
 
 def test_demo_json_is_the_result_plus_the_chain():
@@ -82,7 +74,7 @@ def test_demo_refuses_a_bad_chain_and_a_bad_file(tmp_path):
 import logging  # noqa: E402
 
 import pytest  # noqa: E402
-from terminal import run_on_terminal  # noqa: E402
+from terminal import flexmarket, run_on_terminal  # noqa: E402
 
 from nodes import demo as demo_module  # noqa: E402
 from nodes import session as session_module  # noqa: E402

@@ -33,3 +33,17 @@ def per_buyer(shares: list[dict[str, Any]]) -> dict[str, int]:
     for row in shares:
         out[row["buyer"]] += int(row["payment_ueur"])
     return dict(out)
+
+
+def assert_paid_as_shared(chain: dict[str, Any], expected: dict[str, Any], deposit: int) -> None:
+    """The demo's `chain` object of a shared session: each buyer's escrow paid exactly its
+    shares of `expected` (the off-chain result), each seller was paid once per award, the
+    whole payment, and everything else went back (balances = deposit -/+ those)."""
+    want = per_buyer(expected["shares"])
+    assert chain["payments_ueur"] == want
+    assert sum(want.values()) == expected["total_cost_ueur"]
+    for buyer in ("DSO1", "TSO1"):
+        assert chain["balances_ueur"][buyer] == deposit - want[buyer]
+    for seller in ("AG1", "AG2", "AG3"):
+        paid = sum(a["payment_ueur"] for a in expected["awards"] if a["seller"] == seller)
+        assert chain["balances_ueur"][seller] == deposit + paid, seller

@@ -4,19 +4,16 @@ import json
 import subprocess
 import sys
 
-from oracle_helpers import FLECH, ROOT
+from terminal import flexmarket
 
 from oracle import clear, load_scenario
+from tests.oracle.oracle_helpers import FLECH, ROOT
 
 
 def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "flexmarket", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    )
+    proc = flexmarket(*args)
+    assert proc.returncode == 0, proc.stderr
+    return proc
 
 
 def test_table_shows_awards_unmet_and_cost():
@@ -37,9 +34,8 @@ def test_json_is_the_canonical_result():
 
 # --- issue 11 item 18: control characters never reach the terminal -----------------------
 
-from oracle_helpers import flech  # noqa: E402
-
 from oracle.display import EscapingWriter, printable  # noqa: E402
+from tests.oracle.oracle_helpers import flech  # noqa: E402
 
 EVIL_BID = "FO2B2\x1b]0;pwned\x07\x1b[2J"
 EVIL_MARKET = "T1\rREWRITTEN\u202e"
@@ -137,18 +133,13 @@ from flexmarket import cli  # noqa: E402
 from oracle.display import HelpFormatter, ProgressHandler, progress, show_progress  # noqa: E402
 
 
-def run_any(*args, env=None, timeout=120):
-    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=timeout)  # fmt: skip
-
-
 def test_version():
-    out = run_any("--version")
+    out = flexmarket("--version")
     assert out.returncode == 0 and out.stdout.strip() == "flexmarket 0.1.0"
 
 
 def test_a_mistyped_option_shows_the_subcommands_usage():
-    out = run_any("clear", "examples/flech_powermax.json", "--jsn")
+    out = flexmarket("clear", "examples/flech_powermax.json", "--jsn")
     assert out.returncode == 2
     assert "usage: flexmarket clear" in out.stderr
     assert "unrecognized arguments: --jsn" in out.stderr
@@ -177,7 +168,7 @@ def test_every_option_has_help_and_shows_its_default(name):
 
 
 def test_serve_help_is_for_users_not_a_docstring():
-    out = run_any("serve", "-h")
+    out = flexmarket("serve", "-h")
     assert out.returncode == 0
     assert "create_app" not in out.stdout and "starts a\nlocal anvil chain" in out.stdout
     assert "(default: 8000)" in out.stdout
@@ -231,10 +222,10 @@ def test_needs_checks_its_arguments_before_loading_the_grid(monkeypatch, capsys)
         assert cli.main(["needs", *argv]) == 2
         assert message in capsys.readouterr().err
     started = time.monotonic()
-    out = run_any("needs", "--grid", "no-such-grid", "--day", "2016-05-26")
+    out = flexmarket("needs", "--grid", "no-such-grid", "--day", "2016-05-26")
     assert out.returncode == 2 and "no-such-grid" in out.stderr
     assert time.monotonic() - started < 12  # was 20.7 s: the grid is never loaded
-    usage = run_any("needs", "-h").stdout
+    usage = flexmarket("needs", "-h").stdout
     assert "--grid CODE|FILE --day YYYY-MM-DD" in usage  # --day shown as required
 
 
@@ -247,12 +238,12 @@ def _free_port():
 def test_serve_start_up_failures_are_one_line_and_exit_2():
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEXMARKET_API_")}
     dead = f"http://127.0.0.1:{_free_port()}"
-    out = run_any("serve", "--rpc", dead, env=env)  # no relayer key
+    out = flexmarket("serve", "--rpc", dead, env=env)  # no relayer key
     assert out.returncode == 2, out.stderr
     assert out.stderr.count("\n") == 1 and "FLEXMARKET_API_RELAYER_KEY is required" in out.stderr
     assert "listening" not in out.stdout and "Traceback" not in out.stderr
     env["FLEXMARKET_API_RELAYER_KEY"] = "0x" + "11" * 32
-    out = run_any("serve", "--rpc", dead, env=env)  # a node that does not answer
+    out = flexmarket("serve", "--rpc", dead, env=env)  # a node that does not answer
     assert out.returncode == 2, out.stderr
     assert out.stderr.count("\n") == 1 and f"--rpc: {dead}: no JSON-RPC node answers" in out.stderr
     assert out.stdout == "" and "Traceback" not in out.stderr
@@ -304,7 +295,7 @@ def test_needs_progress_on_a_terminal_not_with_q_nor_on_a_pipe(tmp_path):
     assert code == 2 and "needs: loading the grid" in err, err
     code, _, err = run_on_terminal("-q", *argv)
     assert code == 2 and "loading the grid" not in err and "not a pandapower JSON" in err
-    out = run_any(*argv)
+    out = flexmarket(*argv)
     assert out.returncode == 2 and "loading the grid" not in out.stderr
 
 
@@ -337,31 +328,24 @@ def test_q_and_v_anywhere():
     assert cli._global_flags(["demo", "-v"]) == (["demo"], 1)
     assert cli._global_flags(["index", "--quiet", "--rpc", "u"]) == (["index", "--rpc", "u"], -1)
     assert cli._global_flags(["clear", "--", "-q"]) == (["clear", "--", "-q"], 0)
-    out = run_any("-v", "clear", "examples/flech_powermax.json")  # stderr a pipe: -v shows
+    out = flexmarket("-v", "clear", "examples/flech_powermax.json")  # stderr a pipe: -v shows
     assert out.returncode == 0 and "clear: clearing 3 bids" in out.stderr
-    out = run_any("clear", "examples/flech_powermax.json")
+    out = flexmarket("clear", "examples/flech_powermax.json")
     assert out.returncode == 0 and out.stderr == ""
 
 
-def test_index_and_verify_show_progress_on_a_terminal_only(tmp_path):
-    from python_client.chain import Wallet, connect, deploy
-    from python_client.localchain import start_chain
-
-    with start_chain("anvil") as chain:
-        w3 = connect(chain.url)
-        deployment = deploy(w3, Wallet(w3, chain.dev_private_keys[0]))
-        dep = tmp_path / "deployment.json"
-        dep.write_text(json.dumps(deployment.to_json()))
-        index = ["index", "--rpc", chain.url, "--deployment", str(dep)]
-        code, stdout, err = run_on_terminal(*index, "--db", f"sqlite:///{tmp_path}/a.sqlite")
-        assert code == 0, err
-        assert "index: blocks indexed:" in err and "]\r\n" in err and "index: blocks " in err
-        assert "indexed " in stdout  # the summary
-        code, _, err = run_on_terminal("-q", *index, "--db", f"sqlite:///{tmp_path}/b.sqlite")
-        assert code == 0 and err == "", err
-        verify = ["verify", "--rpc", chain.url, "--deployment", str(dep)]
-        code, stdout, err = run_on_terminal(*verify)
-        assert code == 0, stdout + err
-        assert "verify: reading the chain's events" in err and "verify: comparing" in err
-        code, stdout, err = run_on_terminal(*verify, "--json")
-        assert code == 0 and err == "" and json.loads(stdout)["ok"]
+def test_index_and_verify_show_progress_on_a_terminal_only(tmp_path, deployed):
+    chain, dep = deployed.chain, deployed.file
+    index = ["index", "--rpc", chain.url, "--deployment", str(dep)]
+    code, stdout, err = run_on_terminal(*index, "--db", f"sqlite:///{tmp_path}/a.sqlite")
+    assert code == 0, err
+    assert "index: blocks indexed:" in err and "]\r\n" in err and "index: blocks " in err
+    assert "indexed " in stdout  # the summary
+    code, _, err = run_on_terminal("-q", *index, "--db", f"sqlite:///{tmp_path}/b.sqlite")
+    assert code == 0 and err == "", err
+    verify = ["verify", "--rpc", chain.url, "--deployment", str(dep)]
+    code, stdout, err = run_on_terminal(*verify)
+    assert code == 0, stdout + err
+    assert "verify: reading the chain's events" in err and "verify: comparing" in err
+    code, stdout, err = run_on_terminal(*verify, "--json")
+    assert code == 0 and err == "" and json.loads(stdout)["ok"]

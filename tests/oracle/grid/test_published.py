@@ -23,8 +23,8 @@ from oracle.grid.published import (
     grid_json,
     rederive,
 )
-from tests.grid.conftest import EXAMPLE
-from tests.grid.small_grid import small_scenario
+from tests.oracle.grid.conftest import EXAMPLE
+from tests.oracle.grid.small_grid import small_scenario
 from verifier.rebuild import RebuildError, SessionRecord
 
 FILE_INPUT_HASH = "0x4491d199a0d5bcea903318dcb0a7b4d81dc653f3b28272b32892bd09076d3df0"

@@ -9,11 +9,11 @@ import pytest
 
 from oracle.grid.model import GridModel, build_model
 from oracle.grid.powerflow import AcSolver
-from tests.grid.small_grid import write_small_net
+from tests.oracle.grid.small_grid import write_small_net
 
 LV_CODE = "1-LV-semiurb4--2-sw"
 LV_DAY = "2016-05-26"
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "simbench_lv_semiurb4_2016-05-26.json"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "simbench_lv_semiurb4_2016-05-26.json"
 
 
 @pytest.fixture(autouse=True)

@@ -12,30 +12,26 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from terminal import flexmarket
 
 from oracle import load_scenario
 from oracle.clearing import clear_scenario
 from oracle.grid.published import GRID_PART_BYTES, grid_inputs_json
 from python_client.chain import connect
 from python_client.localchain import LocalChain, start_chain
-from tests.grid.small_grid import small_scenario
+from tests.oracle.grid.small_grid import small_scenario
 from verifier.rpc import JsonRpc
 from verifier.verify import load_state
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 VALIDATORS = 3
 
 
-def flexmarket(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flexmarket", *args], capture_output=True,
-                          text=True, cwd=ROOT, env=dict(env), timeout=900)  # fmt: skip
 
 
 def _clear(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,7 +62,7 @@ def _service_and_nodes_make_it_final(chain: LocalChain, run: Any, deployment: Pa
     sid = run.session_id
     on = ["--rpc", chain.url, "--deployment", str(deployment), "--json"]
     env = dict(os.environ, FLEXMARKET_ORACLE_KEY=run.keys[1])
-    out = flexmarket("oracle", *on, "--once", env=env)
+    out = flexmarket("oracle", *on, "--once", env=env, timeout=900)
     assert out.returncode == 0, out.stderr
     committed = json.loads(out.stdout.splitlines()[-1])["committed"]
     assert list(committed) == [str(sid)], out.stdout
@@ -80,13 +76,13 @@ def _service_and_nodes_make_it_final(chain: LocalChain, run: Any, deployment: Pa
     own = clear_scenario(parse_scenario(state.scenario(sid)))
     assert (rec.status, rec.result_hash) == ("Pending", own.result_hash)
     for key in run.validator_keys:
-        out = flexmarket("validate", *on, "--once",
-                         env=dict(os.environ, FLEXMARKET_VALIDATOR_KEY=key))  # fmt: skip
+        env = dict(os.environ, FLEXMARKET_VALIDATOR_KEY=key)
+        out = flexmarket("validate", *on, "--once", env=env, timeout=900)
         assert out.returncode == 0, (out.stdout, out.stderr)
         (action,) = json.loads(out.stdout.splitlines()[-1])["actions"]
         assert (action["session_id"], action["ok"]) == (sid, True), action
         assert action["action"] == "attested", action
-    out = flexmarket("verify", *on, "--session", str(sid), env=os.environ)
+    out = flexmarket("verify", *on, "--session", str(sid), timeout=900)
     assert out.returncode == 0, out.stdout[-2000:]
     report = json.loads(out.stdout.splitlines()[-1])
     (s,) = report["sessions"]
