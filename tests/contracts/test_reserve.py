@@ -352,6 +352,17 @@ def test_max_activations_and_replayed_steps_revert(env, rs):
         rs.c.recordDelivery(acts[0], 10_000, label("meter"), {"from": env.metering})
 
 
+def test_a_replayed_activation_request_is_refused(env, rs):
+    s = rs.awarded()
+    start = rs.at(s["p"], 4, "18:00")
+    env.sleep_until(start - 3600)
+    call = (s["tender"], s["o1"], start, 3600, 20_000, {"from": env.dso})
+    rs.c.requestActivation(*call)
+    with reverts_on("FlexReserveActivationInvalid", "overlap"):  # the same request again
+        rs.c.requestActivation(*call)
+    assert rs.c.awardOf(s["tender"], s["o1"])[1] == 1  # one activation requested
+
+
 def test_acknowledgement_and_inability_belong_to_the_aggregator(env, rs):
     s = rs.awarded()
     a = rs.activate(s, s["o1"], 2, "17:30", 60, 20_000)
