@@ -519,6 +519,7 @@ class ReserveMachine(RuleBasedStateMachine):
     everything, leaving no token."""
 
     rs: Reserve | None = None
+    activations_done = 0  # across examples: the machine did activate
 
     def __init__(self) -> None:
         super().__init__()
@@ -552,6 +553,7 @@ class ReserveMachine(RuleBasedStateMachine):
             return  # the period is over, or the contract ended
         a = self.rs.activate(self.s, offer, self.day, "17:00", minutes, power)
         self.day += 1
+        ReserveMachine.activations_done += 1
         if inability:
             self.rs.c.signalInability(a, {"from": self.rs.c.offerOf(self.s["tender"],
                                                                      offer)[0]})
@@ -585,4 +587,6 @@ class ReserveMachine(RuleBasedStateMachine):
 
 def test_reserve_escrow_holds_exactly_free_plus_locked_and_everyone_can_withdraw_all(env, rs):
     ReserveMachine.rs = rs
+    ReserveMachine.activations_done = 0
     run_state_machine_as_test(ReserveMachine, settings=MACHINE_SETTINGS)
+    assert ReserveMachine.activations_done > 0
