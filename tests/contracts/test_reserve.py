@@ -19,7 +19,13 @@ from brownie.exceptions import VirtualMachineError
 from conftest import UP, label, reverts
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from python_client.contract_types import ActivationStatus, OfferStatus
 
@@ -543,6 +549,14 @@ class ReserveMachine(RuleBasedStateMachine):
         if amount:
             self.rs.c.withdraw(amount, {"from": account})
             self.ghost -= amount
+
+    @initialize(which=st.sampled_from(["o1", "o2"]), minutes=st.sampled_from([30, 60, 120]),
+                power=st.integers(1, 20_000), inability=st.booleans(),
+                percent=st.integers(0, 100))
+    def first_activation(self, which: str, minutes: int, power: int, inability: bool,
+                         percent: int) -> None:
+        """Every example activates at least once (hypothesis starts with short examples)."""
+        self.activation(which, minutes, power, inability, percent)
 
     @rule(which=st.sampled_from(["o1", "o2"]), minutes=st.sampled_from([30, 60, 120]),
           power=st.integers(1, 20_000), inability=st.booleans(), percent=st.integers(0, 100))
