@@ -43,6 +43,7 @@ contract FlexReserve is Escrow, IFlexReserve {
     mapping(uint256 activationId => ActivationView) private _activations;
     mapping(uint64 tender => mapping(uint32 offerIndex => mapping(uint16 sequence => uint256 activationId))) private
         _sequence;
+    mapping(uint64 tender => mapping(uint16 day => bytes32 meterHash)) private _meterData;
 
     /// @param settlementToken The µEUR token. @param flexRegistry Roles, zones and assets.
     constructor(IERC20 settlementToken, IFlexRegistry flexRegistry) Escrow(settlementToken) {
@@ -333,6 +334,19 @@ contract FlexReserve is Escrow, IFlexReserve {
     }
 
     /// @inheritdoc IFlexReserve
+    function commitMeterData(uint64 tender, uint16 day, bytes32 meterHash) external {
+        _requireRole(FlexRoles.METERING);
+        TenderParams storage tp = _tender(tender).params;
+        if (day >= tp.dayCount) revert FlexReserveParamInvalid("day");
+        uint256 dayEnd = uint256(tp.periodStart) + (uint256(day) + 1) * DAY_S;
+        if (block.timestamp < dayEnd) revert FlexReserveNotOpen(tender, dayEnd, type(uint256).max);
+        if (meterHash == bytes32(0)) revert FlexReserveParamInvalid("meterHash");
+        if (_meterData[tender][day] != bytes32(0)) revert FlexReserveMeterDataCommitted(tender, day);
+        _meterData[tender][day] = meterHash;
+        emit MeterDataCommitted(tender, day, meterHash);
+    }
+
+    /// @inheritdoc IFlexReserve
     function recordDelivery(uint256 activationId, uint64 deliveredWh, bytes32 meterHash) external {
         _requireRole(FlexRoles.METERING);
         ActivationView storage act = _knownActivation(activationId);
@@ -342,13 +356,18 @@ contract FlexReserve is Escrow, IFlexReserve {
         if (block.timestamp < uint256(act.start) + act.durationS) {
             revert FlexReserveNotOpen(act.tender, uint256(act.start) + act.durationS, type(uint256).max);
         }
-        if (meterHash == bytes32(0)) revert FlexReserveEvidenceMissing(activationId);
         ReserveAwardView storage a = _awards[act.tender][act.offerIndex];
         if (a.closed) revert FlexReserveAwardClosed(act.tender, act.offerIndex);
         if (a.terminatedAt != 0) revert FlexReserveAwardTerminated(act.tender, act.offerIndex);
         if (act.sequence != a.resolved) revert FlexReserveActivationOutOfOrder(activationId, a.resolved);
         uint64 requestedWh = uint64(_energyWh(act.powerW, act.durationS));
         if (deliveredWh > requestedWh) revert FlexReserveDeliveryTooLarge(activationId, deliveredWh, requestedWh);
+        {
+            uint16 day = uint16((uint256(act.start) - _tenders[act.tender].params.periodStart) / DAY_S);
+            bytes32 committed = _meterData[act.tender][day];
+            if (meterHash == bytes32(0) || committed == bytes32(0)) revert FlexReserveEvidenceMissing(activationId);
+            if (meterHash != committed) revert FlexReserveEvidenceMismatch(activationId, committed, meterHash);
+        }
         act.deliveredWh = deliveredWh;
         act.meterHash = meterHash;
         TenderRecord storage t = _tenders[act.tender];
@@ -536,6 +555,11 @@ contract FlexReserve is Escrow, IFlexReserve {
     {
         TenderRecord storage t = _tender(tender);
         return (t.params, t.dso, t.budgetLockedUeur, t.awarded, t.offerCount);
+    }
+
+    /// @inheritdoc IFlexReserve
+    function meterDataOf(uint64 tender, uint16 day) external view returns (bytes32) {
+        return _meterData[tender][day];
     }
 
     /// @inheritdoc IFlexReserve

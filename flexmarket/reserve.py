@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flexmarket.exits import EXIT_FAILURE, EXIT_INPUT, EXIT_OK
+from flexmarket.exits import EXIT_FAILURE, EXIT_INPUT, EXIT_OK, exit_code_of
 
 if TYPE_CHECKING:
     from oracle.reserve import ReserveResult, ReserveSettlement
@@ -205,9 +205,9 @@ def run_verify(args: argparse.Namespace) -> int:
     except SettlementError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    except VerifierError as exc:
+    except VerifierError as exc:  # a bad --rpc is the user's (2), a node that fails is 1
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return exit_code_of(exc) or EXIT_FAILURE
     if args.json:
         print_json({"ok": not mismatches, "events": len(events),
                     "mismatches": [{"where": m.where, "message": m.message}

@@ -171,6 +171,9 @@ class ReserveClient:
         return self._send(self.fn.commitAwards(tender, input_hash, result_hash, rows))
 
     # --- metering operator
+    def commit_meter_data(self, tender: int, day: int, meter_hash: bytes) -> list[ChainEvent]:
+        return self._send(self.fn.commitMeterData(tender, day, meter_hash))
+
     def record_delivery(self, activation_id: int, delivered_wh: int, meter_hash: bytes
                         ) -> list[ChainEvent]:
         return self._send(self.fn.recordDelivery(activation_id, delivered_wh, meter_hash))
@@ -200,6 +203,9 @@ class ReserveClient:
 
     def activation(self, activation_id: int) -> Any:
         return self.wallet.call(self.fn.activationOf(activation_id))
+
+    def meter_data(self, tender: int, day: int) -> bytes:
+        return bytes(self.wallet.call(self.fn.meterDataOf(tender, day)))
 
 
 # ------------------------------------------------------------------ the engine's files

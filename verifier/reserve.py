@@ -7,8 +7,9 @@ recorded:
 - the tender's parameters are the file's (`python_client.reserve.tender_params`);
 - the awards' hashes are the engine's `input_hash` and `result_hash`, and the awards (watts,
   prices, budget, collateral) are the engine's;
+- each day's meter data hash committed is that of the file's readings of the day;
 - each activation the chain resolved: an inability counted with the engine's penalty; a
-  delivery with the meter data's hash, the engine's delivered energy (from the baselines),
+  delivery with its day's meter data hash, the engine's delivered energy (from the baselines),
   utilisation and penalty; the contract ended by the same activation;
 - the availability paid is the engine's for each award, once settled.
 
@@ -24,8 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from oracle.metering import MeterData
-from oracle.reserve import ActivationsFile, ReserveFile, clear_reserve, settle_reserve
-from oracle.reserve.files import unix_s
+from oracle.metering.meterdata import DAY_S
+from oracle.reserve import (
+    ActivationsFile,
+    ReserveFile,
+    clear_reserve,
+    period_meter_hash,
+    settle_reserve,
+)
+from oracle.reserve.files import Period, unix_s
 from python_client.paths import ARTIFACTS_DIR
 from python_client.reserve import RESERVE, tender_params
 from verifier.events import DecodedLog, EventDecoder
@@ -128,8 +136,17 @@ def check_reserve_chain(events: list[DecodedLog], f: ReserveFile, acts: Activati
     outcome = {(a.offer, unix_s(a.start)): a.id for a in acts.activations}
     results = {o.activation: o for s in settlement.awards for o in s.activations}
     activation_of: dict[int, str] = {}
+    day_of: dict[int, int] = {}
+    period = Period.of(f.tender)
     for e in mine:
+        if e.event == "MeterDataCommitted":
+            day = int(e.args["day"])
+            if _hex(e.args["meterHash"]) != period_meter_hash(meter, period, day):
+                fail(f"meter data of day {day}", "the hash committed is not that of the "
+                     "file's readings of the day")
         if e.event == "ActivationRequested":
+            day_of[int(e.args["activationId"])] = (int(e.args["start"]) - period.start_s) \
+                // DAY_S
             key = (offer_of.get(int(e.args["offerIndex"]), "?"), int(e.args["start"]))
             found = outcome.get(key)
             if found is not None and results[found].status == "rejected" and (
@@ -140,7 +157,6 @@ def check_reserve_chain(events: list[DecodedLog], f: ReserveFile, acts: Activati
                      "not an activation the files allow")
                 continue
             activation_of[int(e.args["activationId"])] = found
-    meter_hash = meter.hash()
     for e in events:
         aid = int(e.args.get("activationId", 0))
         if aid not in activation_of:
@@ -149,8 +165,8 @@ def check_reserve_chain(events: list[DecodedLog], f: ReserveFile, acts: Activati
         r = results[name]
         where = f"activation {name} (chain {aid})"
         if e.event == "DeliveryRecorded":
-            if _hex(e.args["meterHash"]) != meter_hash:
-                fail(where, "recorded with another meter data hash")
+            if _hex(e.args["meterHash"]) != period_meter_hash(meter, period, day_of[aid]):
+                fail(where, "recorded with the hash of other meter data than the file's")
             got = (int(e.args["deliveredWh"]), int(e.args["utilisationUeur"]),
                    int(e.args["penaltyUeur"]))
             want = (r.delivered_wh, r.utilisation_ueur, r.penalty_ueur)

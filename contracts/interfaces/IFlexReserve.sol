@@ -49,8 +49,9 @@ enum ActivationStatus {
 ///    quarter hours within [min, max], at least `noticeS` ahead, inside one day's window,
 ///    after the award's previous activation, at most `maxActivations`); the aggregator
 ///    `acknowledgeActivation` or `signalInability` (before the start: a failure and the
-///    inability penalty); after the end the metering operator `recordDelivery` (energy and
-///    meter data hash): utilisation paid, shortfall penalised. Failures count in the order of
+///    inability penalty); after each day the metering operator `commitMeterData` (the hash of
+///    that day's canonical meter data), and `recordDelivery` (energy, with the hash committed
+///    for the activation's day as evidence): utilisation paid, shortfall penalised. Failures count in the order of
 ///    the award's activations (an inability signalled while an earlier activation waits for
 ///    its delivery counts right after it), so the contract ends at the same activation as
 ///    the off-chain settlement says. Anyone may `settleAvailability` for the days whose window
@@ -195,6 +196,10 @@ interface IFlexReserve is IEscrow {
     /// @notice The aggregator signalled its inability before the start: a failure.
     /// @param penaltyUeur Paid from its collateral to the DSO.
     event InabilitySignalled(uint256 indexed activationId, uint8 failures, uint256 penaltyUeur);
+    /// @notice The metering operator committed the hash of a settlement period's meter data
+    /// (a day of the tender's period, local midnight to midnight: `oracle.reserve.settlement.
+    /// period_meter_hash`), once, after the day.
+    event MeterDataCommitted(uint64 indexed tender, uint16 indexed day, bytes32 meterHash);
     /// @notice The metering operator recorded the delivered energy of an activation.
     /// @param meterHash keccak256 of the canonical meter data it was computed from.
     /// @param utilisationUeur Paid from the DSO's budget to the aggregator.
@@ -259,8 +264,12 @@ interface IFlexReserve is IEscrow {
     error FlexReserveActivationOutOfOrder(uint256 activationId, uint16 expected);
     /// @notice The delivered energy exceeds the activation's energy.
     error FlexReserveDeliveryTooLarge(uint256 activationId, uint64 deliveredWh, uint64 requestedWh);
-    /// @notice The meter data hash is missing.
+    /// @notice The meter data hash is missing, or the activation's day has none committed.
     error FlexReserveEvidenceMissing(uint256 activationId);
+    /// @notice The hash given is not the one committed for the activation's day.
+    error FlexReserveEvidenceMismatch(uint256 activationId, bytes32 committed, bytes32 given);
+    /// @notice The day's meter data hash is committed already.
+    error FlexReserveMeterDataCommitted(uint64 tender, uint16 day);
     /// @notice The award is closed.
     error FlexReserveAwardClosed(uint64 tender, uint32 offerIndex);
     /// @notice An amount does not fit its balance type.
@@ -306,9 +315,13 @@ interface IFlexReserve is IEscrow {
     /// inability penalty from its collateral.
     function signalInability(uint256 activationId) external;
 
-    /// @notice Records an activation's delivered energy after its end (metering role).
+    /// @notice Commits the hash of a day's meter data (metering role), once, after the day.
+    function commitMeterData(uint64 tender, uint16 day, bytes32 meterHash) external;
+
+    /// @notice Records an activation's delivered energy after its end (metering role), its
+    /// day's meter data committed.
     /// @param deliveredWh floor(sum of the per-interval delivered watts, capped) / 4.
-    /// @param meterHash keccak256 of the canonical meter data (spec/metering.md).
+    /// @param meterHash The hash committed for the activation's day (the evidence).
     function recordDelivery(uint256 activationId, uint64 deliveredWh, bytes32 meterHash) external;
 
     /// @notice Pays the availability of the days whose window has ended (anyone).
@@ -323,6 +336,9 @@ interface IFlexReserve is IEscrow {
         external
         view
         returns (TenderParams memory params, address dso, uint256 budgetLockedUeur, bool awarded, uint32 offers);
+
+    /// @notice The meter data hash committed for a day of a tender (0: none yet).
+    function meterDataOf(uint64 tender, uint16 day) external view returns (bytes32);
 
     /// @notice Number of a tender by its id (0: none).
     function tenderNumber(bytes32 tenderId) external view returns (uint64);

@@ -19,7 +19,7 @@ from oracle.reserve.files import (
     validate,
 )
 from oracle.reserve.result import ReserveResult, ReserveSettlement
-from oracle.reserve.settlement import SettlementError, settle_reserve
+from oracle.reserve.settlement import SettlementError, period_meter_hash, settle_reserve
 
 __all__ = [
     "ActivationsFile",
@@ -35,6 +35,7 @@ __all__ = [
     "load_reserve",
     "parse_activations_file",
     "parse_reserve",
+    "period_meter_hash",
     "settle_reserve",
     "validate",
 ]

@@ -391,6 +391,11 @@ def _activation_problems(f: ActivationsFile) -> list[tuple[str, str]]:
         if unix_s(a.start) % INTERVAL_S:
             problems.append((f"activations[{i}].start", f"{a.start.isoformat()} is not on "
                              ":00, :15, :30 or :45"))
+        for name in ("inability_at", "acknowledged_at"):
+            moment = getattr(a, name)
+            if moment is not None and moment < a.requested_at:
+                problems.append((f"activations[{i}].{name}", f"{moment.isoformat()} is before "
+                                 f"requested_at {a.requested_at.isoformat()}"))
         if a.duration_minutes % QUARTER_MINUTES:
             problems.append((f"activations[{i}].duration_minutes", f"{a.duration_minutes} is "
                              "not a whole number of quarter hours"))

@@ -74,6 +74,15 @@ class SettlementError(OracleError):
         super().__init__(f"{field}: {message}")
 
 
+def period_meter_hash(meter: MeterData, period: Period, day: int) -> str:
+    """keccak256 of the canonical form (`spec/metering.md`) of the readings of one settlement
+    period: day `day` of the tender's period, local midnight to midnight. What the metering
+    operator commits on chain after the day (`FlexReserve.commitMeterData`)."""
+    start = period.start_s + day * DAY_S
+    return MeterData({asset: {t: r for t, r in rows.items() if start <= t < start + DAY_S}
+                      for asset, rows in meter.readings.items()}).hash()
+
+
 def activation_rule_broken(f: ReserveFile, award: ReserveAward | None, a: Activation,
                            previous_end_s: int | None, accepted: int) -> str | None:
     """Why an activation breaks the contract (None: it does not). The rules the contract
@@ -157,6 +166,9 @@ def settle_reserve(f: ReserveFile, result: ReserveResult, acts: ActivationsFile,
             rejected_elsewhere += [_rejected(a, f"offer {oid} has no award")
                                    for a in by_offer[oid]]
     for award in result.awards:
+        if award.offer not in offers:
+            raise SettlementError("result", f"award of {award.offer!r}, which is no offer in "
+                                  "force of the reserve file (check the result first)")
         settled.append(_settle_award(f, period, award, offers[award.offer],
                                      sorted(by_offer.get(award.offer, []),
                                             key=lambda a: (unix_s(a.start), a.id)), meter))

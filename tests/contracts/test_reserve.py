@@ -19,7 +19,13 @@ from brownie.exceptions import VirtualMachineError
 from conftest import UP, label, reverts
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from python_client.contract_types import ActivationStatus, OfferStatus
 
@@ -120,10 +126,22 @@ class Reserve:
                                       {"from": self.env.dso})
         return int(tx.return_value)
 
+    def day_hash(self, tender: int, start: int) -> tuple[int, str]:
+        """The activation's day of the period and the meter data hash the tests commit."""
+        day = (start - int(self.c.tenderOf(tender)[0][4])) // DAY
+        return day, label(f"meter-{tender}-{day}")
+
     def deliver(self, activation: int, wh: int) -> Any:
+        """After the activation's day: the day's meter data committed (once), then the
+        delivery recorded with it."""
         act = self.c.activationOf(activation)
-        self.env.sleep_until(int(act[4]) + int(act[5]))
-        return self.c.recordDelivery(activation, wh, label("meter"), {"from": self.env.metering})
+        tender, start = int(act[0]), int(act[4])
+        day, meter = self.day_hash(tender, start)
+        period_start = int(self.c.tenderOf(tender)[0][4])
+        self.env.sleep_until(max(start + int(act[5]), period_start + (day + 1) * DAY))
+        if int(str(self.c.meterDataOf(tender, day)), 16) == 0:
+            self.c.commitMeterData(tender, day, meter, {"from": self.env.metering})
+        return self.c.recordDelivery(activation, wh, meter, {"from": self.env.metering})
 
     def held_ok(self, accounts: list[Any]) -> None:
         """The money invariant."""
@@ -340,6 +358,17 @@ def test_max_activations_and_replayed_steps_revert(env, rs):
         rs.c.recordDelivery(acts[0], 10_000, label("meter"), {"from": env.metering})
 
 
+def test_a_replayed_activation_request_is_refused(env, rs):
+    s = rs.awarded()
+    start = rs.at(s["p"], 4, "18:00")
+    env.sleep_until(start - 3600)
+    call = (s["tender"], s["o1"], start, 3600, 20_000, {"from": env.dso})
+    rs.c.requestActivation(*call)
+    with reverts_on("FlexReserveActivationInvalid", "overlap"):  # the same request again
+        rs.c.requestActivation(*call)
+    assert rs.c.awardOf(s["tender"], s["o1"])[1] == 1  # one activation requested
+
+
 def test_acknowledgement_and_inability_belong_to_the_aggregator(env, rs):
     s = rs.awarded()
     a = rs.activate(s, s["o1"], 2, "17:30", 60, 20_000)
@@ -377,6 +406,23 @@ def test_delivery_reverts_for_attackers_early_records_and_impossible_energy(env,
         rs.c.recordDelivery(a, 20_000, "0x" + "00" * 32, {"from": env.metering})
     with reverts("FlexReserveActivationUnknown"):
         rs.c.recordDelivery(a + 100, 1, label("meter"), {"from": env.metering})
+    # the evidence: the day's meter data hash, committed once by the metering role after the day
+    day, meter = rs.day_hash(s["tender"], rs.at(s["p"], 2, "17:30"))
+    with reverts("FlexReserveNotOpen"):  # the day is not over
+        rs.c.commitMeterData(s["tender"], day, meter, {"from": env.metering})
+    with reverts("FlexReserveEvidenceMissing"):  # nothing committed for the day
+        rs.c.recordDelivery(a, 20_000, meter, {"from": env.metering})
+    env.sleep_until(s["p"]["periodStart"] + 3 * DAY)
+    with reverts("FlexReserveUnauthorized"):
+        rs.c.commitMeterData(s["tender"], day, meter, {"from": env.agg1})
+    with reverts("FlexReserveParamInvalid"):
+        rs.c.commitMeterData(s["tender"], 30, meter, {"from": env.metering})
+    rs.c.commitMeterData(s["tender"], day, meter, {"from": env.metering})
+    with reverts("FlexReserveMeterDataCommitted"):  # replayed, or another hash for the day
+        rs.c.commitMeterData(s["tender"], day, label("other"), {"from": env.metering})
+    with reverts("FlexReserveEvidenceMismatch"):
+        rs.c.recordDelivery(a, 20_000, label("other"), {"from": env.metering})
+    rs.c.recordDelivery(a, 20_000, meter, {"from": env.metering})
 
 
 def test_failures_count_in_activation_order(env, rs):
@@ -396,8 +442,8 @@ def test_failures_count_in_activation_order(env, rs):
     env.sleep_until(rs.at(s["p"], 3, "19:30"))
     with reverts("FlexReserveActivationOutOfOrder"):
         rs.c.recordDelivery(fourth, 1, label("meter"), {"from": env.metering})
-    rs.c.recordDelivery(third, 20_000, label("meter"), {"from": env.metering})
-    rs.c.recordDelivery(fourth, 10_000, label("meter"), {"from": env.metering})
+    rs.deliver(third, 20_000)
+    rs.deliver(fourth, 10_000)
 
 
 # ------------------------------------------------------------------ the example on chain
@@ -479,6 +525,7 @@ class ReserveMachine(RuleBasedStateMachine):
     everything, leaving no token."""
 
     rs: Reserve | None = None
+    activations_done = 0  # across examples: the machine did activate
 
     def __init__(self) -> None:
         super().__init__()
@@ -503,6 +550,14 @@ class ReserveMachine(RuleBasedStateMachine):
             self.rs.c.withdraw(amount, {"from": account})
             self.ghost -= amount
 
+    @initialize(which=st.sampled_from(["o1", "o2"]), minutes=st.sampled_from([30, 60, 120]),
+                power=st.integers(1, 20_000), inability=st.booleans(),
+                percent=st.integers(0, 100))
+    def first_activation(self, which: str, minutes: int, power: int, inability: bool,
+                         percent: int) -> None:
+        """Every example activates at least once (hypothesis starts with short examples)."""
+        self.activation(which, minutes, power, inability, percent)
+
     @rule(which=st.sampled_from(["o1", "o2"]), minutes=st.sampled_from([30, 60, 120]),
           power=st.integers(1, 20_000), inability=st.booleans(), percent=st.integers(0, 100))
     def activation(self, which: str, minutes: int, power: int, inability: bool,
@@ -512,6 +567,7 @@ class ReserveMachine(RuleBasedStateMachine):
             return  # the period is over, or the contract ended
         a = self.rs.activate(self.s, offer, self.day, "17:00", minutes, power)
         self.day += 1
+        ReserveMachine.activations_done += 1
         if inability:
             self.rs.c.signalInability(a, {"from": self.rs.c.offerOf(self.s["tender"],
                                                                      offer)[0]})
@@ -545,4 +601,6 @@ class ReserveMachine(RuleBasedStateMachine):
 
 def test_reserve_escrow_holds_exactly_free_plus_locked_and_everyone_can_withdraw_all(env, rs):
     ReserveMachine.rs = rs
+    ReserveMachine.activations_done = 0
     run_state_machine_as_test(ReserveMachine, settings=MACHINE_SETTINGS)
+    assert ReserveMachine.activations_done > 0

@@ -24,11 +24,12 @@ from oracle.reserve import (
     clear_reserve,
     parse_activations_file,
     parse_reserve,
+    period_meter_hash,
     settle_reserve,
     validate,
 )
 from oracle.reserve.demo import ASSETS, DAYS, Step, demo_files
-from oracle.reserve.files import unix_s
+from oracle.reserve.files import Period, unix_s
 from python_client.artifacts import ensure_artifacts
 from python_client.chain import Contracts, Wallet, connect, deploy
 from python_client.clients import AdminClient, AggregatorClient, DsoClient
@@ -167,7 +168,7 @@ def run_on_chain(chain, reserve_text: str, acts_text: str, meter_text: str) -> R
         aggs[next(o.aggregator for o in f.offers if o.id == offer_id)].release_offer(
             tender, index[offer_id])
 
-    meter_hash = bytes.fromhex(meter.hash()[2:])
+    period = Period.of(f.tender)
     for a in sorted(acts.activations, key=lambda a: unix_s(a.start)):
         got = outcome[a.id]
         client = aggs[next(o.aggregator for o in f.offers if o.id == a.offer)]
@@ -188,8 +189,12 @@ def run_on_chain(chain, reserve_text: str, acts_text: str, meter_text: str) -> R
         if a.acknowledged_at is not None:
             chain.warp_to(unix_s(a.acknowledged_at))
             client.acknowledge(act)
-        chain.warp_to(start + a.duration_minutes * 60)
-        events = metering.record_delivery(act, got.delivered_wh, meter_hash)
+        day = (start - period.start_s) // 86_400  # after the day: its meter data committed
+        chain.warp_to(max(start + a.duration_minutes * 60, period.start_s + (day + 1) * 86_400))
+        day_hash = bytes.fromhex(period_meter_hash(meter, period, day)[2:])
+        if metering.meter_data(tender, day) == bytes(32):
+            metering.commit_meter_data(tender, day, day_hash)
+        events = metering.record_delivery(act, got.delivered_wh, day_hash)
         recorded = next(e for e in events if e.name == "DeliveryRecorded")
         assert (recorded.args["utilisationUeur"], recorded.args["penaltyUeur"],
                 recorded.args["requestedWh"]) == (got.utilisation_ueur, got.penalty_ueur,

@@ -77,3 +77,9 @@ def test_settle_refuses_a_result_that_fails_the_checker(tmp_path):
     proc = flexmarket("reserve", "settle", RESERVE, "--result", result, "--activations",
                       ACTIVATIONS, "--meter", METER)
     assert proc.returncode == 2 and "--result" in proc.stderr and proc.stdout == ""
+
+
+def test_verify_names_a_bad_rpc_url_and_exits_2():
+    proc = flexmarket("reserve", "verify", RESERVE, "--rpc", "ftp://nowhere", "--reserve",
+                      "0x" + "11" * 20, "--activations", ACTIVATIONS, "--meter", METER)
+    assert proc.returncode == 2 and "--rpc" in proc.stderr and proc.stdout == ""

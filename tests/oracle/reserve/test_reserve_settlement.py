@@ -155,3 +155,39 @@ def test_a_bad_activation_field_is_named():
     with pytest.raises(ReserveFileError) as exc:
         parse_activations_file(doc)
     assert exc.value.problems[0][0] == "activations[0].start"
+
+
+def test_a_days_meter_hash_covers_that_day_only():
+    from oracle.canonical import keccak_hex
+    from oracle.reserve import period_meter_hash
+    from oracle.reserve.files import Period
+
+    f = load_reserve(RESERVE)
+    meter = parse_meter_data(Path(METER))
+    period = Period.of(f.tender)
+    start = period.start_s + 2 * 86_400  # 3 June, local midnight
+    rows = sorted((a, t, r.wh) for a, by_t in meter.readings.items() for t, r in by_t.items()
+                  if start <= t < start + 86_400)
+    assert rows and period_meter_hash(meter, period, 2) == keccak_hex(
+        "".join(f"{a},{t},{wh}\n" for a, t, wh in rows).encode())
+    assert period_meter_hash(meter, period, 2) != period_meter_hash(meter, period, 9)
+    changed = METER.read_text().replace("AGG2-BAT1,2026-06-11T19:00:00+02:00,",
+                                        "AGG2-BAT1,2026-06-11T19:00:00+02:00,1")
+    other = parse_meter_data(changed)
+    assert period_meter_hash(other, period, 2) == period_meter_hash(meter, period, 2)
+    assert period_meter_hash(other, period, 10) != period_meter_hash(meter, period, 10)
+
+
+def test_a_signal_before_the_request_and_an_award_of_no_offer_are_refused():
+    from oracle.reserve import ReserveFileError
+
+    with pytest.raises(ReserveFileError) as exc:
+        parse_activations_file(one(inability_at="2026-06-11T18:00:00+02:00"))
+    assert exc.value.problems[0][0] == "activations[0].inability_at"
+    f = load_reserve(RESERVE)
+    result = clear_reserve(f)
+    bad = result.model_copy(update={"awards": [result.awards[0].model_copy(
+        update={"offer": "O9"})]})
+    with pytest.raises(SettlementError, match="O9"):
+        settle_reserve(f, bad, load_activations_file(ACTIVATIONS),
+                       parse_meter_data(Path(METER)))
