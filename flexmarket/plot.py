@@ -69,6 +69,8 @@ def plot_clearing(scenario: Scenario, result: Result, out: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
+    # from the defaults each time: a drawing made earlier in this process changes nothing here
+    matplotlib.rcdefaults()
     plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "flexmarket", "font.size": 9})
     need, awarded = slot_table(scenario, result)
     sellers = sorted({b.seller for b in scenario.bids} | set(awarded))
@@ -112,7 +114,7 @@ def plot_clearing(scenario: Scenario, result: Result, out: Path) -> None:
         slots.bar(range(n), per, bottom=base, color=colour[s], label=f"{s} awarded")
         base = [b + w for b, w in zip(base, per, strict=True)]
     slots.hlines(need, [t - 0.45 for t in range(n)], [t + 0.45 for t in range(n)],
-                 color="black", linewidth=2.5, label="need")  # fmt: skip
+                 color="black", linewidth=2.5, capstyle="butt", label="need")  # fmt: skip
     for t in range(n):
         unmet = max(0, need[t] - base[t])
         text = f"{_fmt(base[t])} W" + (f"\nunmet {_fmt(unmet)} W" if unmet else "")
@@ -164,6 +166,8 @@ def plot_needs(needs: Needs, out: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
+    # from the defaults each time: a drawing made earlier in this process changes nothing here
+    matplotlib.rcdefaults()
     plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "flexmarket", "font.size": 9})
     model = needs.model
     loading = needs.forecast.loading_percent  # [T, n_branch]

@@ -62,6 +62,14 @@ def _raw_keccak() -> Callable[[bytes], bytes] | None:
             destroy(state)
         return bytes(out.raw)
 
+    # pycryptodome loads its C code by cffi when cffi is installed (its objects then refuse
+    # ctypes arguments) and by ctypes otherwise: use the direct call only where it works and
+    # gives keccak256's bytes, else eth_utils' keccak
+    try:
+        if digest(b"flexmarket") != keccak(b"flexmarket"):
+            return None
+    except (TypeError, AttributeError, ctypes.ArgumentError):
+        return None
     return digest
 
 
