@@ -152,19 +152,7 @@ class LocalChain:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the chain and every process it started."""
-        try:
-            if self.process.poll() is None:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                try:
-                    self.process.wait(timeout=timeout_s)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                    self.process.wait(timeout=timeout_s)
-        except ProcessLookupError:
-            pass
-        finally:
-            if self.stderr_file is not None:
-                self.stderr_file.close()
+        stop_process_group(self.process, self.stderr_file, timeout_s)
 
     def __enter__(self) -> LocalChain:
         return self
@@ -262,3 +250,23 @@ def main() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def stop_process_group(process: subprocess.Popen[Any], stderr_file: IO[Any] | None,
+                       timeout_s: float = 10.0) -> None:
+    """Stop a process started in its own group and every process it started (SIGTERM, then
+    SIGKILL after `timeout_s`), and close the file its stderr went to: the one way a node this
+    project starts (a local chain, a reference market) is stopped."""
+    try:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=timeout_s)
+    except ProcessLookupError:
+        pass
+    finally:
+        if stderr_file is not None:
+            stderr_file.close()

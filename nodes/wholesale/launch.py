@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from typing import IO, Any, Self, TypeVar
 import httpx
 
 from nodes.wholesale.adapter import ExchangeError, HttpExchangeAdapter, HttpMfrrAdapter
-from python_client.localchain import free_port
+from python_client.localchain import free_port, stop_process_group
 from python_client.paths import ROOT
 from python_client.retry import PORT
 
@@ -62,19 +61,7 @@ class ReferencePlatform:
         return self.process.poll() is None
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        try:
-            if self.process.poll() is None:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                try:
-                    self.process.wait(timeout=timeout_s)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                    self.process.wait(timeout=timeout_s)
-        except ProcessLookupError:
-            pass
-        finally:
-            if self.stderr_file is not None:
-                self.stderr_file.close()
+        stop_process_group(self.process, self.stderr_file, timeout_s)
 
     def __enter__(self) -> Self:
         return self
