@@ -111,6 +111,17 @@ class Store:
             cur = self._conn.execute(sql, params)
             return cur
 
+    def _exec_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """One statement over many rows, in one round trip (psycopg: a cursor's executemany)."""
+        if self._pg:
+            sql = sql.replace("?", "%s")
+        with self._lock:
+            if self._pg:
+                with self._conn.cursor() as cur:
+                    cur.executemany(sql, rows)
+            else:
+                self._conn.executemany(sql, rows)
+
     def ping(self) -> None:
         """A round trip to the database (GET /health)."""
         self._exec("SELECT 1").fetchone()
@@ -161,26 +172,12 @@ class Store:
             "INSERT INTO relayed_bids (bid_id, session_id, seller, commitment, nonce, status, "
             "accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
-        if self._pg:
-            sql = sql.replace("?", "%s")
-        with self._lock:
-            if self._pg:
-                with self._conn.cursor() as cur:
-                    cur.executemany(sql, rows)
-            else:
-                self._conn.executemany(sql, rows)
+        self._exec_many(sql, rows)
 
     def set_bid_status(self, updates: list[tuple[str, str | None, str | None, str]]) -> None:
         """(status, tx_hash, error, bid_id) rows."""
         sql = "UPDATE relayed_bids SET status = ?, tx_hash = ?, error = ? WHERE bid_id = ?"
-        if self._pg:
-            sql = sql.replace("?", "%s")
-        with self._lock:
-            if self._pg:
-                with self._conn.cursor() as cur:
-                    cur.executemany(sql, updates)
-            else:
-                self._conn.executemany(sql, updates)
+        self._exec_many(sql, updates)
 
     def forget_bid(self, bid_id: str) -> None:
         self._exec("DELETE FROM relayed_bids WHERE bid_id = ?", (bid_id,))
@@ -215,14 +212,7 @@ class Store:
     def set_batch_status(self, updates: list[tuple[str, str | None, str | None, str]]) -> None:
         """(status, tx_hash, error, batch_id) rows."""
         sql = "UPDATE relayed_batches SET status = ?, tx_hash = ?, error = ? WHERE batch_id = ?"
-        if self._pg:
-            sql = sql.replace("?", "%s")
-        with self._lock:
-            if self._pg:
-                with self._conn.cursor() as cur:
-                    cur.executemany(sql, updates)
-            else:
-                self._conn.executemany(sql, updates)
+        self._exec_many(sql, updates)
 
     def forget_batch(self, batch_id: str) -> None:
         self._exec("DELETE FROM relayed_batches WHERE batch_id = ?", (batch_id,))
