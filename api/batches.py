@@ -308,15 +308,7 @@ class RelayedBatches:
     ) -> dict[str, Any]:  # fmt: skip
         """Check a signed batch (aggregator, session open, the commitments hash to `root`,
         deadline, signature, nonce, bonds for its bids) and queue it; 202 `queued`."""
-        reads = self._reads
-        if self._roles.cached_role(seller, "AGGREGATOR") is not True:
-            await reads.once(("role", seller), self._roles.require_role, seller, "AGGREGATOR")
-        t = reads.cached_session(session_id)
-        if t is None:
-            t = await reads.once(("session", session_id), reads.session, session_id)
-        now = self._clock.fresh_now()
-        if now is None:
-            now = await reads.once(("now",), self._clock.now)
+        t, now = await self._bids.aggregator_session_now(seller, session_id)
         if now >= t.bidding_end:
             raise Problem(409, "bidding-closed", f"session {session_id}: bidding closed")
         # the cheap checks first: the signature (over the root given) and the bonds, then the

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.clock import ChainClock
 from api.problems import Problem
-from api.reads import ZERO_ADDRESS, ChainReads
+from api.reads import ZERO_ADDRESS, ChainReads, SessionTiming
 from api.relay_batcher import PendingCommit, RelayBatcher
 from api.relay_nonces import RelayNonces
 from api.relayer import Relayer
@@ -65,6 +65,24 @@ class RelayedBids:
         self.domain = domain
         self._margin_s = min_deadline_margin_s
 
+    async def aggregator_session_now(
+        self, seller: str, session_id: int
+    ) -> tuple[SessionTiming, int]:
+        """What a relayed commit (single or batched) reads first: the seller holds AGGREGATOR
+        (403 otherwise), the session's timing and the chain's time. A cache miss is read once
+        in a worker thread for every request waiting for it; otherwise nothing leaves the
+        event loop."""
+        reads = self._reads
+        if self._roles.cached_role(seller, "AGGREGATOR") is not True:
+            await reads.once(("role", seller), self._roles.require_role, seller, "AGGREGATOR")
+        t = reads.cached_session(session_id)
+        if t is None:
+            t = await reads.once(("session", session_id), reads.session, session_id)
+        now = self._clock.fresh_now()
+        if now is None:
+            now = await reads.once(("now",), self._clock.now)
+        return t, now
+
     def check_message(
         self, deadline: int, digest: bytes, signature: bytes, seller: str, now: int
     ) -> None:
@@ -90,15 +108,7 @@ class RelayedBids:
         """Check a signed commit (aggregator, session open, deadline, signature, nonce, not
         submitted already) and queue it. A cache miss is read once in a worker thread for
         every request waiting for it; otherwise nothing leaves the event loop."""
-        reads = self._reads
-        if self._roles.cached_role(seller, "AGGREGATOR") is not True:
-            await reads.once(("role", seller), self._roles.require_role, seller, "AGGREGATOR")
-        t = reads.cached_session(session_id)
-        if t is None:
-            t = await reads.once(("session", session_id), reads.session, session_id)
-        now = self._clock.fresh_now()
-        if now is None:
-            now = await reads.once(("now",), self._clock.now)
+        t, now = await self.aggregator_session_now(seller, session_id)
         self._bidding_open(session_id, t.bidding_end, now)
         return self.accept_commit(seller, session_id, commitment, nonce, deadline, signature, now)
 
