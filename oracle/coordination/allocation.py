@@ -142,22 +142,8 @@ def allocate_layers(
                             if w:
                                 flows[(bid_id, r, t)] = w
                         continue
-                left = [w for _, w in members]
-                first = 0
-                for r in k[0]:
-                    f = got.get((i, pos[r]), 0)
-                    received[(r, t)] += f
-                    n = first
-                    while f and n < len(members):
-                        take = min(f, left[n])
-                        if take:
-                            key = (members[n][0], r, t)
-                            flows[key] = flows.get(key, 0) + take
-                            left[n] -= take
-                            f -= take
-                        if not left[n]:
-                            first = n + 1
-                        n += 1
+                _hand_down([b for b, _ in members], [w for _, w in members],
+                           [(r, got.get((i, pos[r]), 0)) for r in k[0]], t, received, flows)
     unmet = {key: q - received[key] for key, q in needs.items() if q > received[key]}
     return Allocation(flows=flows, unmet=unmet)
 
@@ -230,22 +216,8 @@ def _split_one_stage(
                             if w:
                                 flows[(bid_id, r, t)] = w
                         continue
-                left = [w for _, _, w in members]
-                first = 0
-                for r in k:
-                    f = got.get((i, pos[r]), 0)
-                    received[(r, t)] += f
-                    n = first
-                    while f and n < len(members):
-                        take = min(f, left[n])
-                        if take:
-                            key = (members[n][1], r, t)
-                            flows[key] = flows.get(key, 0) + take
-                            left[n] -= take
-                            f -= take
-                        if not left[n]:
-                            first = n + 1
-                        n += 1
+                _hand_down([b for _, b, _ in members], [w for _, _, w in members],
+                           [(r, got.get((i, pos[r]), 0)) for r in k], t, received, flows)
 
 
 def share_payments(
@@ -309,3 +281,25 @@ def counter_activation_payer(scenario: Scenario, slots: Sequence[int]) -> str:
                 return b
     payers = [b for b in buyers if needs_in(b, False)]
     return (payers or buyers)[0]
+
+
+def _hand_down(ids: list[str], left: list[int], taken: list[tuple[int, int]], t: int,
+               received: dict[tuple[int, int], int],
+               flows: dict[tuple[str, int, int], int]) -> None:
+    """Hand a supply group's flows down to its bids: `ids` in rank order with their watts
+    `left`, `taken` the (request, W) the group gives each request, in request order; watts
+    are taken from the front, so the bids before `first` are exhausted."""
+    first = 0
+    for r, f in taken:
+        received[(r, t)] += f
+        n = first
+        while f and n < len(ids):
+            take = min(f, left[n])
+            if take:
+                key = (ids[n], r, t)
+                flows[key] = flows.get(key, 0) + take
+                left[n] -= take
+                f -= take
+            if not left[n]:
+                first = n + 1
+            n += 1
