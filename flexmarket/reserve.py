@@ -16,14 +16,20 @@ the field, the line or the asset and interval), nothing printed on stdout.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flexmarket.exits import EXIT_FAILURE, EXIT_INPUT, EXIT_OK, exit_code_of
 
 if TYPE_CHECKING:
+    from oracle.errors import DocumentError
+    from oracle.metering import MeterDataError
     from oracle.reserve import ReserveResult, ReserveSettlement
+
+_T = TypeVar("_T")
 
 
 def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> argparse.ArgumentParser:
@@ -84,6 +90,36 @@ def _problems(path: str, problems: list[tuple[str, str]]) -> int:
     return EXIT_INPUT
 
 
+class _Refused(Exception):
+    """A named input could not be read; its problems are printed, `code` is the exit code."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _read(
+    path: str, load: Callable[[str], _T], *errors: type[DocumentError | MeterDataError]
+) -> _T:
+    """`load(path)`, or its problems printed against `path` and `_Refused` (exit 2)."""
+    try:
+        return load(path)
+    except errors as exc:
+        raise _Refused(_problems(path, exc.problems)) from exc
+
+
+def _refusing(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A command whose inputs are read with `_read`: a refused input is its exit code."""
+
+    @functools.wraps(run)
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except _Refused as refused:
+            return refused.code
+
+    return wrapped
+
+
 def _load_result(path: str) -> ReserveResult:
     from oracle.jsonio import parse_model, read_document
     from oracle.reserve import ReserveFileError, ReserveResult
@@ -106,18 +142,13 @@ def run_clear(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_refusing
 def run_check(args: argparse.Namespace) -> int:
     from flexmarket.cli import print_json
     from oracle.reserve import ReserveFileError, check_reserve, load_reserve
 
-    try:
-        f = load_reserve(args.file)
-    except ReserveFileError as exc:
-        return _problems(args.file, exc.problems)
-    try:
-        result = _load_result(args.result)
-    except ReserveFileError as exc:
-        return _problems(args.result, exc.problems)
+    f = _read(args.file, load_reserve, ReserveFileError)
+    result = _read(args.result, _load_result, ReserveFileError)
     notes: list[str] = []
     violations = check_reserve(f, result, notes)
     if args.json:
@@ -134,6 +165,7 @@ def run_check(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if violations else EXIT_OK
 
 
+@_refusing
 def run_settle(args: argparse.Namespace) -> int:
     from oracle.metering import MeterDataError, parse_meter_data
     from oracle.reserve import (
@@ -145,22 +177,10 @@ def run_settle(args: argparse.Namespace) -> int:
         settle_reserve,
     )
 
-    try:
-        f = load_reserve(args.file)
-    except ReserveFileError as exc:
-        return _problems(args.file, exc.problems)
-    try:
-        result = _load_result(args.result)
-    except ReserveFileError as exc:
-        return _problems(args.result, exc.problems)
-    try:
-        acts = load_activations_file(args.activations)
-    except ReserveFileError as exc:
-        return _problems(args.activations, exc.problems)
-    try:
-        meter = parse_meter_data(Path(args.meter))
-    except MeterDataError as exc:
-        return _problems(args.meter, exc.problems)
+    f = _read(args.file, load_reserve, ReserveFileError)
+    result = _read(args.result, _load_result, ReserveFileError)
+    acts = _read(args.activations, load_activations_file, ReserveFileError)
+    meter = _read(args.meter, lambda path: parse_meter_data(Path(path)), MeterDataError)
     violations = check_reserve(f, result)
     if violations:
         for v in violations:
@@ -175,6 +195,7 @@ def run_settle(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_refusing
 def run_verify(args: argparse.Namespace) -> int:
     from flexmarket.cli import print_json
     from oracle.metering import MeterDataError, parse_meter_data
@@ -187,18 +208,9 @@ def run_verify(args: argparse.Namespace) -> int:
     from verifier.errors import VerifierError
     from verifier.reserve import check_reserve_chain, fetch_reserve_events
 
-    try:
-        f = load_reserve(args.file)
-    except ReserveFileError as exc:
-        return _problems(args.file, exc.problems)
-    try:
-        acts = load_activations_file(args.activations)
-    except ReserveFileError as exc:
-        return _problems(args.activations, exc.problems)
-    try:
-        meter = parse_meter_data(Path(args.meter))
-    except MeterDataError as exc:
-        return _problems(args.meter, exc.problems)
+    f = _read(args.file, load_reserve, ReserveFileError)
+    acts = _read(args.activations, load_activations_file, ReserveFileError)
+    meter = _read(args.meter, lambda path: parse_meter_data(Path(path)), MeterDataError)
     try:
         events = fetch_reserve_events(args.rpc, args.reserve)
         mismatches = check_reserve_chain(events, f, acts, meter)
